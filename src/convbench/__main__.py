@@ -1,0 +1,3 @@
+from convbench.cli import entry_point
+
+entry_point()

@@ -1,0 +1,3 @@
+"""CLI commands: data (thin wrappers over the library)."""
+
+from convbench.cli import app  # noqa: F401

@@ -1,0 +1,16 @@
+"""Datasets: loaders for each dataset's official format, preprocessing, splits and main+redundant mixing."""
+
+from convbench.data import digits  # noqa: F401  (registers the embedded default)
+from convbench.data._registry import (
+           DEFAULT_DATASET,
+           DatasetInfo,
+           DataSpec,
+           list_datasets,
+           load,
+           register_dataset,
+)
+from convbench.data.dataset import Dataset, Split
+from convbench.data.preprocess import Preprocessing
+
+__all__ = ["DEFAULT_DATASET", "DataSpec", "Dataset", "DatasetInfo", "Preprocessing", "Split", "list_datasets",
+           "load", "register_dataset"]

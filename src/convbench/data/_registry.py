@@ -1,0 +1,97 @@
+"""The dataset registry: loader functions keyed by name, and the ``NAME:PATH[?key=value&…]`` spec."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from convbench.data.dataset import Dataset
+from convbench.errors import DataError
+
+Loader = Callable[..., Dataset]  # (path: Path | None, **options) -> Dataset
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    loader: Loader
+    layout: str  # the on-disk form it reads, for `convbench datasets`
+    needs_path: bool = True
+
+
+_LOADERS: dict[str, DatasetInfo] = {}  # name -> loader and its description
+
+DEFAULT_DATASET = "digits"
+
+
+def register_dataset(name: str, layout: str, needs_path: bool = True) -> Callable[[Loader], Loader]:
+    """Register a loader ``fn(path, **options) -> Dataset`` under ``name``."""
+
+    def decorator(fn: Loader) -> Loader:
+        assert name not in _LOADERS, f"dataset {name!r} registered twice"
+        _LOADERS[name] = DatasetInfo(name, fn, layout, needs_path)
+        return fn
+
+    return decorator
+
+
+def list_datasets() -> list[DatasetInfo]:
+    return [_LOADERS[k] for k in sorted(_LOADERS)]
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A parsed data spec: ``NAME``, ``NAME:PATH`` or ``NAME:PATH?key=value&key=value``."""
+
+    name: str
+    path: Path | None
+    options: dict[str, str]
+
+    @classmethod
+    def parse(cls, spec: str | None) -> DataSpec:
+        if not spec:
+            return cls(DEFAULT_DATASET, None, {})
+        name, _, rest = spec.partition(":")
+        path_part, _, query = rest.partition("?")
+        if not name:
+            raise DataError(f"data spec {spec!r} has no dataset name; expected NAME:PATH")
+        options = dict(urllib.parse.parse_qsl(query, keep_blank_values=True)) if query else {}
+        return cls(name, Path(path_part).expanduser() if path_part else None, options)
+
+    def __str__(self) -> str:
+        text = self.name + (f":{self.path}" if self.path else "")
+        return text + ("?" + urllib.parse.urlencode(self.options) if self.options else "")
+
+
+def load(spec: str | DataSpec | None = None, **options: Any) -> Dataset:
+    """Load a dataset from a data spec (``None`` → the embedded default).
+
+    Options given here override options in the spec's query string; every loader accepts
+    ``skip_bad_images`` and rejects options it does not know (one-line :class:`DataError`).
+
+    Example:
+        >>> ds = load("mnist:../shared/data/mnist")
+        >>> ds.train.images.shape
+        (60000, 28, 28, 1)
+    """
+    parsed = spec if isinstance(spec, DataSpec) else DataSpec.parse(spec)
+    info = _LOADERS.get(parsed.name)
+    if info is None:
+        raise DataError(f"unknown dataset {parsed.name!r}; known: {', '.join(sorted(_LOADERS))}")
+    if info.needs_path and parsed.path is None:
+        raise DataError(f"dataset {parsed.name!r} needs a path: {parsed.name}:PATH ({info.layout})")
+    if parsed.path is not None and not parsed.path.exists():
+        raise DataError(f"data path not found: {parsed.path}")
+    merged = {**parsed.options, **options}
+    try:
+        dataset = info.loader(parsed.path, **merged)
+    except TypeError as e:
+        if "unexpected keyword argument" in str(e):
+            raise DataError(f"dataset {parsed.name!r}: {str(e).split(' got ', 1)[-1]}") from None
+        raise
+    if dataset.num_classes == 0 or len(dataset.train) == 0:
+        raise DataError(f"dataset {parsed} holds no images")
+    return dataset

@@ -1,0 +1,20 @@
+"""User-facing errors: the CLI prints them as one line on stderr and exits non-zero."""
+
+
+class ConvbenchError(ValueError):
+    """Base of every error caused by the user's input (files, names, options).
+
+    The message must name the culprit (file, key, option, value) and what was expected.
+    """
+
+
+class DataError(ConvbenchError):
+    """A dataset path, archive, file or spec is missing, malformed or of the wrong dataset."""
+
+
+class ModelError(ConvbenchError):
+    """An unknown architecture, an impossible option, or a file that is not a usable model."""
+
+
+class ConfigError(ConvbenchError):
+    """An invalid option value or experiment file."""
