@@ -1,3 +1,51 @@
 """CLI commands: models (thin wrappers over the library)."""
 
-from convbench.cli import app  # noqa: F401
+from __future__ import annotations
+
+import json
+
+import typer
+
+from convbench.cli import app
+
+
+@app.command("models")
+def models_command(
+    input_size: int = typer.Option(None, "--input-size", help="Square input side in pixels [default: each "
+                                                              "architecture's own, see ModelDefaults]."),
+    channels: int = typer.Option(None, "--channels", help="Input channels, 1 or 3 [default: 3]."),
+    classes: int = typer.Option(None, "--classes", help="Number of output classes [default: 2]."),
+    width: float = typer.Option(None, "--width", help="Width multiplier α [default: 1.0]."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List each architecture with its parameter count and MACs per image."""
+    from convbench.models import describe_all  # lazy: keras takes seconds to import
+
+    settings = {"input_size": input_size, "channels": channels, "num_classes": classes, "width": width}
+    rows = describe_all(**{k: v for k, v in settings.items() if v is not None})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    _print_table(rows)
+
+
+def _print_table(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    built = next(row for row in rows if "error" not in row)  # describe_all raises when none could be built
+    table = Table(title=f"Architectures at width {built['width']:g}, {built['num_classes']} classes "
+                        f"(MACs per image)")
+    table.add_column("architecture")
+    table.add_column("input")
+    table.add_column("params", justify="right")
+    table.add_column("MACs", justify="right")
+    table.add_column("note")
+    for row in rows:
+        size = "x".join(str(d) for d in row["input_shape"])
+        if "error" in row:
+            table.add_row(row["arch"], size, "-", "-", Text(row["error"], style="red"))
+        else:
+            table.add_row(row["arch"], size, f"{row['params']:,}", f"{row['macs']:,}", "")
+    Console().print(table)

@@ -1,5 +1,21 @@
-"""The architecture zoo: one registry, one small file per architecture."""
+"""The architecture zoo: one registry, one small file per architecture.
 
-from convbench.models._registry import build, list_models, register_model
+Importing this package registers every architecture (each module's ``@register_model`` runs on import).
+"""
 
-__all__ = ["build", "list_models", "register_model"]
+from convbench.models import alexnet, mobilenet_v1, mobilenet_v2, vgg19  # noqa: F401  (registers the builders)
+from convbench.models._layers import make_divisible
+from convbench.models._registry import (
+    ModelDefaults,
+    accepted_options,
+    build,
+    defaults,
+    describe,
+    describe_all,
+    list_models,
+    register_model,
+)
+from convbench.models.macs import LayerMacs, count_macs, total_macs
+
+__all__ = ["LayerMacs", "ModelDefaults", "accepted_options", "build", "count_macs", "defaults", "describe",
+           "describe_all", "list_models", "make_divisible", "register_model", "total_macs"]

@@ -1,0 +1,71 @@
+"""Pieces every architecture shares: width rounding, option checks, the model name and the classifier head."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from convbench.errors import ModelError
+
+POOLINGS = ("flatten", "avg", "max")  # how the classifier head turns the last feature map into a vector
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """Round a width-scaled channel count to a multiple of ``divisor`` (at least ``divisor``).
+
+    The rounding of keras.applications' MobileNetV2 and timm's ``round_channels``: nearest multiple,
+    bumped up one step when rounding down would remove more than 10 % of the channels.
+    """
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+def check_options(arch: str, input_shape: tuple[int, int, int], min_size: int, *, classifier_activation: str | None,
+                  pooling: str, dropout: float) -> None:
+    """Raise :class:`ModelError` for options the architecture cannot build, naming the option and value."""
+    height, width, channels = input_shape
+    if channels not in (1, 3):
+        raise ModelError(f"{arch}: input channels must be 1 (grayscale) or 3 (RGB), got input_shape={input_shape!r}")
+    if min(height, width) < min_size:
+        raise ModelError(f"{arch}: input {height}x{width} is too small for its downsampling; need at least "
+                         f"{min_size}x{min_size}, got input_shape={input_shape!r}")
+    if pooling not in POOLINGS:
+        raise ModelError(f"{arch}: pooling must be one of {', '.join(POOLINGS)}, got pooling={pooling!r}")
+    if not 0 <= dropout < 1:
+        raise ModelError(f"{arch}: dropout must be in [0, 1), got dropout={dropout!r}")
+    try:
+        keras.activations.get(classifier_activation)
+    except ValueError:
+        raise ModelError(f"{arch}: unknown classifier_activation={classifier_activation!r}; expected a Keras "
+                         f"activation name such as 'softmax', or None for logits") from None
+
+
+def model_name(arch: str, alpha: float, input_shape: tuple[int, int, int]) -> str:
+    """The default model name, encoding α and resolution like keras (``mobilenet_v2_0.35_96``)."""
+    height, width, _ = input_shape
+    resolution = str(height) if height == width else f"{height}x{width}"
+    return f"{arch}_{alpha:.2f}_{resolution}"
+
+
+def classifier(x: keras.KerasTensor, num_classes: int, *, pooling: str, hidden: tuple[int, ...] = (),
+               dropout: float = 0.0, activation: str | None = "softmax") -> keras.KerasTensor:
+    """The head: pool or flatten, then ReLU Dense layers ``fc1, fc2, …`` and the Dense ``predictions``.
+
+    Dropout (when > 0) follows every hidden layer (``fc{i}_dropout``), or precedes ``predictions``
+    (``dropout``) in a head without hidden layers.
+    """
+    if pooling == "flatten":
+        x = layers.Flatten(name="flatten")(x)
+    elif pooling == "avg":
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    else:
+        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    for i, units in enumerate(hidden, start=1):
+        x = layers.Dense(units, activation="relu", name=f"fc{i}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"fc{i}_dropout")(x)
+    if dropout and not hidden:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    return layers.Dense(num_classes, activation=activation, name="predictions")(x)
