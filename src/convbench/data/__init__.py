@@ -10,7 +10,9 @@ from convbench.data._registry import (
            register_dataset,
 )
 from convbench.data.dataset import Dataset, Split
+from convbench.data.mix import REDUNDANT, harmonize, mix, redundancy_of
 from convbench.data.preprocess import Preprocessing
+from convbench.data.split import split
 
-__all__ = ["DEFAULT_DATASET", "DataSpec", "Dataset", "DatasetInfo", "Preprocessing", "Split", "list_datasets",
-           "load", "register_dataset"]
+__all__ = ["DEFAULT_DATASET", "REDUNDANT", "DataSpec", "Dataset", "DatasetInfo", "Preprocessing", "Split",
+           "harmonize", "list_datasets", "load", "mix", "redundancy_of", "register_dataset", "split"]
