@@ -1,3 +1,51 @@
-"""CLI commands: export (thin wrappers over the library)."""
+"""CLI commands: export (a thin wrapper over :func:`convbench.export.export`)."""
 
-from convbench.cli import app  # noqa: F401
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from convbench.cli import app
+
+
+@app.command("export")
+def export_command(
+    model: Annotated[Path, typer.Argument(help="A .keras model written by convbench (with its card).")],
+    to: Annotated[str, typer.Option("--to", help="Target format: tflite or onnx.")] = "tflite",
+    quantize: Annotated[str | None, typer.Option(help="none, dynamic, float16 or int8 (TFLite only); "
+                                                       "DEFAULT, OPTIMIZE_FOR_LATENCY and OPTIMIZE_FOR_SIZE mean "
+                                                       "dynamic (default: none).")] = None,
+    calibration: Annotated[str | None, typer.Option(help="Data spec of int8 calibration images (default: the "
+                                                          "model's training data).")] = None,
+    data: Annotated[str | None, typer.Option(help="Data spec of labelled parity-check images (default: the "
+                                                   "model's test split).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output file (default: model.<mode>.tflite / model.onnx beside "
+                                                  "the model).")] = None,
+    allow_flex: Annotated[bool, typer.Option("--allow-flex", help="Allow TF (Flex) ops in a TFLite file.")] = False,
+    int8_io: Annotated[bool, typer.Option("--int8-io", help="int8 input/output tensors (with --quantize "
+                                                            "int8).")] = False,
+    check: Annotated[bool, typer.Option("--check/--no-check", help="Check the file against Keras on real "
+                                                                   "images.")] = True,
+) -> None:
+    """Export a trained model to TFLite/LiteRT or ONNX; write the file and its card; check parity."""
+    from convbench.export import ExportNote, export  # lazy: tensorflow takes seconds to import
+
+    options = {"quantize": quantize, "out": out}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExportNote)  # printed below from the result, once
+        result = export(model, to=to, calibration=calibration, data=data, allow_flex=allow_flex, int8_io=int8_io,
+                        check=check, **{k: v for k, v in options.items() if v is not None})
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    card = result.card
+    print(f"{result.path}: {card.format} {card.quantize}, {card.extra['size_bytes']:,} bytes, sha256 {card.sha256}, "
+          f"converted in {card.extra['conversion_seconds']:.1f} s")
+    if "parity_images" in card.metrics:
+        m = card.metrics
+        print(f"parity on {m['parity_images']} images of {m['parity_data']}: max |Δ| {m['parity_max_abs_diff']:.2e}, "
+              f"top-1 agreement {m['parity_top1_agreement']:.2%}, accuracy {m['accuracy']:.2%} "
+              f"(Keras {m['keras_accuracy']:.2%})")
