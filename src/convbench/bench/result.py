@@ -1,0 +1,85 @@
+"""BenchResult: every phase's Measurement of one model × runtime × threads, with all the context to trust it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from convbench.bench.measurement import Measurement
+from convbench.errors import DataError
+from convbench.io import read_json, write_json
+
+SCHEMA = "convbench.bench_result/1"
+PHASES = ("load", "first_inference", "preprocess", "inference")  # in the order they are reported
+
+
+@dataclass
+class BenchResult:
+    """The outcome of :func:`convbench.bench.bench`.
+
+    Attributes:
+        model: path, name, size_bytes, sha256, format, arch, width, quantize, params, macs, accuracy,
+            input_shape ``[H, W, C]``, metrics (the card's quality figures).
+        runtime: name, version, threads, delegate.
+        protocol: runs, min_seconds, warmup, warmup_seconds, load_repeats, batch_size (always 1), clock.
+        image: the file whose preprocessing was timed, and where it came from.
+        phases: one :class:`Measurement` per phase in :data:`PHASES` (times in seconds).
+        environment: :func:`convbench.env.environment` at measurement time.
+    """
+
+    model: dict[str, Any]
+    runtime: dict[str, Any]
+    protocol: dict[str, Any]
+    image: dict[str, Any]
+    phases: dict[str, Measurement]
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def inference(self) -> Measurement:
+        """Steady-state inference: the figure latency comparisons use."""
+        return self.phases["inference"]
+
+    @property
+    def label(self) -> str:
+        """``arch quantize runtime tN``, e.g. ``mobilenet_v2 int8 litert t1``."""
+        arch = self.model.get("arch") or Path(self.model["path"]).stem
+        return f"{arch} {self.model.get('quantize', 'none')} {self.runtime['name']} t{self.runtime['threads']}"
+
+    @property
+    def attained_gflops(self) -> float | None:
+        """2·MACs / median inference time, in GFLOP/s (None when MACs are unknown)."""
+        macs = self.model.get("macs")
+        return 2.0 * macs / self.inference.median / 1e9 if macs else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "model": self.model, "runtime": self.runtime, "protocol": self.protocol,
+                "image": self.image, "attained_gflops": self.attained_gflops,
+                "phases": {name: m.to_dict() for name, m in self.phases.items()}, "environment": self.environment}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BenchResult:
+        return cls(d["model"], d["runtime"], d["protocol"], d["image"],
+                   {name: Measurement.from_dict(m) for name, m in d["phases"].items()}, d.get("environment", {}))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write as JSON, atomically (no partial file on failure)."""
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> BenchResult:
+        """Read a result written by :meth:`save`; :class:`DataError` naming the file when it is not one."""
+        try:
+            d = read_json(path)
+        except FileNotFoundError:
+            raise DataError(f"bench result not found: {path}") from None
+        except (OSError, ValueError) as e:
+            raise DataError(f"{path}: not a JSON bench result ({e})") from None
+        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+            found = d.get("schema") if isinstance(d, dict) else type(d).__name__
+            raise DataError(f"{path}: not a bench result (expected schema {SCHEMA!r}, found {found!r})")
+        try:
+            return cls.from_dict(d)
+        except (KeyError, TypeError, ValueError) as e:
+            raise DataError(f"{path}: malformed bench result ({type(e).__name__}: {e})") from None

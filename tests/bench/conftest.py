@@ -1,0 +1,28 @@
+"""Fixtures for the harness tests (helpers live in standin.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from bench.standin import StandInRunner, make_model_file
+
+
+@pytest.fixture
+def standin(monkeypatch: pytest.MonkeyPatch) -> list[StandInRunner]:
+    """Route ``convbench.runtime.open_runner`` to :class:`StandInRunner`; yields the runners opened."""
+    import convbench.runtime
+
+    opened: list[StandInRunner] = []
+
+    def open_runner(path, runtime=None, threads=1):
+        opened.append(StandInRunner(path, runtime, threads))
+        return opened[-1]
+
+    monkeypatch.setattr(convbench.runtime, "open_runner", open_runner, raising=False)
+    return opened
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    return make_model_file(tmp_path)

@@ -1,0 +1,95 @@
+"""bench() with a stand-in runner: phases, recorded facts, JSON schema, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from bench.standin import FAST, make_model_file
+from PIL import Image
+
+from convbench.bench import PHASES, BenchResult, bench
+from convbench.errors import ConfigError, DataError, ModelError
+from convbench.io import sha256_file
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    path = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_phases_present_and_positive(standin, model_file, image_file):
+    result = bench(model_file, image=image_file, **FAST)
+    assert tuple(result.phases) == PHASES
+    for m in result.phases.values():
+        assert m.n >= 2 and m.min > 0 and m.median > 0
+    assert result.phases["load"].n == result.phases["first_inference"].n == 2  # one cold call per fresh load
+    assert [r.calls["load"] for r in standin] == [1, 1]  # two fresh runners, each loaded once
+    assert result.inference.n == 5 and result.image["source"] == f"file {image_file}"
+
+
+def test_records_model_runtime_and_environment(standin, model_file, image_file):
+    result = bench(model_file, image=image_file, threads=2, **FAST)
+    assert result.model["sha256"] == sha256_file(model_file) and result.model["size_bytes"] == 256
+    assert result.model["params"] == 10 and result.model["macs"] == 1000 and result.model["accuracy"] == 0.9
+    assert result.model["input_shape"] == [8, 8, 1] and result.model["quantize"] == "none"
+    assert result.runtime == {"name": "standin", "version": "0.0", "threads": 2, "delegate": "none"}
+    assert result.protocol["batch_size"] == 1 and result.protocol["runs"] == 5
+    assert {"cpu", "cores", "os", "python", "libraries", "timestamp"} <= set(result.environment)
+    assert result.attained_gflops == pytest.approx(2 * 1000 / result.inference.median / 1e9)
+    assert result.label == "tiny none standin t2"
+
+
+def test_json_schema_and_round_trip(standin, model_file, image_file, tmp_path):
+    out = bench(model_file, image=image_file, **FAST).save(tmp_path / "r.json")
+    d = json.loads(out.read_text())
+    assert d["schema"] == "convbench.bench_result/1"
+    assert {"model", "runtime", "protocol", "image", "phases", "environment", "attained_gflops"} <= set(d)
+    assert {"path", "size_bytes", "sha256", "params", "macs", "accuracy", "input_shape", "quantize"} <= set(d["model"])
+    for phase in PHASES:
+        p = d["phases"][phase]
+        assert p["unit"] == "s" and len(p["times_s"]) == p["stats"]["n"]
+        assert {"median", "p90", "p99", "iqr", "ci95", "unstable", "mean", "std", "min"} <= set(p["stats"])
+    back = BenchResult.load(out)
+    assert back.inference.median == pytest.approx(d["phases"]["inference"]["stats"]["median"])
+
+
+def test_image_from_data_spec_and_last_resort(standin, model_file):
+    assert "--data digits" in bench(model_file, data="digits", **FAST).image["source"]
+    assert "embedded digits" in bench(model_file, **FAST).image["source"]
+
+
+@pytest.mark.parametrize(("options", "error", "culprit"), [
+    ({"runs": 0}, ConfigError, "runs"),
+    ({"threads": 0}, ConfigError, "threads"),
+    ({"min_seconds": -1.0}, ConfigError, "min_seconds"),
+    ({"load_repeats": 0}, ConfigError, "load_repeats"),
+    ({"runtime": "tensorrt"}, ConfigError, "tensorrt"),
+    ({"image": "missing.png"}, DataError, "missing.png"),
+    ({"image": "x.png", "data": "digits"}, ConfigError, "--image"),
+])
+def test_bad_options_fail_before_timing(standin, model_file, options, error, culprit):
+    with pytest.raises(error, match=culprit):
+        bench(model_file, **{**FAST, **options})
+    assert all(r.calls["load"] == 0 for r in standin)
+
+
+def test_undecodable_image(standin, model_file, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    with pytest.raises(DataError, match=r"bad\.png"):
+        bench(model_file, image=bad, **FAST)
+
+
+def test_missing_model(standin, tmp_path):
+    with pytest.raises(ModelError, match=r"nope\.tflite"):
+        bench(tmp_path / "nope.tflite", **FAST)
+
+
+def test_card_and_model_input_disagree(standin, tmp_path):
+    path = make_model_file(tmp_path, size=(8, 8), input_shape=(16, 16, 1))
+    with pytest.raises(ModelError, match="expects"):
+        bench(path, **FAST)
