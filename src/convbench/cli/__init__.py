@@ -13,6 +13,7 @@ import typer
 from convbench.errors import ConvbenchError
 
 app = typer.Typer(name="convbench", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,  # plain help text: keeps "[default: …]" (rich markup would eat it)
                   help="Train, export, time and compare CNN image classifiers for small devices.")
 
 
@@ -46,7 +47,7 @@ from convbench.cli import (  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (errors as one line on stderr)."""
     try:
-        app(args=argv, prog_name="convbench", standalone_mode=False)
+        status = app(args=argv, prog_name="convbench", standalone_mode=False)
     except typer.Exit as e:
         return e.exit_code
     except typer.TyperException as e:  # usage errors: typer already phrases them (with the usage line)
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         where = f" {e.filename}" if e.filename else ""
         print(f"convbench: error:{where} {e.strerror or e}", file=sys.stderr)
         return 2
-    return 0
+    return status if isinstance(status, int) else 0  # typer returns a command's `raise typer.Exit(n)` as n
 
 
 def entry_point() -> None:
