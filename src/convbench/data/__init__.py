@@ -1,6 +1,7 @@
 """Datasets: loaders for each dataset's official format, preprocessing, splits and main+redundant mixing."""
 
-from convbench.data import digits  # noqa: F401  (registers the embedded default)
+# Importing a loader module registers its dataset(s).
+from convbench.data import cifar, digits, folder, fruits360, gtsrb, mnist, omniglot, svhn  # noqa: F401
 from convbench.data._registry import (
            DEFAULT_DATASET,
            DatasetInfo,
@@ -10,9 +11,11 @@ from convbench.data._registry import (
            register_dataset,
 )
 from convbench.data.dataset import Dataset, Split
+from convbench.data.describe import datasets, describe_dataset
 from convbench.data.mix import REDUNDANT, harmonize, mix, redundancy_of
 from convbench.data.preprocess import Preprocessing
 from convbench.data.split import split
 
 __all__ = ["DEFAULT_DATASET", "REDUNDANT", "DataSpec", "Dataset", "DatasetInfo", "Preprocessing", "Split",
-           "harmonize", "list_datasets", "load", "mix", "redundancy_of", "register_dataset", "split"]
+           "datasets", "describe_dataset", "harmonize", "list_datasets", "load", "mix", "redundancy_of",
+           "register_dataset", "split"]
