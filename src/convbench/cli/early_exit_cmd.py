@@ -1,3 +1,107 @@
-"""CLI commands: early_exit (thin wrappers over the library)."""
+"""CLI commands: ``convbench early-exit train|eval`` (thin wrappers over the early-exit library)."""
 
-from convbench.cli import app  # noqa: F401
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from convbench.cli import app
+
+sub = typer.Typer(no_args_is_help=True, help="Early-exit networks: VGG-19 with an exit for redundant images.")
+app.add_typer(sub, name="early-exit")
+
+
+@sub.command("train")
+def train_command(
+    main: str = typer.Option(..., "--main", help="Data spec of the classes of interest (NAME, NAME:PATH?k=v)."),
+    redundant: str = typer.Option(..., "--redundant", help="Data spec of the redundant images (no main class)."),
+    out: str = typer.Option(..., "--out", help="Output folder: early_exit/, baseline/ and training.json."),
+    redundancy: float = typer.Option(None, "--redundancy", help="Redundant share of every split, in [0, 1) "
+                                                                "[default: all images of both sets]."),
+    width: float = typer.Option(None, "--width", help="Width multiplier α of both networks [default: 1.0]."),
+    exit_after: str = typer.Option(None, "--exit-after", help="Block the exit follows [default: block1]."),
+    backbone: str = typer.Option(None, "--backbone", help="Backbone architecture [default: vgg19]."),
+    input_size: int = typer.Option(None, "--input-size", help="Square input side [default: the backbone's, 32]."),
+    channels: int = typer.Option(None, "--channels", help="Input channels, 1 or 3 [default: the main set's]."),
+    invert_redundant: bool = typer.Option(False, "--invert-redundant", help="Invert the redundant images' "
+                                                                             "polarity before mixing."),
+    max_train: int = typer.Option(None, "--max-train", help="Cap the training mix (stratified subset)."),
+    epochs: int = typer.Option(None, "--epochs", help="Most epochs to train [default: 20]."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Images per step [default: 32]."),
+    patience: int = typer.Option(None, "--patience", help="Early-stopping patience in epochs [default: 5]."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the mix, splits, weights and order [default: 0]."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from the checkpoints in OUT."),
+) -> None:
+    """Train the early-exit model and its baseline (the same VGG-19 without the exit) on MAIN + REDUNDANT."""
+    from convbench.train.early_exit import train_early_exit  # lazy: keras takes seconds to import
+
+    options = {"redundancy": redundancy, "width": width, "exit_after": exit_after, "backbone": backbone,
+               "input_size": input_size,
+               "channels": channels, "max_train": max_train, "epochs": epochs, "batch_size": batch_size,
+               "patience": patience, "seed": seed}
+    result = train_early_exit(main, redundant, out=out, invert_redundant=invert_redundant, resume=resume,
+                              **_given(options))
+    ee, base = result.report["early_exit"], result.report["baseline"]
+    metrics = ee["test_metrics"]
+    print(f"early exit: test accuracy {ee['test_accuracy']:.4f}, exit accuracy {metrics['exit_accuracy']:.4f} "
+          f"(best epoch {ee['best_epoch']} of {ee['epochs_run']}) → {result.model_path}")
+    print(f"baseline:   test accuracy {base['test_accuracy']:.4f} (best epoch {base['best_epoch']} of "
+          f"{base['epochs_run']}) → {result.baseline_path}")
+
+
+@sub.command("eval")
+def eval_command(
+    directory: str = typer.Argument(..., help="Folder written by `convbench early-exit train`."),
+    main: str = typer.Option(None, "--main", help="Data spec of the main set [default: as trained]."),
+    redundant: str = typer.Option(None, "--redundant", help="Data spec of the redundant set [default: as trained]."),
+    redundancy: float = typer.Option(None, "--redundancy", help="Redundant share of the test mix, in [0, 1) "
+                                                                "[default: as trained]."),
+    threshold: float = typer.Option(None, "--threshold", help="Exit when P(redundant) ≥ this, in (0, 1) "
+                                                              "[default: 0.5]."),
+    sweep: bool = typer.Option(False, "--sweep", help="Also time redundancy 0 … 0.9, sweep thresholds, and plot."),
+    runtime_form: str = typer.Option(None, "--runtime-form", help="single (one .tflite with an IF op) or chained "
+                                                                  "(two segments) [default: single]."),
+    repeats: int = typer.Option(None, "--repeats", help="Timed calls per image [default: 3]."),
+    limit: int = typer.Option(None, "--limit", help="Time at most this many images per test mix."),
+    threads: int = typer.Option(None, "--threads", help="LiteRT threads [default: 1]."),
+) -> None:
+    """Time the early-exit model against its baseline at batch 1 in LiteRT on the test mix; print the table."""
+    from convbench.bench.early_exit import evaluate_early_exit
+
+    options = {"redundancy": redundancy, "threshold": threshold, "form": runtime_form, "repeats": repeats,
+               "limit": limit, "threads": threads}
+    result = evaluate_early_exit(directory, main, redundant, sweep=sweep, **_given(options))
+    _print_result(result)
+
+
+def _print_result(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"early exit vs baseline ({result['runtime']}, {result['form']} form, batch 1, "
+                        f"threshold {result['threshold']:g})")
+    for column in ("model", "redundancy %", "loss", "accuracy", "exit accuracy", "total time (s)",
+                   "per-image time (ms)"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in result["rows"]:
+        table.add_row(row["model"], f"{100 * row['redundancy']:.1f}", f"{row['loss']:.4f}",
+                      f"{100 * row['accuracy']:.2f} %", f"{100 * row['exit_accuracy']:.2f} %",
+                      f"{row['total_s']:.3f}", f"{row['time_ms_per_image']:.3f}")
+    console = Console(width=120)
+    console.print(table)
+    timing, analytic, paths = result["timing"], result["analytic"], result["paths"]
+    ratio = analytic["saving_vs_ideal"]
+    versus = f", measured/ideal {ratio:.2f}" if ratio is not None else ""
+    console.print(f"saving {100 * analytic['saving']:.1f} % (analytic ideal {100 * analytic['ideal_saving']:.1f} %"
+                  f"{versus}); {timing['exit_path_images']} images took the exit path, {timing['full_path_images']} "
+                  f"the full path", highlight=False)
+    console.print("medians: " + ", ".join(f"{name.replace('_', ' ')} {m['median_ms']:.3f} ms" for name, m in
+                                          paths.items()), highlight=False)
+    for plot in result.get("sweep", {}).get("plots", []):
+        console.print(f"plot: {plot}", highlight=False)
+
+
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    """Options the user set (``None`` means "use the library default")."""
+    return {k: v for k, v in options.items() if v is not None}

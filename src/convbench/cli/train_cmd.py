@@ -1,3 +1,43 @@
-"""CLI commands: train (thin wrappers over the library)."""
+"""CLI commands: train (a thin wrapper over :func:`convbench.train.train`)."""
 
-from convbench.cli import app  # noqa: F401
+from __future__ import annotations
+
+import typer
+
+from convbench.cli import app
+
+
+@app.command("train")
+def train_command(
+    arch: str = typer.Option(..., "--arch", help="Architecture name (see `convbench models`)."),
+    data: str = typer.Option(None, "--data", help="Data spec NAME, NAME:PATH or NAME:PATH?key=value "
+                                                  "[default: the embedded digits]."),
+    out: str = typer.Option(..., "--out", help="Output folder for model.keras, its card and training.json."),
+    width: float = typer.Option(None, "--width", help="Width multiplier α [default: 1.0]."),
+    input_size: int = typer.Option(None, "--input-size", help="Square input side in pixels [default: the "
+                                                              "architecture's]."),
+    channels: int = typer.Option(None, "--channels", help="Input channels, 1 or 3 [default: the data's]."),
+    epochs: int = typer.Option(None, "--epochs", help="Most epochs to train [default: 20]."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Images per step [default: 32]."),
+    patience: int = typer.Option(None, "--patience", help="Epochs without better validation accuracy before "
+                                                          "stopping [default: 5]."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the splits, weights, order and augmentation "
+                                                  "[default: 0]."),
+    augment: bool = typer.Option(False, "--augment", help="Random flips and small shifts of training images."),
+    skip_bad_images: bool = typer.Option(False, "--skip-bad-images", help="Skip unreadable images (and count "
+                                                                          "them) instead of stopping."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from OUT/checkpoint when it holds "
+                                                                   "the same run."),
+) -> None:
+    """Train an architecture on a dataset; write OUT/model.keras (+ card) and OUT/training.json."""
+    from convbench.train import train  # lazy: keras takes seconds to import
+
+    settings = {"width": width, "input_size": input_size, "channels": channels, "epochs": epochs,
+                "batch_size": batch_size, "patience": patience, "seed": seed}
+    result = train(arch, data, out=out, augment=augment, skip_bad_images=skip_bad_images, resume=resume,
+                   **{k: v for k, v in settings.items() if v is not None})
+    report = result.report
+    print(f"{arch}: test accuracy {report['test_accuracy']:.4f} (val {report['val_accuracy']:.4f}, train "
+          f"{report['train_accuracy']:.4f}), best epoch {report['best_epoch']} of {report['epochs_run']}, "
+          f"{report['params']:,} params, {report['macs']:,} MACs, {report['train_seconds']:.1f} s → "
+          f"{result.model_path}")

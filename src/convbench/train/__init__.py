@@ -1,1 +1,7 @@
-"""train."""
+"""Training on real images: the tf.data pipeline, train with early stopping and resumable checkpoints, evaluation."""
+
+from convbench.train.evaluation import evaluate, load_model
+from convbench.train.pipeline import make_dataset
+from convbench.train.trainer import TrainResult, train
+
+__all__ = ["TrainResult", "evaluate", "load_model", "make_dataset", "train"]

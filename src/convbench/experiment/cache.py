@@ -1,0 +1,87 @@
+"""A study's output folder: which study owns it, and which steps are finished.
+
+Layout::
+
+    OUT/study.json                      the study that owns the folder (name, settings, command)
+    OUT/steps/<kind>/<name>-<key>/      one folder per step: its outputs …
+    OUT/steps/<kind>/<name>-<key>/done.json   … and, once finished, its done-marker
+
+A step counts as finished only when its ``done.json`` exists and holds its key; the marker is written
+atomically after every output, so an interruption (Ctrl-C, disk full) leaves the step unfinished
+and every earlier step valid. Step folders are named by key, so a folder can keep results of
+several settings side by side and switching back to earlier settings reuses them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from convbench.errors import ConfigError
+from convbench.experiment.plan import Step
+from convbench.io import read_json, write_json
+
+STUDY_FILE = "study.json"
+DONE_FILE = "done.json"
+
+
+class StudyFolder:
+    """The output folder of one study."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def owner(self) -> dict[str, Any] | None:
+        """The ``study.json`` record of the study that owns the folder, if any."""
+        path = self.root / STUDY_FILE
+        if not path.is_file():
+            return None
+        try:
+            record = read_json(path)
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
+
+    def check_owner(self, name: str, force: bool = False) -> None:
+        """Refuse a folder holding another study's results (or unrelated files) unless ``force``.
+
+        ``force`` never deletes anything: the folder is taken over, and the other study's step folders stay
+        (they are named by key, so they cannot be mistaken for this study's).
+        """
+        if force or not self.root.exists():
+            return
+        if not self.root.is_dir():
+            raise ConfigError(f"output folder {self.root} is a file; give --out a folder")
+        owner = self.owner()
+        if owner is not None and owner.get("name") != name:
+            raise ConfigError(f"output folder {self.root} holds the results of study {owner.get('name')!r}, not "
+                              f"{name!r}; choose another --out, or --force to take it over")
+        if owner is None and any(self.root.iterdir()):
+            raise ConfigError(f"output folder {self.root} is not empty and holds no convbench study; choose another "
+                              f"--out, or --force to write into it")
+
+    def claim(self, record: dict[str, Any]) -> None:
+        """Record ``record`` (name, settings, command …) as the folder's study."""
+        write_json(self.root / STUDY_FILE, record)
+
+    def step_dir(self, step: Step) -> Path:
+        return self.root / step.folder
+
+    def done(self, step: Step) -> dict[str, Any] | None:
+        """The done-marker of ``step`` if it is finished (with this very key), else ``None``."""
+        path = self.step_dir(step) / DONE_FILE
+        try:
+            record = read_json(path)
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) and record.get("key") == step.key else None
+
+    def finish(self, step: Step, outputs: dict[str, Any], seconds: float,
+               environment: dict[str, Any]) -> dict[str, Any]:
+        """Write ``step``'s done-marker (atomically, after its outputs); returns the record."""
+        record = {"key": step.key, "kind": step.kind, "name": step.name, "model": step.model, "folder": step.folder,
+                  "settings": step.settings, "needs": list(step.needs), "outputs": outputs,
+                  "seconds": round(seconds, 3), "environment": environment}
+        write_json(self.step_dir(step) / DONE_FILE, record)
+        return record

@@ -1,0 +1,174 @@
+"""The experiment file: one TOML file names the data, the candidate models and every setting of a study.
+
+Validated before anything runs: unknown keys, bad values, unknown architecture or dataset names and
+missing data files raise one :class:`~convbench.errors.ConfigError` naming the file and the key path,
+e.g. ``experiment default.toml: train.epochs: must be ≥ 1, got 0``.
+
+Relative data paths resolve against the current working directory (the shipped experiments live
+inside the installed package, so "relative to the file" would mean nothing to a user); the same rule
+holds for ``--data main=PATH`` on the command line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
+Runtime = Literal["litert", "onnxruntime", "keras"]
+Count = Annotated[int, Field(ge=1)]
+Threads = Annotated[list[Count], Field(min_length=1)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+Probability = Annotated[float, Field(gt=0, lt=1)]
+
+# The reference study's TFLite optimisation names; TensorFlow documents all three as one mode.
+QUANTIZE_ALIASES = {"OPTIMIZE_FOR_LATENCY": "dynamic", "OPTIMIZE_FOR_SIZE": "dynamic", "DEFAULT": "dynamic"}
+
+
+def _known_quantize(mode: str) -> str:
+    if QUANTIZE_ALIASES.get(mode, mode) not in QUANTIZE_MODES:
+        raise ValueError(f"unknown mode {mode!r}; known: {', '.join([*QUANTIZE_MODES, *QUANTIZE_ALIASES])}")
+    return mode
+
+
+QuantizeName = Annotated[str, AfterValidator(_known_quantize)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Section):
+    """``[data]``: data specs (``NAME``, ``NAME:PATH`` or ``NAME:PATH?key=value``)."""
+
+    main: str = "digits"
+    redundant: str | None = None  # early exit: images that belong to no class of interest
+
+
+class TrainConfig(_Section):
+    """``[train]``: training settings shared by every model (each ``[[models]]`` entry may override them)."""
+
+    epochs: Count = 20
+    batch_size: Count = 32
+    patience: Annotated[int, Field(ge=0)] = 5
+    seed: int = 0
+    augment: bool = False
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
+
+
+class ModelConfig(_Section):
+    """One ``[[models]]`` entry: a candidate architecture and its size."""
+
+    arch: str
+    width: Annotated[float, Field(gt=0)] = 1.0
+    input_size: Count | None = None  # None: the architecture's default
+    channels: Literal[1, 3] | None = None  # None: the dataset's
+    options: dict[str, bool | int | float | str] = Field(default_factory=dict)  # architecture options (dropout …)
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.+-]+$")] | None = None  # label in reports
+    epochs: Count | None = None
+    batch_size: Count | None = None
+    patience: Annotated[int, Field(ge=0)] | None = None
+    augment: bool | None = None
+
+    def label(self, default_input_size: int) -> str:
+        """The model's name in reports: ``name``, else ``{arch}_{width:.2f}_{input_size}``."""
+        return self.name or f"{self.arch}_{self.width:.2f}_{self.input_size or default_input_size}"
+
+    def train_settings(self, train: TrainConfig) -> dict[str, Any]:
+        """``[train]`` with this model's overrides applied."""
+        overrides = {k: getattr(self, k) for k in ("epochs", "batch_size", "patience", "augment")}
+        return {**train.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+
+
+class ExportConfig(_Section):
+    """``[export]``: quantisation modes of the LiteRT files (ONNX files are exported in float32)."""
+
+    quantize: Annotated[list[QuantizeName], Field(min_length=1)] = ["none"]
+
+    def modes(self) -> list[str]:
+        """The distinct modes to export: aliases of ``dynamic`` give byte-identical files, so one file serves."""
+        return list(dict.fromkeys(QUANTIZE_ALIASES.get(m, m) for m in self.quantize))
+
+
+class BenchConfig(_Section):
+    """``[bench]``: runtimes with their thread counts, and the latency harness's settings."""
+
+    runtimes: dict[Runtime, Threads] = Field(default_factory=lambda: {"litert": [1]}, min_length=1)
+    runs: Count = 100
+    min_seconds: Annotated[float, Field(ge=0)] = 1.0
+    warmup: Annotated[int, Field(ge=0)] = 10
+    warmup_seconds: Annotated[float, Field(ge=0)] = 0.5
+
+
+class EarlyExitConfig(_Section):
+    """``[early_exit]``: a backbone with an exit branch and its baseline, trained on main + redundant images,
+    then timed image by image in LiteRT on the test mix."""
+
+    backbone: str = "vgg19"
+    width: Annotated[float, Field(gt=0)] = 1.0
+    exit_after: str = "block1"
+    input_size: Count | None = None  # None: the backbone's default
+    channels: Literal[1, 3] | None = None  # None: the main set's
+    invert_redundant: bool = False  # flip the redundant set's polarity (Omniglot's dark strokes → MNIST's light)
+    redundancy: Fraction | None = None  # redundant share of every split of the mix (None: every image of both)
+    max_train: Annotated[int, Field(ge=2)] | None = None  # cap on the training mix (stratified), for CPU budgets
+    threshold: Probability = 0.5  # exit when P(redundant) ≥ threshold
+    forms: Annotated[list[Literal["single", "chained"]], Field(min_length=1)] = ["single"]  # LiteRT deployments
+    threads: Threads = [1]
+    repeats: Count = 3  # timed calls per test image
+    limit: Annotated[int, Field(ge=2)] | None = None  # time at most this many images per test mix
+    sweep: bool = False  # time redundancy 0 … 0.9 and sweep thresholds (first form and thread count)
+    epochs: Count | None = None  # None: [train]'s
+    batch_size: Count | None = None
+    patience: Annotated[int, Field(ge=0)] | None = None
+
+    def label(self) -> str:
+        return f"early_exit_{self.backbone}_{self.width:.2f}_{self.exit_after}"
+
+
+class ReportConfig(_Section):
+    """``[report]``: the user's constraint, which the report's summary answers."""
+
+    accuracy_floor: Annotated[float, Field(ge=0, le=1)] = 0.0  # recommend the fastest model at or above it
+    runtime: Runtime | None = None  # rank only this runtime (None: every runtime in [bench])
+    threads: Count | None = None  # rank only this thread count
+
+
+class Experiment(_Section):
+    """A whole study: what to train, export, time and compare."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: str = ""
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+    models: list[ModelConfig] = Field(default_factory=list)
+    export: ExportConfig = ExportConfig()
+    bench: BenchConfig = BenchConfig()
+    early_exit: EarlyExitConfig | None = None
+    report: ReportConfig = ReportConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Experiment:
+        if not self.models and self.early_exit is None:
+            raise ValueError("models: the study has nothing to do: add [[models]] entries or an [early_exit] section")
+        if self.early_exit is not None and not self.data.redundant:
+            raise ValueError("data.redundant: required by [early_exit] (a data spec of redundant images)")
+        return self
+
+
+_KEY_PATH_ITEM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def format_location(loc: tuple[str | int, ...]) -> str:
+    """``("models", 2, "width")`` → ``models[2].width``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part == "[key]":  # pydantic's marker for a bad dict key: the key itself is the previous part
+            continue
+        else:
+            text += ("." if text else "") + (part if _KEY_PATH_ITEM.match(part) else repr(part))
+    return text

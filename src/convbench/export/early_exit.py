@@ -1,0 +1,178 @@
+"""Early-exit models to LiteRT, in two deployable forms.
+
+- **single**: one ``.tflite`` whose graph branches with an ``IF`` op. It is a Keras 3 model whose ``call``
+  runs the stem and the exit head, then ``keras.ops.cond`` runs the rest only when the exit does not
+  fire; Keras's own LiteRT export (``model.export(path, format="litert")``) keeps both branches on
+  XNNPACK. (A ``tf.Module`` with ``tf.cond`` through TFLiteConverter fails at run time, or, with frozen
+  variables, runs ~9x slower: avoid.)
+- **chained**: two ``.tflite`` segments run one after the other by Python: ``stem`` (image → features
+  at the exit point and the exit's probabilities) and ``rest`` (features → main-class probabilities).
+
+The threshold is a **runtime input** of the single file (``threshold``, shape ``(1,)``) and a plain
+number in the chained runner, so neither form bakes it in. Both forms are batch 1 (the deployment
+case). The single file's one output is ``[P(main), P(redundant), p_1 … p_{C-1}]`` with the main-class
+probabilities left at 0 when the image exits. Every file gets a model card; Flex (TF) ops are refused
+at conversion and checked again in the written file (``card.extra["early_exit"]["ops"]`` lists the ops).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from convbench.artifacts import ModelCard, read_card, write_card
+from convbench.errors import ModelError
+from convbench.export.tflite import check_ops
+from convbench.io import atomic_path, sha256_file
+from convbench.models.early_exit import EXIT_REDUNDANT, EarlyExitModel, Segments
+
+FORMS = ("single", "chained")
+SINGLE_FILE = "early_exit.tflite"
+STEM_FILE = "early_exit_stem.tflite"
+REST_FILE = "early_exit_rest.tflite"
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class EarlyExitExport:
+    """The files :func:`export_early_exit` wrote (``None`` for a form not asked for)."""
+
+    single: Path | None
+    stem: Path | None
+    rest: Path | None
+
+
+class BranchingEarlyExit(keras.Model):
+    """Batch-1 inference model: ``(image (1, H, W, C), threshold (1,))`` → ``(1, 2 + C-1)``.
+
+    Runs the stem and the exit head; when P(redundant) ≥ threshold the rest is skipped (``keras.ops.cond``)
+    and the main-class probabilities are zeros.
+    """
+
+    def __init__(self, segments: Segments, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stem = segments.stem
+        self.exit_head = segments.exit_head
+        self.rest = segments.rest
+        self.main_classes = int(segments.rest.output.shape[-1])
+
+    def call(self, image: Any, threshold: Any) -> Any:
+        features = self.stem(image)
+        exit_probs = self.exit_head(features)  # (1, 2)
+        exits = ops.greater_equal(exit_probs[0, EXIT_REDUNDANT], threshold[0])
+        main_probs = ops.cond(exits, lambda: ops.zeros((1, self.main_classes), exit_probs.dtype),
+                              lambda: self.rest(features))  # (1, C-1)
+        return ops.concatenate([exit_probs, main_probs], axis=-1)
+
+
+def export_early_exit(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None,
+                      forms: tuple[str, ...] = FORMS) -> EarlyExitExport:
+    """Export a trained early-exit ``.keras`` model (with its card) to LiteRT, each file with a card.
+
+    Files already exported from the same model (same SHA-256, intact) are kept: conversion takes seconds.
+
+    Args:
+        model_path: an early-exit model written by :func:`convbench.train.early_exit.train_early_exit`.
+        out_dir: where to write; defaults to the model's folder.
+        forms: ``"single"`` (one file with an ``IF`` op) and/or ``"chained"`` (stem + rest).
+
+    Raises:
+        ModelError: not an early-exit model, an unknown form, or a conversion that needs Flex ops.
+    """
+    unknown = [f for f in forms if f not in FORMS]
+    if unknown or not forms:
+        raise ModelError(f"unknown early-exit form(s) {unknown or list(forms)}; expected some of {', '.join(FORMS)}")
+    card = early_exit_card(model_path)
+    out = Path(out_dir) if out_dir is not None else Path(model_path).parent
+    source_sha256 = sha256_file(model_path)
+    files = {"single": (out / SINGLE_FILE,), "chained": (out / STEM_FILE, out / REST_FILE)}
+    if not all(_up_to_date(path, source_sha256) for form in forms for path in files[form]):
+        segments = load_early_exit(model_path)[0].segments()
+        settings = {"exit_after": card.extra["early_exit"]["exit_after"], "threshold": "runtime input",
+                    "default_threshold": DEFAULT_THRESHOLD, "source_sha256": source_sha256}
+        if "single" in forms:
+            _convert(_branching(segments, card.input_shape), out / SINGLE_FILE, _signature(card.input_shape), card,
+                     {**settings, "form": "single", "output": "[P(main), P(redundant), main probabilities]"})
+        if "chained" in forms:
+            features = segments.stem.output
+            stem = keras.Model(segments.stem.input, [features, segments.exit_head(features)], name="early_exit_stem")
+            _convert(stem, out / STEM_FILE, None, card, {**settings, "form": "chained", "segment": "stem",
+                                                         "outputs": ["features", "exit"], "rest_file": REST_FILE})
+            _convert(segments.rest, out / REST_FILE, None, card,
+                     {**settings, "form": "chained", "segment": "rest", "outputs": ["main"]})
+    return EarlyExitExport(*(files[form][i] if form in forms else None for form, i in
+                             (("single", 0), ("chained", 0), ("chained", 1))))
+
+
+def early_exit_card(model_path: str | os.PathLike[str]) -> ModelCard:
+    """The card of an early-exit ``.keras`` model; :class:`ModelError` for a missing file or a plain model."""
+    path = Path(model_path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    card = read_card(path)
+    if "early_exit" not in card.extra:
+        raise ModelError(f"{path} is a plain {card.arch} model, not an early-exit model (no early_exit settings in "
+                         f"its card); train one with `convbench early-exit train`")
+    return card
+
+
+def load_early_exit(model_path: str | os.PathLike[str]) -> tuple[EarlyExitModel, ModelCard]:
+    """An early-exit ``.keras`` model and its card; :class:`ModelError` for anything else (e.g. a plain model)."""
+    card = early_exit_card(model_path)
+    try:
+        model = keras.models.load_model(model_path)
+    except (ValueError, OSError, KeyError, TypeError) as e:
+        raise ModelError(f"{model_path}: not a loadable Keras model file ({type(e).__name__}: {e})") from None
+    if not isinstance(model, EarlyExitModel):
+        raise ModelError(f"{model_path} holds a {type(model).__name__}, not an early-exit model")
+    return model, card
+
+
+def _up_to_date(path: Path, source_sha256: str) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        card = read_card(path)
+    except ModelError:
+        return False
+    return card.extra.get("early_exit", {}).get("source_sha256") == source_sha256 and card.sha256 == sha256_file(path)
+
+
+def _branching(segments: Segments, input_shape: tuple[int, int, int]) -> BranchingEarlyExit:
+    model = BranchingEarlyExit(segments, name="early_exit_single")
+    model(np.zeros((1, *input_shape), np.float32), np.array([DEFAULT_THRESHOLD], np.float32))  # build before export
+    return model
+
+
+def _signature(input_shape: tuple[int, int, int]) -> list[Any]:
+    import tensorflow as tf
+
+    return [tf.TensorSpec((1, *input_shape), tf.float32, name="image"),
+            tf.TensorSpec((1,), tf.float32, name="threshold")]
+
+
+def _convert(model: keras.Model, path: Path, signature: list[Any] | None, card: ModelCard,
+             settings: dict[str, Any]) -> Path:
+    """Keras's LiteRT export restricted to builtin ops, written atomically with its card."""
+    import tensorflow as tf
+    from tensorflow.lite.python.convert_phase import ConverterError
+
+    builtins_only = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
+    with atomic_path(path) as tmp:
+        target = tmp.with_suffix(".tflite")  # Keras insists on the suffix
+        try:
+            model.export(target, format="litert", verbose=False, input_signature=signature, target_spec=builtins_only)
+        except ConverterError as e:
+            raise ModelError(f"{path}: LiteRT conversion failed: {str(e).strip().splitlines()[0]}") from None
+        ops_used = sorted(set(check_ops(target.read_bytes(), allow_flex=False, name=path.name)))
+        target.rename(tmp)
+    write_card(path, card.evolve(format="tflite", quantize="none", sha256=sha256_file(path),
+                                 extra={"early_exit": {**card.extra.get("early_exit", {}), **settings,
+                                                       "ops": ops_used}}))
+    return path

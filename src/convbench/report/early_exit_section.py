@@ -1,0 +1,81 @@
+"""The early-exit part of a study report: the reference study's table for the baseline and the early-exit
+model, the analytic saving next to the measured one, and the sweeps (time vs redundancy, accuracy vs threshold).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from convbench.report.document import Figure, Paragraph, Section, Table
+
+
+def early_exit_summary(ee: dict[str, Any]) -> str:
+    """One sentence with the figures: time saved against the ideal, and accuracy against the baseline."""
+    base, model = _row(ee, "baseline"), _row(ee, "early exit")
+    a = ee["analytic"]
+    ratio = f", {a['saving_vs_ideal']:.2f} of it" if a.get("saving_vs_ideal") is not None else ""
+    return (f"Early exit ({ee['model']}, {ee['form']} LiteRT form, {ee['threads']} thread"
+            f"{'s' * (ee['threads'] > 1)}) at {100 * model['redundancy']:.1f} % redundancy: "
+            f"{model['time_ms_per_image']:.3g} ms per image against {base['time_ms_per_image']:.3g} ms for the "
+            f"baseline, {_pct(a['saving'])} less time (analytic ideal {_pct(a['ideal_saving'])}{ratio}); "
+            f"accuracy {_pct(model['accuracy'])} against {_pct(base['accuracy'])}, exit accuracy "
+            f"{_pct(model['exit_accuracy'])}.")
+
+
+def early_exit_sections(evaluations: list[dict[str, Any]], plots: Path) -> list[Section]:
+    """One section per evaluation (LiteRT form × threads), the sweeps' plots in the one that has them."""
+    sections = []
+    for ee in evaluations:
+        t = ee["timing"]
+        paths = ee["paths"]
+        training = ee["training"]
+        blocks: list[Any] = [
+            Table(["model", "redundancy %", "loss", "accuracy", "exit accuracy", "total time (s)",
+                   "per-image time (ms)"],
+                  [[r["model"], f"{100 * r['redundancy']:.1f}", f"{r['loss']:.4f}", _pct(r["accuracy"]),
+                    _pct(r["exit_accuracy"]), f"{r['total_s']:.3f}", f"{r['time_ms_per_image']:.3f}"]
+                   for r in ee["rows"]],
+                  caption=f"The reference study's table: {t['images']} test images at batch 1, LiteRT "
+                          f"({ee['runtime']}), threshold {ee['threshold']:g}; the baseline is the same backbone "
+                          f"without the exit, trained on the same classes."),
+            Paragraph(f"{t['exit_path_images']} images took the exit path and {t['full_path_images']} the full "
+                      f"path. Each path timed alone (median): exit path {paths['exit_path']['median_ms']:.3f} ms, "
+                      f"full path {paths['full_path']['median_ms']:.3f} ms, baseline "
+                      f"{paths['baseline']['median_ms']:.3f} ms. Analytic model from per-layer MACs: the stem up to "
+                      f"the exit is {_pct(ee['analytic']['stem_share'])} of the backbone and the exit head "
+                      f"{_pct(ee['analytic']['exit_share'])}, so the ideal saving at this redundancy is "
+                      f"{_pct(ee['analytic']['ideal_saving'])}; measured {_pct(ee['analytic']['saving'])}."),
+            Table(["model", "parameters", "test accuracy", "exit accuracy"],
+                  [["baseline", f"{training['baseline_params']:,}", _pct(training["baseline_test_accuracy"]), "–"],
+                   ["early exit", f"{training['params']:,}", _pct(training["test_accuracy"]),
+                    _pct(training.get("exit_accuracy"))]],
+                  caption="Training (Keras, test split of the training mix)."),
+        ]
+        blocks += _sweep_figures(ee, plots)
+        sections.append(Section(f"Early exit: {ee['form']} form, {ee['threads']} thread{'s' * (ee['threads'] > 1)}",
+                                blocks))
+    return sections
+
+
+def _sweep_figures(ee: dict[str, Any], plots: Path) -> list[Figure]:
+    sweep = ee.get("sweep")
+    if not sweep:
+        return []
+    from convbench.bench.early_exit import plot_accuracy_vs_threshold, plot_time_vs_redundancy
+
+    stem = f"early_exit_{ee['form']}_{ee['threads']}t"
+    return [Figure(plot_time_vs_redundancy(sweep["by_redundancy"], plots / f"{stem}_time_vs_redundancy.png"),
+                   "Time per image against the redundancy of the test mix: baseline, early exit measured, and the "
+                   "analytic ideal from per-layer MACs."),
+            Figure(plot_accuracy_vs_threshold(sweep["by_threshold"], plots / f"{stem}_accuracy_vs_threshold.png"),
+                   "Accuracy over the C classes, exit accuracy and the share of images exiting, against the exit "
+                   "threshold.")]
+
+
+def _row(ee: dict[str, Any], model: str) -> dict[str, Any]:
+    return next(r for r in ee["rows"] if r["model"] == model)
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f} %"

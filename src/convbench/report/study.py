@@ -1,0 +1,244 @@
+"""The study report: the answer first (which model to ship for the user's constraint), then the evidence.
+
+``write_reports(results, out)`` writes ``results.json`` (every figure with its environment),
+``results.csv`` (one row per timed file × runtime × threads, and per early-exit evaluation),
+``report.md`` with its plots in ``plots/``, and ``report.html``: one self-contained file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+from convbench.io import write_json, write_text
+from convbench.report.document import Code, Document, Figure, KeyValues, Paragraph, Section, Table
+from convbench.report.study_plots import RUNTIME_NAMES, file_label, runtime_label
+
+CSV_COLUMNS = ("kind", "model", "arch", "width", "input_size", "dataset", "format", "quantize", "runtime",
+               "runtime_version", "threads", "params", "macs", "size_bytes", "sha256", "accuracy", "keras_accuracy",
+               "agreement", "max_abs_diff", "median_ms", "ci95_low_ms", "ci95_high_ms", "p90_ms", "p99_ms", "iqr_ms",
+               "n", "unstable", "load_ms", "first_inference_ms", "preprocess_ms", "attained_gflops")
+
+
+# -- the answer -------------------------------------------------------------------------------------
+
+
+def recommend(rows: list[dict[str, Any]], constraint: dict[str, Any]) -> dict[str, Any]:
+    """The fastest configuration at or above the accuracy floor, the smallest one, and the Pareto set.
+
+    Args:
+        rows: latency rows (``median_ms``, ``ci95_*_ms``, ``p90_ms``, ``accuracy``, ``size_bytes`` …).
+        constraint: ``accuracy_floor`` and optionally ``runtime`` / ``threads`` to rank only those.
+
+    Returns:
+        ``{"sentence", "fastest", "runner_up", "significant", "smallest", "pareto", "candidates", "accuracy_floor"}``
+        (rows or ``None``); ``sentence`` says it in words with the figures.
+    """
+    from convbench.report.plots import pareto_front
+
+    floor = constraint.get("accuracy_floor") or 0.0
+    pool = [r for r in rows if r.get("accuracy") is not None
+            and constraint.get("runtime") in (None, r["runtime"]) and constraint.get("threads") in (None, r["threads"])]
+    answer: dict[str, Any] = {"accuracy_floor": floor, "candidates": len(pool), "fastest": None, "runner_up": None,
+                              "significant": None, "smallest": None, "pareto": []}
+    if not pool:
+        return answer | {"sentence": "No timed model has a known test accuracy, so there is nothing to recommend."}
+    front = pareto_front([r["median_ms"] for r in pool], [r["accuracy"] for r in pool])
+    answer["pareto"] = [pool[i] for i in front]
+    above = sorted((r for r in pool if r["accuracy"] >= floor), key=lambda r: r["median_ms"])
+    if not above:
+        best = max(pool, key=lambda r: (r["accuracy"], -r["median_ms"]))
+        return answer | {"sentence": f"No configuration reaches the {_pct(floor)} accuracy floor; the most accurate "
+                                     f"is {_config(best)}: {_figures(best)}."}
+    fastest, runner_up = above[0], (above[1] if len(above) > 1 else None)
+    significant = runner_up is not None and fastest["ci95_high_ms"] < runner_up["ci95_low_ms"]
+    smallest = min(above, key=lambda r: (r["size_bytes"], r["median_ms"]))
+    sentence = (f"Ship {_config(fastest)}: {_figures(fastest)}; the fastest of {len(above)} configuration"
+                f"{'s' * (len(above) > 1)} with at least {_pct(floor)} test accuracy")
+    if runner_up is not None:
+        sentence += (f", clearly ahead of the runner-up {_config(runner_up)} at {runner_up['median_ms']:.3g} ms "
+                     f"(the 95 % CIs do not overlap)" if significant else
+                     f", though not clearly ahead of the runner-up {_config(runner_up)} at "
+                     f"{runner_up['median_ms']:.3g} ms (their 95 % CIs overlap)")
+    return answer | {"sentence": sentence + ".", "fastest": fastest, "runner_up": runner_up,
+                     "significant": significant, "smallest": smallest}
+
+
+def _config(row: dict[str, Any]) -> str:
+    mode = "float32" if row["quantize"] == "none" else row["quantize"]
+    how = f"{RUNTIME_NAMES.get(row['runtime'], row['runtime'])} {mode}" if row["format"] != "keras" else "Keras"
+    return f"{row['model']} ({how}, {row['threads']} thread{'s' * (row['threads'] > 1)})"
+
+
+def _figures(row: dict[str, Any]) -> str:
+    return (f"{row['median_ms']:.3g} ms median inference (95 % CI {row['ci95_low_ms']:.3g}–{row['ci95_high_ms']:.3g}"
+            f" ms, p90 {row['p90_ms']:.3g} ms), {_pct(row['accuracy'])} test accuracy, {_size(row['size_bytes'])}")
+
+
+# -- the files ----------------------------------------------------------------------------------------
+
+
+def write_reports(results: dict[str, Any], out: str | os.PathLike[str]) -> list[Path]:
+    """Write results.json, results.csv, the plots, report.md and report.html into ``out``; return their paths."""
+    from convbench.report.html import render_html
+    from convbench.report.markdown import render_markdown
+
+    out = Path(out)
+    doc = build_document(results, out / "plots")
+    files = [write_json(out / "results.json", results),
+             write_text(out / "results.csv", results_csv(results["rows"])),
+             write_text(out / "report.md", render_markdown(doc, out)),
+             write_text(out / "report.html", render_html(doc))]
+    return files + sorted((out / "plots").glob("*.png"))
+
+
+def results_csv(rows: list[dict[str, Any]]) -> str:
+    """One CSV line per row: the standard columns, any others the rows have, then the machine."""
+    extra = [k for r in rows for k in r if k not in CSV_COLUMNS and not isinstance(r[k], dict | list)]
+    columns = [*CSV_COLUMNS, *dict.fromkeys(extra), "cpu", "cores", "timestamp"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        env = row.get("environment") or {}
+        writer.writerow({**row, "cpu": env.get("cpu"), "cores": env.get("cores"), "timestamp": env.get("timestamp")})
+    return buffer.getvalue()
+
+
+def build_document(results: dict[str, Any], plots: Path) -> Document:
+    """The report's content: summary, candidates, latency, trade-offs, early exit, problems, environment."""
+    study, env = results["study"], results["environment"]
+    subtitle = (f"{study['description']} · {study['started']} · {env.get('cpu')} ({env.get('cores')} cores) · "
+                f"run took {study['wall_seconds']:.0f} s").lstrip(" ·")
+    doc = Document(f"convbench study: {study['name']}", subtitle)
+    doc.sections.append(_summary(results))
+    if results["models"]:
+        doc.sections.append(_candidates(results["models"]))
+    if results["latency"]:
+        doc.sections += _latency(results["latency"], plots)
+    if results["early_exit"]:
+        from convbench.report.early_exit_section import early_exit_sections
+
+        doc.sections += early_exit_sections(results["early_exit"], plots)
+    if results["errors"]:
+        doc.sections.append(Section("Problems", [Table(["step", "what went wrong"],
+                                                       [[e["step"], e["error"]] for e in results["errors"]],
+                                                       align="ll")]))
+    doc.sections.append(_environment(results))
+    return doc
+
+
+def _summary(results: dict[str, Any]) -> Section:
+    rec = results["recommendation"]
+    blocks: list[Any] = [Paragraph(rec["sentence"], callout=True)] if results["latency"] else []
+    if rec.get("smallest"):
+        s = rec["smallest"]
+        blocks.append(Paragraph(f"Smallest at or above the floor: {_config(s)}, {_size(s['size_bytes'])}, "
+                                f"{s['median_ms']:.3g} ms, {_pct(s['accuracy'])}."))
+    if rec.get("pareto"):
+        front = "; ".join(f"{_config(r)}: {r['median_ms']:.3g} ms, {_pct(r['accuracy'])}" for r in rec["pareto"])
+        blocks.append(Paragraph(f"Pareto set (no other configuration is both faster and more accurate): {front}."))
+    for ee in results["early_exit"]:
+        if ee.get("summary"):
+            blocks.append(Paragraph(ee["summary"], callout=not results["latency"]))
+    steps = results["study"]["steps"]
+    blocks.append(Paragraph(f"{len(results['latency'])} timed configurations; {steps['total']} steps "
+                            f"({steps['ran']} run now, {steps['cached']} reused from earlier runs"
+                            + (f", {steps['failed']} failed, {steps['skipped']} skipped" if steps["failed"] else "")
+                            + ")."))
+    return Section("Summary", blocks)
+
+
+def _candidates(models: list[dict[str, Any]]) -> Section:
+    rows = [[m["model"], m["arch"], f"{m['width']:g}", f"{m['input_size']}×{m['input_size']}×{m['channels']}",
+             _int(m["params"]), _int(m["macs"]), _pct(m["test_accuracy"]), _pct(m["val_accuracy"]),
+             f"{m['epochs_run']} / {m['epochs']}", _seconds(m["train_seconds"])] for m in models]
+    return Section("Candidates", [Table(
+        ["model", "architecture", "width α", "input", "parameters", "MACs", "test accuracy", "val accuracy",
+         "epochs run / max", "training"], rows, align="llrrrrrrrr",
+        caption="Trained Keras models (before export); test accuracy on the held-out test split.")])
+
+
+def _latency(rows: list[dict[str, Any]], plots: Path) -> list[Section]:
+    from convbench.report import plots as tradeoff
+    from convbench.report import study_plots
+
+    ordered = sorted(rows, key=lambda r: (r["model"], r["format"], r["quantize"], r["runtime"], r["threads"]))
+    table = Table(["model", "file", "runtime", "median ms [95 % CI]", "p90 ms", "load ms", "preprocess ms", "size",
+                   "accuracy", "agreement", "SHA-256"],
+                  [[r["model"], file_label(r).split(" · ")[1], runtime_label(r),
+                    f"{r['median_ms']:.3f} [{r['ci95_low_ms']:.3f}, {r['ci95_high_ms']:.3f}]"
+                    + (" unstable" if r["unstable"] else ""),
+                    f"{r['p90_ms']:.3f}", f"{r['load_ms']:.2f}", f"{r['preprocess_ms']:.3f}", _size(r["size_bytes"]),
+                    _pct(r["accuracy"]), _pct(r["agreement"]), r["sha256"][:12]] for r in ordered],
+                  align="lllrrrrrrrl", caption=_identical_files(ordered))
+    latency = Section("Latency", [
+        Figure(study_plots.latency_ci(ordered, plots / "latency.png"),
+               "Steady-state inference at batch 1: median (bar), 95 % confidence interval of the median (whisker) "
+               "and 90th percentile (red tick), per model file and runtime."),
+        table,
+        Figure(study_plots.phases_stacked(ordered, plots / "phases.png"),
+               "Median model load (once per process), image preprocessing and inference (per image), stacked.")])
+    labels = [f"{file_label(r)} · {r['runtime']} t{r['threads']}" for r in ordered]
+    groups = [runtime_label(r) for r in ordered]
+    medians_s = [r["median_ms"] / 1e3 for r in ordered]
+    blocks: list[Any] = []
+    known = [i for i, r in enumerate(ordered) if r["accuracy"] is not None]
+    if known:
+        blocks.append(Figure(tradeoff.accuracy_vs_latency(
+            [labels[i] for i in known], [medians_s[i] for i in known], [ordered[i]["accuracy"] for i in known],
+            plots / "accuracy_vs_latency.png", groups=[groups[i] for i in known],
+            title="Accuracy vs latency (batch 1)"),
+            "Test accuracy of each exported file against its median latency; the dashed line is the Pareto front."))
+    blocks.append(Figure(tradeoff.size_vs_latency(labels, medians_s, [r["size_bytes"] for r in ordered],
+                                                  plots / "size_vs_latency.png", groups=groups),
+                         "File size against median latency; the front marks the smallest file for each latency."))
+    return [latency, Section("Trade-offs", blocks)]
+
+
+def _identical_files(rows: list[dict[str, Any]]) -> str:
+    by_hash: dict[str, set[str]] = {}
+    for r in rows:
+        by_hash.setdefault(r["sha256"], set()).add(file_label(r))
+    same = ["; ".join(sorted(names)) for names in by_hash.values() if len(names) > 1]
+    note = "Accuracy: the exported file on the test split, in its runtime; agreement: top-1 agreement with Keras."
+    return note + (" Byte-identical files (same SHA-256): " + " | ".join(same) + "." if same else "")
+
+
+def _environment(results: dict[str, Any]) -> Section:
+    env, study = results["environment"], results["study"]
+    libraries = ", ".join(f"{k} {v}" for k, v in (env.get("libraries") or {}).items())
+    threads = sorted({r["threads"] for r in results["latency"]})
+    return Section("Environment and reproduction", [
+        KeyValues([("CPU", str(env.get("cpu"))), ("cores", str(env.get("cores"))), ("OS", str(env.get("os"))),
+                   ("Python", str(env.get("python"))), ("libraries", libraries),
+                   ("runtime threads", ", ".join(map(str, threads)) or "–"),
+                   ("convbench commit", str(env.get("git_commit") or "–")),
+                   ("report written", str(env.get("timestamp"))),
+                   ("output folder", study["out"])]),
+        Paragraph("Reproduce (finished steps in the output folder are reused; delete it to start from scratch):"),
+        Code(study["command"]),
+        Paragraph("Timings depend on everything else running on the machine: another busy process on the same "
+                  "cores can nearly double a median. Compare figures taken on an otherwise idle machine."),
+    ])
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f} %"
+
+
+def _int(n: int | None) -> str:
+    return "–" if n is None else f"{n:,}"
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "–"
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+def _seconds(s: float | None) -> str:
+    return "–" if s is None else f"{s:.0f} s"

@@ -1,0 +1,103 @@
+"""The study report's own plots: latency with its CI and p90 per model and export mode, where the time goes
+(load, preprocess, inference stacked), and the early-exit sweeps. The trade-off scatters with their Pareto
+front come from :mod:`convbench.report.plots`.
+
+Figures are drawn on fresh Agg figures (no pyplot state) and written atomically as PNG.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from convbench.io import atomic_path
+
+DPI = 120
+PHASE_COLOURS = {"load_ms": "#9fb3c8", "preprocess_ms": "#f2b36f", "median_ms": "#2e7d32"}
+PHASE_NAMES = {"load_ms": "model load (once)", "preprocess_ms": "preprocess (decode, resize, normalise)",
+               "median_ms": "inference"}
+RUNTIME_NAMES = {"litert": "LiteRT", "onnxruntime": "ONNX Runtime", "keras": "Keras tf.function"}
+
+
+def file_label(row: dict[str, Any]) -> str:
+    """``mobilenet_v2_0.35_32 · tflite int8``: a model file."""
+    mode = "float32" if row["quantize"] == "none" else row["quantize"]
+    return f"{row['model']} · {row['format']} {mode}"
+
+
+def runtime_label(row: dict[str, Any]) -> str:
+    """``LiteRT, 2 threads``: how a file was run."""
+    return f"{RUNTIME_NAMES.get(row['runtime'], row['runtime'])}, {row['threads']} thread{'s' * (row['threads'] > 1)}"
+
+
+def latency_ci(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Median steady-state inference per model file (bars) and runtime (colours), 95 % CI whiskers, p90 ticks."""
+    files = list(dict.fromkeys(file_label(r) for r in rows))
+    runtimes = list(dict.fromkeys(runtime_label(r) for r in rows))
+    height = 0.8 / len(runtimes)
+    fig, ax = _figure(9.5, 1.4 + 0.22 * len(files) * max(len(runtimes), 1.6))
+    colours = _colours(len(runtimes))
+    for k, runtime in enumerate(runtimes):
+        chosen = [(files.index(file_label(r)), r) for r in rows if runtime_label(r) == runtime]
+        y = np.array([len(files) - 1 - i + 0.4 - height * (k + 0.5) for i, _ in chosen])
+        med = np.array([r["median_ms"] for _, r in chosen])
+        low = np.array([r["ci95_low_ms"] for _, r in chosen])
+        high = np.array([r["ci95_high_ms"] for _, r in chosen])
+        ax.barh(y, med, height=height * 0.9, color=colours[k], label=runtime)
+        ax.errorbar(med, y, xerr=[med - low, high - med], fmt="none", ecolor="black", elinewidth=1, capsize=2)
+        ax.scatter([r["p90_ms"] for _, r in chosen], y, marker="|", s=80, color="#c62828", zorder=3,
+                   label="p90" if k == 0 else None)
+    ax.set_yticks(range(len(files) - 1, -1, -1), files)
+    ax.set_xlabel("steady-state inference per image, batch 1 (ms): bar = median, whisker = 95 % CI, red tick = p90")
+    ax.set_title("Latency per model file and runtime")
+    ax.set_xlim(left=0)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return _save(fig, path)
+
+
+def phases_stacked(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Load, preprocess and inference medians stacked per model file and runtime: the time to a first answer."""
+    labels = [f"{file_label(r)} · {runtime_label(r)}" for r in rows]
+    fig, ax = _figure(9.5, 1.4 + 0.28 * len(rows))
+    y = np.arange(len(rows))[::-1]
+    left = np.zeros(len(rows))
+    for column, colour in PHASE_COLOURS.items():
+        widths = np.array([r.get(column) or 0.0 for r in rows])
+        ax.barh(y, widths, left=left, height=0.7, color=colour, label=PHASE_NAMES[column])
+        left += widths
+    for yi, total in zip(y, left, strict=True):
+        ax.annotate(f"{total:.3g} ms", (total, yi), xytext=(3, 0), textcoords="offset points", va="center",
+                    fontsize=7)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel("median time (ms): model load once, then per image preprocess + inference")
+    ax.set_title("Where the time goes: load, preprocess, inference")
+    ax.set_xlim(0, left.max() * 1.15 if len(rows) and left.max() > 0 else 1)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return _save(fig, path)
+
+
+def _figure(width: float, height: float) -> tuple[Figure, Any]:
+    fig = Figure(figsize=(width, min(height, 40.0)), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+    return Path(path)
+
+
+def _colours(n: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10"]
+    return [palette(k % 10) for k in range(n)]

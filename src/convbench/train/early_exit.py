@@ -1,0 +1,317 @@
+"""Train an early-exit network and its baseline on the same main + redundant mix.
+
+``train_early_exit(main, redundant, out=DIR)`` writes::
+
+    DIR/early_exit/model.keras (+ card, training.json)   VGG-19 with the exit, trained on L = L1 + δ·L2
+    DIR/baseline/model.keras   (+ card, training.json)   the same VGG-19 without the exit, on the same C classes
+    DIR/training.json                                    the mix, both runs' figures and the MAC split
+
+Both models see the same images in the same splits: the mix (labels ``0 … C-2`` main, ``C-1``
+redundant) is built once, its test part from the main set's official test split and a held-out part
+of the redundant set (by group, e.g. Omniglot alphabet, when the loader gives groups, so test groups
+are unseen), and validation comes out of its training part as in :func:`convbench.train.train`.
+Both stop early on validation accuracy over the C classes (the early-exit model's under its decision
+rule, see :mod:`convbench.models.early_exit`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from convbench.artifacts import ModelCard, card_path, write_card
+from convbench.data import Dataset, Preprocessing, Split, harmonize, load, mix, split
+from convbench.env import environment
+from convbench.errors import ConfigError, DataError
+from convbench.io import read_json, sha256_file, write_json
+from convbench.models import defaults
+from convbench.models.early_exit import EarlyExitModel, early_exit
+from convbench.train import checkpoint
+from convbench.train.pipeline import make_dataset, steps_per_epoch
+from convbench.train.progress import EpochProgress
+from convbench.train.splits import training_splits
+from convbench.train.trainer import MODEL_FILE, REPORT_FILE, train
+
+EARLY_EXIT_DIR, BASELINE_DIR = "early_exit", "baseline"
+REDUNDANT_CLASS = "redundant"
+_SUMMARY = ("train_accuracy", "val_accuracy", "test_accuracy", "best_epoch", "epochs_run", "params")
+REDUNDANT_TEST_FRACTION = 0.3  # of the redundant set held out for testing when it has no official test split
+
+
+@dataclass(frozen=True)
+class MixSettings:
+    """How the main + redundant mix is built: everything needed to rebuild it exactly for evaluation.
+
+    Attributes:
+        main, redundant: data specs (or dataset names when given as loaded datasets).
+        redundancy: redundant share of every split of the mix (``None``: all images of both sets).
+        invert_redundant: invert the redundant images' polarity before mixing (``255 - x``), e.g. to give
+            Omniglot's dark-on-white strokes MNIST's light-on-dark.
+        size, channels: the model input ``(H, W)`` and channels every image is brought to.
+        max_train: cap on the training mix (a stratified, seeded subset), ``None`` for all.
+        seed: fixes the redundant test hold-out, the mix and the cap.
+    """
+
+    main: str
+    redundant: str
+    redundancy: float | None
+    invert_redundant: bool
+    size: tuple[int, int]
+    channels: int
+    max_train: int | None = None
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "size": list(self.size)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MixSettings:
+        return cls(**{**d, "size": tuple(d["size"])})
+
+
+@dataclass(frozen=True)
+class EarlyExitTrainResult:
+    """What :func:`train_early_exit` wrote: both models (with cards) and the summary report."""
+
+    model_path: Path
+    baseline_path: Path
+    report_path: Path
+    report: dict[str, Any] = field(repr=False)
+
+
+def check_redundancy(redundancy: float | None) -> float | None:
+    """``redundancy`` in [0, 1) (or ``None``), else :class:`ConfigError` naming it."""
+    if redundancy is not None and not 0 <= redundancy < 1:
+        raise ConfigError(f"redundancy must be in [0, 1), got redundancy={redundancy!r}")
+    return redundancy
+
+
+def train_early_exit(main: str | Dataset, redundant: str | Dataset, *, out: str | os.PathLike[str],
+                     redundancy: float | None = None, width: float = 1.0, exit_after: str = "block1",
+                     backbone: str = "vgg19", input_size: int | None = None, channels: int | None = None,
+                     invert_redundant: bool = False, max_train: int | None = None, epochs: int = 20,
+                     batch_size: int = 32, patience: int = 5, seed: int = 0, augment: bool = False,
+                     val_fraction: float = 0.1, learning_rate: float = 1e-3, l1_weight: float = 1.0,
+                     l2_weight: float = 1.0, resume: bool = True, progress: bool = True,
+                     **model_options: Any) -> EarlyExitTrainResult:
+    """Train the early-exit model and its baseline on the mix of ``main`` and ``redundant``.
+
+    Args:
+        main: the classes of interest (data spec or :class:`Dataset`).
+        redundant: images of none of those classes (data spec or :class:`Dataset`): one class "redundant".
+        out: output folder (layout in the module docstring).
+        redundancy: redundant share of each split of the mix, in [0, 1); ``None`` keeps every image.
+        width: width multiplier α of both networks.
+        exit_after: the block the exit follows (``block1`` … ``block5``).
+        backbone: the registered backbone (``vgg19``).
+        input_size: square input side (default: the backbone's); channels: 1 or 3 (default: the main set's).
+        invert_redundant: invert the redundant images before mixing (see :class:`MixSettings`).
+        max_train: cap the training mix at this many images (stratified), to keep CPU runs short.
+        epochs, batch_size, patience, seed, augment, val_fraction, learning_rate, resume, progress: as
+            :func:`convbench.train.train`, for both runs.
+        l1_weight, l2_weight: weights of the exit and main losses (the reference: 1, 1).
+        **model_options: backbone options (``dropout``, ``batch_norm`` …), for both networks.
+
+    Raises:
+        ConfigError: redundancy outside [0, 1), or an impossible training option.
+        DataError: data that cannot be loaded, or a redundant set sharing classes with the main set.
+        ModelError: an unknown backbone or exit position, or an impossible model option.
+    """
+    started = time.perf_counter()
+    check_redundancy(redundancy)
+    if max_train is not None and max_train < 2:
+        raise ConfigError(f"max_train must be at least 2, got max_train={max_train!r}")
+    main_set = _load(main)
+    arch_defaults = defaults(backbone)
+    side = input_size or arch_defaults.input_size
+    preprocessing = Preprocessing((side, side), channels or main_set.image_shape[2], arch_defaults.scale,
+                                  arch_defaults.offset)
+    # built before the redundant set is loaded: a bad exit position or option fails in a second
+    keras.utils.set_random_seed(seed)
+    model = early_exit(preprocessing.input_shape, main_set.num_classes + 1, width, backbone=backbone,
+                       exit_after=exit_after, l1_weight=l1_weight, l2_weight=l2_weight, **model_options)
+    redundant_set = _load(redundant)
+    settings = MixSettings(_source(main, main_set), _source(redundant, redundant_set), redundancy, invert_redundant,
+                           preprocessing.size, preprocessing.channels, max_train, seed)
+    mixed = build_mix(*load_pools(settings, main_set, redundant_set), settings)
+    macs = model.mac_split()
+
+    out = Path(out)
+    common = {"epochs": epochs, "batch_size": batch_size, "patience": patience, "seed": seed, "augment": augment,
+              "val_fraction": val_fraction, "learning_rate": learning_rate, "resume": resume, "progress": progress}
+    ee_settings = {"backbone": backbone, "exit_after": exit_after, "l1_weight": l1_weight, "l2_weight": l2_weight,
+                   "mix": settings.to_dict(), "macs": dataclasses.asdict(macs),
+                   "stem_share": macs.stem_share, "exit_share": macs.exit_share}
+    ee_report = _fit(model, mixed, preprocessing, out / EARLY_EXIT_DIR, width=width, settings=ee_settings,
+                     model_options=model_options, **common)
+    baseline = train(backbone, mixed, out=out / BASELINE_DIR, width=width, input_size=settings.size,
+                     channels=settings.channels, **common, **model_options)
+
+    report = {"mix": settings.to_dict(), "class_names": list(mixed.class_names),
+              "sizes": {name: len(getattr(mixed, name)) for name in ("train", "test")},
+              "early_exit": {k: ee_report[k] for k in (*_SUMMARY, "test_metrics")},
+              "baseline": {k: baseline.report[k] for k in _SUMMARY},
+              "macs": ee_settings["macs"], "stem_share": macs.stem_share, "exit_share": macs.exit_share,
+              "width": width, "backbone": backbone, "exit_after": exit_after,
+              "wall_seconds": round(time.perf_counter() - started, 3), "environment": environment()}
+    report_path = write_json(out / REPORT_FILE, report)
+    return EarlyExitTrainResult(out / EARLY_EXIT_DIR / MODEL_FILE, baseline.model_path, report_path, report)
+
+
+def load_pools(settings: MixSettings, main: Dataset | None = None,
+               redundant: Dataset | None = None) -> tuple[Dataset, Dataset]:
+    """The main and redundant sets as the mix draws from them, each with a train and a test split.
+
+    Every image is brought to the model's size and channels (the redundant ones inverted when
+    ``settings.invert_redundant``), so the two sets mix at one shape. A set without an official test
+    split gives up a held-out part: 20 % of the main set (stratified), ``REDUNDANT_TEST_FRACTION`` of the
+    redundant one (whole groups when it has groups, e.g. Omniglot alphabets, so test groups stay unseen).
+
+    Args:
+        settings: the mix (its ``main``/``redundant`` specs are loaded unless the datasets are given).
+
+    Raises:
+        DataError: the main set has fewer than 2 classes.
+    """
+    main = main if main is not None else load(settings.main)
+    redundant = redundant if redundant is not None else load(settings.redundant)
+    if main.num_classes < 2:
+        raise DataError(f"the main set {main.source or main.name} has {main.num_classes} class; need at least 2")
+    shape = Preprocessing(settings.size, settings.channels)
+    main = harmonize(main, shape)
+    redundant = harmonize(redundant, dataclasses.replace(shape, invert=settings.invert_redundant))
+    if main.test is None:
+        train_part, test_part = split(main.train, fractions=(0.8, 0.2), seed=settings.seed)
+        main = dataclasses.replace(main, train=train_part, test=test_part)
+    if redundant.test is None:
+        by_groups = redundant.train.groups is not None
+        train_part, test_part = split(redundant.train, fractions=(1 - REDUNDANT_TEST_FRACTION, REDUNDANT_TEST_FRACTION),
+                                      seed=settings.seed, by_groups=by_groups)
+        redundant = dataclasses.replace(redundant, train=train_part, test=test_part)
+    return main, redundant
+
+
+def build_mix(main: Dataset, redundant: Dataset, settings: MixSettings) -> Dataset:
+    """The training mix (labels ``0 … C-2`` main, ``C-1`` redundant) of two :func:`load_pools` sets,
+    its training part capped at ``settings.max_train`` images.
+
+    Raises:
+        DataError: the redundant set shares class names with the main set.
+    """
+    mixed = mix(main, redundant, settings.redundancy, seed=settings.seed)
+    return dataclasses.replace(mixed, train=_subset(mixed.train, settings.max_train, settings.seed))
+
+
+def held_out_mix(main: Dataset, redundant: Dataset, redundancy: float | None, seed: int = 0,
+                 limit: int | None = None) -> Split:
+    """The test part of the mix of two :func:`load_pools` sets at ``redundancy``, at most ``limit`` images."""
+    return _subset(mix(main, redundant, check_redundancy(redundancy), seed=seed).test, limit, seed)
+
+
+def _subset(part: Split, limit: int | None, seed: int) -> Split:
+    """A stratified, seeded subset of ``limit`` images (``part`` itself when it is no larger)."""
+    if limit is None or len(part) <= limit:
+        return part
+    keep = limit / len(part)
+    return split(part, fractions=(keep, 1 - keep), seed=seed)[0]
+
+
+def read_mix_settings(directory: str | os.PathLike[str]) -> MixSettings:
+    """The mix a :func:`train_early_exit` output folder was trained on (from its ``training.json``)."""
+    path = Path(directory) / REPORT_FILE
+    try:
+        return MixSettings.from_dict(read_json(path)["mix"])
+    except FileNotFoundError:
+        raise DataError(f"{path} not found: expected the folder written by `convbench early-exit train`") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise DataError(f"{path}: not an early-exit training report ({type(e).__name__}: {e})") from None
+
+
+def _load(spec: str | Dataset) -> Dataset:
+    return spec if isinstance(spec, Dataset) else load(spec)
+
+
+def _source(spec: str | Dataset, dataset: Dataset) -> str:
+    return str(spec) if not isinstance(spec, Dataset) else (dataset.source or dataset.name)
+
+
+def _fit(model: EarlyExitModel, mixed: Dataset, preprocessing: Preprocessing, out: Path, *, width: float,
+         settings: dict[str, Any], model_options: dict[str, Any], epochs: int, batch_size: int, patience: int,
+         seed: int, augment: bool, val_fraction: float, learning_rate: float, resume: bool,
+         progress: bool) -> dict[str, Any]:
+    """Fit the early-exit model as :func:`convbench.train.train` fits a plain one (same splits, batches,
+    early stopping and checkpoints); write its model, card and report to ``out``."""
+    started = time.perf_counter()
+    splits = training_splits(mixed, val_fraction=val_fraction, seed=seed)
+    identity = _json({"arch": f"early_exit_{settings['backbone']}", "width": width, "settings": settings,
+                      "model_options": dict(sorted(model_options.items())), "class_names": mixed.class_names,
+                      "split_sizes": {name: len(s) for name, s in splits.items()},
+                      "preprocessing": preprocessing.to_dict(), "batch_size": batch_size, "seed": seed,
+                      "augment": augment, "val_fraction": val_fraction, "learning_rate": learning_rate})
+    keras.utils.set_random_seed(seed)
+    restored = checkpoint.restore(out / "checkpoint", identity) if resume else None
+    if restored is None:
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        state, best_weights = checkpoint.TrainingState(identity), None
+    else:
+        model, state, best_weights = restored
+    saver = checkpoint.Checkpoint(out / "checkpoint", state, patience=patience, best_weights=best_weights)
+    if state.epoch < epochs and not saver.stopped:
+        steps = steps_per_epoch(splits["train"], batch_size)
+        batches = make_dataset(splits["train"], preprocessing, batch_size=batch_size, shuffle=True, seed=seed,
+                               augment=augment, epochs=epochs - state.epoch, first_epoch=state.epoch)
+        validation = make_dataset(splits["val"], preprocessing, batch_size=batch_size, shuffle=False)
+        callbacks = [saver, *([EpochProgress(epochs, steps)] if progress else [])]
+        model.fit(batches, validation_data=validation, epochs=epochs, initial_epoch=state.epoch,
+                  steps_per_epoch=steps, callbacks=callbacks, shuffle=False, verbose=0)
+    model.set_weights(saver.best_weights)
+
+    scores = {name: _evaluate(model, part, preprocessing) for name, part in splits.items()}
+    card = ModelCard(arch=identity["arch"], width=float(width), input_shape=preprocessing.input_shape,
+                     class_names=tuple(mixed.class_names), preprocessing=preprocessing, params=model.count_params(),
+                     macs=settings["macs"]["stem"] + settings["macs"]["exit_head"] + settings["macs"]["rest"],
+                     metrics={f"{name}_accuracy": s["accuracy"] for name, s in scores.items()},
+                     extra={"early_exit": settings, "training": {**identity, "epochs": epochs, "patience": patience}})
+    report = {"arch": card.arch, "config": card.extra["training"], "history": state.history,
+              "best_epoch": state.best_epoch, "epochs_run": state.epoch, "stopped_early": saver.stopped,
+              **{f"{name}_accuracy": s["accuracy"] for name, s in scores.items()}, "test_metrics": scores["test"],
+              "params": card.params, "macs": card.macs, "train_seconds": round(state.train_seconds, 3),
+              "wall_seconds": round(time.perf_counter() - started, 3), "environment": environment()}
+    save_early_exit(model, card, out, report)
+    return report
+
+
+def _evaluate(model: EarlyExitModel, part: Split, preprocessing: Preprocessing) -> dict[str, float]:
+    """L, L1, L2 and every decision metric of ``model`` on ``part`` (Keras ``evaluate``)."""
+    batches = make_dataset(part, preprocessing, batch_size=256, shuffle=False)
+    return {k: float(v) for k, v in model.evaluate(batches, verbose=0, return_dict=True).items()}
+
+
+def save_early_exit(model: EarlyExitModel, card: ModelCard, out: str | os.PathLike[str],
+                    report: dict[str, Any] | None = None) -> Path:
+    """Write ``out/model.keras`` with its card (and ``out/training.json``), each file replaced whole."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".staging-") as staging:
+        staged = Path(staging) / MODEL_FILE
+        model.save(staged)
+        staged_card = write_card(staged, card.evolve(sha256=sha256_file(staged)))
+        moves = [(staged, out / MODEL_FILE), (staged_card, card_path(out / MODEL_FILE))]
+        if report is not None:
+            moves.append((write_json(Path(staging) / REPORT_FILE, report), out / REPORT_FILE))
+        for source, target in moves:
+            os.replace(source, target)
+    return out / MODEL_FILE
+
+
+def _json(obj: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))

@@ -1,0 +1,74 @@
+"""Reading trained models back: the Keras model with its card, and its accuracy on a dataset split."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from convbench.artifacts import ModelCard, read_card
+from convbench.data import Dataset, Preprocessing, Split, load
+from convbench.errors import DataError, ModelError
+from convbench.train.pipeline import make_dataset
+from convbench.train.splits import SPLITS, training_splits
+
+EVAL_BATCH_SIZE = 256
+
+
+def load_model(path: str | os.PathLike[str]) -> tuple[keras.Model, ModelCard]:
+    """A trained ``.keras`` model and its card.
+
+    Raises:
+        ModelError: the file is missing, is not a Keras model, or has no card beside it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    card = read_card(path)
+    try:
+        model = keras.models.load_model(path)
+    except (ValueError, OSError, zipfile.BadZipFile, KeyError, TypeError) as e:
+        raise ModelError(f"{path}: not a loadable Keras model file ({type(e).__name__}: {e})") from None
+    return model, card
+
+
+def accuracy(model: keras.Model, split: Split, preprocessing: Preprocessing) -> float:
+    """Top-1 accuracy of ``model`` on ``split`` (the images go through ``preprocessing``, no augmentation)."""
+    images = make_dataset(split, preprocessing, batch_size=EVAL_BATCH_SIZE, shuffle=False).map(lambda x, _: x)
+    probabilities = model.predict(images, verbose=0)
+    return float(np.mean(np.argmax(probabilities, axis=1) == split.labels))
+
+
+def evaluate(model_path: str | os.PathLike[str], data: str | Dataset | None = None, split: str = "test",
+             **data_options: Any) -> dict[str, Any]:
+    """Accuracy of a trained model on one split of a dataset, preprocessed as its card says.
+
+    The splits are the ones training used (see :func:`convbench.train.splits.training_splits`), rebuilt
+    from the seed and fractions in the card, so ``split="test"`` never touches training images.
+
+    Args:
+        model_path: a ``.keras`` file written by :func:`convbench.train.train`.
+        data: data spec or :class:`Dataset` (``None`` → the data the model was trained on, from its card).
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        **data_options: loader options (e.g. ``skip_bad_images=True``).
+
+    Returns:
+        ``{"accuracy", "count", "split", "data", "model"}``.
+    """
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    model, card = load_model(model_path)
+    data = card.extra.get("data") if data is None else data
+    dataset = data if isinstance(data, Dataset) else load(data, **data_options)
+    if tuple(dataset.class_names) != tuple(card.class_names):
+        raise DataError(f"{dataset.source or dataset.name}: classes {list(dataset.class_names)} do not match the "
+                        f"model's {list(card.class_names)} ({model_path})")
+    settings = card.extra.get("split", {})
+    splits = training_splits(dataset, val_fraction=settings.get("val_fraction", 0.1), seed=settings.get("seed", 0))
+    chosen = splits[split]
+    return {"accuracy": accuracy(model, chosen, card.preprocessing), "count": len(chosen), "split": split,
+            "data": dataset.source or dataset.name, "model": str(model_path)}

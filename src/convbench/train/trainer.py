@@ -1,0 +1,208 @@
+"""Train a registered architecture on a dataset and write the model, its card and a training report.
+
+Seeding and its limits: :func:`train` seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed``),
+and the split, the batch order and the augmentation are pure functions of the seed (see
+:mod:`convbench.train.pipeline`). On CPU the same command on the same machine then gives the same
+history, bit for bit (the tests check it, across a resume too). The limits: TensorFlow's CPU kernels may
+sum in an order that depends on the thread count and instruction set, so another machine or thread
+setting may differ in the last digits, and from there in an early-stopping decision. ``train`` does not
+call ``tf.config.experimental.enable_op_determinism()``: it is process-wide and cannot be undone, and it
+makes ops without a deterministic kernel raise in any other code of the process; the kernels training
+uses on CPU were deterministic without it. Set ``TF_DETERMINISTIC_OPS=1`` to ask TensorFlow for it anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from convbench.artifacts import ModelCard, card_path, write_card
+from convbench.data import Dataset, DataSpec, Preprocessing, load
+from convbench.env import environment
+from convbench.errors import ConfigError, ModelError
+from convbench.io import sha256_file, write_json
+from convbench.models import ModelDefaults, build, defaults, total_macs
+from convbench.train import checkpoint
+from convbench.train.evaluation import accuracy
+from convbench.train.pipeline import make_dataset, steps_per_epoch
+from convbench.train.progress import EpochProgress
+from convbench.train.splits import SPLITS, TEST_FRACTION, training_splits
+
+MODEL_FILE = "model.keras"
+REPORT_FILE = "training.json"
+CHECKPOINT_DIR = "checkpoint"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` produced.
+
+    Attributes:
+        model_path: ``out/model.keras`` (its card is ``out/model.keras.json``).
+        report_path: ``out/training.json``.
+        card: the model card written beside the model.
+        report: the content of ``training.json``.
+        model: the trained model (best epoch's weights).
+    """
+
+    model_path: Path
+    report_path: Path
+    card: ModelCard
+    report: dict[str, Any]
+    model: keras.Model = field(repr=False)
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.report["test_accuracy"]
+
+
+def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLike[str], width: float = 1.0,
+          input_size: int | tuple[int, int] | None = None, channels: int | None = None, epochs: int = 20,
+          batch_size: int = 32, patience: int = 5, seed: int = 0, augment: bool = False, val_fraction: float = 0.1,
+          learning_rate: float = 1e-3, resume: bool = True, progress: bool = True, skip_bad_images: bool = False,
+          **model_options: Any) -> TrainResult:
+    """Train ``arch`` on ``data`` (Adam, early stopping); write ``out/model.keras``, its card, ``out/training.json``.
+
+    Validation is a stratified, seeded part of the training split; the test set is the dataset's
+    official test split (or a seeded held-out part, see :mod:`convbench.train.splits`). Training
+    stops after ``patience`` epochs without a better validation accuracy (ties: lower validation loss)
+    and keeps the best epoch's weights. The checkpoint in ``out/checkpoint``, written after every epoch,
+    lets an interrupted run resume; it stays there, so a finished run can also be continued with more epochs.
+
+    Args:
+        arch: a registered architecture (:func:`convbench.models.list_models`).
+        data: data spec (``NAME``, ``NAME:PATH?key=value``) or a loaded :class:`Dataset`; ``None`` → embedded digits.
+        out: output folder.
+        width: width multiplier α.
+        input_size: model input side (or ``(H, W)``); defaults to the architecture's default input size.
+        channels: 1 or 3 input channels; defaults to the dataset's.
+        epochs: most epochs to train (counting those done before a resume).
+        batch_size: images per training step.
+        patience: epochs without improvement of validation accuracy before stopping.
+        seed: fixes the splits, initial weights, batch order and augmentation.
+        augment: random flips and small shifts of the training images.
+        val_fraction: share of the training split held out for validation.
+        learning_rate: Adam's learning rate.
+        resume: continue from ``out/checkpoint`` when it holds the same run (raises
+            :class:`ConfigError` when it holds a different one); ``False`` starts over.
+        progress: show a progress bar per epoch on stderr.
+        skip_bad_images: skip unreadable images while loading ``data`` (the loader reports how many).
+        **model_options: architecture options passed to :func:`convbench.models.build` (``dropout=0.2`` …).
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        ModelError: unknown architecture, width ≤ 0, input too small, unknown option.
+        ConfigError: an impossible training option, or a checkpoint of a different run in ``out``.
+        DataError: data that cannot be loaded.
+
+    Example:
+        >>> result = train("mobilenet_v2", "fruits360:fruits.zip", out="runs/mnv2", width=0.35, input_size=48)
+        >>> result.test_accuracy
+    """
+    started = time.perf_counter()
+    _check_options(arch, width=width, epochs=epochs, batch_size=batch_size, patience=patience,
+                   learning_rate=learning_rate)
+    dataset = data if isinstance(data, Dataset) else load(data, skip_bad_images=skip_bad_images)
+    preprocessing = _preprocessing(defaults(arch), dataset, input_size, channels)
+    splits = training_splits(dataset, val_fraction=val_fraction, seed=seed)
+    source = (dataset.source or dataset.name) if isinstance(data, Dataset) else str(DataSpec.parse(data))
+    identity = _json({
+        "arch": arch, "width": width, "model_options": dict(sorted(model_options.items())), "data": source,
+        "class_names": dataset.class_names, "split_sizes": {name: len(s) for name, s in splits.items()},
+        "preprocessing": preprocessing.to_dict(), "batch_size": batch_size, "seed": seed, "augment": augment,
+        "val_fraction": val_fraction, "learning_rate": learning_rate})
+
+    out = Path(out)
+    keras.utils.set_random_seed(seed)
+    restored = checkpoint.restore(out / CHECKPOINT_DIR, identity) if resume else None
+    if restored is None:
+        model = build(arch, preprocessing.input_shape, dataset.num_classes, width=width, **model_options)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        restored = model, checkpoint.TrainingState(identity), None
+    model, state, best_weights = restored
+    resumed_from = state.epoch
+
+    saver = checkpoint.Checkpoint(out / CHECKPOINT_DIR, state, patience=patience, best_weights=best_weights)
+    if state.epoch < epochs and not saver.stopped:
+        steps = steps_per_epoch(splits["train"], batch_size)
+        batches = make_dataset(splits["train"], preprocessing, batch_size=batch_size, shuffle=True, seed=seed,
+                               augment=augment, epochs=epochs - state.epoch, first_epoch=state.epoch)
+        validation = make_dataset(splits["val"], preprocessing, batch_size=batch_size, shuffle=False)
+        callbacks = [saver, *([EpochProgress(epochs, steps)] if progress else [])]
+        model.fit(batches, validation_data=validation, epochs=epochs, initial_epoch=state.epoch,
+                  steps_per_epoch=steps, callbacks=callbacks, shuffle=False, verbose=0)
+    model.set_weights(saver.best_weights)
+
+    scores = {f"{name}_accuracy": accuracy(model, splits[name], preprocessing) for name in SPLITS}
+    params, macs = model.count_params(), total_macs(model)
+    config = {**identity, "epochs": epochs, "patience": patience}
+    card = ModelCard(arch=arch, width=float(width), input_shape=preprocessing.input_shape,
+                     class_names=tuple(dataset.class_names), preprocessing=preprocessing, params=params, macs=macs,
+                     metrics=scores, extra={"data": source, "split": _split_settings(dataset, val_fraction, seed),
+                                            "training": config})
+    report = {
+        "arch": arch, "config": config, "seed": seed, "history": state.history, "best_epoch": state.best_epoch,
+        "epochs_run": state.epoch, "stopped_early": saver.stopped, "resumed_from_epoch": resumed_from, **scores,
+        "params": params, "macs": macs, "train_seconds": round(state.train_seconds, 3),
+        "wall_seconds": round(time.perf_counter() - started, 3), "data_meta": _json(dataset.meta),
+        "environment": environment()}
+    model_path, card = _write_outputs(out, model, card, report)
+    return TrainResult(model_path, out / REPORT_FILE, card, report, model)
+
+
+def _check_options(arch: str, *, width: float, epochs: int, batch_size: int, patience: int,
+                   learning_rate: float) -> None:
+    """Reject impossible options before any data is loaded (loading may take seconds)."""
+    defaults(arch)  # ModelError for an unknown architecture
+    if not width > 0:
+        raise ModelError(f"width must be positive, got width={width!r}")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be an integer of at least 1, got {name}={value!r}")
+    if not learning_rate > 0:
+        raise ConfigError(f"learning_rate must be positive, got learning_rate={learning_rate!r}")
+
+
+def _preprocessing(arch_defaults: ModelDefaults, dataset: Dataset, input_size: int | tuple[int, int] | None,
+                   channels: int | None) -> Preprocessing:
+    """Input size and scaling from the architecture's defaults unless given; channels from the data unless given."""
+    size = arch_defaults.input_size if input_size is None else input_size
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    return Preprocessing(size, channels=dataset.image_shape[2] if channels is None else channels,
+                         scale=arch_defaults.scale, offset=arch_defaults.offset)
+
+
+def _split_settings(dataset: Dataset, val_fraction: float, seed: int) -> dict[str, Any]:
+    """How the splits were drawn (what :func:`convbench.train.evaluate` needs to rebuild them)."""
+    return {"seed": seed, "val_fraction": val_fraction,
+            "test": "official" if dataset.test is not None else f"held out ({TEST_FRACTION:.0%} of train)"}
+
+
+def _write_outputs(out: Path, model: keras.Model, card: ModelCard, report: dict[str, Any]) -> tuple[Path, ModelCard]:
+    """Stage model, card and report together, then move each into ``out``: a failure leaves the old files whole."""
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".staging-") as staging:
+        staged_model = Path(staging) / MODEL_FILE
+        model.save(staged_model)
+        card = card.evolve(sha256=sha256_file(staged_model))
+        staged_card = write_card(staged_model, card)
+        staged_report = write_json(Path(staging) / REPORT_FILE, report)
+        for staged, final in ((staged_model, out / MODEL_FILE), (staged_card, card_path(out / MODEL_FILE)),
+                              (staged_report, out / REPORT_FILE)):
+            os.replace(staged, final)
+    return out / MODEL_FILE, card
+
+
+def _json(obj: Any) -> Any:
+    """``obj`` as JSON gives it back (tuples → lists): the form a checkpoint's config is compared in."""
+    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))

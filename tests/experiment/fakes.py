@@ -1,0 +1,183 @@
+"""Fast stand-ins for a study's steps, and a small experiment file (shared by the study tests).
+
+The stand-ins write files shaped like the real steps' outputs (a bench.json that is a real BenchResult), so
+the runner, the cache, the results collection and the report run for real; only training, conversion and
+timing are faked. They count their calls per kind, which is what the caching tests check.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from convbench.bench import BenchResult, Measurement, TaskSpec
+from convbench.experiment import steps
+from convbench.io import write_json
+
+# Small, two-model study on the embedded digits (what the stand-ins and the real reduced run both use).
+SMALL_TOML = """
+name = "small"
+description = "two tiny models"
+
+[data]
+main = "digits"
+
+[train]
+epochs = 2
+patience = 1
+
+[[models]]
+arch = "mobilenet_v2"
+width = 0.35
+input_size = 32
+
+[[models]]
+arch = "alexnet_separable"
+width = 0.25
+input_size = 32
+
+[export]
+quantize = ["none", "int8"]
+
+[bench]
+runtimes = { litert = [1], onnxruntime = [1] }
+runs = 5
+min_seconds = 0.0
+warmup = 1
+warmup_seconds = 0.0
+
+[report]
+accuracy_floor = 0.5
+"""
+
+EARLY_EXIT_TOML = """
+name = "ee"
+
+[data]
+main = "digits"
+redundant = "digits"
+
+[train]
+epochs = 2
+
+[early_exit]
+width = 0.25
+redundancy = 0.57
+forms = ["single", "chained"]
+sweep = true
+"""
+
+
+class FakeSteps:
+    """Fast stand-ins for the step executors; ``calls[kind]`` lists the step names each kind ran."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, list[str]] = collections.defaultdict(list)
+        self.fail: dict[str, Exception] = {}  # step name → the exception its executor raises
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> FakeSteps:
+        for kind in ("train", "export", "parity", "bench", "early_exit_train", "early_exit_eval"):
+            monkeypatch.setitem(steps.EXECUTORS, kind, getattr(self, kind))
+        return self
+
+    def _enter(self, step: Any) -> None:
+        self.calls[step.kind].append(step.name)
+        if step.name in self.fail:
+            raise self.fail[step.name]
+
+    def train(self, step: Any, ctx: Any) -> dict[str, Any]:
+        self._enter(step)
+        (ctx.dir / "model.keras").write_bytes(b"keras " + step.key.encode())
+        s = step.settings
+        params = int(10_000 * s["width"])
+        return {"model": "model.keras", "train_accuracy": 0.99, "val_accuracy": 0.95,
+                "test_accuracy": 0.9 + s["width"] / 10, "params": params, "macs": params * 50,
+                "epochs_run": s["epochs"], "best_epoch": s["epochs"],
+                "train_seconds": 1.0, "input_shape": [32, 32, 1], "test_images": 360}
+
+    def export(self, step: Any, ctx: Any) -> dict[str, Any]:
+        self._enter(step)
+        s = step.settings
+        path = ctx.dir / f"model.{s['to']}"
+        path.write_bytes(f"{s['to']} {s['quantize']} {ctx.needs[0]['key']}".encode() * 100)
+        return {"model": path.name, "size_bytes": path.stat().st_size, "sha256": _sha(path), "format": s["to"],
+                "quantize": s["quantize"], "card_metrics": {}}
+
+    def parity(self, step: Any, ctx: Any) -> dict[str, Any]:
+        self._enter(step)
+        return {"accuracy": 0.93 if "int8" in step.name else 0.95, "agreement": 0.99, "max_abs_diff": 1e-6,
+                "test_images": 360, "runtime": "litert"}
+
+    def bench(self, step: Any, ctx: Any) -> dict[str, Any]:
+        self._enter(step)
+        (source,) = ctx.needs
+        path = ctx.path(source)
+        s = step.settings
+        rng = np.random.default_rng(len(step.name))
+        base = 1e-3 * (1 + len(step.name) % 7) / s["threads"]
+        phases = {name: Measurement(TaskSpec(step.model, s["runtime"], name, s["threads"]),
+                                    base * scale * (1 + 0.02 * rng.random(20)))
+                  for name, scale in (("load", 5.0), ("first_inference", 2.0), ("preprocess", 0.1), ("inference", 1.0))}
+        result = BenchResult(
+            model={"path": str(path), "name": path.name, "size_bytes": path.stat().st_size, "sha256": _sha(path),
+                   "format": path.suffix[1:], "arch": step.model, "quantize": "none", "macs": 1000},
+            runtime={"name": s["runtime"], "version": "0", "threads": s["threads"], "delegate": None},
+            protocol={"runs": s["runs"]}, image={}, phases=phases,
+            environment={"cpu": "fake cpu", "cores": 2, "timestamp": "2025-01-01T00:00:00+00:00"})
+        result.save(ctx.dir / "bench.json")
+        return {"result": "bench.json", "median_ms": result.inference.median * 1e3, "unstable": False}
+
+
+    def early_exit_train(self, step: Any, ctx: Any) -> dict[str, Any]:
+        self._enter(step)
+        s = step.settings
+        return {"model": "early_exit/model.keras", "baseline": "baseline/model.keras", "training": "training.json",
+                "test_accuracy": 0.994, "baseline_test_accuracy": 0.993, "exit_accuracy": 0.997, "params": 5000,
+                "baseline_params": 4000, "stem_share": 0.06, "exit_share": 0.02,
+                **{k: s[k] for k in ("backbone", "width", "exit_after")}}
+
+    def early_exit_eval(self, step: Any, ctx: Any) -> dict[str, Any]:
+        self._enter(step)
+        s = step.settings
+        r = s["redundancy"] or 0.5
+        rows = [{"model": name, "redundancy": r, "images": 100, "loss": 0.05, "accuracy": acc,
+                 "exit_accuracy": 0.997, "exit_precision": 0.99, "exit_recall": 0.99, "exit_share": r,
+                 "total_s": total, "time_ms_per_image": 10 * total} for name, acc, total in
+                (("baseline", 0.993, 0.4), ("early exit", 0.994, 0.22))]
+        sweep = {"by_redundancy": [{"redundancy": x / 10, "time_ms_per_image": 4 - 2 * x / 10,
+                                    "baseline_time_ms_per_image": 4.0, "ideal_saving": 0.9 * x / 10 - 0.02}
+                                   for x in range(10)],
+                 "by_threshold": [{"threshold": t, "accuracy": 0.99, "exit_accuracy": 0.99, "exit_share": 1 - t}
+                                  for t in (0.1, 0.5, 0.9)]} if s["sweep"] else None
+        evaluation = {"form": s["form"], "threshold": s["threshold"], "threads": s["threads"],
+                      "runtime": "litert 2.3.0 (XNNPACK)", "repeats": s["repeats"], "mix": {"redundancy": r},
+                      "rows": rows, "timing": {"images": 100, "exit_path_images": 57, "full_path_images": 43},
+                      "paths": {k: {"median_ms": v} for k, v in (("exit_path", 0.3), ("full_path", 4.1),
+                                                                 ("baseline", 4.0))},
+                      "analytic": {"stem_share": 0.06, "exit_share": 0.02, "ideal_saving": 0.5, "saving": 0.45,
+                                   "saving_vs_ideal": 0.9},
+                      **({"sweep": sweep} if sweep else {}), "environment": {"cpu": "fake cpu", "cores": 2}}
+        write_json(ctx.dir / "eval.json", evaluation)
+        return {"evaluation": "eval.json", "saving": 0.45, "ideal_saving": 0.5}
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+_PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                     "0000000d49444154789c63f8ffff3f0005fe02fea7d6a4a50000000049454e44ae426082")  # a valid 1x1 PNG
+
+
+def blank_png(*args: Any, **kwargs: Any) -> Path:
+    """Stands in for a plot function: writes a 1x1 PNG at the first Path argument."""
+    path = Path(next(a for a in args if isinstance(a, Path)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_PNG)
+    return path
+
