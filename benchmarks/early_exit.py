@@ -24,6 +24,7 @@ average around each timing run is recorded and reported.
 Usage:
     nohup nice -n 5 python benchmarks/early_exit.py > runs/early_exit.log 2>&1 &
     python benchmarks/early_exit.py --quick        # smoke test: tiny subsets, one epoch
+    python benchmarks/early_exit.py --train-only   # train in the background now, time later when the machine is idle
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sweep-limit", type=int, default=1500, help="images per mix in the sweep (1500)")
     parser.add_argument("--pairs", nargs="*", default=[p.name for p in PAIRS], help="pairs to run")
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny subsets, 1 epoch, few images")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train (or finish training) every model and stop: time them later, on an idle machine")
     return parser.parse_args()
 
 
@@ -100,6 +103,8 @@ def main() -> None:
                                        out=folder, redundancy=pair.redundancy, width=args.width, input_size=32,
                                        channels=pair.channels, invert_redundant=invert, max_train=args.max_train,
                                        epochs=args.epochs, patience=args.patience)
+            if args.train_only:
+                continue
             for form in ("single", "chained"):
                 log(f"-- timing the {form} form")
                 load_before = os.getloadavg()[0]
@@ -115,6 +120,9 @@ def main() -> None:
                          **{k: result["sweep"][k] for k in ("by_redundancy", "by_threshold")}}
                 for plot in result["sweep"]["plots"]:
                     shutil.copy(plot, RESULTS / f"early_exit_{Path(plot).name}")
+    if args.train_only:
+        log(f"trained every model in {args.runs} in {time.perf_counter() - started:.0f} s")
+        return
     report = {"rows": rows, "sweep": sweep, "targets": targets(rows), "width": args.width,
               "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
               "wall_seconds": round(time.perf_counter() - started, 1), "environment": environment()}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from convbench.models._layers import check_options, classifier, make_divisible, model_name
+from convbench.models._layers import batch_normalization, check_options, classifier, make_divisible, model_name
 from convbench.models._registry import ModelDefaults, register_model
 
 # (filters, kernel size, max-pool after it) per conv layer; every conv has stride 1 and "same" padding.
@@ -92,7 +92,7 @@ def _alexnet(arch: str, input_shape: tuple[int, int, int], num_classes: int, wid
     for i, (filters, kernel_size, pool) in enumerate(ALEXNET_CONVS, start=1):
         conv = layers.SeparableConv2D if separable and i > 1 else layers.Conv2D
         x = conv(make_divisible(filters * width), kernel_size, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = layers.BatchNormalization(name=f"conv{i}_bn")(x)
+        x = batch_normalization(f"conv{i}_bn")(x)
         x = layers.ReLU(name=f"conv{i}_relu")(x)
         if pool:
             x = layers.MaxPooling2D(3, strides=2, name=f"pool{i}")(x)

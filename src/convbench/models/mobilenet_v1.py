@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from convbench.models._layers import check_options, classifier, make_divisible, model_name
+from convbench.models._layers import batch_normalization, check_options, classifier, make_divisible, model_name
 from convbench.models._registry import ModelDefaults, register_model
 
 STEM_FILTERS = 32
@@ -61,7 +61,7 @@ def mobilenet_v1(input_shape: tuple[int, int, int], num_classes: int, width: flo
     x = _conv_bn_relu(inputs, make_divisible(STEM_FILTERS * width), 3, strides=2, name="conv1")
     for block_id, (filters, strides) in enumerate(MOBILENET_V1_BLOCKS, start=1):
         x = layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False, name=f"conv_dw_{block_id}")(x)
-        x = layers.BatchNormalization(name=f"conv_dw_{block_id}_bn")(x)
+        x = batch_normalization(f"conv_dw_{block_id}_bn")(x)
         x = layers.ReLU(6.0, name=f"conv_dw_{block_id}_relu")(x)
         x = _conv_bn_relu(x, make_divisible(filters * width), 1, strides=1, name=f"conv_pw_{block_id}")
 
@@ -71,5 +71,5 @@ def mobilenet_v1(input_shape: tuple[int, int, int], num_classes: int, width: flo
 
 def _conv_bn_relu(x: keras.KerasTensor, filters: int, kernel_size: int, strides: int, name: str) -> keras.KerasTensor:
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = batch_normalization(f"{name}_bn")(x)
     return layers.ReLU(6.0, name=f"{name}_relu")(x)

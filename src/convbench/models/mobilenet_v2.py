@@ -16,7 +16,7 @@ import keras
 from keras import layers
 
 from convbench.errors import ModelError
-from convbench.models._layers import check_options, classifier, make_divisible, model_name
+from convbench.models._layers import batch_normalization, check_options, classifier, make_divisible, model_name
 from convbench.models._registry import ModelDefaults, register_model
 
 STEM_FILTERS = 32
@@ -74,7 +74,7 @@ def mobilenet_v2(input_shape: tuple[int, int, int], num_classes: int, width: flo
     inputs = keras.Input(shape=input_shape, name="input")
     x = layers.Conv2D(make_divisible(STEM_FILTERS * width), 3, strides=2, padding="same", use_bias=False,
                       name="conv1")(inputs)
-    x = layers.BatchNormalization(name="conv1_bn")(x)
+    x = batch_normalization("conv1_bn")(x)
     x = layers.ReLU(6.0, name="conv1_relu")(x)
 
     block_id = 0
@@ -86,7 +86,7 @@ def mobilenet_v2(input_shape: tuple[int, int, int], num_classes: int, width: flo
 
     if last_channels:
         x = layers.Conv2D(last_channels, 1, use_bias=False, name="conv_last")(x)
-        x = layers.BatchNormalization(name="conv_last_bn")(x)
+        x = batch_normalization("conv_last_bn")(x)
         x = layers.ReLU(6.0, name="out_relu")(x)
 
     outputs = classifier(x, num_classes, pooling=pooling, dropout=dropout, activation=classifier_activation)
@@ -101,13 +101,13 @@ def _inverted_res_block(inputs: keras.KerasTensor, expansion: int, filters: int,
     x = inputs
     if expansion != 1:
         x = layers.Conv2D(expansion * in_channels, 1, use_bias=False, name=prefix + "expand")(x)
-        x = layers.BatchNormalization(name=prefix + "expand_bn")(x)
+        x = batch_normalization(prefix + "expand_bn")(x)
         x = layers.ReLU(6.0, name=prefix + "expand_relu")(x)
     x = layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False, name=prefix + "depthwise")(x)
-    x = layers.BatchNormalization(name=prefix + "depthwise_bn")(x)
+    x = batch_normalization(prefix + "depthwise_bn")(x)
     x = layers.ReLU(6.0, name=prefix + "depthwise_relu")(x)
     x = layers.Conv2D(filters, 1, use_bias=False, name=prefix + "project")(x)
-    x = layers.BatchNormalization(name=prefix + "project_bn")(x)  # linear bottleneck: no activation
+    x = batch_normalization(prefix + "project_bn")(x)  # linear bottleneck: no activation
     if strides == 1 and in_channels == filters:
         x = layers.Add(name=prefix + "add")([inputs, x])
     return x

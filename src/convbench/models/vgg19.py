@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from convbench.models._layers import check_options, classifier, make_divisible, model_name
+from convbench.models._layers import batch_normalization, check_options, classifier, make_divisible, model_name
 from convbench.models._registry import ModelDefaults, register_model
 
 VGG19_STAGES = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))  # (filters, convs) per block
@@ -66,7 +66,7 @@ def vgg19(input_shape: tuple[int, int, int], num_classes: int, width: float = 1.
             x = layers.Conv2D(make_divisible(filters * width), 3, padding="same", use_bias=not batch_norm,
                               activation=None if batch_norm else "relu", name=conv_name)(x)
             if batch_norm:
-                x = layers.BatchNormalization(name=f"{conv_name}_bn")(x)
+                x = batch_normalization(f"{conv_name}_bn")(x)
                 x = layers.ReLU(name=f"{conv_name}_relu")(x)
         x = layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
 
