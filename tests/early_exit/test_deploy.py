@@ -17,7 +17,7 @@ from convbench.export.early_exit import EarlyExitExport, export_early_exit, load
 from convbench.export.tflite import tflite_ops
 from convbench.models.early_exit import early_exit
 from convbench.runtime.early_exit import open_early_exit_runner
-from convbench.train.early_exit import save_early_exit
+from convbench.train.loop import write_outputs
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def vgg_single(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     split = model.mac_split()
     card = ModelCard("early_exit_vgg19", 0.25, (32, 32, 1), (*map(str, range(10)), "redundant"),
                      Preprocessing((32, 32), 1), extra={"early_exit": {"exit_after": "block1"}})
-    path = save_early_exit(model, card, tmp_path_factory.mktemp("vgg_exit"))
+    path, _ = write_outputs(tmp_path_factory.mktemp("vgg_exit"), model, card)
     return export_early_exit(path, forms=("single",)).single, (split.stem + split.exit_head) / split.backbone
 
 

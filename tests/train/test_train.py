@@ -108,7 +108,7 @@ def test_failed_write_keeps_earlier_outputs(trained, digits, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("convbench.train.trainer.write_json", disk_full)
+    monkeypatch.setattr("convbench.train.loop.write_json", disk_full)
     with pytest.raises(OSError, match="No space"):
         train("tiny_cnn", digits, out=out, epochs=2, seed=0, **TINY)  # finished run: re-evaluates, then writes
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before

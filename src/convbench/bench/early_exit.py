@@ -40,7 +40,7 @@ from convbench.train.early_exit import (
     load_pools,
     read_mix_settings,
 )
-from convbench.train.trainer import MODEL_FILE
+from convbench.train.loop import MODEL_FILE
 
 SWEEP_REDUNDANCIES = tuple(i / 10 for i in range(10))  # 0 … 0.9
 SWEEP_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)

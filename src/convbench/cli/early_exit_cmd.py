@@ -27,6 +27,8 @@ def train_command(
     invert_redundant: bool = typer.Option(False, "--invert-redundant", help="Invert the redundant images' "
                                                                              "polarity before mixing."),
     max_train: int = typer.Option(None, "--max-train", help="Cap the training mix (stratified subset)."),
+    dropout: float = typer.Option(None, "--dropout", help="Dropout after the hidden Dense layers of both "
+                                                          "networks [default: 0.0]."),
     epochs: int = typer.Option(None, "--epochs", help="Most epochs to train [default: 20]."),
     batch_size: int = typer.Option(None, "--batch-size", help="Images per step [default: 32]."),
     patience: int = typer.Option(None, "--patience", help="Early-stopping patience in epochs [default: 5]."),
@@ -37,9 +39,8 @@ def train_command(
     from convbench.train.early_exit import train_early_exit  # lazy: keras takes seconds to import
 
     options = {"redundancy": redundancy, "width": width, "exit_after": exit_after, "backbone": backbone,
-               "input_size": input_size,
-               "channels": channels, "max_train": max_train, "epochs": epochs, "batch_size": batch_size,
-               "patience": patience, "seed": seed}
+               "input_size": input_size, "channels": channels, "max_train": max_train, "dropout": dropout,
+               "epochs": epochs, "batch_size": batch_size, "patience": patience, "seed": seed}
     result = train_early_exit(main, redundant, out=out, invert_redundant=invert_redundant, resume=resume,
                               **_given(options))
     ee, base = result.report["early_exit"], result.report["baseline"]

@@ -111,7 +111,7 @@ def _early_exit_steps(experiment: Experiment, data: dict[str, Any], machine: dic
     redundant = {"redundant": experiment.data.redundant,
                  "redundant_fingerprint": fingerprint(experiment.data.redundant)}
     model = {k: getattr(ee, k) for k in ("backbone", "width", "exit_after", "input_size", "channels",
-                                         "invert_redundant", "redundancy", "max_train")}
+                                         "invert_redundant", "redundancy", "max_train", "dropout")}
     overrides = {k: getattr(ee, k) for k in ("epochs", "batch_size", "patience") if getattr(ee, k) is not None}
     label = ee.label()
     train = make_step("early_exit_train", label, {**model, **experiment.train.model_dump(), **overrides, **data,

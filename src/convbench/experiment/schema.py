@@ -114,6 +114,7 @@ class EarlyExitConfig(_Section):
     invert_redundant: bool = False  # flip the redundant set's polarity (Omniglot's dark strokes → MNIST's light)
     redundancy: Fraction | None = None  # redundant share of every split of the mix (None: every image of both)
     max_train: Annotated[int, Field(ge=2)] | None = None  # cap on the training mix (stratified), for CPU budgets
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0  # after the hidden Dense layers of both networks
     threshold: Probability = 0.5  # exit when P(redundant) ≥ threshold
     forms: Annotated[list[Literal["single", "chained"]], Field(min_length=1)] = ["single"]  # LiteRT deployments
     threads: Threads = [1]

@@ -133,7 +133,7 @@ def run_early_exit_train(step: Step, ctx: StepContext) -> dict[str, Any]:
 
     s = step.settings
     options = {k: s[k] for k in ("redundancy", "width", "exit_after", "backbone", "input_size", "channels",
-                                 "invert_redundant", "max_train", "epochs", "batch_size", "patience", "seed",
+                                 "invert_redundant", "max_train", "dropout", "epochs", "batch_size", "patience", "seed",
                                  "augment", "val_fraction")}
     result = train_early_exit(ctx.datasets(s["data"]), ctx.datasets(s["redundant"]), out=ctx.dir, resume=True,
                               progress=ctx.progress, **options)

@@ -13,9 +13,7 @@ uses on CPU were deterministic without it. Set ``TF_DETERMINISTIC_OPS=1`` to ask
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,20 +21,15 @@ from typing import Any
 
 import keras
 
-from convbench.artifacts import ModelCard, card_path, write_card
+from convbench.artifacts import ModelCard
 from convbench.data import Dataset, DataSpec, Preprocessing, load
 from convbench.env import environment
 from convbench.errors import ConfigError, ModelError
-from convbench.io import sha256_file, write_json
 from convbench.models import ModelDefaults, build, defaults, total_macs
-from convbench.train import checkpoint
 from convbench.train.evaluation import accuracy
-from convbench.train.pipeline import make_dataset, steps_per_epoch
-from convbench.train.progress import EpochProgress
+from convbench.train.loop import REPORT_FILE, fit, identity_of, write_outputs
 from convbench.train.splits import SPLITS, TEST_FRACTION, training_splits
 
-MODEL_FILE = "model.keras"
-REPORT_FILE = "training.json"
 CHECKPOINT_DIR = "checkpoint"
 
 
@@ -115,33 +108,24 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
     preprocessing = _preprocessing(defaults(arch), dataset, input_size, channels)
     splits = training_splits(dataset, val_fraction=val_fraction, seed=seed)
     source = (dataset.source or dataset.name) if isinstance(data, Dataset) else str(DataSpec.parse(data))
-    identity = _json({
+    identity = identity_of({
         "arch": arch, "width": width, "model_options": dict(sorted(model_options.items())), "data": source,
         "class_names": dataset.class_names, "split_sizes": {name: len(s) for name, s in splits.items()},
         "preprocessing": preprocessing.to_dict(), "batch_size": batch_size, "seed": seed, "augment": augment,
         "val_fraction": val_fraction, "learning_rate": learning_rate})
 
     out = Path(out)
-    keras.utils.set_random_seed(seed)
-    restored = checkpoint.restore(out / CHECKPOINT_DIR, identity) if resume else None
-    if restored is None:
+
+    def new_model() -> keras.Model:
         model = build(arch, preprocessing.input_shape, dataset.num_classes, width=width, **model_options)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
-        restored = model, checkpoint.TrainingState(identity), None
-    model, state, best_weights = restored
-    resumed_from = state.epoch
+        return model
 
-    saver = checkpoint.Checkpoint(out / CHECKPOINT_DIR, state, patience=patience, best_weights=best_weights)
-    if state.epoch < epochs and not saver.stopped:
-        steps = steps_per_epoch(splits["train"], batch_size)
-        batches = make_dataset(splits["train"], preprocessing, batch_size=batch_size, shuffle=True, seed=seed,
-                               augment=augment, epochs=epochs - state.epoch, first_epoch=state.epoch)
-        validation = make_dataset(splits["val"], preprocessing, batch_size=batch_size, shuffle=False)
-        callbacks = [saver, *([EpochProgress(epochs, steps)] if progress else [])]
-        model.fit(batches, validation_data=validation, epochs=epochs, initial_epoch=state.epoch,
-                  steps_per_epoch=steps, callbacks=callbacks, shuffle=False, verbose=0)
-    model.set_weights(saver.best_weights)
+    fitted = fit(new_model, splits, preprocessing, out / CHECKPOINT_DIR, identity, epochs=epochs,
+                 batch_size=batch_size, patience=patience, seed=seed, augment=augment, resume=resume,
+                 progress=progress)
+    model, state = fitted.model, fitted.state
 
     scores = {f"{name}_accuracy": accuracy(model, splits[name], preprocessing) for name in SPLITS}
     params, macs = model.count_params(), total_macs(model)
@@ -152,11 +136,12 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
                                             "training": config})
     report = {
         "arch": arch, "config": config, "seed": seed, "history": state.history, "best_epoch": state.best_epoch,
-        "epochs_run": state.epoch, "stopped_early": saver.stopped, "resumed_from_epoch": resumed_from, **scores,
-        "params": params, "macs": macs, "train_seconds": round(state.train_seconds, 3),
-        "wall_seconds": round(time.perf_counter() - started, 3), "data_meta": _json(dataset.meta),
+        "epochs_run": state.epoch, "stopped_early": fitted.stopped_early,
+        "resumed_from_epoch": fitted.resumed_from_epoch, **scores, "params": params, "macs": macs,
+        "train_seconds": round(state.train_seconds, 3),
+        "wall_seconds": round(time.perf_counter() - started, 3), "data_meta": identity_of(dataset.meta),
         "environment": environment()}
-    model_path, card = _write_outputs(out, model, card, report)
+    model_path, card = write_outputs(out, model, card, report)
     return TrainResult(model_path, out / REPORT_FILE, card, report, model)
 
 
@@ -186,23 +171,3 @@ def _split_settings(dataset: Dataset, val_fraction: float, seed: int) -> dict[st
     """How the splits were drawn (what :func:`convbench.train.evaluate` needs to rebuild them)."""
     return {"seed": seed, "val_fraction": val_fraction,
             "test": "official" if dataset.test is not None else f"held out ({TEST_FRACTION:.0%} of train)"}
-
-
-def _write_outputs(out: Path, model: keras.Model, card: ModelCard, report: dict[str, Any]) -> tuple[Path, ModelCard]:
-    """Stage model, card and report together, then move each into ``out``: a failure leaves the old files whole."""
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out, prefix=".staging-") as staging:
-        staged_model = Path(staging) / MODEL_FILE
-        model.save(staged_model)
-        card = card.evolve(sha256=sha256_file(staged_model))
-        staged_card = write_card(staged_model, card)
-        staged_report = write_json(Path(staging) / REPORT_FILE, report)
-        for staged, final in ((staged_model, out / MODEL_FILE), (staged_card, card_path(out / MODEL_FILE)),
-                              (staged_report, out / REPORT_FILE)):
-            os.replace(staged, final)
-    return out / MODEL_FILE, card
-
-
-def _json(obj: Any) -> Any:
-    """``obj`` as JSON gives it back (tuples → lists): the form a checkpoint's config is compared in."""
-    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
