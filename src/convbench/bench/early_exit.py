@@ -27,7 +27,7 @@ from convbench.data import Dataset, Preprocessing, Split, load
 from convbench.env import environment
 from convbench.errors import ConfigError, ModelError
 from convbench.export.early_exit import FORMS, early_exit_card, export_early_exit
-from convbench.io import atomic_path, write_json
+from convbench.io import write_json
 from convbench.models.early_exit import EXIT_REDUNDANT, MacSplit, loss_terms
 from convbench.runtime.base import Runner
 from convbench.runtime.early_exit import EarlyExitRunner, check_threshold, open_early_exit_runner
@@ -283,54 +283,11 @@ def _sweep_redundancy(opened: _Opened, limit: int | None, repeats: int, by_thres
         images = opened.preprocessing(opened.test_mix(r, limit).images)
         summary = time_mix(opened.runner, opened.baseline, images, repeats).summary()
         by_redundancy.append({"redundancy": r, **summary, "ideal_saving": opened.ideal(r)})
-    plots = [plot_time_vs_redundancy(by_redundancy, out / "time_vs_redundancy.png"),
-             plot_accuracy_vs_threshold(by_threshold, out / "accuracy_vs_threshold.png")]
+    from convbench.report.study_plots import accuracy_vs_threshold, time_vs_redundancy  # matplotlib: lazy
+
+    plots = [time_vs_redundancy(by_redundancy, out / "time_vs_redundancy.png"),
+             accuracy_vs_threshold(by_threshold, out / "accuracy_vs_threshold.png")]
     return {"by_redundancy": by_redundancy, "by_threshold": by_threshold, "plots": [str(p) for p in plots]}
-
-
-def plot_time_vs_redundancy(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Per-image time of the baseline and the early-exit model against redundancy, with the analytic ideal
-    (the baseline's time scaled by ``1 − ideal saving``)."""
-    r = [100 * row["redundancy"] for row in rows]
-    baseline = [row["baseline_time_ms_per_image"] for row in rows]
-    fig, ax = _figure()
-    ax.plot(r, baseline, "s-", color="tab:gray", label="baseline (no exit)")
-    ax.plot(r, [row["time_ms_per_image"] for row in rows], "o-", color="tab:blue", label="early exit, measured")
-    ax.plot(r, [b * (1 - row["ideal_saving"]) for b, row in zip(baseline, rows, strict=True)], "--",
-            color="tab:orange", label="early exit, analytic ideal (MACs)")
-    ax.set_xlabel("redundancy of the test mix (%)")
-    ax.set_ylabel("time per image (ms, LiteRT, batch 1)")
-    ax.set_ylim(bottom=0)
-    return _save(fig, ax, path)
-
-
-def plot_accuracy_vs_threshold(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Overall and exit accuracy, and the share of images exiting, against the exit threshold."""
-    t = [row["threshold"] for row in rows]
-    fig, ax = _figure()
-    for key, label in (("accuracy", "accuracy (C classes)"), ("exit_accuracy", "exit accuracy"),
-                       ("exit_share", "share of images exiting")):
-        ax.plot(t, [100 * row[key] for row in rows], "o-", label=label)
-    ax.set_xlabel("exit threshold on P(redundant)")
-    ax.set_ylabel("%")
-    return _save(fig, ax, path)
-
-
-def _figure() -> tuple[Any, Any]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7.0, 4.5), dpi=120, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.add_subplot()
-
-
-def _save(fig: Any, ax: Any, path: str | os.PathLike[str]) -> Path:
-    ax.grid(alpha=0.3)
-    ax.legend()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return Path(path)
 
 
 def _baseline_tflite(model_path: Path, pools: tuple[Dataset, Dataset], settings: MixSettings) -> Path:

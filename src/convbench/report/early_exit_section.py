@@ -62,13 +62,13 @@ def _sweep_figures(ee: dict[str, Any], plots: Path) -> list[Figure]:
     sweep = ee.get("sweep")
     if not sweep:
         return []
-    from convbench.bench.early_exit import plot_accuracy_vs_threshold, plot_time_vs_redundancy
+    from convbench.report.study_plots import accuracy_vs_threshold, time_vs_redundancy
 
     stem = f"early_exit_{ee['form']}_{ee['threads']}t"
-    return [Figure(plot_time_vs_redundancy(sweep["by_redundancy"], plots / f"{stem}_time_vs_redundancy.png"),
+    return [Figure(time_vs_redundancy(sweep["by_redundancy"], plots / f"{stem}_time_vs_redundancy.png"),
                    "Time per image against the redundancy of the test mix: baseline, early exit measured, and the "
                    "analytic ideal from per-layer MACs."),
-            Figure(plot_accuracy_vs_threshold(sweep["by_threshold"], plots / f"{stem}_accuracy_vs_threshold.png"),
+            Figure(accuracy_vs_threshold(sweep["by_threshold"], plots / f"{stem}_accuracy_vs_threshold.png"),
                    "Accuracy over the C classes, exit accuracy and the share of images exiting, against the exit "
                    "threshold.")]
 

@@ -48,7 +48,7 @@ def latency_distribution(samples_s: Mapping[str, Sequence[float]], path: str | o
     medians = [float(np.median(d)) for d in data]
     unit, scale = select_unit(float(np.median(medians)))
     scaled = [d / scale for d in data]
-    fig, ax = _figure(width=8.0, height=1.2 + 0.38 * len(labels))
+    fig, ax = new_figure(width=8.0, height=1.2 + 0.38 * len(labels))
     positions = np.arange(len(labels), 0, -1)  # first label on top
     if kind == "box":
         ax.boxplot(scaled, positions=positions, orientation="horizontal", whis=(1, 99), showfliers=False,
@@ -65,7 +65,7 @@ def latency_distribution(samples_s: Mapping[str, Sequence[float]], path: str | o
         ax.set_xscale("log")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def pareto_front(xs: Sequence[float], ys: Sequence[float], *, maximize_y: bool = True) -> list[int]:
@@ -119,7 +119,7 @@ def tradeoff_scatter(xs: Sequence[float], ys: Sequence[float], labels: Sequence[
         names.append(f"[{n}] {labels[i]}")
     if handles:
         ax.legend(handles, names, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def accuracy_vs_latency(labels: Sequence[str], latency_s: Sequence[float], accuracy: Sequence[float],
@@ -234,13 +234,18 @@ def _place(ax: Axes, renderer: Any, layout: _Layout, i: int, xy: tuple[float, fl
     return None
 
 
-def _figure(width: float, height: float) -> tuple[Figure, Axes]:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+MAX_FIGURE_HEIGHT = 40.0  # inches: a table-like plot of many rows stops growing here
+
+
+def new_figure(width: float, height: float) -> tuple[Figure, Axes]:
+    """A fresh Agg figure (no pyplot state) of ``width`` x ``height`` inches (height capped) with one axes."""
+    fig = Figure(figsize=(width, min(height, MAX_FIGURE_HEIGHT)), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot()
 
 
-def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
+def save_png(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Write ``fig`` to ``path`` as PNG, atomically."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")
     return Path(path)

@@ -1,6 +1,6 @@
 """The study report's own plots: latency with its CI and p90 per model and export mode, where the time goes
-(load, preprocess, inference stacked), and the early-exit sweeps. The trade-off scatters with their Pareto
-front come from :mod:`convbench.report.plots`.
+(load, preprocess, inference stacked), and the early-exit sweeps (time vs redundancy with the analytic ideal,
+accuracy vs threshold). The trade-off scatters with their Pareto front come from :mod:`convbench.report.plots`.
 
 Figures are drawn on fresh Agg figures (no pyplot state) and written atomically as PNG.
 """
@@ -13,12 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from convbench.io import atomic_path
+from convbench.report.plots import new_figure, save_png
 
-DPI = 120
 PHASE_COLOURS = {"load_ms": "#9fb3c8", "preprocess_ms": "#f2b36f", "median_ms": "#2e7d32"}
 PHASE_NAMES = {"load_ms": "model load (once)", "preprocess_ms": "preprocess (decode, resize, normalise)",
                "median_ms": "inference"}
@@ -41,7 +38,7 @@ def latency_ci(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> 
     files = list(dict.fromkeys(file_label(r) for r in rows))
     runtimes = list(dict.fromkeys(runtime_label(r) for r in rows))
     height = 0.8 / len(runtimes)
-    fig, ax = _figure(9.5, 1.4 + 0.22 * len(files) * max(len(runtimes), 1.6))
+    fig, ax = new_figure(9.5, 1.4 + 0.22 * len(files) * max(len(runtimes), 1.6))
     colours = _colours(len(runtimes))
     for k, runtime in enumerate(runtimes):
         chosen = [(files.index(file_label(r)), r) for r in rows if runtime_label(r) == runtime]
@@ -59,13 +56,13 @@ def latency_ci(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> 
     ax.set_xlim(left=0)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def phases_stacked(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Load, preprocess and inference medians stacked per model file and runtime: the time to a first answer."""
     labels = [f"{file_label(r)} · {runtime_label(r)}" for r in rows]
-    fig, ax = _figure(9.5, 1.4 + 0.28 * len(rows))
+    fig, ax = new_figure(9.5, 1.4 + 0.28 * len(rows))
     y = np.arange(len(rows))[::-1]
     left = np.zeros(len(rows))
     for column, colour in PHASE_COLOURS.items():
@@ -81,19 +78,7 @@ def phases_stacked(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str])
     ax.set_xlim(0, left.max() * 1.15 if len(rows) and left.max() > 0 else 1)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    return _save(fig, path)
-
-
-def _figure(width: float, height: float) -> tuple[Figure, Any]:
-    fig = Figure(figsize=(width, min(height, 40.0)), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.add_subplot()
-
-
-def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", bbox_inches="tight")
-    return Path(path)
+    return save_png(fig, path)
 
 
 def _colours(n: int) -> list[Any]:
@@ -101,3 +86,37 @@ def _colours(n: int) -> list[Any]:
 
     palette = colormaps["tab10"]
     return [palette(k % 10) for k in range(n)]
+
+
+def time_vs_redundancy(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Per-image time of the baseline and the early-exit model against redundancy, with the analytic ideal
+    (the baseline's time scaled by ``1 − ideal saving``)."""
+    r = [100 * row["redundancy"] for row in rows]
+    baseline = [row["baseline_time_ms_per_image"] for row in rows]
+    fig, ax = new_figure(7.0, 4.5)
+    ax.plot(r, baseline, "s-", color="tab:gray", label="baseline (no exit)")
+    ax.plot(r, [row["time_ms_per_image"] for row in rows], "o-", color="tab:blue", label="early exit, measured")
+    ax.plot(r, [b * (1 - row["ideal_saving"]) for b, row in zip(baseline, rows, strict=True)], "--",
+            color="tab:orange", label="early exit, analytic ideal (MACs)")
+    ax.set_xlabel("redundancy of the test mix (%)")
+    ax.set_ylabel("time per image (ms, LiteRT, batch 1)")
+    ax.set_ylim(bottom=0)
+    return _save_with_legend(fig, ax, path)
+
+
+def accuracy_vs_threshold(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Overall and exit accuracy, and the share of images exiting, against the exit threshold."""
+    t = [row["threshold"] for row in rows]
+    fig, ax = new_figure(7.0, 4.5)
+    for key, label in (("accuracy", "accuracy (C classes)"), ("exit_accuracy", "exit accuracy"),
+                       ("exit_share", "share of images exiting")):
+        ax.plot(t, [100 * row[key] for row in rows], "o-", label=label)
+    ax.set_xlabel("exit threshold on P(redundant)")
+    ax.set_ylabel("%")
+    return _save_with_legend(fig, ax, path)
+
+
+def _save_with_legend(fig: Any, ax: Any, path: str | os.PathLike[str]) -> Path:
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return save_png(fig, path)
