@@ -32,8 +32,8 @@ DATA = f"fruits360:{ROOT.parent / 'shared' / 'data' / 'fruits-360-apples-pears.z
 CONFIGS: dict[str, dict[str, Any]] = {
     "alexnet": {"width": 0.125, "input_size": 32},
     "alexnet_separable": {"width": 0.25, "input_size": 64, "pooling": "avg"},
-    "mobilenet_v1": {"width": 0.25, "input_size": 64, "augment": True},
-    "mobilenet_v2": {"width": 0.15, "input_size": 64, "last_channels": 256},
+    "mobilenet_v1": {"width": 0.25, "input_size": 100},
+    "mobilenet_v2": {"width": 0.15, "input_size": 64, "last_channels": 256, "augment": True},
 }
 COMMON = {"epochs": 20, "patience": 5, "batch_size": 32, "seed": 0}  # shared by every architecture unless overridden
 
