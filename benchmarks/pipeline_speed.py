@@ -34,9 +34,9 @@ from convbench.models import build, defaults
 from convbench.train import make_dataset
 from convbench.train.pipeline import steps_per_epoch
 
-DATA = "fruits360:/work/shared/data/fruits-360-apples-pears.zip"
-TOLERANCE = 0.10  # the pipeline may be at most this much slower than in-memory training
 ROOT = Path(__file__).resolve().parents[1]
+DATA = f"fruits360:{ROOT.parent / 'shared' / 'data' / 'fruits-360-apples-pears.zip'}"
+TOLERANCE = 0.10  # the pipeline may be at most this much slower than in-memory training
 
 
 class EpochTimes(keras.callbacks.Callback):
