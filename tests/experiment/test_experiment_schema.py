@@ -45,9 +45,10 @@ def test_every_error_names_file_and_key(small_toml, settings, message):
     assert "\n" not in text
 
 
-def test_missing_data_path_is_named(small_toml, tmp_path):
-    with pytest.raises(ConfigError, match=r"data\.main: data path not found: .*nowhere\.zip .*current directory"):
-        load_experiment(small_toml, data={"main": str(tmp_path / "nowhere.zip")})
+def test_missing_data_path_is_named(small_toml, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"data\.main: data path not found: nowhere\.zip \(relative .*current dir"):
+        load_experiment(small_toml, data={"main": "fruits360:nowhere.zip"})
 
 
 def test_invalid_toml_and_missing_file(tmp_path):

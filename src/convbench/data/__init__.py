@@ -6,6 +6,7 @@ from convbench.data._registry import (
            DEFAULT_DATASET,
            DatasetInfo,
            DataSpec,
+           check_spec,
            list_datasets,
            load,
            register_dataset,
@@ -17,5 +18,5 @@ from convbench.data.preprocess import Preprocessing
 from convbench.data.split import split
 
 __all__ = ["DEFAULT_DATASET", "REDUNDANT", "DataSpec", "Dataset", "DatasetInfo", "Preprocessing", "Split",
-           "datasets", "describe_dataset", "harmonize", "list_datasets", "load", "mix", "redundancy_of",
+           "check_spec", "datasets", "describe_dataset", "harmonize", "list_datasets", "load", "mix", "redundancy_of",
            "register_dataset", "split"]

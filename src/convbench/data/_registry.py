@@ -66,6 +66,25 @@ class DataSpec:
         return text + ("?" + urllib.parse.urlencode(self.options) if self.options else "")
 
 
+def check_spec(spec: str | DataSpec | None) -> DataSpec:
+    """Parse ``spec`` and check it names a known dataset and, where one is needed, a path that exists.
+
+    Raises:
+        DataError: an unknown dataset, a missing path, or a path that does not exist.
+    """
+    parsed = spec if isinstance(spec, DataSpec) else DataSpec.parse(spec)
+    info = _LOADERS.get(parsed.name)
+    if info is None:
+        raise DataError(f"unknown dataset {parsed.name!r}; known: {', '.join(sorted(_LOADERS))}")
+    if info.needs_path and parsed.path is None:
+        raise DataError(f"dataset {parsed.name!r} needs a path: {parsed.name}:PATH ({info.layout})")
+    if parsed.path is not None and not parsed.path.exists():
+        hint = "" if parsed.path.is_absolute() else \
+            f" (relative paths resolve against the current directory, {Path.cwd()})"
+        raise DataError(f"data path not found: {parsed.path}{hint}")
+    return parsed
+
+
 def load(spec: str | DataSpec | None = None, **options: Any) -> Dataset:
     """Load a dataset from a data spec (``None`` → the embedded default).
 
@@ -77,14 +96,8 @@ def load(spec: str | DataSpec | None = None, **options: Any) -> Dataset:
         >>> ds.train.images.shape
         (60000, 28, 28, 1)
     """
-    parsed = spec if isinstance(spec, DataSpec) else DataSpec.parse(spec)
-    info = _LOADERS.get(parsed.name)
-    if info is None:
-        raise DataError(f"unknown dataset {parsed.name!r}; known: {', '.join(sorted(_LOADERS))}")
-    if info.needs_path and parsed.path is None:
-        raise DataError(f"dataset {parsed.name!r} needs a path: {parsed.name}:PATH ({info.layout})")
-    if parsed.path is not None and not parsed.path.exists():
-        raise DataError(f"data path not found: {parsed.path}")
+    parsed = check_spec(spec)
+    info = _LOADERS[parsed.name]
     merged = {**parsed.options, **options}
     try:
         dataset = info.loader(parsed.path, **merged)

@@ -18,7 +18,7 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel
 
-from convbench.errors import ConfigError
+from convbench.errors import ConfigError, DataError
 from convbench.experiment.schema import Experiment, format_location
 
 DEFAULT_EXPERIMENT = "default"
@@ -247,18 +247,12 @@ def _check_names_and_paths(experiment: Experiment, where: str) -> None:
 
 
 def _check_data_spec(spec: str, where: str) -> None:
-    from convbench.data import DataSpec, list_datasets
+    from convbench.data import check_spec
 
-    parsed = DataSpec.parse(spec)
-    infos = {info.name: info for info in list_datasets()}
-    info = infos.get(parsed.name)
-    if info is None:
-        raise ConfigError(f"{where}: unknown dataset {parsed.name!r}; known: {', '.join(infos)}")
-    if info.needs_path and parsed.path is None:
-        raise ConfigError(f"{where}: dataset {parsed.name!r} needs a path: {parsed.name}:PATH ({info.layout})")
-    if parsed.path is not None and not parsed.path.exists():
-        raise ConfigError(f"{where}: data path not found: {parsed.path} (relative paths resolve against the "
-                          f"current directory, {Path.cwd()}; override with --data)")
+    try:
+        check_spec(spec)
+    except DataError as e:
+        raise ConfigError(f"{where}: {e}; override with --data") from None
 
 
 def _with_absolute_paths(experiment: Experiment) -> Experiment:
