@@ -58,7 +58,7 @@ def test_merge_pools_replicates_by_spec():
 def test_repr_picks_unit_and_flags_instability():
     text = repr(Measurement(SPEC, ONE_TO_TEN_MS))
     assert "tiny: litert t1 / inference" in text and "median 5.50 ms" in text and "unstable" in text
-    assert "us" in repr(Measurement(SPEC, [2e-6, 2e-6, 2e-6]))
+    assert "µs" in repr(Measurement(SPEC, [2e-6, 2e-6, 2e-6]))
 
 
 def test_empty_measurement_rejected():

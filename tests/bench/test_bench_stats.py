@@ -48,7 +48,7 @@ def test_median_ci_needs_samples():
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
-    (0.0014237, "1.42 ms"), (2.5e-6, "2.50 us"), (3.0, "3.00 s"), (4.2e-8, "42.0 ns"), (123.4e-3, "123 ms"),
+    (0.0014237, "1.42 ms"), (2.5e-6, "2.50 µs"), (3.0, "3.00 s"), (4.2e-8, "42.0 ns"), (123.4e-3, "123 ms"),
 ])
 def test_format_time_auto_unit(seconds, text):
     assert stats.format_time(seconds) == text

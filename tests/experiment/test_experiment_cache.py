@@ -51,6 +51,16 @@ def test_second_run_does_no_work_and_changed_width_retrains_one_model(small_toml
     assert set(fake_steps.calls) == {"bench"} and len(fake_steps.calls["bench"]) == 6
 
 
+def test_renamed_model_reuses_its_finished_steps(small_toml, tmp_path, fake_steps, fast_plots):
+    out = tmp_path / "out"
+    run(small_toml, out=out, progress=False)
+    fake_steps.calls.clear()
+    renamed = run(small_toml, out=out, settings={"models[0].name": "tiny_v2"}, progress=False)
+    assert dict(fake_steps.calls) == {} and renamed.ran == []
+    assert "tiny_v2" in {row["model"] for row in renamed.results["latency"]}
+    assert all((out / row["file"]).is_file() for row in renamed.results["latency"])
+
+
 def test_interrupted_run_keeps_finished_steps(small_toml, tmp_path, fake_steps, fast_plots):
     out = tmp_path / "out"
     fake_steps.fail["alexnet_separable_0.25_32 tflite int8"] = KeyboardInterrupt()

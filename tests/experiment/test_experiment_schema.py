@@ -6,7 +6,7 @@ import pytest
 from support import assert_one_line_error
 
 from convbench.errors import ConfigError
-from convbench.experiment import load_experiment, shipped_experiments
+from convbench.experiment import load_experiment, make_plan, shipped_experiments
 from convbench.experiment.files import parse_assignments
 
 
@@ -106,3 +106,8 @@ def test_cli_reports_schema_errors_in_one_line(cli, small_toml):
     assert_one_line_error(rc, err, "data.main", "/no/such/file.zip")
     rc, _, err = cli("run", "no-such-experiment")
     assert_one_line_error(rc, err, "no-such-experiment", "shipped experiments")
+
+
+def test_model_label_keeps_every_digit_of_the_width(small_toml):
+    labels = {s.model for s in make_plan(load_experiment(small_toml, settings={"models[0].width": 0.125}))}
+    assert "mobilenet_v2_0.125_32" in labels and "alexnet_separable_0.25_32" in labels

@@ -23,7 +23,7 @@ import numpy as np
 
 UNSTABLE_IQR_RATIO = 0.10  # IQR/median above this flags a run as unstable (torch.utils.benchmark's threshold)
 
-_UNITS = (("ns", 1e-9), ("us", 1e-6), ("ms", 1e-3), ("s", 1.0))
+_UNITS = (("ns", 1e-9), ("µs", 1e-6), ("ms", 1e-3), ("s", 1.0))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ Layout::
 A step counts as finished only when its ``done.json`` exists and holds its key; the marker is written
 atomically after every output, so an interruption (Ctrl-C, disk full) leaves the step unfinished
 and every earlier step valid. Step folders are named by key, so a folder can keep results of
-several settings side by side and switching back to earlier settings reuses them.
+several settings side by side and switching back to earlier settings reuses them; a model renamed
+(``name``, or a changed label format) finds its finished steps by key.
 """
 
 from __future__ import annotations
@@ -66,7 +67,12 @@ class StudyFolder:
         write_json(self.root / STUDY_FILE, record)
 
     def step_dir(self, step: Step) -> Path:
-        return self.root / step.folder
+        """The step's folder: where it was finished, if it was under another name, else its own."""
+        own = self.root / step.folder
+        if own.exists():
+            return own
+        renamed = sorted(own.parent.glob(f"*-{step.key[:10]}/{DONE_FILE}"))
+        return renamed[0].parent if renamed else own
 
     def done(self, step: Step) -> dict[str, Any] | None:
         """The done-marker of ``step`` if it is finished (with this very key), else ``None``."""
@@ -80,7 +86,8 @@ class StudyFolder:
     def finish(self, step: Step, outputs: dict[str, Any], seconds: float,
                environment: dict[str, Any]) -> dict[str, Any]:
         """Write ``step``'s done-marker (atomically, after its outputs); returns the record."""
-        record = {"key": step.key, "kind": step.kind, "name": step.name, "model": step.model, "folder": step.folder,
+        record = {"key": step.key, "kind": step.kind, "name": step.name, "model": step.model,
+                  "folder": self.step_dir(step).relative_to(self.root).as_posix(),
                   "settings": step.settings, "needs": list(step.needs), "outputs": outputs,
                   "seconds": round(seconds, 3), "environment": environment}
         write_json(self.step_dir(step) / DONE_FILE, record)

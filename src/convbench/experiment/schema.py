@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from convbench.naming import width_text
+
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
 Runtime = Literal["litert", "onnxruntime", "keras"]
 Count = Annotated[int, Field(ge=1)]
@@ -73,8 +75,8 @@ class ModelConfig(_Section):
     augment: bool | None = None
 
     def label(self, default_input_size: int) -> str:
-        """The model's name in reports: ``name``, else ``{arch}_{width:.2f}_{input_size}``."""
-        return self.name or f"{self.arch}_{self.width:.2f}_{self.input_size or default_input_size}"
+        """The model's name in reports: ``name``, else ``{arch}_{width}_{input_size}`` (``mobilenet_v2_0.35_32``)."""
+        return self.name or f"{self.arch}_{width_text(self.width)}_{self.input_size or default_input_size}"
 
     def train_settings(self, train: TrainConfig) -> dict[str, Any]:
         """``[train]`` with this model's overrides applied."""
@@ -126,7 +128,7 @@ class EarlyExitConfig(_Section):
     patience: Annotated[int, Field(ge=0)] | None = None
 
     def label(self) -> str:
-        return f"early_exit_{self.backbone}_{self.width:.2f}_{self.exit_after}"
+        return f"early_exit_{self.backbone}_{width_text(self.width)}_{self.exit_after}"
 
 
 class ReportConfig(_Section):

@@ -7,6 +7,7 @@ import keras
 from keras import layers
 
 from convbench.errors import ModelError
+from convbench.naming import width_text
 
 POOLINGS = ("flatten", "avg", "max")  # how the classifier head turns the last feature map into a vector
 # Momentum of the BatchNormalization moving statistics. Keras's 0.99 averages over ~100 steps and starts from
@@ -57,7 +58,7 @@ def model_name(arch: str, alpha: float, input_shape: tuple[int, int, int]) -> st
     """The default model name, encoding α and resolution like keras (``mobilenet_v2_0.35_96``)."""
     height, width, _ = input_shape
     resolution = str(height) if height == width else f"{height}x{width}"
-    return f"{arch}_{alpha:.2f}_{resolution}"
+    return f"{arch}_{width_text(alpha)}_{resolution}"
 
 
 def classifier(x: keras.KerasTensor, num_classes: int, *, pooling: str, hidden: tuple[int, ...] = (),

@@ -51,7 +51,7 @@ def alexnet(input_shape: tuple[int, int, int], num_classes: int, width: float = 
             - If `width == 1.0`, the paper's filter counts (96, 256, 384, 384, 256) are used.
             Defaults to `1.0`.
         classifier_activation: activation of the ``predictions`` layer (``None`` gives logits).
-        name: model name; defaults to ``alexnet_{α:.2f}_{H}``.
+        name: model name; defaults to ``alexnet_{α}_{H}``.
         pooling: how the last feature map reaches ``fc1``: ``"flatten"`` (the paper's, parameters grow
             with the input size), ``"avg"`` or ``"max"`` (global pooling).
         dropout: dropout rate after ``fc1`` and ``fc2`` (0 disables).

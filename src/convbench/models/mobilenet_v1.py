@@ -43,7 +43,7 @@ def mobilenet_v1(input_shape: tuple[int, int, int], num_classes: int, width: flo
             - If `width == 1.0`, the paper's filter counts (32 … 1024) are used.
             Defaults to `1.0`.
         classifier_activation: activation of the ``predictions`` layer (``None`` gives logits).
-        name: model name; defaults to ``mobilenet_v1_{α:.2f}_{H}``.
+        name: model name; defaults to ``mobilenet_v1_{α}_{H}``.
         pooling: ``"avg"`` (the paper's), ``"max"`` or ``"flatten"`` before the classifier.
         dropout: dropout rate before ``predictions`` (keras' 1e-3 by default; 0 disables).
 

@@ -46,7 +46,7 @@ def mobilenet_v2(input_shape: tuple[int, int, int], num_classes: int, width: flo
             Defaults to `1.0`. As in the paper, the last conv keeps 1280 channels when `width ≤ 1`
             (see ``last_channels``).
         classifier_activation: activation of the ``predictions`` layer (``None`` gives logits).
-        name: model name; defaults to ``mobilenet_v2_{α:.2f}_{H}``.
+        name: model name; defaults to ``mobilenet_v2_{α}_{H}``.
         pooling: ``"avg"`` (the paper's), ``"max"`` or ``"flatten"`` before the classifier.
         dropout: dropout rate before ``predictions`` (0, the default, disables it).
         last_channels: channels of the last 1x1 conv ``conv_last``, used as given (not scaled by α);

@@ -43,7 +43,7 @@ def vgg19(input_shape: tuple[int, int, int], num_classes: int, width: float = 1.
             - If `width == 1.0`, the paper's filter counts (64 … 512) and 512-unit hidden layers are used.
             Defaults to `1.0`.
         classifier_activation: activation of the ``predictions`` layer (``None`` gives logits).
-        name: model name; defaults to ``vgg19_{α:.2f}_{H}``.
+        name: model name; defaults to ``vgg19_{α}_{H}``.
         pooling: ``"flatten"`` (the paper's), ``"avg"`` or ``"max"`` (global pooling) before ``fc1``.
         dropout: dropout rate after ``fc1`` and ``fc2`` (the paper's 0.5; 0 disables).
         batch_norm: follow each conv with batch normalization (``block{b}_conv{i}_bn``) and a separate

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from convbench.bench.stats import UNSTABLE_IQR_RATIO
 from convbench.io import write_json, write_text
 from convbench.report.document import Code, Document, Figure, KeyValues, Paragraph, Section, Table
 from convbench.report.study_plots import RUNTIME_NAMES, file_label, runtime_label
@@ -112,7 +113,7 @@ def build_document(results: dict[str, Any], plots: Path) -> Document:
     """The report's content: summary, candidates, latency, trade-offs, early exit, problems, environment."""
     study, env = results["study"], results["environment"]
     subtitle = (f"{study['description']} · {study['started']} · {env.get('cpu')} ({env.get('cores')} cores) · "
-                f"run took {study['wall_seconds']:.0f} s").lstrip(" ·")
+                + _took(study)).lstrip(" ·")
     doc = Document(f"convbench study: {study['name']}", subtitle)
     doc.sections.append(_summary(results))
     if results["models"]:
@@ -129,6 +130,13 @@ def build_document(results: dict[str, Any], plots: Path) -> Document:
                                                        align="ll")]))
     doc.sections.append(_environment(results))
     return doc
+
+
+def _took(study: dict[str, Any]) -> str:
+    steps = study["steps"]
+    if not steps["cached"]:
+        return f"run took {study['wall_seconds']:.0f} s"
+    return f"this run took {study['wall_seconds']:.0f} s ({steps['cached']} of {steps['total']} steps reused)"
 
 
 def _summary(results: dict[str, Any]) -> Section:
@@ -168,13 +176,13 @@ def _latency(rows: list[dict[str, Any]], plots: Path) -> list[Section]:
 
     ordered = sorted(rows, key=lambda r: (r["model"], r["format"], r["quantize"], r["runtime"], r["threads"]))
     table = Table(["model", "file", "runtime", "median ms [95 % CI]", "p90 ms", "load ms", "preprocess ms", "size",
-                   "accuracy", "agreement", "SHA-256"],
+                   "accuracy", "agreement"],
                   [[r["model"], file_label(r).split(" · ")[1], runtime_label(r),
                     f"{r['median_ms']:.3f} [{r['ci95_low_ms']:.3f}, {r['ci95_high_ms']:.3f}]"
-                    + (" unstable" if r["unstable"] else ""),
+                    + (" †" if r["unstable"] else ""),
                     f"{r['p90_ms']:.3f}", f"{r['load_ms']:.2f}", f"{r['preprocess_ms']:.3f}", _size(r["size_bytes"]),
-                    _pct(r["accuracy"]), _pct(r["agreement"]), r["sha256"][:12]] for r in ordered],
-                  align="lllrrrrrrrl", caption=_identical_files(ordered))
+                    _pct(r["accuracy"]), _pct(r["agreement"])] for r in ordered],
+                  align="lllrrrrrrr", caption=_latency_caption(ordered))
     latency = Section("Latency", [
         Figure(study_plots.latency_ci(ordered, plots / "latency.png"),
                "Steady-state inference at batch 1: median (bar), 95 % confidence interval of the median (whisker) "
@@ -199,12 +207,15 @@ def _latency(rows: list[dict[str, Any]], plots: Path) -> list[Section]:
     return [latency, Section("Trade-offs", blocks)]
 
 
-def _identical_files(rows: list[dict[str, Any]]) -> str:
+def _latency_caption(rows: list[dict[str, Any]]) -> str:
     by_hash: dict[str, set[str]] = {}
     for r in rows:
         by_hash.setdefault(r["sha256"], set()).add(file_label(r))
     same = ["; ".join(sorted(names)) for names in by_hash.values() if len(names) > 1]
-    note = "Accuracy: the exported file on the test split, in its runtime; agreement: top-1 agreement with Keras."
+    note = ("Accuracy: the exported file on the test split, in its runtime; agreement: top-1 agreement with Keras. "
+            + (f"† unstable: IQR/median above {UNSTABLE_IQR_RATIO:.0%} (a noisy run; compare p90). "
+               if any(r["unstable"] for r in rows) else "")
+            + "Each file's SHA-256 is in results.csv.")
     return note + (" Byte-identical files (same SHA-256): " + " | ".join(same) + "." if same else "")
 
 
