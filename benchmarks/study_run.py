@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from convbench.env import environment
 from convbench.io import write_json, write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,33 +48,47 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment", nargs="?", default="default", help="shipped name or TOML file (default: default)")
     parser.add_argument("--out", type=Path, help="study output folder (default: runs/study/NAME; emptied first)")
+    parser.add_argument("--rewrite", action="store_true",
+                        help="run nothing: rewrite the summary from the recorded timings and the study folder's "
+                             "results.json (after a report-only change)")
     args = parser.parse_args()
     name = Path(args.experiment).stem
     out = args.out or ROOT / "runs" / "study" / name
-    if out.exists():
-        shutil.rmtree(out)
-    with tempfile.TemporaryDirectory() as scratch:
-        history = Path(scratch) / "history.sqlite"  # keep the user's own history out of a benchmark
-        first = timed_run(args.experiment, out, history)
-        second = timed_run(args.experiment, out, history)
-    results = first.pop("results")
-    second.pop("results")
+    stem = ROOT / "benchmarks" / "results" / f"study_{name}"
+    if args.rewrite:
+        recorded = json.loads(stem.with_suffix(".json").read_text())
+        first, second = recorded["first_run"], recorded["second_run"]
+    else:
+        if out.exists():
+            shutil.rmtree(out)
+        with tempfile.TemporaryDirectory() as scratch:
+            history = Path(scratch) / "history.sqlite"  # keep the user's own history out of a benchmark
+            first = timed_run(args.experiment, out, history)
+            second = timed_run(args.experiment, out, history)
+        first.pop("results")
+        second.pop("results")
+    write_summary(stem, name, args.experiment, first, second, out)
+
+
+def write_summary(stem: Path, name: str, experiment: str, first: dict[str, Any], second: dict[str, Any],
+                  out: Path) -> None:
+    """``stem``.json and .md from the two timed runs and the study's final results.json."""
+    results = json.loads((out / "results.json").read_text())
     target = TARGETS_S.get(name)
     models = [{"model": m["model"], "params": m["params"], "test_accuracy": m["test_accuracy"]}
               for m in results["models"]]
     summary = {
-        "benchmark": "study_run", "experiment": name, "command": f"convbench run {args.experiment}",
+        "benchmark": "study_run", "experiment": name, "command": f"convbench run {experiment}",
         "first_run": first, "second_run": second,
         "target_seconds": target, "met": None if target is None else first["wall_seconds"] < target,
         "recommendation": results["recommendation"]["sentence"], "models": models,
-        "errors": results["errors"], "report": str(out / "report.html"), "environment": environment(),
+        "errors": results["errors"], "report": str(out / "report.html"), "environment": results["environment"],
     }
-    stem = ROOT / "benchmarks" / "results" / f"study_{name}"
     write_json(stem.with_suffix(".json"), summary)
     env = summary["environment"]
     tensorflow = env["libraries"].get("tensorflow-cpu", env["libraries"].get("tensorflow"))
     lines = [
-        f"# `convbench run {args.experiment}`: wall time",
+        f"# `convbench run {experiment}`: wall time",
         "",
         f"Machine: {env.get('cpu')}, {env.get('cores')} cores; Python {env.get('python')}; "
         f"TensorFlow {tensorflow}. Timed from outside the process (start-up included).",

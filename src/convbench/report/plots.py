@@ -3,7 +3,7 @@
 Every function draws on a fresh :class:`matplotlib.figure.Figure` with the Agg canvas (no pyplot,
 no global state, no display needed), labels both axes with units, and writes a PNG atomically.
 Point labels are placed greedily so that no two overlap; a label that fits nowhere becomes a
-number listed in a key beside the plot.
+number listed in a key beside the plot. Crowded scatters label only their Pareto front.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ _OFFSETS = [(6, 4, "left", "bottom"), (6, -4, "left", "top"), (-6, 4, "right", "
             (-8, 0, "right", "center")]  # (dx, dy) in points, alignment
 _LABEL_REACH = (1, 2.5)  # how far out (× the offsets) a label may move to find room, with a leader line
 _NUMBER_REACH = (1, 2.5, 4)  # numbers are small: let them go further before giving up
+_SHAPES = ("o", "s", "^", "D", "v", "P", "X", "*")
+LABEL_ALL = 12  # a trade-off scatter labels every point up to this many, beyond it only the Pareto front
 
 
 def latency_distribution(samples_s: Mapping[str, Sequence[float]], path: str | os.PathLike[str], *,
@@ -83,10 +85,14 @@ def pareto_front(xs: Sequence[float], ys: Sequence[float], *, maximize_y: bool =
 
 def tradeoff_scatter(xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], path: str | os.PathLike[str],
                      *, xlabel: str, ylabel: str, maximize_y: bool = True, groups: Sequence[str] | None = None,
-                     logx: bool = False, title: str = "") -> Path:
+                     markers: Sequence[str] | None = None, fills: Sequence[str] | None = None, logx: bool = False,
+                     title: str = "") -> Path:
     """Scatter of ``labels`` at ``(xs, ys)`` with the Pareto front (smaller x, better y) drawn as a step line.
 
-    Points on the front are ringed; ``groups`` colour the points (legend outside the axes).
+    Points on the front are ringed; ``groups`` colour the points, ``markers`` give them a shape and ``fills``
+    (two categories at most) fill the first and leave the second hollow, all keyed in a legend outside the
+    axes. Up to :data:`LABEL_ALL` points are all labelled; beyond that only the front is, and the colours,
+    shapes and fills tell the others apart.
     """
     fig = Figure(figsize=(10.0, 6.0), dpi=DPI)
     FigureCanvasAgg(fig)
@@ -94,14 +100,21 @@ def tradeoff_scatter(xs: Sequence[float], ys: Sequence[float], labels: Sequence[
     # move afterwards; the legend lives to the right of it and savefig's tight bbox crops the rest
     ax = fig.add_axes((0.08, 0.1, 0.6, 0.82))
     groups = list(groups) if groups is not None else [""] * len(xs)
-    palette = colormaps["tab10"]
-    for k, group in enumerate(dict.fromkeys(groups)):
-        idx = [i for i, g in enumerate(groups) if g == group]
-        ax.scatter([xs[i] for i in idx], [ys[i] for i in idx], color=palette(k % 10), s=30, zorder=3,
-                   label=group or None)
+    markers = list(markers) if markers is not None else [""] * len(xs)
+    fills = list(fills) if fills is not None else [""] * len(xs)
+    filled = list(dict.fromkeys(fills))
+    if len(filled) > 2:
+        raise ValueError(f"fills: at most two categories (filled, hollow), got {filled}")
+    colour_of = {g: colormaps["tab10"](k % 10) for k, g in enumerate(dict.fromkeys(groups))}
+    shape_of = {m: _SHAPES[k % len(_SHAPES)] for k, m in enumerate(dict.fromkeys(markers))}
+    for g, m, f in dict.fromkeys(zip(groups, markers, fills, strict=True)):
+        idx = [i for i in range(len(xs)) if (groups[i], markers[i], fills[i]) == (g, m, f)]
+        hollow = f == filled[-1] and len(filled) == 2
+        ax.scatter([xs[i] for i in idx], [ys[i] for i in idx], marker=shape_of[m], s=30, zorder=3, linewidths=1.2,
+                   facecolors="white" if hollow else colour_of[g], edgecolors=colour_of[g])
     front = pareto_front(xs, ys, maximize_y=maximize_y)
     fx, fy = [xs[i] for i in front], [ys[i] for i in front]
-    ax.step(fx, fy, where="post", color="black", linestyle="--", linewidth=1, zorder=2, label="Pareto front")
+    ax.step(fx, fy, where="post", color="black", linestyle="--", linewidth=1, zorder=2)
     ax.scatter(fx, fy, s=110, facecolors="none", edgecolors="black", linewidths=1.2, zorder=4)
     if logx:
         ax.set_xscale("log")
@@ -111,30 +124,38 @@ def tradeoff_scatter(xs: Sequence[float], ys: Sequence[float], labels: Sequence[
     ax.grid(alpha=0.3)
     ax.margins(0.12)
     on_front = set(front)
-    order = front + [i for i in range(len(xs)) if i not in on_front]  # front labels get the best spots
+    labelled = list(range(len(xs))) if len(xs) <= LABEL_ALL else front
+    order = [i for i in front if i in labelled] + [i for i in labelled if i not in on_front]  # front first
     _, unplaced = annotate_without_overlap(ax, xs, ys, labels, order=order)
-    handles, names = ax.get_legend_handles_labels()
-    for n, i in enumerate(unplaced, 1):  # the key of labels that did not fit beside their point
-        handles.append(Line2D([], [], linestyle="none"))
-        names.append(f"[{n}] {labels[i]}")
-    if handles:
-        ax.legend(handles, names, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    handles: list[Any] = [Line2D([], [], linestyle="none", marker="o", color=c, label=g)
+                          for g, c in colour_of.items() if g]
+    handles += [Line2D([], [], linestyle="none", marker=shape, color="#555555", label=m)
+                for m, shape in shape_of.items() if m]
+    handles += [Line2D([], [], linestyle="none", marker="o", color="#555555", label=f,
+                       markerfacecolor="white" if k == 1 else "#555555") for k, f in enumerate(filled) if f]
+    handles.append(Line2D([], [], color="black", linestyle="--", linewidth=1, marker="o", markerfacecolor="none",
+                          markersize=9, label="Pareto front" + ("" if labelled is not front else " (labelled)")))
+    handles += [Line2D([], [], linestyle="none", label=f"[{n}] {labels[i]}") for n, i in enumerate(unplaced, 1)]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     return save_png(fig, path)
 
 
 def accuracy_vs_latency(labels: Sequence[str], latency_s: Sequence[float], accuracy: Sequence[float],
                         path: str | os.PathLike[str], *, groups: Sequence[str] | None = None,
+                        markers: Sequence[str] | None = None, fills: Sequence[str] | None = None,
                         title: str = "Accuracy vs latency") -> Path:
     """Top-1 accuracy (fraction 0–1, shown in %) against median latency (seconds, shown in an auto unit)."""
     unit, scale = select_unit(float(np.median(latency_s)))
     xs = [t / scale for t in latency_s]
     return tradeoff_scatter(xs, [100.0 * a for a in accuracy], labels, path, xlabel=f"median latency ({unit})",
-                            ylabel="top-1 accuracy (%)", maximize_y=True, groups=groups, logx=_wide(xs),
+                            ylabel="top-1 accuracy (%)", maximize_y=True, groups=groups, markers=markers,
+                            fills=fills, logx=_wide(xs),
                             title=title)
 
 
 def size_vs_latency(labels: Sequence[str], latency_s: Sequence[float], size_bytes: Sequence[int],
                     path: str | os.PathLike[str], *, groups: Sequence[str] | None = None,
+                    markers: Sequence[str] | None = None, fills: Sequence[str] | None = None,
                     title: str = "Model size vs latency") -> Path:
     """File size against median latency; the front marks the smallest file for each latency."""
     unit, scale = select_unit(float(np.median(latency_s)))
@@ -142,7 +163,7 @@ def size_vs_latency(labels: Sequence[str], latency_s: Sequence[float], size_byte
     size_unit, size_scale = _byte_unit(max(size_bytes))
     return tradeoff_scatter(xs, [s / size_scale for s in size_bytes], labels, path,
                             xlabel=f"median latency ({unit})", ylabel=f"file size ({size_unit})", maximize_y=False,
-                            groups=groups, logx=_wide(xs), title=title)
+                            groups=groups, markers=markers, fills=fills, logx=_wide(xs), title=title)
 
 
 def annotate_without_overlap(ax: Axes, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], *,

@@ -191,18 +191,22 @@ def _latency(rows: list[dict[str, Any]], plots: Path) -> list[Section]:
         Figure(study_plots.phases_stacked(ordered, plots / "phases.png"),
                "Median model load (once per process), image preprocessing and inference (per image), stacked.")])
     labels = [f"{file_label(r)} · {r['runtime']} t{r['threads']}" for r in ordered]
-    groups = [runtime_label(r) for r in ordered]
+    groups = [r["model"] for r in ordered]  # colour: the model; shape: the file; filled: 1 thread, hollow: more
+    shapes = [file_label(r).split(" · ")[1] for r in ordered]
+    fills = ["1 thread" if r["threads"] == 1 else "2+ threads" for r in ordered]
     medians_s = [r["median_ms"] / 1e3 for r in ordered]
     blocks: list[Any] = []
     known = [i for i, r in enumerate(ordered) if r["accuracy"] is not None]
     if known:
         blocks.append(Figure(tradeoff.accuracy_vs_latency(
             [labels[i] for i in known], [medians_s[i] for i in known], [ordered[i]["accuracy"] for i in known],
-            plots / "accuracy_vs_latency.png", groups=[groups[i] for i in known],
+            plots / "accuracy_vs_latency.png", groups=[groups[i] for i in known], markers=[shapes[i] for i in known],
+            fills=[fills[i] for i in known],
             title="Accuracy vs latency (batch 1)"),
             "Test accuracy of each exported file against its median latency; the dashed line is the Pareto front."))
     blocks.append(Figure(tradeoff.size_vs_latency(labels, medians_s, [r["size_bytes"] for r in ordered],
-                                                  plots / "size_vs_latency.png", groups=groups),
+                                                  plots / "size_vs_latency.png", groups=groups, markers=shapes,
+                                                  fills=fills),
                          "File size against median latency; the front marks the smallest file for each latency."))
     return [latency, Section("Trade-offs", blocks)]
 

@@ -40,9 +40,16 @@ def latency_ci(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> 
     height = 0.8 / len(runtimes)
     fig, ax = new_figure(9.5, 1.4 + 0.22 * len(files) * max(len(runtimes), 1.6))
     colours = _colours(len(runtimes))
+    present = {f: [rt for rt in runtimes if any(file_label(r) == f and runtime_label(r) == rt for r in rows)]
+               for f in files}  # bars of a file are centred on its label, however many runtimes ran it
+
+    def bar_y(r: dict[str, Any]) -> float:
+        file, slots = file_label(r), present[file_label(r)]
+        return len(files) - 1 - files.index(file) + height * (len(slots) / 2 - slots.index(runtime_label(r)) - 0.5)
+
     for k, runtime in enumerate(runtimes):
         chosen = [(files.index(file_label(r)), r) for r in rows if runtime_label(r) == runtime]
-        y = np.array([len(files) - 1 - i + 0.4 - height * (k + 0.5) for i, _ in chosen])
+        y = np.array([bar_y(r) for _, r in chosen])
         med = np.array([r["median_ms"] for _, r in chosen])
         low = np.array([r["ci95_low_ms"] for _, r in chosen])
         high = np.array([r["ci95_high_ms"] for _, r in chosen])
