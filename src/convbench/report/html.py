@@ -29,7 +29,7 @@ tr:hover td { background: #fafbfc; }
 figure { margin: 16px 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e3e6eb; }
 figcaption { color: #5a6272; font-size: 13px; }
-pre { background: #f0f2f5; padding: 10px 12px; overflow-x: auto; font-size: 13px; }
+pre { background: #f0f2f5; padding: 10px 12px; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 13px; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 2px 16px; font-size: 14px; }
 dt { font-weight: 600; }
 dd { margin: 0; }

@@ -153,7 +153,8 @@ def _summary(results: dict[str, Any]) -> Section:
         if ee.get("summary"):
             blocks.append(Paragraph(ee["summary"], callout=not results["latency"]))
     steps = results["study"]["steps"]
-    blocks.append(Paragraph(f"{len(results['latency'])} timed configurations; {steps['total']} steps "
+    timed = f"{len(results['latency'])} timed configurations; " if results["latency"] else ""
+    blocks.append(Paragraph(f"{timed}{steps['total']} steps "
                             f"({steps['ran']} run now, {steps['cached']} reused from earlier runs"
                             + (f", {steps['failed']} failed, {steps['skipped']} skipped" if steps["failed"] else "")
                             + ")."))
@@ -226,7 +227,7 @@ def _latency_caption(rows: list[dict[str, Any]]) -> str:
 def _environment(results: dict[str, Any]) -> Section:
     env, study = results["environment"], results["study"]
     libraries = ", ".join(f"{k} {v}" for k, v in (env.get("libraries") or {}).items())
-    threads = sorted({r["threads"] for r in results["latency"]})
+    threads = sorted({r["threads"] for r in results["rows"]})
     return Section("Environment and reproduction", [
         KeyValues([("CPU", str(env.get("cpu"))), ("cores", str(env.get("cores"))), ("OS", str(env.get("os"))),
                    ("Python", str(env.get("python"))), ("libraries", libraries),
