@@ -4,8 +4,8 @@ The command runs twice into the same new folder: the first run does every step (
 bench, report); the second should find every step cached and only rewrite the report. Both are timed
 from outside the process (imports and TensorFlow's start-up included), so the figure is what a person
 waits for. The claim to check for ``default``: the first run finishes in under 10 minutes on 2 cores.
-Results go to ``benchmarks/results/study_NAME.json`` and ``.md``; the study's own report stays in
-``runs/study/NAME`` (not committed).
+Results go to ``benchmarks/results/study_NAME.json`` and ``.md``, with the study's plots in
+``benchmarks/results/study_NAME/``; the study's own report stays in ``runs/study/NAME`` (not committed).
 
 Usage:
     python benchmarks/study_run.py [default | fruits360-architectures | FILE.toml] [--out DIR]
@@ -84,6 +84,10 @@ def write_summary(stem: Path, name: str, experiment: str, first: dict[str, Any],
         "recommendation": results["recommendation"]["sentence"], "models": models,
         "errors": results["errors"], "report": str(out / "report.html"), "environment": results["environment"],
     }
+    plots = stem.parent / stem.name  # the study's plots, kept beside the summary for review
+    shutil.rmtree(plots, ignore_errors=True)
+    shutil.copytree(out / "plots", plots)
+    summary["plots"] = sorted(p.name for p in plots.glob("*.png"))
     write_json(stem.with_suffix(".json"), summary)
     env = summary["environment"]
     tensorflow = env["libraries"].get("tensorflow-cpu", env["libraries"].get("tensorflow"))
@@ -109,6 +113,10 @@ def write_summary(stem: Path, name: str, experiment: str, first: dict[str, Any],
         *[f"| {m['model']} | {m['params']:,} | {100 * m['test_accuracy']:.2f} % |" for m in models],
         "",
         *([f"Failed steps: {len(summary['errors'])}", ""] if summary["errors"] else []),
+        "The study's plots (from its report.html):",
+        "",
+        *[f"![{Path(name).stem}]({stem.name}/{name})" for name in summary["plots"]],
+        "",
     ]
     write_text(stem.with_suffix(".md"), "\n".join(lines))
     print("\n".join(lines))
