@@ -119,3 +119,21 @@ def test_wrong_input_shape(tiny, runtime):
         runner.set_input(np.zeros((1, 8, 8, 1), np.float32))
     with pytest.raises(ModelError, match=r"batch of shape \(4, 16, 16\)"):
         runner.predict(np.zeros((4, 16, 16), np.float32))
+
+
+def test_fresh_keras_loads_do_not_warn_of_retracing(tiny):
+    import logging
+
+    import tensorflow as tf
+
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    tf.get_logger().addHandler(handler)
+    try:
+        for _ in range(7):  # TensorFlow warns from the fifth trace of the same code on
+            runner = open_runner(tiny.model_path, "keras")
+            runner.predict(tiny.images.x[:1])
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [m for m in seen if "retracing" in m]
