@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import re
+import shutil
+import subprocess
 
 import pytest
 from experiment.fakes import EARLY_EXIT_TOML, SMALL_TOML, FakeSteps
@@ -124,3 +126,27 @@ def test_early_exit_study_report(tmp_path, fake_steps):
     assert [(r["variant"], r["form"]) for r in rows] == [("baseline", "single"), ("early exit", "single"),
                                                           ("baseline", "chained"), ("early exit", "chained")]
     assert len(history(study="ee")) == 4
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+_PROBE = ("<script>addEventListener('load', () => document.body.insertAdjacentHTML('beforeend', '<pre id=\"probe\">' + "
+          "[...document.images].map(i => i.naturalWidth + 'x' + i.naturalHeight).join(' ') + '|' + "
+          "document.documentElement.scrollWidth + '</pre>'));</script></body>")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package: chromium)")
+def test_html_renders_in_headless_chromium(study, tmp_path):
+    """Every embedded plot decodes in a real browser, and nothing is wider than the window."""
+    page = tmp_path / "probe.html"
+    page.write_text((study.out / "report.html").read_text().replace("</body>", _PROBE), encoding="utf-8")
+    shown = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900", "--virtual-time-budget=10000",
+         "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
+    probe = re.findall(r'<pre id="probe">([^<]*)</pre>', shown.stdout)  # the last: the script's text holds one too
+    assert probe, shown.stderr[-2000:]
+    images, width = probe[-1].split("|")
+    sizes = [tuple(map(int, s.split("x"))) for s in images.split()]
+    assert len(sizes) == 4 and all(w > 200 and h > 200 for w, h in sizes), sizes
+    assert int(width) <= 1280
