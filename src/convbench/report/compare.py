@@ -32,6 +32,7 @@ from typing import Any
 from convbench.bench.result import BenchResult
 from convbench.errors import ConfigError
 from convbench.io import write_text
+from convbench.report import formats as fmt
 
 ALPHA = 0.05  # family-wise error rate over all pairs (Bonferroni)
 COLUMNS = ("rank", "model", "arch", "quantize", "runtime", "threads", "median_ms", "ci95_low_ms", "ci95_high_ms",
@@ -107,9 +108,9 @@ class Comparison:
                  "|---:|---|---|---:|---|---:|---:|---:|---:|---:|"]
         for r in self.rows:
             flag = " (unstable)" if r["unstable"] else ""
-            lines.append(f"| {r['rank']} | {r['model']} | {r['runtime']} | {r['threads']} | {_ms_ci(r)} | "
-                         f"{r['p90_ms']:.3f} | {r['iqr_ratio']:.1%}{flag} | {_size(r['size_bytes'])} | "
-                         f"{_int(r['params'])} | {_pct(r['accuracy'])} |")
+            lines.append(f"| {r['rank']} | {r['model']} | {r['runtime']} | {r['threads']} | {fmt.ms_ci(r)} | "
+                         f"{r['p90_ms']:.3f} | {r['iqr_ratio']:.1%}{flag} | {fmt.size(r['size_bytes'])} | "
+                         f"{fmt.count(r['params'])} | {fmt.percent(r['accuracy'], 2)} |")
         lines += ["", "## Is the difference significant?", "",
                   "Mann–Whitney U (Bonferroni over all pairs) and disjoint median CIs must both hold; "
                   "per-call samples are autocorrelated, so both are optimistic.", ""]
@@ -207,22 +208,3 @@ def _unique_labels(labels: list[str]) -> list[str]:
         seen[label] = seen.get(label, 0) + 1
         unique.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
     return unique
-
-
-def _ms_ci(r: dict[str, Any]) -> str:
-    return f"{r['median_ms']:.3f} [{r['ci95_low_ms']:.3f}, {r['ci95_high_ms']:.3f}]"
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "–"
-    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
-
-
-def _int(n: int | None) -> str:
-    return "–" if n is None else f"{n:,}"
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.2f} %"
-

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from convbench.report import formats as fmt
 from convbench.report.document import Figure, Paragraph, Section, Table
 
 
@@ -18,9 +19,9 @@ def early_exit_summary(ee: dict[str, Any]) -> str:
     return (f"Early exit ({ee['model']}, {ee['form']} LiteRT form, {ee['threads']} thread"
             f"{'s' * (ee['threads'] > 1)}) at {100 * model['redundancy']:.1f} % redundancy: "
             f"{model['time_ms_per_image']:.3g} ms per image against {base['time_ms_per_image']:.3g} ms for the "
-            f"baseline, {_pct(a['saving'])} less time (analytic ideal {_pct(a['ideal_saving'])}{ratio}); "
-            f"accuracy {_pct(model['accuracy'])} against {_pct(base['accuracy'])}, exit accuracy "
-            f"{_pct(model['exit_accuracy'])}.")
+            f"baseline, {fmt.percent(a['saving'])} less time (analytic ideal {fmt.percent(a['ideal_saving'])}{ratio}); "
+            f"accuracy {fmt.percent(model['accuracy'])} against {fmt.percent(base['accuracy'])}, exit accuracy "
+            f"{fmt.percent(model['exit_accuracy'])}.")
 
 
 def early_exit_sections(evaluations: list[dict[str, Any]], plots: Path) -> list[Section]:
@@ -33,8 +34,8 @@ def early_exit_sections(evaluations: list[dict[str, Any]], plots: Path) -> list[
         blocks: list[Any] = [
             Table(["model", "redundancy %", "loss", "accuracy", "exit accuracy", "total time (s)",
                    "per-image time (ms)"],
-                  [[r["model"], f"{100 * r['redundancy']:.1f}", f"{r['loss']:.4f}", _pct(r["accuracy"]),
-                    _pct(r["exit_accuracy"]), f"{r['total_s']:.3f}", f"{r['time_ms_per_image']:.3f}"]
+                  [[r["model"], f"{100 * r['redundancy']:.1f}", f"{r['loss']:.4f}", fmt.percent(r["accuracy"]),
+                    fmt.percent(r["exit_accuracy"]), f"{r['total_s']:.3f}", f"{r['time_ms_per_image']:.3f}"]
                    for r in ee["rows"]],
                   caption=f"The reference study's table: {t['images']} test images at batch 1, LiteRT "
                           f"({ee['runtime']}), threshold {ee['threshold']:g}; the baseline is the same backbone "
@@ -43,13 +44,15 @@ def early_exit_sections(evaluations: list[dict[str, Any]], plots: Path) -> list[
                       f"path. Each path timed alone (median): exit path {paths['exit_path']['median_ms']:.3f} ms, "
                       f"full path {paths['full_path']['median_ms']:.3f} ms, baseline "
                       f"{paths['baseline']['median_ms']:.3f} ms. Analytic model from per-layer MACs: the stem up to "
-                      f"the exit is {_pct(ee['analytic']['stem_share'])} of the backbone and the exit head "
-                      f"{_pct(ee['analytic']['exit_share'])}, so the ideal saving at this redundancy is "
-                      f"{_pct(ee['analytic']['ideal_saving'])}; measured {_pct(ee['analytic']['saving'])}."),
+                      f"the exit is {fmt.percent(ee['analytic']['stem_share'])} of the backbone and the exit head "
+                      f"{fmt.percent(ee['analytic']['exit_share'])}, so the ideal saving at this redundancy is "
+                      f"{fmt.percent(ee['analytic']['ideal_saving'])}; measured "
+                      f"{fmt.percent(ee['analytic']['saving'])}."),
             Table(["model", "parameters", "test accuracy", "exit accuracy"],
-                  [["baseline", f"{training['baseline_params']:,}", _pct(training["baseline_test_accuracy"]), "–"],
-                   ["early exit", f"{training['params']:,}", _pct(training["test_accuracy"]),
-                    _pct(training.get("exit_accuracy"))]],
+                  [["baseline", f"{training['baseline_params']:,}", fmt.percent(training["baseline_test_accuracy"]),
+                    "–"],
+                   ["early exit", f"{training['params']:,}", fmt.percent(training["test_accuracy"]),
+                    fmt.percent(training.get("exit_accuracy"))]],
                   caption="Training (Keras, test split of the training mix)."),
         ]
         blocks += _sweep_figures(ee, plots)
@@ -75,7 +78,3 @@ def _sweep_figures(ee: dict[str, Any], plots: Path) -> list[Figure]:
 
 def _row(ee: dict[str, Any], model: str) -> dict[str, Any]:
     return next(r for r in ee["rows"] if r["model"] == model)
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f} %"

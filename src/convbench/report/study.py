@@ -15,6 +15,7 @@ from typing import Any
 
 from convbench.bench.stats import UNSTABLE_IQR_RATIO
 from convbench.io import write_json, write_text
+from convbench.report import formats as fmt
 from convbench.report.document import Code, Document, Figure, KeyValues, Paragraph, Section, Table
 from convbench.report.study_plots import RUNTIME_NAMES, file_label, runtime_label
 
@@ -52,13 +53,13 @@ def recommend(rows: list[dict[str, Any]], constraint: dict[str, Any]) -> dict[st
     above = sorted((r for r in pool if r["accuracy"] >= floor), key=lambda r: r["median_ms"])
     if not above:
         best = max(pool, key=lambda r: (r["accuracy"], -r["median_ms"]))
-        return answer | {"sentence": f"No configuration reaches the {_pct(floor)} accuracy floor; the most accurate "
-                                     f"is {_config(best)}: {_figures(best)}."}
+        return answer | {"sentence": f"No configuration reaches the {fmt.percent(floor)} accuracy floor; the most "
+                                     f"accurate is {_config(best)}: {_figures(best)}."}
     fastest, runner_up = above[0], (above[1] if len(above) > 1 else None)
     significant = runner_up is not None and fastest["ci95_high_ms"] < runner_up["ci95_low_ms"]
     smallest = min(above, key=lambda r: (r["size_bytes"], r["median_ms"]))
     sentence = (f"Ship {_config(fastest)}: {_figures(fastest)}; the fastest of {len(above)} configuration"
-                f"{'s' * (len(above) > 1)} with at least {_pct(floor)} test accuracy")
+                f"{'s' * (len(above) > 1)} with at least {fmt.percent(floor)} test accuracy")
     if runner_up is not None:
         sentence += (f", clearly ahead of the runner-up {_config(runner_up)} at {runner_up['median_ms']:.3g} ms "
                      f"(the 95 % CIs do not overlap)" if significant else
@@ -76,7 +77,8 @@ def _config(row: dict[str, Any]) -> str:
 
 def _figures(row: dict[str, Any]) -> str:
     return (f"{row['median_ms']:.3g} ms median inference (95 % CI {row['ci95_low_ms']:.3g}–{row['ci95_high_ms']:.3g}"
-            f" ms, p90 {row['p90_ms']:.3g} ms), {_pct(row['accuracy'])} test accuracy, {_size(row['size_bytes'])}")
+            f" ms, p90 {row['p90_ms']:.3g} ms), {fmt.percent(row['accuracy'])} test accuracy, "
+            f"{fmt.size(row['size_bytes'])}")
 
 
 # -- the files ----------------------------------------------------------------------------------------
@@ -144,10 +146,10 @@ def _summary(results: dict[str, Any]) -> Section:
     blocks: list[Any] = [Paragraph(rec["sentence"], callout=True)] if results["latency"] else []
     if rec.get("smallest"):
         s = rec["smallest"]
-        blocks.append(Paragraph(f"Smallest at or above the floor: {_config(s)}, {_size(s['size_bytes'])}, "
-                                f"{s['median_ms']:.3g} ms, {_pct(s['accuracy'])}."))
+        blocks.append(Paragraph(f"Smallest at or above the floor: {_config(s)}, {fmt.size(s['size_bytes'])}, "
+                                f"{s['median_ms']:.3g} ms, {fmt.percent(s['accuracy'])}."))
     if rec.get("pareto"):
-        front = "; ".join(f"{_config(r)}: {r['median_ms']:.3g} ms, {_pct(r['accuracy'])}" for r in rec["pareto"])
+        front = "; ".join(f"{_config(r)}: {r['median_ms']:.3g} ms, {fmt.percent(r['accuracy'])}" for r in rec["pareto"])
         blocks.append(Paragraph(f"Pareto set (no other configuration is both faster and more accurate): {front}."))
     for ee in results["early_exit"]:
         if ee.get("summary"):
@@ -163,8 +165,9 @@ def _summary(results: dict[str, Any]) -> Section:
 
 def _candidates(models: list[dict[str, Any]]) -> Section:
     rows = [[m["model"], m["arch"], f"{m['width']:g}", f"{m['input_size']}×{m['input_size']}×{m['channels']}",
-             _int(m["params"]), _int(m["macs"]), _pct(m["test_accuracy"]), _pct(m["val_accuracy"]),
-             f"{m['epochs_run']} / {m['epochs']}", _seconds(m["train_seconds"])] for m in models]
+             fmt.count(m["params"]), fmt.count(m["macs"]), fmt.percent(m["test_accuracy"]),
+             fmt.percent(m["val_accuracy"]),
+             f"{m['epochs_run']} / {m['epochs']}", fmt.seconds(m["train_seconds"])] for m in models]
     return Section("Candidates", [Table(
         ["model", "architecture", "width α", "input", "parameters", "MACs", "test accuracy", "val accuracy",
          "epochs run / max", "training"], rows, align="llrrrrrrrr",
@@ -179,10 +182,10 @@ def _latency(rows: list[dict[str, Any]], plots: Path) -> list[Section]:
     table = Table(["model", "file", "runtime", "median ms [95 % CI]", "p90 ms", "load ms", "preprocess ms", "size",
                    "accuracy", "agreement"],
                   [[r["model"], file_label(r).split(" · ")[1], runtime_label(r),
-                    f"{r['median_ms']:.3f} [{r['ci95_low_ms']:.3f}, {r['ci95_high_ms']:.3f}]"
+                    fmt.ms_ci(r)
                     + (" †" if r["unstable"] else ""),
-                    f"{r['p90_ms']:.3f}", f"{r['load_ms']:.2f}", f"{r['preprocess_ms']:.3f}", _size(r["size_bytes"]),
-                    _pct(r["accuracy"]), _pct(r["agreement"])] for r in ordered],
+                    f"{r['p90_ms']:.3f}", f"{r['load_ms']:.2f}", f"{r['preprocess_ms']:.3f}", fmt.size(r["size_bytes"]),
+                    fmt.percent(r["accuracy"]), fmt.percent(r["agreement"])] for r in ordered],
                   align="lllrrrrrrr", caption=_latency_caption(ordered))
     latency = Section("Latency", [
         Figure(study_plots.latency_ci(ordered, plots / "latency.png"),
@@ -240,21 +243,3 @@ def _environment(results: dict[str, Any]) -> Section:
         Paragraph("Timings depend on everything else running on the machine: another busy process on the same "
                   "cores can nearly double a median. Compare figures taken on an otherwise idle machine."),
     ])
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f} %"
-
-
-def _int(n: int | None) -> str:
-    return "–" if n is None else f"{n:,}"
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "–"
-    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
-
-
-def _seconds(s: float | None) -> str:
-    return "–" if s is None else f"{s:.0f} s"
