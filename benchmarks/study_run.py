@@ -81,7 +81,8 @@ def write_summary(stem: Path, name: str, experiment: str, first: dict[str, Any],
         "benchmark": "study_run", "experiment": name, "command": f"convbench run {experiment}",
         "first_run": first, "second_run": second,
         "target_seconds": target, "met": None if target is None else first["wall_seconds"] < target,
-        "recommendation": results["recommendation"]["sentence"], "models": models,
+        "recommendation": results["recommendation"]["sentence"] if results["latency"] else None,
+        "early_exit": [ee["summary"] for ee in results["early_exit"]], "models": models,
         "errors": results["errors"], "report": str(out / "report.html"), "environment": results["environment"],
     }
     plots = stem.parent / stem.name  # the study's plots, kept beside the summary for review
@@ -106,16 +107,16 @@ def write_summary(stem: Path, name: str, experiment: str, first: dict[str, Any],
         "",
         *([f"Target: first run under {target:.0f} s — {'met' if summary['met'] else 'NOT met'}.", ""]
           if target is not None else []),
-        f"Recommendation: {summary['recommendation']}",
-        "",
-        "| model | parameters | test accuracy (Keras) |",
-        "|---|---:|---:|",
-        *[f"| {m['model']} | {m['params']:,} | {100 * m['test_accuracy']:.2f} % |" for m in models],
-        "",
+        *([f"Recommendation: {summary['recommendation']}", ""] if summary["recommendation"] else []),
+        *[f"- {sentence}" for sentence in summary["early_exit"]],
+        *([""] if summary["early_exit"] else []),
+        *(["| model | parameters | test accuracy (Keras) |", "|---|---:|---:|",
+           *[f"| {m['model']} | {m['params']:,} | {100 * m['test_accuracy']:.2f} % |" for m in models], ""]
+          if models else []),
         *([f"Failed steps: {len(summary['errors'])}", ""] if summary["errors"] else []),
         "The study's plots (from its report.html):",
         "",
-        *[f"![{Path(name).stem}]({stem.name}/{name})" for name in summary["plots"]],
+        *[f"![{Path(png).stem}]({stem.name}/{png})" for png in summary["plots"]],
         "",
     ]
     write_text(stem.with_suffix(".md"), "\n".join(lines))
