@@ -87,7 +87,8 @@ def write_summary(stem: Path, name: str, experiment: str, first: dict[str, Any],
     }
     plots = stem.parent / stem.name  # the study's plots, kept beside the summary for review
     shutil.rmtree(plots, ignore_errors=True)
-    shutil.copytree(out / "plots", plots)
+    if (out / "plots").is_dir():  # a study without plots (an early exit without its sweep) has none
+        shutil.copytree(out / "plots", plots)
     summary["plots"] = sorted(p.name for p in plots.glob("*.png"))
     write_json(stem.with_suffix(".json"), summary)
     env = summary["environment"]
@@ -114,10 +115,8 @@ def write_summary(stem: Path, name: str, experiment: str, first: dict[str, Any],
            *[f"| {m['model']} | {m['params']:,} | {100 * m['test_accuracy']:.2f} % |" for m in models], ""]
           if models else []),
         *([f"Failed steps: {len(summary['errors'])}", ""] if summary["errors"] else []),
-        "The study's plots (from its report.html):",
-        "",
-        *[f"![{Path(png).stem}]({stem.name}/{png})" for png in summary["plots"]],
-        "",
+        *(["The study's plots (from its report.html):", "",
+           *[f"![{Path(png).stem}]({stem.name}/{png})" for png in summary["plots"]], ""] if summary["plots"] else []),
     ]
     write_text(stem.with_suffix(".md"), "\n".join(lines))
     print("\n".join(lines))
