@@ -86,9 +86,10 @@ class StudyFolder:
     def finish(self, step: Step, outputs: dict[str, Any], seconds: float,
                environment: dict[str, Any]) -> dict[str, Any]:
         """Write ``step``'s done-marker (atomically, after its outputs); returns the record."""
+        folder = self.step_dir(step)
         record = {"key": step.key, "kind": step.kind, "name": step.name, "model": step.model,
-                  "folder": self.step_dir(step).relative_to(self.root).as_posix(),
+                  "folder": folder.relative_to(self.root).as_posix(),
                   "settings": step.settings, "needs": list(step.needs), "outputs": outputs,
                   "seconds": round(seconds, 3), "environment": environment}
-        write_json(self.step_dir(step) / DONE_FILE, record)
+        write_json(folder / DONE_FILE, record)
         return record

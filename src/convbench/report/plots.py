@@ -124,8 +124,8 @@ def tradeoff_scatter(xs: Sequence[float], ys: Sequence[float], labels: Sequence[
     ax.grid(alpha=0.3)
     ax.margins(0.12)
     on_front = set(front)
-    labelled = list(range(len(xs))) if len(xs) <= LABEL_ALL else front
-    order = [i for i in front if i in labelled] + [i for i in labelled if i not in on_front]  # front first
+    crowded = len(xs) > LABEL_ALL
+    order = front + ([] if crowded else [i for i in range(len(xs)) if i not in on_front])  # front labels first
     _, unplaced = annotate_without_overlap(ax, xs, ys, labels, order=order)
     handles: list[Any] = [Line2D([], [], linestyle="none", marker="o", color=c, label=g)
                           for g, c in colour_of.items() if g]
@@ -134,7 +134,7 @@ def tradeoff_scatter(xs: Sequence[float], ys: Sequence[float], labels: Sequence[
     handles += [Line2D([], [], linestyle="none", marker="o", color="#555555", label=f,
                        markerfacecolor="white" if k == 1 else "#555555") for k, f in enumerate(filled) if f]
     handles.append(Line2D([], [], color="black", linestyle="--", linewidth=1, marker="o", markerfacecolor="none",
-                          markersize=9, label="Pareto front" + ("" if labelled is not front else " (labelled)")))
+                          markersize=9, label="Pareto front" + (" (labelled)" if crowded else "")))
     handles += [Line2D([], [], linestyle="none", label=f"[{n}] {labels[i]}") for n, i in enumerate(unplaced, 1)]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     return save_png(fig, path)

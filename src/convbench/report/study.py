@@ -17,7 +17,7 @@ from convbench.bench.stats import UNSTABLE_IQR_RATIO
 from convbench.io import write_json, write_text
 from convbench.report import formats as fmt
 from convbench.report.document import Code, Document, Figure, KeyValues, Paragraph, Section, Table
-from convbench.report.study_plots import RUNTIME_NAMES, file_label, runtime_label
+from convbench.report.study_plots import RUNTIME_NAMES, file_kind, file_label, runtime_label
 
 CSV_COLUMNS = ("kind", "model", "arch", "width", "input_size", "dataset", "format", "quantize", "runtime",
                "runtime_version", "threads", "params", "macs", "size_bytes", "sha256", "accuracy", "keras_accuracy",
@@ -181,7 +181,7 @@ def _latency(rows: list[dict[str, Any]], plots: Path) -> list[Section]:
     ordered = sorted(rows, key=lambda r: (r["model"], r["format"], r["quantize"], r["runtime"], r["threads"]))
     table = Table(["model", "file", "runtime", "median ms [95 % CI]", "p90 ms", "load ms", "preprocess ms", "size",
                    "accuracy", "agreement"],
-                  [[r["model"], file_label(r).split(" · ")[1], runtime_label(r),
+                  [[r["model"], file_kind(r), runtime_label(r),
                     fmt.ms_ci(r)
                     + (" †" if r["unstable"] else ""),
                     f"{r['p90_ms']:.3f}", f"{r['load_ms']:.2f}", f"{r['preprocess_ms']:.3f}", fmt.size(r["size_bytes"]),
@@ -196,7 +196,7 @@ def _latency(rows: list[dict[str, Any]], plots: Path) -> list[Section]:
                "Median model load (once per process), image preprocessing and inference (per image), stacked.")])
     labels = [f"{file_label(r)} · {r['runtime']} t{r['threads']}" for r in ordered]
     groups = [r["model"] for r in ordered]  # colour: the model; shape: the file; filled: 1 thread, hollow: more
-    shapes = [file_label(r).split(" · ")[1] for r in ordered]
+    shapes = [file_kind(r) for r in ordered]
     fills = ["1 thread" if r["threads"] == 1 else "2+ threads" for r in ordered]
     medians_s = [r["median_ms"] / 1e3 for r in ordered]
     blocks: list[Any] = []

@@ -22,10 +22,15 @@ PHASE_NAMES = {"load_ms": "model load (once)", "preprocess_ms": "preprocess (dec
 RUNTIME_NAMES = {"litert": "LiteRT", "onnxruntime": "ONNX Runtime", "keras": "Keras tf.function"}
 
 
+def file_kind(row: dict[str, Any]) -> str:
+    """``tflite int8``: the format and optimisation mode of a model file."""
+    mode = "float32" if row["quantize"] == "none" else row["quantize"]
+    return f"{row['format']} {mode}"
+
+
 def file_label(row: dict[str, Any]) -> str:
     """``mobilenet_v2_0.35_32 · tflite int8``: a model file."""
-    mode = "float32" if row["quantize"] == "none" else row["quantize"]
-    return f"{row['model']} · {row['format']} {mode}"
+    return f"{row['model']} · {file_kind(row)}"
 
 
 def runtime_label(row: dict[str, Any]) -> str:
@@ -40,22 +45,22 @@ def latency_ci(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> 
     height = 0.8 / len(runtimes)
     fig, ax = new_figure(9.5, 1.4 + 0.22 * len(files) * max(len(runtimes), 1.6))
     colours = _colours(len(runtimes))
-    present = {f: [rt for rt in runtimes if any(file_label(r) == f and runtime_label(r) == rt for r in rows)]
-               for f in files}  # bars of a file are centred on its label, however many runtimes ran it
+    ran = {(file_label(r), runtime_label(r)) for r in rows}
+    present = {f: [rt for rt in runtimes if (f, rt) in ran] for f in files}  # bars centred on their file's label
 
     def bar_y(r: dict[str, Any]) -> float:
         file, slots = file_label(r), present[file_label(r)]
         return len(files) - 1 - files.index(file) + height * (len(slots) / 2 - slots.index(runtime_label(r)) - 0.5)
 
     for k, runtime in enumerate(runtimes):
-        chosen = [(files.index(file_label(r)), r) for r in rows if runtime_label(r) == runtime]
-        y = np.array([bar_y(r) for _, r in chosen])
-        med = np.array([r["median_ms"] for _, r in chosen])
-        low = np.array([r["ci95_low_ms"] for _, r in chosen])
-        high = np.array([r["ci95_high_ms"] for _, r in chosen])
+        chosen = [r for r in rows if runtime_label(r) == runtime]
+        y = np.array([bar_y(r) for r in chosen])
+        med = np.array([r["median_ms"] for r in chosen])
+        low = np.array([r["ci95_low_ms"] for r in chosen])
+        high = np.array([r["ci95_high_ms"] for r in chosen])
         ax.barh(y, med, height=height * 0.9, color=colours[k], label=runtime)
         ax.errorbar(med, y, xerr=[med - low, high - med], fmt="none", ecolor="black", elinewidth=1, capsize=2)
-        ax.scatter([r["p90_ms"] for _, r in chosen], y, marker="|", s=80, color="#c62828", zorder=3,
+        ax.scatter([r["p90_ms"] for r in chosen], y, marker="|", s=80, color="#c62828", zorder=3,
                    label="p90" if k == 0 else None)
     ax.set_yticks(range(len(files) - 1, -1, -1), files)
     ax.set_xlabel("steady-state inference per image, batch 1 (ms): bar = median, whisker = 95 % CI, red tick = p90")
