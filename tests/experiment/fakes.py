@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from convbench.bench import BenchResult, Measurement, TaskSpec
-from convbench.experiment import steps
+from convbench.experiment import list_kinds, step_kind
 from convbench.io import write_json
 
 # Small, two-model study on the embedded digits (what the stand-ins and the real reduced run both use).
@@ -82,7 +82,12 @@ class FakeSteps:
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> FakeSteps:
         for kind in ("train", "export", "parity", "bench", "early_exit_train", "early_exit_eval"):
-            monkeypatch.setitem(steps.EXECUTORS, kind, getattr(self, kind))
+            if kind not in list_kinds():  # TEMP until the early-exit kinds land
+                continue
+            fake = getattr(self, kind)
+            outputs = step_kind(kind).Outputs
+            monkeypatch.setattr(step_kind(kind), "run", lambda step, ctx, fake=fake, outputs=outputs:
+                                outputs.model_validate(fake(step, ctx)))
         return self
 
     def _enter(self, step: Any) -> None:
@@ -94,19 +99,18 @@ class FakeSteps:
         self._enter(step)
         (ctx.dir / "model.keras").write_bytes(b"keras " + step.key.encode())
         s = step.settings
-        params = int(10_000 * s["width"])
+        params = int(10_000 * s.width)
         return {"model": "model.keras", "train_accuracy": 0.99, "val_accuracy": 0.95,
-                "test_accuracy": 0.9 + s["width"] / 10, "params": params, "macs": params * 50,
-                "epochs_run": s["epochs"], "best_epoch": s["epochs"],
+                "test_accuracy": 0.9 + s.width / 10, "params": params, "macs": params * 50,
+                "epochs_run": s.epochs, "best_epoch": s.epochs,
                 "train_seconds": 1.0, "input_shape": [32, 32, 1], "test_images": 360}
 
     def export(self, step: Any, ctx: Any) -> dict[str, Any]:
         self._enter(step)
         s = step.settings
-        path = ctx.dir / f"model.{s['to']}"
-        path.write_bytes(f"{s['to']} {s['quantize']} {ctx.needs[0]['key']}".encode() * 100)
-        return {"model": path.name, "size_bytes": path.stat().st_size, "sha256": _sha(path), "format": s["to"],
-                "quantize": s["quantize"], "card_metrics": {}}
+        path = ctx.dir / f"model.{s.to}"
+        path.write_bytes(f"{s.to} {s.quantize} {ctx.needs[0].step.key}".encode() * 100)
+        return {"model": path.name, "size_bytes": path.stat().st_size, "sha256": _sha(path)}
 
     def parity(self, step: Any, ctx: Any) -> dict[str, Any]:
         self._enter(step)
@@ -116,18 +120,18 @@ class FakeSteps:
     def bench(self, step: Any, ctx: Any) -> dict[str, Any]:
         self._enter(step)
         (source,) = ctx.needs
-        path = ctx.path(source)
+        path = source.path(source.outputs.model)
         s = step.settings
         rng = np.random.default_rng(len(step.name))
-        base = 1e-3 * (1 + len(step.name) % 7) / s["threads"]
-        phases = {name: Measurement(TaskSpec(step.model, s["runtime"], name, s["threads"]),
+        base = 1e-3 * (1 + len(step.name) % 7) / s.threads
+        phases = {name: Measurement(TaskSpec(step.model, s.runtime, name, s.threads),
                                     base * scale * (1 + 0.02 * rng.random(20)))
                   for name, scale in (("load", 5.0), ("first_inference", 2.0), ("preprocess", 0.1), ("inference", 1.0))}
         result = BenchResult(
             model={"path": str(path), "name": path.name, "size_bytes": path.stat().st_size, "sha256": _sha(path),
                    "format": path.suffix[1:], "arch": step.model, "quantize": "none", "macs": 1000},
-            runtime={"name": s["runtime"], "version": "0", "threads": s["threads"], "delegate": None},
-            protocol={"runs": s["runs"]}, image={}, phases=phases,
+            runtime={"name": s.runtime, "version": "0", "threads": s.threads, "delegate": None},
+            protocol={"runs": s.runs}, image={}, phases=phases,
             environment={"cpu": "fake cpu", "cores": 2, "timestamp": "2025-01-01T00:00:00+00:00"})
         result.save(ctx.dir / "bench.json")
         return {"result": "bench.json", "median_ms": result.inference.median * 1e3, "unstable": False}

@@ -9,11 +9,14 @@ import re
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 from experiment.fakes import EARLY_EXIT_TOML, SMALL_TOML, FakeSteps
 
+from convbench.bench import Measurement, TaskSpec
 from convbench.experiment import history, run
-from convbench.report.study import recommend
+from convbench.report.compare import pair_test
+from convbench.report.study import LatencyCandidate, recommend
 
 
 @pytest.fixture(scope="module")
@@ -84,16 +87,21 @@ def test_results_go_to_history(study):
     assert len(rows) == 6 and {r["arch"] for r in rows} == {"mobilenet_v2", "alexnet_separable"}
 
 
-def _lat(model, median, accuracy, size=1000, lo=None, hi=None, runtime="litert", threads=1):
-    return {"model": model, "format": "tflite", "quantize": "none", "runtime": runtime, "threads": threads,
-            "median_ms": median, "ci95_low_ms": lo or median * 0.99, "ci95_high_ms": hi or median * 1.01,
-            "p90_ms": median * 1.1, "accuracy": accuracy, "size_bytes": size}
+def _lat(model, median, accuracy, size=1000, spread=0.01, runtime="litert", threads=1):
+    """A timed configuration: 200 samples within ±spread of ``median`` (ms), its row built from them."""
+    samples_s = 1e-3 * median * (1 + spread * np.linspace(-1, 1, 200))
+    inference = Measurement(TaskSpec(model, runtime, "inference", threads), samples_s)
+    row = {"model": model, "format": "tflite", "quantize": "none", "runtime": runtime, "threads": threads,
+           "median_ms": 1e3 * inference.median, "ci95_low_ms": 1e3 * inference.ci95.low,
+           "ci95_high_ms": 1e3 * inference.ci95.high, "p90_ms": 1e3 * inference.p90, "accuracy": accuracy,
+           "size_bytes": size}
+    return LatencyCandidate(row, inference)
 
 
 def test_recommend_fastest_above_floor_smallest_and_pareto():
     rows = [_lat("fast_bad", 0.5, 0.80), _lat("fast_good", 1.0, 0.96, size=5000), _lat("slow_best", 2.0, 0.99, 900),
             _lat("slow_worse", 3.0, 0.95)]
-    rec = recommend(rows, {"accuracy_floor": 0.95})
+    rec = recommend(rows, accuracy_floor=0.95)
     assert rec["fastest"]["model"] == "fast_good" and rec["runner_up"]["model"] == "slow_best"
     assert rec["significant"] is True and rec["smallest"]["model"] == "slow_best"
     assert [r["model"] for r in rec["pareto"]] == ["fast_bad", "fast_good", "slow_best"]
@@ -102,12 +110,20 @@ def test_recommend_fastest_above_floor_smallest_and_pareto():
 
 
 def test_recommend_edge_cases():
-    rows = [_lat("a", 1.0, 0.9, lo=0.8, hi=1.3), _lat("b", 1.1, 0.92, lo=0.9, hi=1.2)]
-    assert "not clearly ahead" in recommend(rows, {"accuracy_floor": 0.5})["sentence"]
-    assert recommend(rows, {"accuracy_floor": 0.99})["sentence"].startswith("No configuration reaches the 99.0 %")
-    only = recommend([*rows, _lat("c", 0.1, 0.99, runtime="onnxruntime")], {"runtime": "litert"})
+    rows = [_lat("a", 1.0, 0.9, spread=0.8), _lat("b", 1.1, 0.92, spread=0.8)]
+    assert "not clearly ahead" in recommend(rows, accuracy_floor=0.5)["sentence"]
+    assert recommend(rows, accuracy_floor=0.99)["sentence"].startswith("No configuration reaches the 99.0 %")
+    only = recommend([*rows, _lat("c", 0.1, 0.99, runtime="onnxruntime")], runtime="litert")
     assert only["fastest"]["model"] == "a"
-    assert recommend([], {})["fastest"] is None
+    assert recommend([])["fastest"] is None
+
+
+def test_recommend_uses_the_significance_rule_of_compare():
+    """The verdict on fastest vs runner-up is compare's pair test (Mann–Whitney and disjoint CIs), not CIs alone."""
+    for spread in (0.01, 0.05, 0.1, 0.2, 0.4):
+        fast, slow = _lat("fast", 1.0, 0.95, spread=spread), _lat("slow", 1.05, 0.95, spread=spread)
+        verdict = pair_test("fast", fast.inference, "slow", slow.inference)
+        assert recommend([fast, slow])["significant"] is verdict.significant
 
 
 def test_early_exit_study_report(tmp_path, fake_steps):

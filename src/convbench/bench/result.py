@@ -53,6 +53,16 @@ class BenchResult:
         macs = self.model.get("macs")
         return 2.0 * macs / self.inference.median / 1e9 if macs else None
 
+    def figures_ms(self) -> dict[str, Any]:
+        """The measured figures as every results table shows them, times in milliseconds: inference's median with
+        its 95 % CI, p90, p99, IQR and sample count, whether it was unstable, the other phases' medians, and the
+        attained GFLOP/s. The one row builder of ``compare`` and the study report."""
+        m, ms = self.inference, 1e3
+        return {"median_ms": m.median * ms, "ci95_low_ms": m.ci95.low * ms, "ci95_high_ms": m.ci95.high * ms,
+                "p90_ms": m.p90 * ms, "p99_ms": m.p99 * ms, "iqr_ms": m.iqr * ms, "n": m.n, "unstable": m.unstable,
+                **{f"{phase}_ms": self.phases[phase].median * ms for phase in PHASES if phase != "inference"},
+                "attained_gflops": self.attained_gflops}
+
     def to_dict(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "model": self.model, "runtime": self.runtime, "protocol": self.protocol,
                 "image": self.image, "attained_gflops": self.attained_gflops,

@@ -19,8 +19,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from convbench.errors import ConfigError
-from convbench.experiment.plan import Step
+from convbench.experiment.step import Done, Step, StepOutputs, step_kind
 from convbench.io import read_json, write_json
 
 STUDY_FILE = "study.json"
@@ -66,7 +68,7 @@ class StudyFolder:
         """Record ``record`` (name, settings, command …) as the folder's study."""
         write_json(self.root / STUDY_FILE, record)
 
-    def step_dir(self, step: Step) -> Path:
+    def step_dir(self, step: Step[Any]) -> Path:
         """The step's folder: where it was finished, if it was under another name, else its own."""
         own = self.root / step.folder
         if own.exists():
@@ -74,22 +76,29 @@ class StudyFolder:
         renamed = sorted(own.parent.glob(f"*-{step.key[:10]}/{DONE_FILE}"))
         return renamed[0].parent if renamed else own
 
-    def done(self, step: Step) -> dict[str, Any] | None:
-        """The done-marker of ``step`` if it is finished (with this very key), else ``None``."""
-        path = self.step_dir(step) / DONE_FILE
+    def done(self, step: Step[Any]) -> Done[Any] | None:
+        """``step`` as finished, if its done-marker holds this very key and outputs its kind can read, else ``None``."""
+        folder = self.step_dir(step)
         try:
-            record = read_json(path)
+            record = read_json(folder / DONE_FILE)
         except (OSError, ValueError):
             return None
-        return record if isinstance(record, dict) and record.get("key") == step.key else None
+        if not isinstance(record, dict) or record.get("key") != step.key:
+            return None
+        try:
+            outputs = step_kind(step.kind).Outputs.model_validate(record.get("outputs"))
+        except pydantic.ValidationError:  # written by a version whose outputs this one cannot read: redo the step
+            return None
+        return Done(step, folder, outputs)
 
-    def finish(self, step: Step, outputs: dict[str, Any], seconds: float,
-               environment: dict[str, Any]) -> dict[str, Any]:
-        """Write ``step``'s done-marker (atomically, after its outputs); returns the record."""
+    def finish(self, step: Step[Any], outputs: StepOutputs, seconds: float,
+               environment: dict[str, Any]) -> Done[Any]:
+        """Write ``step``'s done-marker (atomically, after its outputs); returns the finished step."""
         folder = self.step_dir(step)
         record = {"key": step.key, "kind": step.kind, "name": step.name, "model": step.model,
                   "folder": folder.relative_to(self.root).as_posix(),
-                  "settings": step.settings, "needs": list(step.needs), "outputs": outputs,
-                  "seconds": round(seconds, 3), "environment": environment}
+                  "settings": step.settings.model_dump(mode="json"), "needs": list(step.needs),
+                  "outputs": outputs.model_dump(mode="json"), "seconds": round(seconds, 3),
+                  "environment": environment}
         write_json(folder / DONE_FILE, record)
-        return record
+        return Done(step, folder, outputs)

@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from convbench.experiment.plan import Step
+from convbench.experiment.step import Step
 
 
 class Display:
@@ -44,14 +44,14 @@ class Display:
         with open(self.log_path, "a", encoding="utf-8") as f:
             f.write(f"{stamp} {text}\n")
 
-    def start(self, step: Step, number: int, total: int, own_progress: bool) -> None:
+    def start(self, step: Step[Any], number: int, total: int, own_progress: bool) -> None:
         self.log(f"[{number}/{total}] {step.describe()} …")
         if own_progress:
             self.progress.stop()
         else:
             self.current = self.progress.add_task(f"  {step.describe()}", total=None)
 
-    def finish(self, step: Step, text: str, own_progress: bool) -> None:
+    def finish(self, step: Step[Any], text: str, own_progress: bool) -> None:
         if self.current is not None:
             self.progress.remove_task(self.current)
             self.current = None
@@ -60,6 +60,6 @@ class Display:
         self.progress.advance(self.overall)
         self.log(f"      {text}")
 
-    def skip(self, step: Step, why: str) -> None:
+    def skip(self, step: Step[Any], why: str) -> None:
         self.progress.advance(self.overall)
         self.log(f"  {why:<7} {step.describe()}")

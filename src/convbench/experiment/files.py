@@ -18,10 +18,11 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel
 
+from convbench.data import DataSpec, check_spec, list_datasets
 from convbench.errors import ConfigError, DataError
 from convbench.experiment.schema import Experiment, format_location
+from convbench.vocabulary import DEFAULT_EXPERIMENT
 
-DEFAULT_EXPERIMENT = "default"
 _INDEX = re.compile(r"\[(\d+)\]")
 
 
@@ -126,8 +127,6 @@ def _set_key(raw: dict[str, Any], key: str, value: Any, where: str) -> None:
 
 
 def _override_data(raw: dict[str, Any], key: str, value: str, where: str) -> None:
-    from convbench.data import DataSpec, list_datasets
-
     if key not in ("main", "redundant"):
         raise ConfigError(f"{where}: --data {key}=…: unknown data entry {key!r}; expected main or redundant")
     section = raw.setdefault("data", {})
@@ -247,8 +246,6 @@ def _check_names_and_paths(experiment: Experiment, where: str) -> None:
 
 
 def _check_data_spec(spec: str, where: str) -> None:
-    from convbench.data import check_spec
-
     try:
         check_spec(spec)
     except DataError as e:
@@ -256,8 +253,6 @@ def _check_data_spec(spec: str, where: str) -> None:
 
 
 def _with_absolute_paths(experiment: Experiment) -> Experiment:
-    from convbench.data import DataSpec
-
     update = {}
     for key in ("main", "redundant"):
         spec = getattr(experiment.data, key)

@@ -21,12 +21,15 @@ from typing import Any
 
 from convbench.env import environment
 from convbench.errors import ConfigError, ConvbenchError
-from convbench.experiment import steps as step_functions
 from convbench.experiment.cache import StudyFolder
 from convbench.experiment.display import Display
-from convbench.experiment.files import find_experiment, load_experiment, validate_experiment
-from convbench.experiment.plan import Step, make_plan
+from convbench.experiment.files import find_experiment, load_experiment, shipped_dir, validate_experiment
+from convbench.experiment.history import append_history
+from convbench.experiment.plan import make_plan
+from convbench.experiment.results import collect
 from convbench.experiment.schema import Experiment
+from convbench.experiment.step import DataCache, Done, Step, StepContext, step_kind
+from convbench.report.study import write_reports
 
 RESULTS_ROOT = "results"  # default output folder: results/<study name> under the current directory
 
@@ -49,7 +52,7 @@ class StudyRun:
 
     experiment: Experiment
     out: Path
-    plan: list[Step]
+    plan: list[Step[Any]]
     cached: set[str] = field(default_factory=set)
     ran: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
@@ -114,14 +117,9 @@ def run(experiment: str | os.PathLike[str] | None = None, *, out: str | os.PathL
         display.log(f"study {exp.name}: {len(plan)} steps, {len(study.cached)} already done; output in {root}")
         _execute(plan, folder, study, display, progress)
     study.wall_seconds = time.perf_counter() - started
-    from convbench.experiment.results import collect
-    from convbench.report.study import write_reports
-
     study.results = collect(exp, plan, folder, study, command=command, started=started_at)
     study.files = write_reports(study.results, root)
     if record_history:
-        from convbench.experiment.history import append_history
-
         append_history(study.results["rows"], {"study": exp.name, "timestamp": started_at, "command": command,
                                                "out_dir": str(root.resolve()), "wall_seconds": study.wall_seconds,
                                                "experiment": study.results["study"]["experiment"],
@@ -146,11 +144,10 @@ def _experiment(ref: str | os.PathLike[str] | None, out: str | os.PathLike[str] 
     return validate_experiment(owner["experiment"], f"study saved in {out}"), owner.get("source", "")
 
 
-def _execute(plan: list[Step], folder: StudyFolder, study: StudyRun, display: Display, progress: bool) -> None:
-    from convbench.experiment.steps import DataCache
-
+def _execute(plan: list[Step[Any]], folder: StudyFolder, study: StudyRun, display: Display, progress: bool) -> None:
     datasets = DataCache()
-    records = {s.key: folder.done(s) for s in plan if s.key in study.cached}
+    finished: dict[str, Done[Any]] = {s.key: done for s in plan if s.key in study.cached
+                                      and (done := folder.done(s)) is not None}
     todo = [s for s in plan if s.key not in study.cached]
     for number, step in enumerate(todo, 1):
         blocked = next((k for k in step.needs if k in study.failed or k in study.skipped), None)
@@ -158,53 +155,33 @@ def _execute(plan: list[Step], folder: StudyFolder, study: StudyRun, display: Di
             study.skipped[step.key] = f"needs a step that failed ({_name(plan, blocked)})"
             display.skip(step, "skipped")
             continue
-        own_progress = step.kind in step_functions.OWN_PROGRESS
-        display.start(step, number, len(todo), own_progress)
-        ctx = step_functions.StepContext(folder.root, folder.step_dir(step), [records[k] for k in step.needs],
-                                         datasets, progress)
+        kind = step_kind(step.kind)
+        display.start(step, number, len(todo), kind.draws_own_progress)
+        ctx = StepContext(folder.step_dir(step), tuple(finished[k] for k in step.needs), datasets, progress)
         began = time.perf_counter()
         try:
             ctx.dir.mkdir(parents=True, exist_ok=True)
-            outputs = step_functions.EXECUTORS[step.kind](step, ctx)
-            records[step.key] = folder.finish(step, outputs, time.perf_counter() - began, environment())
+            outputs = kind.run(step, ctx)
+            finished[step.key] = folder.finish(step, outputs, time.perf_counter() - began, environment())
         except ConvbenchError as e:
             study.failed[step.key] = str(e)
-            display.finish(step, f"✗ failed: {e}", own_progress)
+            display.finish(step, f"✗ failed: {e}", kind.draws_own_progress)
             continue
         except OSError as e:  # disk full, permission denied: stop here, keep what is finished
-            display.finish(step, f"✗ {e}", own_progress)
+            display.finish(step, f"✗ {e}", kind.draws_own_progress)
             raise OSError(e.errno, f"{e.strerror or e} while running step {step.describe()!r}; finished steps are "
                                    f"kept: run the same command again to resume", e.filename) from None
         study.ran.append(step.key)
-        display.finish(step, f"✓ {_summary(step, outputs)} ({time.perf_counter() - began:.1f} s)", own_progress)
+        display.finish(step, f"✓ {kind.summary(outputs)} ({time.perf_counter() - began:.1f} s)",
+                       kind.draws_own_progress)
 
 
-def _name(plan: list[Step], key: str) -> str:
+def _name(plan: list[Step[Any]], key: str) -> str:
     return next(s.describe() for s in plan if s.key == key)
-
-
-def _summary(step: Step, outputs: dict[str, Any]) -> str:
-    """The one figure a person wants to see when a step ends."""
-    if step.kind == "train":
-        return f"test accuracy {outputs.get('test_accuracy', float('nan')):.1%}, {outputs.get('params', 0):,} params"
-    if step.kind == "export":
-        return f"{outputs.get('size_bytes', 0) / 1e3:,.1f} kB, sha256 {str(outputs.get('sha256'))[:12]}"
-    if step.kind == "parity":
-        return f"accuracy {outputs['accuracy']:.1%}, agreement with Keras {outputs['agreement']:.1%}"
-    if step.kind == "bench":
-        return f"median {outputs['median_ms']:.3f} ms" + (" (unstable)" if outputs.get("unstable") else "")
-    if step.kind == "early_exit_train":
-        return (f"test accuracy {outputs['test_accuracy']:.1%} (baseline {outputs['baseline_test_accuracy']:.1%}), "
-                f"exit accuracy {outputs['exit_accuracy']:.1%}")
-    if step.kind == "early_exit_eval":
-        return f"saving {outputs['saving']:.1%} of the baseline's time (analytic ideal {outputs['ideal_saving']:.1%})"
-    return "done"
 
 
 def _command(source: str, out: Path, data: dict[str, str] | None, settings: dict[str, Any] | None) -> str:
     """The command that reproduces this run."""
-    from convbench.experiment.files import shipped_dir
-
     ref = Path(source).stem if source and Path(source).parent == shipped_dir() else source
     args = ["convbench", "run", *([ref] if ref else []), "--out", str(out)]
     for key, value in (data or {}).items():

@@ -17,21 +17,28 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from convbench.naming import width_text
+from convbench.vocabulary import (
+    BENCH_DEFAULTS,
+    DEFAULT_QUANTIZE,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WIDTH,
+    QUANTIZE_ALIASES,
+    QUANTIZE_MODES,
+    QUANTIZE_NAMES,
+    TRAIN_DEFAULTS,
+    EarlyExitForm,
+    RuntimeName,
+)
 
-QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
-Runtime = Literal["litert", "onnxruntime", "keras"]
 Count = Annotated[int, Field(ge=1)]
 Threads = Annotated[list[Count], Field(min_length=1)]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
 Probability = Annotated[float, Field(gt=0, lt=1)]
 
-# The reference study's TFLite optimisation names; TensorFlow documents all three as one mode.
-QUANTIZE_ALIASES = {"OPTIMIZE_FOR_LATENCY": "dynamic", "OPTIMIZE_FOR_SIZE": "dynamic", "DEFAULT": "dynamic"}
-
 
 def _known_quantize(mode: str) -> str:
     if QUANTIZE_ALIASES.get(mode, mode) not in QUANTIZE_MODES:
-        raise ValueError(f"unknown mode {mode!r}; known: {', '.join([*QUANTIZE_MODES, *QUANTIZE_ALIASES])}")
+        raise ValueError(f"unknown mode {mode!r}; known: {', '.join(QUANTIZE_NAMES)}")
     return mode
 
 
@@ -52,19 +59,19 @@ class DataConfig(_Section):
 class TrainConfig(_Section):
     """``[train]``: training settings shared by every model (each ``[[models]]`` entry may override them)."""
 
-    epochs: Count = 20
-    batch_size: Count = 32
-    patience: Annotated[int, Field(ge=0)] = 5
-    seed: int = 0
+    epochs: Count = TRAIN_DEFAULTS.epochs
+    batch_size: Count = TRAIN_DEFAULTS.batch_size
+    patience: Annotated[int, Field(ge=0)] = TRAIN_DEFAULTS.patience
+    seed: int = TRAIN_DEFAULTS.seed
     augment: bool = False
-    val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = TRAIN_DEFAULTS.val_fraction
 
 
 class ModelConfig(_Section):
     """One ``[[models]]`` entry: a candidate architecture and its size."""
 
     arch: str
-    width: Annotated[float, Field(gt=0)] = 1.0
+    width: Annotated[float, Field(gt=0)] = DEFAULT_WIDTH
     input_size: Count | None = None  # None: the architecture's default
     channels: Literal[1, 3] | None = None  # None: the dataset's
     options: dict[str, bool | int | float | str] = Field(default_factory=dict)  # architecture options (dropout …)
@@ -87,7 +94,7 @@ class ModelConfig(_Section):
 class ExportConfig(_Section):
     """``[export]``: quantisation modes of the LiteRT files (ONNX files are exported in float32)."""
 
-    quantize: Annotated[list[QuantizeName], Field(min_length=1)] = ["none"]
+    quantize: Annotated[list[QuantizeName], Field(min_length=1)] = [DEFAULT_QUANTIZE]
 
     def modes(self) -> list[str]:
         """The distinct modes to export: aliases of ``dynamic`` give byte-identical files, so one file serves."""
@@ -97,11 +104,12 @@ class ExportConfig(_Section):
 class BenchConfig(_Section):
     """``[bench]``: runtimes with their thread counts, and the latency harness's settings."""
 
-    runtimes: dict[Runtime, Threads] = Field(default_factory=lambda: {"litert": [1]}, min_length=1)
-    runs: Count = 100
-    min_seconds: Annotated[float, Field(ge=0)] = 1.0
-    warmup: Annotated[int, Field(ge=0)] = 10
-    warmup_seconds: Annotated[float, Field(ge=0)] = 0.5
+    runtimes: dict[RuntimeName, Threads] = Field(default_factory=lambda: {"litert": [BENCH_DEFAULTS.threads]},
+                                                 min_length=1)
+    runs: Count = BENCH_DEFAULTS.runs
+    min_seconds: Annotated[float, Field(ge=0)] = BENCH_DEFAULTS.min_seconds
+    warmup: Annotated[int, Field(ge=0)] = BENCH_DEFAULTS.warmup
+    warmup_seconds: Annotated[float, Field(ge=0)] = BENCH_DEFAULTS.warmup_seconds
 
 
 class EarlyExitConfig(_Section):
@@ -109,7 +117,7 @@ class EarlyExitConfig(_Section):
     then timed image by image in LiteRT on the test mix."""
 
     backbone: str = "vgg19"
-    width: Annotated[float, Field(gt=0)] = 1.0
+    width: Annotated[float, Field(gt=0)] = DEFAULT_WIDTH
     exit_after: str = "block1"
     input_size: Count | None = None  # None: the backbone's default
     channels: Literal[1, 3] | None = None  # None: the main set's
@@ -117,8 +125,8 @@ class EarlyExitConfig(_Section):
     redundancy: Fraction | None = None  # redundant share of every split of the mix (None: every image of both)
     max_train: Annotated[int, Field(ge=2)] | None = None  # cap on the training mix (stratified), for CPU budgets
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0  # after the hidden Dense layers of both networks
-    threshold: Probability = 0.5  # exit when P(redundant) ≥ threshold
-    forms: Annotated[list[Literal["single", "chained"]], Field(min_length=1)] = ["single"]  # LiteRT deployments
+    threshold: Probability = DEFAULT_THRESHOLD  # exit when P(redundant) ≥ threshold
+    forms: Annotated[list[EarlyExitForm], Field(min_length=1)] = ["single"]  # LiteRT deployments
     threads: Threads = [1]
     repeats: Count = 3  # timed calls per test image
     limit: Annotated[int, Field(ge=2)] | None = None  # time at most this many images per test mix
@@ -135,7 +143,7 @@ class ReportConfig(_Section):
     """``[report]``: the user's constraint, which the report's summary answers."""
 
     accuracy_floor: Annotated[float, Field(ge=0, le=1)] = 0.0  # recommend the fastest model at or above it
-    runtime: Runtime | None = None  # rank only this runtime (None: every runtime in [bench])
+    runtime: RuntimeName | None = None  # rank only this runtime (None: every runtime in [bench])
     threads: Count | None = None  # rank only this thread count
 
 

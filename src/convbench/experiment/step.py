@@ -56,7 +56,7 @@ class StepOutputs(BaseModel):
 
 
 S = TypeVar("S", bound=StepSettings)
-O = TypeVar("O", bound=StepOutputs)
+Out = TypeVar("Out", bound=StepOutputs)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def _versions() -> dict[str, str]:  # asked for every step: looking up package m
 
 
 @dataclass(frozen=True)
-class Done(Generic[O]):
+class Done(Generic[Out]):
     """A finished step, as its done-marker records it.
 
     Attributes:
@@ -115,7 +115,7 @@ class Done(Generic[O]):
 
     step: Step[Any]
     dir: Path
-    outputs: O
+    outputs: Out
 
     def path(self, name: str) -> Path:
         """The absolute path of a file the step wrote (``name`` relative to its folder)."""
@@ -143,6 +143,11 @@ class StepContext:
     datasets: DataCache
     progress: bool = True
 
+    def need(self, kind: type[StepKind[Any, Out]]) -> Done[Out]:
+        """The finished step of ``kind`` that this step needs (its kind's plan gave it exactly one)."""
+        (found,) = (done for done in self.needs if done.step.kind == kind.name)
+        return found
+
 
 class Planned:
     """The steps planned so far, for a kind to find the ones its steps need."""
@@ -155,7 +160,7 @@ class Planned:
         return [s for s in self.steps if s.kind == kind.name and model in (None, s.model)]
 
 
-class StepKind(abc.ABC, Generic[S, O]):
+class StepKind(abc.ABC, Generic[S, Out]):
     """A kind of step: see the module docstring for what each member is for.
 
     Subclasses set ``name``, ``stage``, ``Settings`` and ``Outputs`` and implement :meth:`plan`, :meth:`run`
@@ -173,14 +178,14 @@ class StepKind(abc.ABC, Generic[S, O]):
         """This kind's steps for ``experiment`` (``planned`` holds every step of earlier stages)."""
 
     @abc.abstractmethod
-    def run(self, step: Step[S], ctx: StepContext) -> O:
+    def run(self, step: Step[S], ctx: StepContext) -> Out:
         """Do the step's work in ``ctx.dir``; return its outputs."""
 
     @abc.abstractmethod
-    def summary(self, outputs: O) -> str:
+    def summary(self, outputs: Out) -> str:
         """The one figure a person wants to see when a step ends."""
 
-    def contribute(self, done: Done[O], results: StudyResults) -> None:  # noqa: B027 (optional hook)
+    def contribute(self, done: Done[Out], results: StudyResults) -> None:
         """Add what the finished step ``done`` shows to ``results`` (default: nothing)."""
 
 

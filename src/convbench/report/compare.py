@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scipy.stats import mannwhitneyu
+
+from convbench.bench.measurement import Measurement
 from convbench.bench.result import BenchResult
 from convbench.errors import ConfigError
 from convbench.io import write_text
@@ -36,8 +39,8 @@ from convbench.report import formats as fmt
 
 ALPHA = 0.05  # family-wise error rate over all pairs (Bonferroni)
 COLUMNS = ("rank", "model", "arch", "quantize", "runtime", "threads", "median_ms", "ci95_low_ms", "ci95_high_ms",
-           "p90_ms", "iqr_ratio", "unstable", "n", "size_bytes", "params", "macs", "accuracy", "gflops", "sha256",
-           "path")
+           "p90_ms", "iqr_ratio", "unstable", "n", "size_bytes", "params", "macs", "accuracy", "attained_gflops",
+           "sha256", "path")
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class Comparison:
 
     def to_csv(self) -> str:
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.rows)
         return out.getvalue()
@@ -141,31 +144,28 @@ def compare(results: list[BenchResult | str | os.PathLike[str]],
     rows = [_row(rank, names[i], loaded[i]) for rank, i in enumerate(order, 1)]
     ordered = [(names[i], loaded[i]) for i in order]
     m = len(ordered) * (len(ordered) - 1) // 2
-    pairs = [_pair_test(a, b, ALPHA / m) for a, b in itertools.combinations(ordered, 2)]
+    pairs = [pair_test(name_a, a.inference, name_b, b.inference, ALPHA / m)
+             for (name_a, a), (name_b, b) in itertools.combinations(ordered, 2)]
     comparison = Comparison(rows, pairs)
     if out is not None:
         _write(comparison, [r for _, r in ordered], Path(out))
     return comparison
 
 
-def _pair_test(a: tuple[str, BenchResult], b: tuple[str, BenchResult], threshold: float) -> PairTest:
-    from scipy.stats import mannwhitneyu
-
-    (name_a, ra), (name_b, rb) = a, b
-    ma, mb = ra.inference, rb.inference
-    p = float(mannwhitneyu(ma.times_s, mb.times_s, alternative="two-sided").pvalue)
-    overlap = ma.ci95.low <= mb.ci95.high and mb.ci95.low <= ma.ci95.high
-    return PairTest(name_a, name_b, ma.median, mb.median, p, threshold, overlap)
+def pair_test(name_a: str, a: Measurement, name_b: str, b: Measurement, threshold: float = ALPHA) -> PairTest:
+    """Whether ``a`` (the faster) and ``b`` differ, by the rule in the module docstring (``threshold``: the
+    Mann–Whitney p-value below which a difference counts, already corrected for the number of pairs)."""
+    p = float(mannwhitneyu(a.times_s, b.times_s, alternative="two-sided").pvalue)
+    overlap = a.ci95.low <= b.ci95.high and b.ci95.low <= a.ci95.high
+    return PairTest(name_a, name_b, a.median, b.median, p, threshold, overlap)
 
 
 def _row(rank: int, name: str, r: BenchResult) -> dict[str, Any]:
-    m = r.inference
     return {"rank": rank, "model": name, "arch": r.model.get("arch"), "quantize": r.model.get("quantize"),
-            "runtime": r.runtime["name"], "threads": r.runtime["threads"], "median_ms": 1e3 * m.median,
-            "ci95_low_ms": 1e3 * m.ci95.low, "ci95_high_ms": 1e3 * m.ci95.high, "p90_ms": 1e3 * m.p90,
-            "iqr_ratio": m.iqr_ratio, "unstable": m.unstable, "n": m.n, "size_bytes": r.model.get("size_bytes"),
+            "runtime": r.runtime["name"], "threads": r.runtime["threads"], **r.figures_ms(),
+            "iqr_ratio": r.inference.iqr_ratio, "size_bytes": r.model.get("size_bytes"),
             "params": r.model.get("params"), "macs": r.model.get("macs"), "accuracy": r.model.get("accuracy"),
-            "gflops": r.attained_gflops, "sha256": r.model.get("sha256"), "path": r.model.get("path")}
+            "sha256": r.model.get("sha256"), "path": r.model.get("path")}
 
 
 def _write(comparison: Comparison, results: list[BenchResult], out: Path) -> None:

@@ -10,14 +10,24 @@ from __future__ import annotations
 import csv
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from convbench.bench.measurement import Measurement
 from convbench.bench.stats import UNSTABLE_IQR_RATIO
 from convbench.io import write_json, write_text
 from convbench.report import formats as fmt
+from convbench.report import plots as tradeoff
+from convbench.report import study_plots
+from convbench.report.compare import pair_test
 from convbench.report.document import Code, Document, Figure, KeyValues, Paragraph, Section, Table
-from convbench.report.study_plots import RUNTIME_NAMES, file_kind, file_label, runtime_label
+from convbench.report.early_exit_section import early_exit_sections
+from convbench.report.html import render_html
+from convbench.report.markdown import render_markdown
+from convbench.report.plots import pareto_front
+from convbench.report.study_plots import file_kind, file_label, runtime_label
+from convbench.vocabulary import quantize_label, runtime_display
 
 CSV_COLUMNS = ("kind", "model", "arch", "width", "input_size", "dataset", "format", "quantize", "runtime",
                "runtime_version", "threads", "params", "macs", "size_bytes", "sha256", "accuracy", "keras_accuracy",
@@ -28,50 +38,70 @@ CSV_COLUMNS = ("kind", "model", "arch", "width", "input_size", "dataset", "forma
 # -- the answer -------------------------------------------------------------------------------------
 
 
-def recommend(rows: list[dict[str, Any]], constraint: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LatencyCandidate:
+    """One timed configuration the recommendation ranks: its latency row and its inference samples."""
+
+    row: dict[str, Any]
+    inference: Measurement
+
+
+def recommend(candidates: list[LatencyCandidate], *, accuracy_floor: float = 0.0, runtime: str | None = None,
+              threads: int | None = None) -> dict[str, Any]:
     """The fastest configuration at or above the accuracy floor, the smallest one, and the Pareto set.
 
+    Whether the fastest is clearly ahead of the runner-up is decided by the rule ``convbench compare`` applies to
+    every pair (:func:`~convbench.report.compare.pair_test`: Mann–Whitney U and disjoint median CIs), on the one
+    pair the recommendation rests on.
+
     Args:
-        rows: latency rows (``median_ms``, ``ci95_*_ms``, ``p90_ms``, ``accuracy``, ``size_bytes`` …).
-        constraint: ``accuracy_floor`` and optionally ``runtime`` / ``threads`` to rank only those.
+        candidates: the timed configurations (rows with ``median_ms``, ``ci95_*_ms``, ``p90_ms``, ``accuracy``,
+            ``size_bytes`` …, and their inference Measurements).
+        accuracy_floor: recommend only configurations with at least this test accuracy.
+        runtime, threads: rank only this runtime / thread count (``None``: all).
 
     Returns:
         ``{"sentence", "fastest", "runner_up", "significant", "smallest", "pareto", "candidates", "accuracy_floor"}``
         (rows or ``None``); ``sentence`` says it in words with the figures.
     """
-    from convbench.report.plots import pareto_front
-
-    floor = constraint.get("accuracy_floor") or 0.0
-    pool = [r for r in rows if r.get("accuracy") is not None
-            and constraint.get("runtime") in (None, r["runtime"]) and constraint.get("threads") in (None, r["threads"])]
+    floor = accuracy_floor or 0.0
+    pool = [c for c in candidates if c.row.get("accuracy") is not None
+            and runtime in (None, c.row["runtime"]) and threads in (None, c.row["threads"])]
     answer: dict[str, Any] = {"accuracy_floor": floor, "candidates": len(pool), "fastest": None, "runner_up": None,
                               "significant": None, "smallest": None, "pareto": []}
     if not pool:
         return answer | {"sentence": "No timed model has a known test accuracy, so there is nothing to recommend."}
-    front = pareto_front([r["median_ms"] for r in pool], [r["accuracy"] for r in pool])
-    answer["pareto"] = [pool[i] for i in front]
-    above = sorted((r for r in pool if r["accuracy"] >= floor), key=lambda r: r["median_ms"])
+    rows = [c.row for c in pool]
+    front = pareto_front([r["median_ms"] for r in rows], [r["accuracy"] for r in rows])
+    answer["pareto"] = [rows[i] for i in front]
+    above = sorted((c for c in pool if c.row["accuracy"] >= floor), key=lambda c: c.row["median_ms"])
     if not above:
-        best = max(pool, key=lambda r: (r["accuracy"], -r["median_ms"]))
+        best = max(rows, key=lambda r: (r["accuracy"], -r["median_ms"]))
         return answer | {"sentence": f"No configuration reaches the {fmt.percent(floor)} accuracy floor; the most "
                                      f"accurate is {_config(best)}: {_figures(best)}."}
-    fastest, runner_up = above[0], (above[1] if len(above) > 1 else None)
-    significant = runner_up is not None and fastest["ci95_high_ms"] < runner_up["ci95_low_ms"]
-    smallest = min(above, key=lambda r: (r["size_bytes"], r["median_ms"]))
+    fastest, runner_up = above[0].row, (above[1].row if len(above) > 1 else None)
+    smallest = min((c.row for c in above), key=lambda r: (r["size_bytes"], r["median_ms"]))
     sentence = (f"Ship {_config(fastest)}: {_figures(fastest)}; the fastest of {len(above)} configuration"
                 f"{'s' * (len(above) > 1)} with at least {fmt.percent(floor)} test accuracy")
+    significant = None
     if runner_up is not None:
-        sentence += (f", clearly ahead of the runner-up {_config(runner_up)} at {runner_up['median_ms']:.3g} ms "
-                     f"(the 95 % CIs do not overlap)" if significant else
-                     f", though not clearly ahead of the runner-up {_config(runner_up)} at "
-                     f"{runner_up['median_ms']:.3g} ms (their 95 % CIs overlap)")
+        test = pair_test(_config(fastest), above[0].inference, _config(runner_up), above[1].inference)
+        significant = test.significant
+        versus = f"the runner-up {_config(runner_up)} at {runner_up['median_ms']:.3g} ms"
+        if significant:
+            sentence += f", clearly ahead of {versus} (the 95 % CIs do not overlap)"
+        elif test.cis_overlap:
+            sentence += f", though not clearly ahead of {versus} (their 95 % CIs overlap)"
+        else:
+            sentence += (f", though not clearly ahead of {versus} (their 95 % CIs do not overlap, but the Mann–Whitney "
+                         f"test gives p = {test.p_value:.2g}, not below {test.threshold:g})")
     return answer | {"sentence": sentence + ".", "fastest": fastest, "runner_up": runner_up,
-                     "significant": significant, "smallest": smallest}
+                     "significant": significant if runner_up is not None else False, "smallest": smallest}
 
 
 def _config(row: dict[str, Any]) -> str:
-    mode = "float32" if row["quantize"] == "none" else row["quantize"]
-    how = f"{RUNTIME_NAMES.get(row['runtime'], row['runtime'])} {mode}" if row["format"] != "keras" else "Keras"
+    keras = row["format"] == "keras"
+    how = "Keras" if keras else f"{runtime_display(row['runtime'])} {quantize_label(row['quantize'])}"
     return f"{row['model']} ({how}, {row['threads']} thread{'s' * (row['threads'] > 1)})"
 
 
@@ -86,9 +116,6 @@ def _figures(row: dict[str, Any]) -> str:
 
 def write_reports(results: dict[str, Any], out: str | os.PathLike[str]) -> list[Path]:
     """Write results.json, results.csv, the plots, report.md and report.html into ``out``; return their paths."""
-    from convbench.report.html import render_html
-    from convbench.report.markdown import render_markdown
-
     out = Path(out)
     doc = build_document(results, out / "plots")
     files = [write_json(out / "results.json", results),
@@ -123,8 +150,6 @@ def build_document(results: dict[str, Any], plots: Path) -> Document:
     if results["latency"]:
         doc.sections += _latency(results["latency"], plots)
     if results["early_exit"]:
-        from convbench.report.early_exit_section import early_exit_sections
-
         doc.sections += early_exit_sections(results["early_exit"], plots)
     if results["errors"]:
         doc.sections.append(Section("Problems", [Table(["step", "what went wrong"],
@@ -175,9 +200,6 @@ def _candidates(models: list[dict[str, Any]]) -> Section:
 
 
 def _latency(rows: list[dict[str, Any]], plots: Path) -> list[Section]:
-    from convbench.report import plots as tradeoff
-    from convbench.report import study_plots
-
     ordered = sorted(rows, key=lambda r: (r["model"], r["format"], r["quantize"], r["runtime"], r["threads"]))
     table = Table(["model", "file", "runtime", "median ms [95 % CI]", "p90 ms", "load ms", "preprocess ms", "size",
                    "accuracy", "agreement"],
@@ -230,7 +252,7 @@ def _latency_caption(rows: list[dict[str, Any]]) -> str:
 def _environment(results: dict[str, Any]) -> Section:
     env, study = results["environment"], results["study"]
     libraries = ", ".join(f"{k} {v}" for k, v in (env.get("libraries") or {}).items())
-    threads = sorted({r["threads"] for r in results["rows"]})
+    threads = sorted({r["threads"] for r in results["rows"] if r.get("threads") is not None})
     return Section("Environment and reproduction", [
         KeyValues([("CPU", str(env.get("cpu"))), ("cores", str(env.get("cores"))), ("OS", str(env.get("os"))),
                    ("Python", str(env.get("python"))), ("libraries", libraries),

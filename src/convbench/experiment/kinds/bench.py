@@ -1,0 +1,108 @@
+"""``bench``: time one model file (the Keras model or an exported file) in one runtime of ``[bench]`` at one
+thread count, phase by phase; its finished steps are the study's latency rows."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from convbench.bench import BenchResult, bench
+from convbench.experiment.inputs import DataInputs, MachineInputs, data_inputs, machine_inputs
+from convbench.experiment.kinds.export import ExportKind, ExportSettings
+from convbench.experiment.kinds.parity import ParityKind, ParityOutputs
+from convbench.experiment.kinds.train import TrainKind, TrainOutputs
+from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
+from convbench.vocabulary import RUNTIMES
+
+if TYPE_CHECKING:
+    from convbench.experiment.results import StudyResults
+    from convbench.experiment.schema import Experiment
+
+RESULT_FILE = "bench.json"
+
+
+class BenchSettings(DataInputs, MachineInputs):
+    """The runtime, its threads and the harness's protocol (``[bench]``)."""
+
+    runtime: str
+    threads: int
+    runs: int
+    min_seconds: float
+    warmup: int
+    warmup_seconds: float
+
+
+class BenchOutputs(StepOutputs):
+    """The :class:`~convbench.bench.BenchResult` file and its headline figure."""
+
+    result: str
+    median_ms: float
+    unstable: bool
+
+
+@register_kind
+class BenchKind(StepKind[BenchSettings, BenchOutputs]):
+    name = "bench"
+    stage = 50  # after every training and export: timings run back to back
+    Settings = BenchSettings
+    Outputs = BenchOutputs
+
+    def plan(self, experiment: Experiment, planned: Planned) -> list[Step[BenchSettings]]:
+        bench_config = experiment.bench
+        protocol = {k: getattr(bench_config, k) for k in ("runs", "min_seconds", "warmup", "warmup_seconds")}
+        inputs = {**data_inputs(experiment.data.main), **machine_inputs()}
+        steps = []
+        for train in planned.of(TrainKind):
+            files = [("keras", train)] + [(f"{e.settings.to} {e.settings.quantize}", e)
+                                          for e in planned.of(ExportKind, train.model)]
+            for runtime, threads_list in bench_config.runtimes.items():
+                file_format = RUNTIMES[runtime].file_format
+                for file_name, source in files:
+                    if not file_name.startswith(file_format):
+                        continue
+                    for threads in threads_list:
+                        settings = BenchSettings(runtime=runtime, threads=threads, **protocol, **inputs)
+                        steps.append(make_step(BenchKind, f"{train.model} {file_name} {runtime} {threads}t",
+                                               settings, (source,), model=train.model))
+        return steps
+
+    def run(self, step: Step[BenchSettings], ctx: StepContext) -> BenchOutputs:
+        s = step.settings
+        (source,) = ctx.needs
+        result = bench(source.path(source.outputs.model), runtime=s.runtime, threads=s.threads, runs=s.runs,
+                       min_seconds=s.min_seconds, warmup=s.warmup, warmup_seconds=s.warmup_seconds, data=s.data)
+        result.save(ctx.dir / RESULT_FILE)
+        return BenchOutputs(result=RESULT_FILE, median_ms=result.inference.median * 1e3,
+                            unstable=result.inference.unstable)
+
+    def summary(self, outputs: BenchOutputs) -> str:
+        return f"median {outputs.median_ms:.3f} ms" + (" (unstable)" if outputs.unstable else "")
+
+    def contribute(self, done: Done[BenchOutputs], results: StudyResults) -> None:
+        """One latency row: the file's bench result with what the study knows of the file (its model's figures,
+        its export mode, and the accuracy of that very file from its parity step)."""
+        source = results.finished[done.step.needs[0]]
+        exported = source.step.kind == ExportKind.name
+        trained: Done[TrainOutputs] = results.finished[source.step.needs[0]] if exported else source
+        export: ExportSettings | None = source.step.settings if exported else None
+        checked = results.dependents(source.step.key, ParityKind)
+        parity: ParityOutputs | None = checked[0].outputs if checked else None
+        model = results.models[trained.step.key]
+        bench_file = done.path(done.outputs.result)
+        result = BenchResult.load(bench_file)
+        if export is None:  # the Keras model itself: its accuracy is the test accuracy, trivially in parity
+            accuracy, agreement, max_abs_diff = model["test_accuracy"], 1.0, 0.0
+        else:
+            accuracy, agreement, max_abs_diff = ((parity.accuracy, parity.agreement, parity.max_abs_diff) if parity
+                                                 else (None, None, None))
+        row = {
+            "kind": "latency", "model": model["model"], "arch": model["arch"], "width": model["width"],
+            "input_size": model["input_size"], "dataset": model["dataset"],
+            "format": export.to if export else "keras", "quantize": export.quantize if export else "none",
+            "runtime": result.runtime["name"], "runtime_version": result.runtime.get("version"),
+            "threads": result.runtime["threads"], "delegate": result.runtime.get("delegate"),
+            "params": model["params"], "macs": model["macs"], "size_bytes": result.model["size_bytes"],
+            "sha256": result.model["sha256"], "accuracy": accuracy, "keras_accuracy": model["test_accuracy"],
+            "agreement": agreement, "max_abs_diff": max_abs_diff, **result.figures_ms(),
+            "file": results.relative(result.model["path"]), "bench_file": results.relative(bench_file),
+            "environment": result.environment}
+        results.add_latency(row, result)

@@ -1,0 +1,60 @@
+"""``parity``: an exported file's accuracy on the test split, run in its own runtime, and its agreement with the
+Keras model it came from (whose test-set probabilities the train step kept)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from convbench.artifacts import read_card
+from convbench.experiment.inputs import DataInputs, data_inputs
+from convbench.experiment.kinds.export import ExportKind
+from convbench.experiment.kinds.train import TrainKind
+from convbench.experiment.step import Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
+from convbench.export import measure_parity
+from convbench.runtime import open_runner
+
+if TYPE_CHECKING:
+    from convbench.experiment.schema import Experiment
+
+
+class ParitySettings(DataInputs):
+    """Only the data: the file and the reference come from the steps it needs."""
+
+
+class ParityOutputs(StepOutputs):
+    """The exported file's figures on the whole test split."""
+
+    accuracy: float
+    agreement: float
+    max_abs_diff: float
+    test_images: int
+    runtime: str
+
+
+@register_kind
+class ParityKind(StepKind[ParitySettings, ParityOutputs]):
+    name = "parity"
+    stage = 30
+    Settings = ParitySettings
+    Outputs = ParityOutputs
+
+    def plan(self, experiment: Experiment, planned: Planned) -> list[Step[ParitySettings]]:
+        settings = ParitySettings(**data_inputs(experiment.data.main))
+        return [make_step(ParityKind, export.name, settings, (planned.of(TrainKind, export.model)[0], export),
+                          model=export.model) for export in planned.of(ExportKind)]
+
+    def run(self, step: Step[ParitySettings], ctx: StepContext) -> ParityOutputs:
+        trained, exported = ctx.need(TrainKind), ctx.need(ExportKind)
+        path = exported.path(exported.outputs.model)
+        card = read_card(path)
+        test = card.splits(ctx.datasets(step.settings.data))["test"]
+        reference = np.load(trained.path(trained.outputs.test_probabilities or ""))
+        runner = open_runner(path)
+        parity = measure_parity(runner, reference, test, card.preprocessing)
+        return ParityOutputs(accuracy=parity.accuracy, agreement=parity.top1_agreement,
+                             max_abs_diff=parity.max_abs_diff, test_images=parity.images, runtime=runner.name)
+
+    def summary(self, outputs: ParityOutputs) -> str:
+        return f"accuracy {outputs.accuracy:.1%}, agreement with Keras {outputs.agreement:.1%}"

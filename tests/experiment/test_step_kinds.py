@@ -1,0 +1,94 @@
+"""The step-kind registry: every kind plans, runs, summarises and contributes through it, and a new kind is one
+class (here: the download size of every exported file, gzipped, as an app store would ship it)."""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+import pytest
+
+from convbench.experiment import list_kinds, load_experiment, make_plan, run, step_kind
+from convbench.experiment import step as step_module
+from convbench.experiment.kinds.export import ExportKind
+from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, StepSettings, make_step
+
+
+class GzipSettings(StepSettings):
+    level: int
+
+
+class GzipOutputs(StepOutputs):
+    gzip_bytes: int
+
+
+class GzipKind(StepKind[GzipSettings, GzipOutputs]):
+    """The example kind: one step per exported file; its rows land in results.csv and the history."""
+
+    name = "gzip"
+    stage = 25  # after export, before parity
+    Settings = GzipSettings
+    Outputs = GzipOutputs
+
+    def plan(self, experiment: Any, planned: Planned) -> list[Step[GzipSettings]]:
+        return [make_step(GzipKind, export.name, GzipSettings(level=9), (export,), model=export.model)
+                for export in planned.of(ExportKind)]
+
+    def run(self, step: Step[GzipSettings], ctx: StepContext) -> GzipOutputs:
+        exported = ctx.need(ExportKind)
+        data = exported.path(exported.outputs.model).read_bytes()
+        return GzipOutputs(gzip_bytes=len(gzip.compress(data, compresslevel=step.settings.level)))
+
+    def summary(self, outputs: GzipOutputs) -> str:
+        return f"{outputs.gzip_bytes:,} bytes gzipped"
+
+    def contribute(self, done: Done[GzipOutputs], results: Any) -> None:
+        results.rows.append({"kind": "gzip", "model": done.step.model, "step": done.step.name,
+                             "gzip_bytes": done.outputs.gzip_bytes})
+
+
+@pytest.fixture
+def gzip_kind(monkeypatch: pytest.MonkeyPatch) -> GzipKind:
+    kind = GzipKind()
+    monkeypatch.setitem(step_module._KINDS, kind.name, kind)  # registered for this test only
+    return kind
+
+
+def test_the_shipped_kinds_are_registered_in_stage_order():
+    kinds = list_kinds()
+    assert {"train", "export", "parity", "bench"} <= set(kinds)
+    stages = [step_kind(name).stage for name in kinds]
+    assert stages == sorted(stages)
+    with pytest.raises(KeyError, match="unknown step kind 'nope'; known: train"):
+        step_kind("nope")
+
+
+def test_a_new_kind_is_planned_run_summarised_and_reported(small_toml, tmp_path, fake_steps, fast_plots, gzip_kind):
+    plan = make_plan(load_experiment(small_toml))
+    gzips = [s for s in plan if s.kind == "gzip"]
+    exports = [s for s in plan if s.kind == "export"]
+    assert [s.name for s in gzips] == [s.name for s in exports]
+    assert all(s.needs == (e.key,) for s, e in zip(gzips, exports, strict=True))
+    kinds_in_order = [s.kind for s in plan]
+    assert kinds_in_order.index("gzip") > max(i for i, k in enumerate(kinds_in_order) if k == "export")
+
+    study = run(small_toml, out=tmp_path / "out", progress=False)
+    rows = [r for r in study.results["rows"] if r["kind"] == "gzip"]
+    assert len(rows) == len(exports) and all(0 < r["gzip_bytes"] for r in rows)
+    assert "gzip_bytes" in (tmp_path / "out" / "results.csv").read_text().splitlines()[0]
+    log = (tmp_path / "out" / "run.log").read_text()
+    assert "bytes gzipped" in log
+
+    again = run(small_toml, out=tmp_path / "out", progress=False)  # its steps are cached like every other kind's
+    assert again.ran == [] and [r for r in again.results["rows"] if r["kind"] == "gzip"] == rows
+
+
+def test_done_markers_hold_typed_settings_and_outputs(small_toml, tmp_path, fake_steps, fast_plots):
+    from convbench.experiment.cache import StudyFolder
+
+    study = run(small_toml, out=tmp_path / "out", progress=False)
+    folder = StudyFolder(tmp_path / "out")
+    for step in study.plan:
+        done = folder.done(step)
+        assert done is not None and isinstance(done.outputs, step_kind(step.kind).Outputs)
+        assert isinstance(step.settings, step_kind(step.kind).Settings)
