@@ -1,5 +1,6 @@
 """The shared words of convbench: one home for every name that the schema, plan, exporter, runners, report and
-CLI all use, so that each is spelled (and validated) once.
+CLI all use, so that each is spelled (and validated) once; and the defaults that the library's functions, the
+experiment schema and the CLI's help all state, so that each is written once.
 
 Keras-free and import-light on purpose: the experiment schema and ``convbench --help`` read it, and neither
 may pay TensorFlow's import.
@@ -19,6 +20,8 @@ QuantizeModeName = Literal["none", "dynamic", "float16", "int8"]
 # float activations), so all three name one mode and give byte-identical files.
 TF_OPTIMIZATIONS = ("DEFAULT", "OPTIMIZE_FOR_LATENCY", "OPTIMIZE_FOR_SIZE")
 QUANTIZE_ALIASES = dict.fromkeys(TF_OPTIMIZATIONS, "dynamic")
+QUANTIZE_NAMES = (*QUANTIZE_MODES, *TF_OPTIMIZATIONS)  # every accepted quantize= name, as error messages list them
+DEFAULT_QUANTIZE: QuantizeModeName = "none"  # float32: what export() writes unless told otherwise
 ALIAS_NOTE = ("TensorFlow documents OPTIMIZE_FOR_LATENCY, OPTIMIZE_FOR_SIZE and DEFAULT as the same optimisation "
               "(dynamic-range quantisation): expect byte-identical files (compare their sha256)")
 
@@ -66,3 +69,55 @@ def runtime_display(name: str) -> str:
 EARLY_EXIT_FORMS = ("single", "chained")  # one .tflite with an IF op; two chained segments
 EarlyExitForm = Literal["single", "chained"]
 DEFAULT_THRESHOLD = 0.5  # exit when P(redundant) ≥ threshold
+
+
+# -- defaults -------------------------------------------------------------------------------------------------
+# Each record mirrors the keyword defaults of one library function, which reads its defaults from here, as do the
+# experiment schema and the CLI's help; tests/test_vocabulary.py checks each record against its function's signature.
+
+DEFAULT_WIDTH = 1.0  # width multiplier α: every builder at its paper's width
+
+
+@dataclass(frozen=True)
+class TrainDefaults:
+    """:func:`convbench.train.train`'s settings unless told otherwise (also the experiment's ``[train]``)."""
+
+    width: float = DEFAULT_WIDTH
+    epochs: int = 20
+    batch_size: int = 32
+    patience: int = 5  # epochs without a better validation accuracy before stopping
+    seed: int = 0
+    val_fraction: float = 0.1  # share of the training split held out for validation
+
+
+@dataclass(frozen=True)
+class BenchDefaults:
+    """:func:`convbench.bench.bench`'s settings unless told otherwise (also the experiment's ``[bench]``)."""
+
+    threads: int = 1
+    runs: int = 100  # timed calls, at least
+    min_seconds: float = 1.0  # timed loop length, at least
+    warmup: int = 10
+    warmup_seconds: float = 0.5
+    load_repeats: int = 5  # fresh loads timed, each with a cold first call
+
+
+@dataclass(frozen=True)
+class DescribeDefaults:
+    """:func:`convbench.models.describe_all`'s shape unless told otherwise (``convbench models``)."""
+
+    channels: int = 3
+    num_classes: int = 2
+    width: float = DEFAULT_WIDTH
+
+
+TRAIN_DEFAULTS = TrainDefaults()
+BENCH_DEFAULTS = BenchDefaults()
+DESCRIBE_DEFAULTS = DescribeDefaults()
+
+# -- studies and their history --------------------------------------------------------------------------------
+
+DEFAULT_EXPERIMENT = "default"  # the shipped experiment `convbench run` runs when none is named
+RESULTS_ROOT = "results"  # a study's default output folder: results/<study name> under the current directory
+HISTORY_ENV = "CONVBENCH_HISTORY"  # environment variable naming the SQLite results history
+DEFAULT_HISTORY = "~/.convbench/results.sqlite"  # the history without $CONVBENCH_HISTORY or an explicit path

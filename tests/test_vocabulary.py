@@ -1,0 +1,96 @@
+"""The shared words agree with each other and with the code they name: Literal types with their tuples, every
+registered runtime and export target with its entry, and every default record with the signature it mirrors."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+from typing import get_args
+
+import pytest
+
+from convbench import vocabulary as v
+
+
+def test_literal_types_list_the_same_names_as_their_tuples():
+    assert get_args(v.QuantizeModeName) == v.QUANTIZE_MODES
+    assert get_args(v.RuntimeName) == tuple(v.RUNTIMES)
+    assert get_args(v.ExportTarget) == tuple(v.EXPORT_SUFFIXES)
+    assert get_args(v.EarlyExitForm) == v.EARLY_EXIT_FORMS
+
+
+def test_quantize_names_and_labels():
+    assert set(v.QUANTIZE_ALIASES) == set(v.TF_OPTIMIZATIONS)
+    assert set(v.QUANTIZE_ALIASES.values()) <= set(v.QUANTIZE_MODES)
+    assert (*v.QUANTIZE_MODES, *v.TF_OPTIMIZATIONS) == v.QUANTIZE_NAMES
+    assert v.DEFAULT_QUANTIZE in v.QUANTIZE_MODES
+    assert [v.quantize_label(m) for m in v.QUANTIZE_MODES] == ["float32", "dynamic", "float16", "int8"]
+    assert all(name in v.ALIAS_NOTE for name in v.TF_OPTIMIZATIONS)
+
+
+def test_every_registered_runtime_has_its_info_and_runs_its_format():
+    from convbench.runtime import list_runtimes, runtime_for
+
+    assert sorted(v.RUNTIMES) == list_runtimes()
+    for name, info in v.RUNTIMES.items():
+        assert info.name == name
+        assert runtime_for(f"model.{info.file_format}") == name
+    assert v.runtime_display("onnxruntime") == "ONNX Runtime" and v.runtime_display("other") == "other"
+
+
+def test_every_export_target_is_accepted_by_the_exporter_and_run_by_a_runtime():
+    from convbench.errors import ConfigError
+    from convbench.export.modes import resolve_quantize, resolve_target
+    from convbench.runtime import runtime_for
+
+    for target, suffix in v.EXPORT_SUFFIXES.items():
+        assert resolve_target(target) == target
+        assert v.RUNTIMES[runtime_for(f"model{suffix}")].file_format == target
+    with pytest.raises(ConfigError, match="expected one of tflite, onnx"):
+        resolve_target("coreml")
+    for name in v.QUANTIZE_NAMES:
+        assert resolve_quantize(name).mode == v.QUANTIZE_ALIASES.get(name, name)
+
+
+@pytest.mark.parametrize(("record", "function"), [
+    (v.TRAIN_DEFAULTS, "convbench.train:train"),
+    (v.BENCH_DEFAULTS, "convbench.bench:bench"),
+    (v.DESCRIBE_DEFAULTS, "convbench.models:describe_all"),
+])
+def test_default_records_match_the_signatures_they_mirror(record, function):
+    module, name = function.split(":")
+    parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+    for field in dataclasses.fields(record):
+        assert parameters[field.name].default == getattr(record, field.name), f"{function}({field.name}=…)"
+
+
+def test_single_defaults_match_the_library(monkeypatch):
+    from convbench.experiment.history import history_path
+    from convbench.export import export
+    from convbench.runtime.early_exit import open_early_exit_runner
+
+    assert inspect.signature(export).parameters["quantize"].default == v.DEFAULT_QUANTIZE
+    assert inspect.signature(open_early_exit_runner).parameters["threshold"].default == v.DEFAULT_THRESHOLD
+    monkeypatch.delenv(v.HISTORY_ENV, raising=False)
+    assert history_path() == Path(v.DEFAULT_HISTORY).expanduser()
+    monkeypatch.setenv(v.HISTORY_ENV, "elsewhere.sqlite")
+    assert history_path() == Path("elsewhere.sqlite")
+
+
+def test_a_study_writes_under_the_results_root_by_default(tmp_path, monkeypatch):
+    from convbench.experiment import run
+
+    monkeypatch.chdir(tmp_path)
+    study = run(v.DEFAULT_EXPERIMENT, dry_run=True, record_history=False, progress=False)
+    assert study.out == Path(v.RESULTS_ROOT) / study.experiment.name
+
+
+def test_vocabulary_imports_nothing_heavy():
+    """The schema and ``convbench --help`` read it: it must not pull in numpy, pydantic or TensorFlow."""
+    heavy = ("numpy", "pydantic", "keras", "tensorflow")
+    code = f"import sys, convbench.vocabulary; print([m for m in {heavy!r} if m in sys.modules])"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
