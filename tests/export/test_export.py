@@ -12,8 +12,6 @@ from convbench.data import Preprocessing
 from convbench.errors import ConfigError, ModelError
 from convbench.export import (
     FP32_TOLERANCE,
-    MODES,
-    TF_OPTIMIZATIONS,
     ExportNote,
     check_float32,
     check_ops,
@@ -23,11 +21,12 @@ from convbench.export import (
     tflite_ops,
 )
 from convbench.io import sha256_file
+from convbench.vocabulary import QUANTIZE_MODES, TF_OPTIMIZATIONS
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("to, quantize", [*(("tflite", mode) for mode in MODES), ("onnx", "none")])
+@pytest.mark.parametrize("to, quantize", [*(("tflite", mode) for mode in QUANTIZE_MODES), ("onnx", "none")])
 def test_every_mode_exports_with_its_card(tiny, to, quantize):
     result = tiny.export(to, quantize)
     card = read_card(result.path)
@@ -40,7 +39,7 @@ def test_every_mode_exports_with_its_card(tiny, to, quantize):
     assert card.input_shape == read_card(tiny.model_path).input_shape
 
 
-@pytest.mark.parametrize("to, quantize", [*(("tflite", mode) for mode in MODES), ("onnx", "none")])
+@pytest.mark.parametrize("to, quantize", [*(("tflite", mode) for mode in QUANTIZE_MODES), ("onnx", "none")])
 def test_parity_figures_are_present_and_sane(tiny, to, quantize):
     m = tiny.export(to, quantize).card.metrics
     assert m["parity_images"] == 300 and m["parity_data"] == "digits (test split)"
@@ -52,7 +51,7 @@ def test_parity_figures_are_present_and_sane(tiny, to, quantize):
 
 
 def test_quantized_files_are_smaller(tiny):
-    size = {mode: tiny.export("tflite", mode).card.extra["size_bytes"] for mode in MODES}
+    size = {mode: tiny.export("tflite", mode).card.extra["size_bytes"] for mode in QUANTIZE_MODES}
     assert size["dynamic"] < size["none"] and size["float16"] < size["none"] and size["int8"] < size["none"]
 
 
@@ -72,7 +71,7 @@ def test_alias_names_warn_that_they_are_one_optimisation(tiny, tmp_path):
 
 
 def test_no_flex_ops_in_any_tflite(tiny):
-    for mode in MODES:
+    for mode in QUANTIZE_MODES:
         result = tiny.export("tflite", mode)
         ops = tflite_ops(result.path.read_bytes())
         assert "CONV_2D" in ops and not any(op.startswith("Flex") for op in ops)

@@ -24,7 +24,7 @@ def test_alias_note_is_printed(cli, tmp_path, monkeypatch):
     from convbench.artifacts import ModelCard
     from convbench.data import Preprocessing
     from convbench.export import ExportResult
-    from convbench.export.modes import ALIAS_NOTE
+    from convbench.vocabulary import ALIAS_NOTE
 
     card = ModelCard("m", 1.0, (8, 8, 1), ("a", "b"), Preprocessing((8, 8), 1), format="tflite", quantize="dynamic",
                      sha256="ab" * 32, extra={"size_bytes": 1234, "conversion_seconds": 1.5})

@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convbench.errors import ConfigError
+from convbench.vocabulary import ALIAS_NOTE, EXPORT_SUFFIXES, QUANTIZE_MODES, QUANTIZE_NAMES, TF_OPTIMIZATIONS
 
-TARGETS = {"tflite": ".tflite", "onnx": ".onnx"}  # target → file suffix
-MODES = ("none", "dynamic", "float16", "int8")  # none = float32
-# The reference study's names: TensorFlow documents OPTIMIZE_FOR_LATENCY and OPTIMIZE_FOR_SIZE as deprecated
-# aliases of DEFAULT, which is dynamic-range quantisation (int8 weights, float activations).
-TF_OPTIMIZATIONS = ("DEFAULT", "OPTIMIZE_FOR_LATENCY", "OPTIMIZE_FOR_SIZE")
-ALIAS_NOTE = ("TensorFlow documents OPTIMIZE_FOR_LATENCY, OPTIMIZE_FOR_SIZE and DEFAULT as the same optimisation "
-              "(dynamic-range quantisation): expect byte-identical files (compare their sha256)")
+# The old names, kept while export/__init__.py and exporter.py import them from here (with ALIAS_NOTE).
+TARGETS = EXPORT_SUFFIXES
+MODES = QUANTIZE_MODES
+__all__ = ["ALIAS_NOTE", "MODES", "TARGETS", "TF_OPTIMIZATIONS", "QuantizeMode", "resolve_quantize", "resolve_target"]
 
 
 @dataclass(frozen=True)
@@ -41,16 +39,16 @@ class QuantizeMode:
 
 def resolve_quantize(name: str) -> QuantizeMode:
     """``"int8"`` → int8 mode; ``"OPTIMIZE_FOR_SIZE"`` (any case) → dynamic through that optimisation name."""
-    if name in MODES:
+    if name in QUANTIZE_MODES:
         return QuantizeMode(name, None if name == "none" else "DEFAULT", name)
     upper = str(name).upper()
     if upper in TF_OPTIMIZATIONS:
         return QuantizeMode("dynamic", upper, upper)
-    raise ConfigError(f"unknown quantize mode {name!r}; expected one of {', '.join(MODES + TF_OPTIMIZATIONS)}")
+    raise ConfigError(f"unknown quantize mode {name!r}; expected one of {', '.join(QUANTIZE_NAMES)}")
 
 
 def resolve_target(to: str) -> str:
     """The target name, or :class:`ConfigError` listing the known ones."""
-    if to not in TARGETS:
-        raise ConfigError(f"unknown export target {to!r}; expected one of {', '.join(TARGETS)}")
+    if to not in EXPORT_SUFFIXES:
+        raise ConfigError(f"unknown export target {to!r}; expected one of {', '.join(EXPORT_SUFFIXES)}")
     return to
