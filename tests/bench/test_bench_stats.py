@@ -12,12 +12,13 @@ from convbench.bench import stats
 ONE_TO_TEN = [7.0, 3.0, 10.0, 1.0, 5.0, 9.0, 2.0, 8.0, 4.0, 6.0]  # 1..10 shuffled
 
 
-def test_percentiles_and_iqr_linear_interpolation():
+def test_percentiles_linear_interpolation():
     # positions (n-1)·q: p90 → 8.1 → 9 + 0.1; p25 → 2.25 → 3.25; p75 → 6.75 → 7.75
     assert stats.percentile(ONE_TO_TEN, 50) == 5.5
     assert stats.percentile(ONE_TO_TEN, 90) == pytest.approx(9.1)
     assert stats.percentile(ONE_TO_TEN, 99) == pytest.approx(9.91)
-    assert stats.iqr(ONE_TO_TEN) == pytest.approx(7.75 - 3.25)
+    assert stats.percentile(ONE_TO_TEN, 25) == pytest.approx(3.25)
+    assert stats.percentile(ONE_TO_TEN, 75) == pytest.approx(7.75)
 
 
 @pytest.mark.parametrize(("n", "ranks", "coverage"), [

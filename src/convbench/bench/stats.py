@@ -42,12 +42,6 @@ def percentile(samples: Sequence[float] | np.ndarray, q: float) -> float:
     return float(np.percentile(np.asarray(samples, dtype=np.float64), q))
 
 
-def iqr(samples: Sequence[float] | np.ndarray) -> float:
-    """Interquartile range: 75th minus 25th percentile."""
-    p25, p75 = np.percentile(np.asarray(samples, dtype=np.float64), [25, 75])
-    return float(p75 - p25)
-
-
 def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int, float]:
     """1-based ranks ``(l, n+1-l)`` of the order-statistic interval of the median, and its coverage.
 
@@ -56,7 +50,7 @@ def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int, float]:
     """
     if n < 1:
         raise ValueError(f"need at least one sample, got n={n}")
-    from scipy.stats import binom
+    from scipy.stats import binom  # lazy: ~0.8 s to import, not paid by the callers that only format times
 
     tail = (1.0 - confidence) / 2.0
     k = int(binom.ppf(tail, n, 0.5))  # smallest k with P(B ≤ k) ≥ tail
