@@ -13,19 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib import colormaps
 
 from convbench.report.plots import new_figure, save_png
+from convbench.vocabulary import RUNTIMES, quantize_label, runtime_display
 
 PHASE_COLOURS = {"load_ms": "#9fb3c8", "preprocess_ms": "#f2b36f", "median_ms": "#2e7d32"}
 PHASE_NAMES = {"load_ms": "model load (once)", "preprocess_ms": "preprocess (decode, resize, normalise)",
                "median_ms": "inference"}
-RUNTIME_NAMES = {"litert": "LiteRT", "onnxruntime": "ONNX Runtime", "keras": "Keras tf.function"}
+RUNTIME_NAMES = {name: info.display for name, info in RUNTIMES.items()}  # kept while report/study.py imports it
 
 
 def file_kind(row: dict[str, Any]) -> str:
     """``tflite int8``: the format and optimisation mode of a model file."""
-    mode = "float32" if row["quantize"] == "none" else row["quantize"]
-    return f"{row['format']} {mode}"
+    return f"{row['format']} {quantize_label(row['quantize'])}"
 
 
 def file_label(row: dict[str, Any]) -> str:
@@ -35,7 +36,7 @@ def file_label(row: dict[str, Any]) -> str:
 
 def runtime_label(row: dict[str, Any]) -> str:
     """``LiteRT, 2 threads``: how a file was run."""
-    return f"{RUNTIME_NAMES.get(row['runtime'], row['runtime'])}, {row['threads']} thread{'s' * (row['threads'] > 1)}"
+    return f"{runtime_display(row['runtime'])}, {row['threads']} thread{'s' * (row['threads'] > 1)}"
 
 
 def latency_ci(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
@@ -94,8 +95,6 @@ def phases_stacked(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str])
 
 
 def _colours(n: int) -> list[Any]:
-    from matplotlib import colormaps
-
     palette = colormaps["tab10"]
     return [palette(k % 10) for k in range(n)]
 
