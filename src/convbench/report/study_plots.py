@@ -16,12 +16,11 @@ import numpy as np
 from matplotlib import colormaps
 
 from convbench.report.plots import new_figure, save_png
-from convbench.vocabulary import RUNTIMES, quantize_label, runtime_display
+from convbench.vocabulary import quantize_label, runtime_display
 
 PHASE_COLOURS = {"load_ms": "#9fb3c8", "preprocess_ms": "#f2b36f", "median_ms": "#2e7d32"}
 PHASE_NAMES = {"load_ms": "model load (once)", "preprocess_ms": "preprocess (decode, resize, normalise)",
                "median_ms": "inference"}
-RUNTIME_NAMES = {name: info.display for name, info in RUNTIMES.items()}  # kept while report/study.py imports it
 
 
 def file_kind(row: dict[str, Any]) -> str:
