@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -110,3 +112,10 @@ def test_cli_convbench_error_is_one_line(cli, monkeypatch):
         app.registered_commands.pop()
     assert_one_line_error(rc, err, "bad.zip")
     assert typer  # the command was registered through typer's public API
+
+
+def test_cli_help_imports_no_heavy_library():
+    """``convbench --help`` builds every command's help, defaults included, without NumPy, Keras or TensorFlow."""
+    heavy = ("numpy", "keras", "tensorflow", "scipy", "matplotlib")
+    code = f"import sys, convbench.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"

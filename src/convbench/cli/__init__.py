@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from convbench import __version__
 from convbench.errors import ConvbenchError
 
 app = typer.Typer(name="convbench", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -20,8 +21,6 @@ app = typer.Typer(name="convbench", no_args_is_help=True, add_completion=False, 
 
 def _show_version(value: bool) -> None:
     if value:
-        from convbench import __version__
-
         print(f"convbench {__version__}")
         raise typer.Exit()
 

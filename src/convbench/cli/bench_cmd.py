@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from convbench.cli import app
+from convbench.cli.helptext import listed, with_default
+from convbench.vocabulary import BENCH_DEFAULTS, RUNTIMES
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from convbench.bench import BenchResult
     from convbench.report.compare import Comparison
 
@@ -20,15 +23,20 @@ if TYPE_CHECKING:
 def bench_command(
     model: Annotated[Path, typer.Argument(help="A .tflite, .onnx or .keras file written by convbench (with its "
                                                 "card).")],
-    runtime: Annotated[str | None, typer.Option(help="litert, onnxruntime or keras (default: from the file "
-                                                      "suffix).")] = None,
-    threads: Annotated[int | None, typer.Option(help="Runtime threads (default: 1).")] = None,
-    runs: Annotated[int | None, typer.Option(help="Timed calls, at least (default: 100).")] = None,
-    min_seconds: Annotated[float | None, typer.Option(help="Timed loop length, at least (default: 1).")] = None,
-    warmup: Annotated[int | None, typer.Option(help="Warm-up calls, at least (default: 10).")] = None,
-    warmup_seconds: Annotated[float | None, typer.Option(help="Warm-up time, at least (default: 0.5).")] = None,
-    load_repeats: Annotated[int | None, typer.Option(help="Fresh loads timed, each with a cold first call "
-                                                           "(default: 5).")] = None,
+    runtime: Annotated[str | None, typer.Option(help=with_default(listed(RUNTIMES), "from the file suffix"))] \
+        = None,
+    threads: Annotated[int | None, typer.Option(help=with_default("Runtime threads", BENCH_DEFAULTS.threads))] \
+        = None,
+    runs: Annotated[int | None, typer.Option(help=with_default("Timed calls, at least", BENCH_DEFAULTS.runs))] \
+        = None,
+    min_seconds: Annotated[float | None, typer.Option(help=with_default(
+        "Timed loop length, at least", BENCH_DEFAULTS.min_seconds))] = None,
+    warmup: Annotated[int | None, typer.Option(help=with_default("Warm-up calls, at least",
+                                                                 BENCH_DEFAULTS.warmup))] = None,
+    warmup_seconds: Annotated[float | None, typer.Option(help=with_default(
+        "Warm-up time, at least", BENCH_DEFAULTS.warmup_seconds))] = None,
+    load_repeats: Annotated[int | None, typer.Option(help=with_default(
+        "Fresh loads timed, each with a cold first call", BENCH_DEFAULTS.load_repeats))] = None,
     image: Annotated[Path | None, typer.Option(help="Real image file to time preprocessing on.")] = None,
     data: Annotated[str | None, typer.Option(help="Data spec whose first test image is used instead of "
                                                    "--image.")] = None,
@@ -36,7 +44,7 @@ def bench_command(
                                                                   "here.")] = None,
 ) -> None:
     """Time a model at batch 1: load, first inference, preprocessing and steady-state inference."""
-    from convbench.bench import bench
+    from convbench.bench import bench  # lazy: numpy and the runtimes are not needed for --help
 
     options = dict(runtime=runtime, threads=threads, runs=runs, min_seconds=min_seconds, warmup=warmup,
                    warmup_seconds=warmup_seconds, load_repeats=load_repeats, image=image, data=data)
@@ -53,7 +61,7 @@ def compare_command(
                                                   "plots.")] = None,
 ) -> None:
     """Compare bench results: latency table, significance of each difference, plots."""
-    from convbench.report.compare import compare
+    from convbench.report.compare import compare  # lazy: matplotlib and scipy are not needed for --help
 
     comparison = compare(results, out=out)
     _print_comparison(comparison)
@@ -62,9 +70,7 @@ def compare_command(
 
 
 def _print_result(result: BenchResult) -> None:
-    from rich.table import Table
-
-    from convbench.bench.stats import UNSTABLE_IQR_RATIO, format_time, select_unit
+    from convbench.bench.stats import UNSTABLE_IQR_RATIO, format_time, select_unit  # lazy: imports numpy
 
     model, rt, env = result.model, result.runtime, result.environment
     gflops = result.attained_gflops
@@ -89,8 +95,6 @@ def _print_result(result: BenchResult) -> None:
 
 
 def _print_comparison(comparison: Comparison) -> None:
-    from rich.table import Table
-
     table = Table(title="Steady-state inference, batch 1 (fastest first)")
     for column in ("#", "model", "median ms [95 % CI]", "p90 ms", "size", "params", "accuracy"):
         table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
@@ -108,8 +112,4 @@ def _print_comparison(comparison: Comparison) -> None:
 
 def _console() -> Console:
     """A console that does not squeeze tables into 80 columns when output goes to a file or pipe."""
-    import sys
-
-    from rich.console import Console
-
     return Console() if sys.stdout.isatty() else Console(width=160)

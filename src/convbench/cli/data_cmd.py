@@ -6,16 +6,19 @@ import json
 from typing import Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from convbench.cli import app
+from convbench.cli.helptext import with_default
 
 _PER_CLASS_LISTED = 12  # more classes than this: show the smallest and largest class instead
 
 
 @app.command("datasets")
 def datasets_command(
-    spec: str = typer.Argument(None, help="Data spec NAME:PATH[?key=value&…] to load and describe "
-                                          "[default: list the dataset names and the layouts they read]."),
+    spec: str = typer.Argument(None, help=with_default("Data spec NAME:PATH[?key=value&…] to load and describe",
+                                                       "list the dataset names and the layouts they read")),
     skip_bad_images: bool = typer.Option(False, "--skip-bad-images", help="Skip unreadable images (and count "
                                                                           "them) instead of stopping."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
@@ -34,9 +37,6 @@ def datasets_command(
 
 
 def _print_registry(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title="Datasets (data spec NAME:PATH[?key=value&…])")
     table.add_column("name")
     table.add_column("reads")

@@ -10,21 +10,23 @@ from typing import Annotated
 import typer
 
 from convbench.cli import app
+from convbench.cli.helptext import listed, with_default
+from convbench.vocabulary import DEFAULT_QUANTIZE, EXPORT_SUFFIXES, QUANTIZE_MODES, TF_OPTIMIZATIONS
 
 
 @app.command("export")
 def export_command(
     model: Annotated[Path, typer.Argument(help="A .keras model written by convbench (with its card).")],
-    to: Annotated[str, typer.Option("--to", help="Target format: tflite or onnx.")] = "tflite",
-    quantize: Annotated[str | None, typer.Option(help="none, dynamic, float16 or int8 (TFLite only); "
-                                                       "DEFAULT, OPTIMIZE_FOR_LATENCY and OPTIMIZE_FOR_SIZE mean "
-                                                       "dynamic (default: none).")] = None,
-    calibration: Annotated[str | None, typer.Option(help="Data spec of int8 calibration images (default: the "
-                                                          "model's training data).")] = None,
-    data: Annotated[str | None, typer.Option(help="Data spec of labelled parity-check images (default: the "
-                                                   "model's test split).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output file (default: model.<mode>.tflite / model.onnx beside "
-                                                  "the model).")] = None,
+    to: Annotated[str, typer.Option("--to", help=f"Target format: {listed(EXPORT_SUFFIXES)}.")] = "tflite",
+    quantize: Annotated[str | None, typer.Option(help=with_default(
+        f"{listed(QUANTIZE_MODES)} (TFLite only); {listed(TF_OPTIMIZATIONS, 'and')} mean dynamic",
+        DEFAULT_QUANTIZE))] = None,
+    calibration: Annotated[str | None, typer.Option(help=with_default("Data spec of int8 calibration images",
+                                                                      "the model's training data"))] = None,
+    data: Annotated[str | None, typer.Option(help=with_default("Data spec of labelled parity-check images",
+                                                               "the model's test split"))] = None,
+    out: Annotated[Path | None, typer.Option(help=with_default(
+        "Output file", "model.<mode>.tflite / model.onnx beside the model"))] = None,
     allow_flex: Annotated[bool, typer.Option("--allow-flex", help="Allow TF (Flex) ops in a TFLite file.")] = False,
     int8_io: Annotated[bool, typer.Option("--int8-io", help="int8 input/output tensors (with --quantize "
                                                             "int8).")] = False,

@@ -5,17 +5,24 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from convbench.cli import app
+from convbench.cli.helptext import with_default
+from convbench.vocabulary import DESCRIBE_DEFAULTS
 
 
 @app.command("models")
 def models_command(
-    input_size: int = typer.Option(None, "--input-size", help="Square input side in pixels [default: each "
-                                                              "architecture's own, see ModelDefaults]."),
-    channels: int = typer.Option(None, "--channels", help="Input channels, 1 or 3 [default: 3]."),
-    classes: int = typer.Option(None, "--classes", help="Number of output classes [default: 2]."),
-    width: float = typer.Option(None, "--width", help="Width multiplier α [default: 1.0]."),
+    input_size: int = typer.Option(None, "--input-size", help=with_default(
+        "Square input side in pixels", "each architecture's own, see ModelDefaults")),
+    channels: int = typer.Option(None, "--channels", help=with_default("Input channels, 1 or 3",
+                                                                       DESCRIBE_DEFAULTS.channels)),
+    classes: int = typer.Option(None, "--classes", help=with_default("Number of output classes",
+                                                                     DESCRIBE_DEFAULTS.num_classes)),
+    width: float = typer.Option(None, "--width", help=with_default("Width multiplier α", DESCRIBE_DEFAULTS.width)),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List each architecture with its parameter count and MACs per image."""
@@ -30,10 +37,6 @@ def models_command(
 
 
 def _print_table(rows: list[dict]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
     built = next(row for row in rows if "error" not in row)  # describe_all raises when none could be built
     table = Table(title=f"Architectures at width {built['width']:g}, {built['num_classes']} classes "
                         f"(MACs per image)")

@@ -11,16 +11,26 @@ from rich.console import Console
 from rich.table import Table
 
 from convbench.cli import app
+from convbench.cli.helptext import with_default
+from convbench.report import formats as fmt
+from convbench.vocabulary import (
+    DEFAULT_EXPERIMENT,
+    DEFAULT_HISTORY,
+    HISTORY_ENV,
+    RESULTS_ROOT,
+    RUNTIMES,
+    quantize_label,
+)
 
-HISTORY_HELP = "SQLite results history (default: $CONVBENCH_HISTORY, else ~/.convbench/results.sqlite)."
+HISTORY_HELP = with_default("SQLite results history", f"${HISTORY_ENV}, else {DEFAULT_HISTORY}")
 
 
 @app.command("run")
 def run_command(
     experiment: Annotated[str | None, typer.Argument(
-        help="Experiment TOML file, or a shipped experiment's name (default: default).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: results/STUDY-NAME).")] \
-        = None,
+        help=with_default("Experiment TOML file, or a shipped experiment's name", DEFAULT_EXPERIMENT))] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help=with_default("Output folder",
+                                                                              f"{RESULTS_ROOT}/STUDY-NAME"))] = None,
     data: Annotated[list[str] | None, typer.Option(
         "--data", help="Override a data path: main=PATH or redundant=PATH (or NAME:PATH). Repeatable.")] = None,
     settings: Annotated[list[str] | None, typer.Option(
@@ -40,7 +50,7 @@ def run_command(
         "--quiet", "-q", help="No progress bars or log on the terminal (OUT/run.log is still written).")] = False,
 ) -> None:
     """Run a whole study: train, export, check parity, time, compare, and write the report."""
-    from convbench.experiment import run
+    from convbench.experiment import run  # lazy: the study pipeline is not needed for --help
     from convbench.experiment.files import parse_assignments
 
     study = run(experiment, out=out, data=parse_assignments(data, "--data"),
@@ -76,13 +86,13 @@ def history_command(
     arch: Annotated[str | None, typer.Option("--arch", help="Only this architecture.")] = None,
     dataset: Annotated[str | None, typer.Option("--dataset", help="Only this dataset (digits, fruits360 …).")] = None,
     study: Annotated[str | None, typer.Option("--study", help="Only this study (experiment name).")] = None,
-    runtime: Annotated[str | None, typer.Option("--runtime", help="Only this runtime (litert, onnxruntime, keras).")] \
+    runtime: Annotated[str | None, typer.Option("--runtime", help=f"Only this runtime ({', '.join(RUNTIMES)}).")] \
         = None,
     limit: Annotated[int, typer.Option("--limit", help="Most rows to show, newest first.")] = 50,
     history: Annotated[Path | None, typer.Option("--history", help=HISTORY_HELP)] = None,
 ) -> None:
     """Show past results from the SQLite history, newest first."""
-    from convbench.experiment import history as read_history
+    from convbench.experiment import history as read_history  # lazy: the study pipeline is not needed for --help
 
     rows = read_history(arch=arch, dataset=dataset, study=study, runtime=runtime, limit=limit, path=history)
     table = Table(title=f"results history ({len(rows)} row{'s' * (len(rows) != 1)}, newest first)")
@@ -108,10 +118,10 @@ def _history_cells(r: dict[str, Any]) -> list[str]:
         file, runtime = f"early exit ({r.get('variant', '')})", f"{r.get('runtime', '')} t{r.get('threads', '')}"
         median = ms("time_ms_per_image")
     else:
-        mode = "float32" if r.get("quantize") == "none" else r.get("quantize")
-        file, runtime = f"{r.get('format')} {mode}", f"{r.get('runtime')} t{r.get('threads')}"
+        file = f"{r.get('format')} {quantize_label(r.get('quantize'))}"
+        runtime = f"{r.get('runtime')} t{r.get('threads')}"
         median = f"{ms('median_ms')} [{ms('ci95_low_ms')}, {ms('ci95_high_ms')}]"
-    accuracy = "–" if r.get("accuracy") is None else f"{100 * r['accuracy']:.1f} %"
+    accuracy = fmt.percent(r.get("accuracy"))
     size = "–" if r.get("size_bytes") is None else f"{r['size_bytes'] / 1e3:,.1f} kB"
     return [str(r.get("timestamp", ""))[:19], r.get("study", ""), str(r.get("model", "")), file, runtime, median,
             ms("p90_ms"), accuracy, size, str((r.get("environment") or {}).get("cpu", ""))[:32]]

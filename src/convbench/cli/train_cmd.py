@@ -5,24 +5,27 @@ from __future__ import annotations
 import typer
 
 from convbench.cli import app
+from convbench.cli.helptext import with_default
+from convbench.vocabulary import TRAIN_DEFAULTS
 
 
 @app.command("train")
 def train_command(
     arch: str = typer.Option(..., "--arch", help="Architecture name (see `convbench models`)."),
-    data: str = typer.Option(None, "--data", help="Data spec NAME, NAME:PATH or NAME:PATH?key=value "
-                                                  "[default: the embedded digits]."),
+    data: str = typer.Option(None, "--data", help=with_default("Data spec NAME, NAME:PATH or NAME:PATH?key=value",
+                                                               "the embedded digits")),
     out: str = typer.Option(..., "--out", help="Output folder for model.keras, its card and training.json."),
-    width: float = typer.Option(None, "--width", help="Width multiplier α [default: 1.0]."),
-    input_size: int = typer.Option(None, "--input-size", help="Square input side in pixels [default: the "
-                                                              "architecture's]."),
-    channels: int = typer.Option(None, "--channels", help="Input channels, 1 or 3 [default: the data's]."),
-    epochs: int = typer.Option(None, "--epochs", help="Most epochs to train [default: 20]."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Images per step [default: 32]."),
-    patience: int = typer.Option(None, "--patience", help="Epochs without better validation accuracy before "
-                                                          "stopping [default: 5]."),
-    seed: int = typer.Option(None, "--seed", help="Seed of the splits, weights, order and augmentation "
-                                                  "[default: 0]."),
+    width: float = typer.Option(None, "--width", help=with_default("Width multiplier α", TRAIN_DEFAULTS.width)),
+    input_size: int = typer.Option(None, "--input-size", help=with_default("Square input side in pixels",
+                                                                           "the architecture's")),
+    channels: int = typer.Option(None, "--channels", help=with_default("Input channels, 1 or 3", "the data's")),
+    epochs: int = typer.Option(None, "--epochs", help=with_default("Most epochs to train", TRAIN_DEFAULTS.epochs)),
+    batch_size: int = typer.Option(None, "--batch-size", help=with_default("Images per step",
+                                                                           TRAIN_DEFAULTS.batch_size)),
+    patience: int = typer.Option(None, "--patience", help=with_default("Epochs without better validation accuracy "
+                                                                       "before stopping", TRAIN_DEFAULTS.patience)),
+    seed: int = typer.Option(None, "--seed", help=with_default("Seed of the splits, weights, order and augmentation",
+                                                               TRAIN_DEFAULTS.seed)),
     augment: bool = typer.Option(False, "--augment", help="Random flips and small shifts of training images."),
     skip_bad_images: bool = typer.Option(False, "--skip-bad-images", help="Skip unreadable images (and count "
                                                                           "them) instead of stopping."),
