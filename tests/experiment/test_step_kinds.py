@@ -74,7 +74,7 @@ def test_a_new_kind_is_planned_run_summarised_and_reported(small_toml, tmp_path,
 
     study = run(small_toml, out=tmp_path / "out", progress=False)
     rows = [r for r in study.results["rows"] if r["kind"] == "gzip"]
-    assert len(rows) == len(exports) and all(0 < r["gzip_bytes"] for r in rows)
+    assert len(rows) == len(exports) and all(r["gzip_bytes"] > 0 for r in rows)
     assert "gzip_bytes" in (tmp_path / "out" / "results.csv").read_text().splitlines()[0]
     log = (tmp_path / "out" / "run.log").read_text()
     assert "bytes gzipped" in log

@@ -30,6 +30,7 @@ from convbench.bench.timer import CLOCK_NAME, Timer, default_clock, validate_pro
 from convbench.env import environment
 from convbench.errors import ConfigError, ConvbenchError, ModelError
 from convbench.io import sha256_file
+from convbench.runtime import open_runner
 
 BATCH_SIZE = 1  # the deployment case the harness measures
 ACCURACY_KEYS = ("test_accuracy", "accuracy")  # where cards keep top-1 accuracy on the test split
@@ -70,7 +71,6 @@ def bench(model_path: str | os.PathLike[str], *, runtime: str | None = None, thr
     path = Path(model_path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
-    from convbench.runtime import open_runner
 
     def fresh_runner() -> Any:
         return open_runner(path, runtime=runtime, threads=threads)

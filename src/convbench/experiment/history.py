@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from convbench.errors import ConfigError
+from convbench.vocabulary import DEFAULT_HISTORY, HISTORY_ENV
 
-HISTORY_ENV = "CONVBENCH_HISTORY"
 _SCHEMA_VERSION = 1
 
 # Columns copied from a result row (same names); anything else stays in the row's JSON.
@@ -42,7 +42,7 @@ PRAGMA user_version = {_SCHEMA_VERSION};
 
 def history_path(path: str | os.PathLike[str] | None = None) -> Path:
     """``path``, else ``$CONVBENCH_HISTORY``, else ``~/.convbench/results.sqlite``."""
-    chosen = path or os.environ.get(HISTORY_ENV) or Path.home() / ".convbench" / "results.sqlite"
+    chosen = path or os.environ.get(HISTORY_ENV) or Path(DEFAULT_HISTORY).expanduser()
     return Path(chosen).expanduser()
 
 

@@ -30,8 +30,7 @@ from convbench.experiment.results import collect
 from convbench.experiment.schema import Experiment
 from convbench.experiment.step import DataCache, Done, Step, StepContext, step_kind
 from convbench.report.study import write_reports
-
-RESULTS_ROOT = "results"  # default output folder: results/<study name> under the current directory
+from convbench.vocabulary import RESULTS_ROOT
 
 
 @dataclass

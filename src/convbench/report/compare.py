@@ -36,6 +36,7 @@ from convbench.bench.result import BenchResult
 from convbench.errors import ConfigError
 from convbench.io import write_text
 from convbench.report import formats as fmt
+from convbench.report import plots
 
 ALPHA = 0.05  # family-wise error rate over all pairs (Bonferroni)
 COLUMNS = ("rank", "model", "arch", "quantize", "runtime", "threads", "median_ms", "ci95_low_ms", "ci95_high_ms",
@@ -169,8 +170,6 @@ def _row(rank: int, name: str, r: BenchResult) -> dict[str, Any]:
 
 
 def _write(comparison: Comparison, results: list[BenchResult], out: Path) -> None:
-    from convbench.report import plots
-
     out.mkdir(parents=True, exist_ok=True)
     names = [r["model"] for r in comparison.rows]
     medians = [r.inference.median for r in results]
