@@ -31,14 +31,17 @@ from convbench.env import environment
 from convbench.errors import ConfigError, ConvbenchError, ModelError
 from convbench.io import sha256_file
 from convbench.runtime import open_runner
+from convbench.vocabulary import BENCH_DEFAULTS
 
 BATCH_SIZE = 1  # the deployment case the harness measures
 ACCURACY_KEYS = ("test_accuracy", "accuracy")  # where cards keep top-1 accuracy on the test split
 
 
-def bench(model_path: str | os.PathLike[str], *, runtime: str | None = None, threads: int = 1, runs: int = 100,
-          min_seconds: float = 1.0, warmup: int = 10, warmup_seconds: float = 0.5,
-          image: str | os.PathLike[str] | None = None, data: str | None = None, load_repeats: int = 5) -> BenchResult:
+def bench(model_path: str | os.PathLike[str], *, runtime: str | None = None, threads: int = BENCH_DEFAULTS.threads,
+          runs: int = BENCH_DEFAULTS.runs, min_seconds: float = BENCH_DEFAULTS.min_seconds,
+          warmup: int = BENCH_DEFAULTS.warmup, warmup_seconds: float = BENCH_DEFAULTS.warmup_seconds,
+          image: str | os.PathLike[str] | None = None, data: str | None = None,
+          load_repeats: int = BENCH_DEFAULTS.load_repeats) -> BenchResult:
     """Time ``model_path`` at batch 1 in ``runtime`` with ``threads`` threads.
 
     Args:

@@ -27,6 +27,7 @@ from typing import Any
 
 from convbench.bench.measurement import Measurement, TaskSpec
 from convbench.errors import ConfigError
+from convbench.vocabulary import BENCH_DEFAULTS
 
 Clock = Callable[[], int]
 
@@ -61,7 +62,8 @@ class Timer:
         self._clock = clock or default_clock
         self.spec = TaskSpec(label, sub_label, description, num_threads, env)
 
-    def run(self, runs: int = 100, min_seconds: float = 1.0, warmup: int = 10, warmup_seconds: float = 0.5,
+    def run(self, runs: int = BENCH_DEFAULTS.runs, min_seconds: float = BENCH_DEFAULTS.min_seconds,
+            warmup: int = BENCH_DEFAULTS.warmup, warmup_seconds: float = BENCH_DEFAULTS.warmup_seconds,
             max_samples: int = MAX_SAMPLES) -> Measurement:
         """Warm up (≥ ``warmup`` calls and ≥ ``warmup_seconds``), then time calls one by one until at least
         ``runs`` calls and at least ``min_seconds`` have passed (stopping early only at ``max_samples``).

@@ -17,6 +17,7 @@ from typing import Any
 import keras
 
 from convbench.errors import ModelError
+from convbench.vocabulary import DESCRIBE_DEFAULTS
 
 Builder = Callable[..., keras.Model]
 
@@ -121,8 +122,9 @@ def describe(name: str, input_shape: tuple[int, int, int], num_classes: int = 2,
             "width": width, "params": model.count_params(), "macs": total_macs(model)}
 
 
-def describe_all(input_size: int | None = None, channels: int = 3, num_classes: int = 2,
-                 width: float = 1.0) -> list[dict[str, Any]]:
+def describe_all(input_size: int | None = None, channels: int = DESCRIBE_DEFAULTS.channels,
+                 num_classes: int = DESCRIBE_DEFAULTS.num_classes,
+                 width: float = DESCRIBE_DEFAULTS.width) -> list[dict[str, Any]]:
     """:func:`describe` every registered architecture at ``input_size`` (default: each one's own default).
 
     An architecture that cannot be built with these settings (e.g. an input below its minimum) gets a
