@@ -27,8 +27,9 @@ import numpy as np
 from convbench.artifacts import ModelCard, read_card
 from convbench.errors import ConfigError, ModelError
 from convbench.runtime.base import Runner
+from convbench.runtime.litert import litert_version, open_interpreter
+from convbench.vocabulary import DEFAULT_THRESHOLD
 
-DEFAULT_THRESHOLD = 0.5
 _ALWAYS_EXIT, _NEVER_EXIT = 0.0, math.inf  # forced paths, for timing each path on its own
 
 
@@ -67,9 +68,7 @@ class EarlyExitRunner(Runner):
 
     @property
     def version(self) -> str:
-        from importlib.metadata import version
-
-        return version("ai-edge-litert")
+        return litert_version()
 
     @property
     def threshold(self) -> float:
@@ -133,10 +132,7 @@ class SingleFileEarlyExitRunner(EarlyExitRunner):
     _interpreter = None
 
     def _load(self) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
-        self._interpreter = Interpreter(model_path=str(self.path), num_threads=self.threads)
-        self._interpreter.allocate_tensors()
+        self._interpreter = open_interpreter(self.path, self.threads)
         # told apart by rank: image (1, H, W, C), threshold (1,)
         inputs = {len(d["shape"]): d["index"] for d in self._interpreter.get_input_details()}
         self._image_index, self._threshold_index = inputs[4], inputs[1]
@@ -176,12 +172,8 @@ class ChainedEarlyExitRunner(EarlyExitRunner):
         read_card(self.rest_path)  # ModelError now rather than at load when the rest segment is missing
 
     def _load(self) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
-        self._stem = Interpreter(model_path=str(self.path), num_threads=self.threads)
-        self._rest = Interpreter(model_path=str(self.rest_path), num_threads=self.threads)
-        self._stem.allocate_tensors()
-        self._rest.allocate_tensors()
+        self._stem = open_interpreter(self.path, self.threads)
+        self._rest = open_interpreter(self.rest_path, self.threads)
         self._image_index = self._stem.get_input_details()[0]["index"]
         outputs = {len(d["shape"]): d["index"] for d in self._stem.get_output_details()}  # features rank 4, exit 2
         self._features_index, self._exit_index = outputs[4], outputs[2]

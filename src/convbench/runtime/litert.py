@@ -5,11 +5,32 @@ Never ``tf.lite.Interpreter``: deprecated since TF 2.20 and a different build of
 
 from __future__ import annotations
 
+import os
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from convbench.runtime.base import Runner, register_runner
+
+
+def open_interpreter(path: str | os.PathLike[str], threads: int) -> Any:
+    """A LiteRT Interpreter for ``path`` with ``threads`` intra-op threads, tensors allocated (XNNPACK applied).
+
+    The one place convbench creates an interpreter: the plain runner and both early-exit runners use it.
+    """
+    # imported here as every runtime library is: opening the runner registry must not load them all
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def litert_version() -> str:
+    """The installed ``ai-edge-litert`` version."""
+    return version("ai-edge-litert")
 
 
 @register_runner
@@ -22,9 +43,7 @@ class LiteRTRunner(Runner):
 
     @property
     def version(self) -> str:
-        from importlib.metadata import version
-
-        return version("ai-edge-litert")
+        return litert_version()
 
     @classmethod
     def sniff(cls, path: Path) -> bool:
@@ -32,10 +51,7 @@ class LiteRTRunner(Runner):
             return f.read(8)[4:8] == b"TFL3"  # FlatBuffer file identifier of every .tflite
 
     def _load(self) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
-        self._interpreter = Interpreter(model_path=str(self.path), num_threads=self.threads)
-        self._interpreter.allocate_tensors()
+        self._interpreter = open_interpreter(self.path, self.threads)
         inp = self._interpreter.get_input_details()[0]
         out = self._interpreter.get_output_details()[0]
         self._in_index, self._out_index = inp["index"], out["index"]
