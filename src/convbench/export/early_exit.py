@@ -24,19 +24,21 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
+from tensorflow.lite.python.convert_phase import ConverterError
 
 from convbench.artifacts import ModelCard, read_card, write_card
 from convbench.errors import ModelError
 from convbench.export.tflite import check_ops
 from convbench.io import atomic_path, sha256_file
 from convbench.models.early_exit import EXIT_REDUNDANT, EarlyExitModel, Segments
+from convbench.train.evaluation import load_model
+from convbench.vocabulary import DEFAULT_THRESHOLD, EARLY_EXIT_FORMS
 
-FORMS = ("single", "chained")
 SINGLE_FILE = "early_exit.tflite"
 STEM_FILE = "early_exit_stem.tflite"
 REST_FILE = "early_exit_rest.tflite"
-DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,11 @@ class BranchingEarlyExit(keras.Model):
 
 
 def export_early_exit(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None,
-                      forms: tuple[str, ...] = FORMS) -> EarlyExitExport:
+                      forms: tuple[str, ...] = EARLY_EXIT_FORMS) -> EarlyExitExport:
     """Export a trained early-exit ``.keras`` model (with its card) to LiteRT, each file with a card.
 
-    Files already exported from the same model (same SHA-256, intact) are kept: conversion takes seconds.
+    Always converts (whether earlier files are still current is the study's step cache's question, not this
+    function's); each card records the source model's SHA-256.
 
     Args:
         model_path: an early-exit model written by :func:`convbench.train.early_exit.train_early_exit`.
@@ -85,27 +88,26 @@ def export_early_exit(model_path: str | os.PathLike[str], out_dir: str | os.Path
     Raises:
         ModelError: not an early-exit model, an unknown form, or a conversion that needs Flex ops.
     """
-    unknown = [f for f in forms if f not in FORMS]
+    unknown = [f for f in forms if f not in EARLY_EXIT_FORMS]
     if unknown or not forms:
-        raise ModelError(f"unknown early-exit form(s) {unknown or list(forms)}; expected some of {', '.join(FORMS)}")
-    card = early_exit_card(model_path)
+        raise ModelError(f"unknown early-exit form(s) {unknown or list(forms)}; expected some of "
+                         f"{', '.join(EARLY_EXIT_FORMS)}")
+    model, card = load_early_exit(model_path)
     out = Path(out_dir) if out_dir is not None else Path(model_path).parent
-    source_sha256 = sha256_file(model_path)
     files = {"single": (out / SINGLE_FILE,), "chained": (out / STEM_FILE, out / REST_FILE)}
-    if not all(_up_to_date(path, source_sha256) for form in forms for path in files[form]):
-        segments = load_early_exit(model_path)[0].segments()
-        settings = {"exit_after": card.extra["early_exit"]["exit_after"], "threshold": "runtime input",
-                    "default_threshold": DEFAULT_THRESHOLD, "source_sha256": source_sha256}
-        if "single" in forms:
-            _convert(_branching(segments, card.input_shape), out / SINGLE_FILE, _signature(card.input_shape), card,
-                     {**settings, "form": "single", "output": "[P(main), P(redundant), main probabilities]"})
-        if "chained" in forms:
-            features = segments.stem.output
-            stem = keras.Model(segments.stem.input, [features, segments.exit_head(features)], name="early_exit_stem")
-            _convert(stem, out / STEM_FILE, None, card, {**settings, "form": "chained", "segment": "stem",
-                                                         "outputs": ["features", "exit"], "rest_file": REST_FILE})
-            _convert(segments.rest, out / REST_FILE, None, card,
-                     {**settings, "form": "chained", "segment": "rest", "outputs": ["main"]})
+    segments = model.segments()
+    settings = {"exit_after": card.extra["early_exit"]["exit_after"], "threshold": "runtime input",
+                "default_threshold": DEFAULT_THRESHOLD, "source_sha256": sha256_file(model_path)}
+    if "single" in forms:
+        _convert(_branching(segments, card.input_shape), out / SINGLE_FILE, _signature(card.input_shape), card,
+                 {**settings, "form": "single", "output": "[P(main), P(redundant), main probabilities]"})
+    if "chained" in forms:
+        features = segments.stem.output
+        stem = keras.Model(segments.stem.input, [features, segments.exit_head(features)], name="early_exit_stem")
+        _convert(stem, out / STEM_FILE, None, card, {**settings, "form": "chained", "segment": "stem",
+                                                     "outputs": ["features", "exit"], "rest_file": REST_FILE})
+        _convert(segments.rest, out / REST_FILE, None, card,
+                 {**settings, "form": "chained", "segment": "rest", "outputs": ["main"]})
     return EarlyExitExport(*(files[form][i] if form in forms else None for form, i in
                              (("single", 0), ("chained", 0), ("chained", 1))))
 
@@ -124,24 +126,11 @@ def early_exit_card(model_path: str | os.PathLike[str]) -> ModelCard:
 
 def load_early_exit(model_path: str | os.PathLike[str]) -> tuple[EarlyExitModel, ModelCard]:
     """An early-exit ``.keras`` model and its card; :class:`ModelError` for anything else (e.g. a plain model)."""
-    card = early_exit_card(model_path)
-    try:
-        model = keras.models.load_model(model_path)
-    except (ValueError, OSError, KeyError, TypeError) as e:
-        raise ModelError(f"{model_path}: not a loadable Keras model file ({type(e).__name__}: {e})") from None
+    early_exit_card(model_path)  # a plain model is refused before seconds of loading
+    model, card = load_model(model_path)
     if not isinstance(model, EarlyExitModel):
         raise ModelError(f"{model_path} holds a {type(model).__name__}, not an early-exit model")
     return model, card
-
-
-def _up_to_date(path: Path, source_sha256: str) -> bool:
-    if not path.is_file():
-        return False
-    try:
-        card = read_card(path)
-    except ModelError:
-        return False
-    return card.extra.get("early_exit", {}).get("source_sha256") == source_sha256 and card.sha256 == sha256_file(path)
 
 
 def _branching(segments: Segments, input_shape: tuple[int, int, int]) -> BranchingEarlyExit:
@@ -151,8 +140,6 @@ def _branching(segments: Segments, input_shape: tuple[int, int, int]) -> Branchi
 
 
 def _signature(input_shape: tuple[int, int, int]) -> list[Any]:
-    import tensorflow as tf
-
     return [tf.TensorSpec((1, *input_shape), tf.float32, name="image"),
             tf.TensorSpec((1,), tf.float32, name="threshold")]
 
@@ -160,9 +147,6 @@ def _signature(input_shape: tuple[int, int, int]) -> list[Any]:
 def _convert(model: keras.Model, path: Path, signature: list[Any] | None, card: ModelCard,
              settings: dict[str, Any]) -> Path:
     """Keras's LiteRT export restricted to builtin ops, written atomically with its card."""
-    import tensorflow as tf
-    from tensorflow.lite.python.convert_phase import ConverterError
-
     builtins_only = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
     with atomic_path(path) as tmp:
         target = tmp.with_suffix(".tflite")  # Keras insists on the suffix
