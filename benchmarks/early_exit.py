@@ -12,7 +12,7 @@ Pairs (main / redundant), each trained at reduced width for CPU (``--width``, st
 Each (pair, variant) trains the early-exit VGG-19 (exit after block 1) and its baseline (the same VGG-19
 without the exit, same C classes) with :func:`convbench.train.early_exit.train_early_exit`, then times
 both deployed forms (one ``.tflite`` with an ``IF`` op; two chained segments) against the baseline's
-``.tflite`` with :func:`convbench.bench.early_exit.evaluate_early_exit`: every test image at batch 1,
+``.tflite`` with :func:`convbench.experiment.early_exit_evaluation.evaluate_early_exit`: every test image at batch 1,
 image by image, both models alternating. Targets: exit accuracy ≥ 99.7 % on pair 1 (both variants);
 overall accuracy ≥ the baseline's on both pairs; measured saving ≥ 90 % of the analytic ideal.
 
@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from convbench.bench.early_exit import evaluate_early_exit
 from convbench.env import environment
+from convbench.experiment.early_exit_evaluation import evaluate_early_exit
 from convbench.io import write_json, write_text
 from convbench.report.document import Document, Figure, Paragraph, Section, Table
 from convbench.report.markdown import render_markdown

@@ -5,7 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from convbench.data import REDUNDANT, Dataset, Preprocessing, Split, harmonize, mix, redundancy_of, split
+from convbench.data import (
+    REDUNDANT,
+    Dataset,
+    MixSettings,
+    Preprocessing,
+    Split,
+    build_mix,
+    harmonize,
+    held_out_mix,
+    load_pools,
+    mix,
+    split,
+)
 from convbench.errors import ConfigError, DataError
 
 
@@ -17,6 +29,11 @@ def unique_images(labels: list[int] | np.ndarray, start: int = 0, shape: tuple[i
     images = np.zeros((n, *shape), np.uint8)
     images.reshape(n, -1)[:, :4] = ids.view(np.uint8).reshape(n, 4)
     return Split(images, np.asarray(labels, np.int64), groups)
+
+
+def redundancy_of(labels: np.ndarray, redundant_label: int) -> float:
+    """The share of ``redundant_label`` in ``labels``."""
+    return float(np.mean(labels == redundant_label))
 
 
 def image_ids(part: Split) -> set[int]:
@@ -112,3 +129,19 @@ def test_mix_refuses_bad_input(digits_and_glyphs):
         mix(main, colour)
     same = harmonize(colour, Preprocessing((2, 2), channels=1))
     assert mix(main, same).image_shape == (2, 2, 1) and mix(main, same).test is None
+
+
+# -- the early-exit mix: pools, training mix, held-out test mix ------------------------------------------------
+def test_training_and_held_out_mixes_share_no_image(digits_and_glyphs):
+    main, red = digits_and_glyphs
+    red = Dataset("glyphs", red.class_names, unique_images(red.train.labels, 10_000, groups=np.arange(500) % 25),
+                  None, "glyphs")  # no official test split: whole groups are held out
+    settings = MixSettings("main", "glyphs", 0.5, False, (2, 2), 1, max_train=200, seed=0)
+    pools = load_pools(settings, main, red)
+    assert not set(pools[1].train.groups) & set(pools[1].test.groups)
+    trained = build_mix(*pools, settings)
+    assert len(trained.train) == 200 and redundancy_of(trained.train.labels, 3) == pytest.approx(0.5, abs=0.01)
+    test = held_out_mix(*pools, 0.3, seed=0, limit=50)
+    assert abs(len(test) - 50) <= 1 and not image_ids(test) & image_ids(trained.train)
+    with pytest.raises(ConfigError, match=r"redundancy=1\.0"):
+        held_out_mix(*pools, 1.0)

@@ -1,4 +1,8 @@
-"""Evaluating early-exit networks: decisions, per-image latency on a real test mix, and the ideal saving.
+"""Measuring early-exit networks: decisions, per-image latency on a test mix, each path alone, the ideal saving.
+
+Pure measurement: every function takes loaded runners and images (or probabilities) and returns figures;
+which files are timed, on which mix, and where results go is decided above this layer
+(:mod:`convbench.experiment.early_exit_evaluation`).
 
 Time is measured where the saving is real: the deployed LiteRT files at batch 1, one image at a time,
 each image timed ``repeats`` times (its median counts), the baseline and the early-exit model
@@ -12,39 +16,18 @@ ideal saving is ``r·(1 − s − h) − (1 − r)·h``; ``measured / ideal`` sa
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
 from convbench.bench.measurement import Measurement
 from convbench.bench.timer import Timer
-from convbench.data import Dataset, Preprocessing, Split, load
-from convbench.env import environment
-from convbench.errors import ConfigError, ModelError
-from convbench.export.early_exit import FORMS, early_exit_card, export_early_exit
-from convbench.io import write_json
-from convbench.models.early_exit import EXIT_REDUNDANT, MacSplit, loss_terms
+from convbench.errors import ConfigError
 from convbench.runtime.base import Runner
-from convbench.runtime.early_exit import EarlyExitRunner, check_threshold, open_early_exit_runner
-from convbench.train.early_exit import (
-    BASELINE_DIR,
-    EARLY_EXIT_DIR,
-    MixSettings,
-    check_redundancy,
-    held_out_mix,
-    load_pools,
-    read_mix_settings,
-)
-from convbench.train.loop import MODEL_FILE
+from convbench.runtime.early_exit import EarlyExitRunner, check_threshold
 
-SWEEP_REDUNDANCIES = tuple(i / 10 for i in range(10))  # 0 … 0.9
 SWEEP_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-RESULT_FILE = "eval.json"
 
 
 def ideal_saving(redundancy: float, stem_share: float, exit_share: float) -> float:
@@ -135,6 +118,15 @@ def saving_from_paths(paths: dict[str, Measurement], exit_fraction: float) -> fl
     return 1 - early_exit / paths["baseline"].median
 
 
+def analytic(redundancy: float, stem_share: float, exit_share: float, timing: MixTiming,
+             paths: dict[str, Measurement]) -> dict[str, Any]:
+    """The measured saving against the analytic ideal at ``redundancy``, and the saving the path medians predict."""
+    ideal, saving = ideal_saving(redundancy, stem_share, exit_share), timing.summary()["saving"]
+    return {"stem_share": stem_share, "exit_share": exit_share, "ideal_saving": ideal, "saving": saving,
+            "saving_vs_ideal": saving / ideal if ideal > 0 else None,
+            "saving_from_paths": saving_from_paths(paths, float(np.mean(timing.exited)))}
+
+
 def full_outputs(early_exit: EarlyExitRunner, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exit probabilities ``(N, 2)`` and main-head probabilities ``(N, C-1)`` of every image, each forced
     down the full path (what the loss and a threshold sweep need); the runner must be loaded."""
@@ -156,184 +148,14 @@ def threshold_sweep(labels: np.ndarray, p_redundant: np.ndarray, main_probs: np.
                                                 num_classes)} for t in thresholds]
 
 
-@dataclass(frozen=True)
-class _Opened:
-    """A training folder opened for evaluation: both LiteRT runners (loaded), the data pools, the MAC split."""
-
-    runner: EarlyExitRunner
-    baseline: Runner
-    preprocessing: Preprocessing
-    num_classes: int
-    macs: MacSplit
-    settings: MixSettings
-    pools: tuple[Dataset, Dataset]
-
-    def test_mix(self, redundancy: float, limit: int | None) -> Split:
-        return held_out_mix(*self.pools, redundancy, self.settings.seed, limit)
-
-    def ideal(self, redundancy: float) -> float:
-        return ideal_saving(redundancy, self.macs.stem_share, self.macs.exit_share)
-
-
-def evaluate_early_exit(directory: str | os.PathLike[str], main: str | Dataset | None = None,
-                        redundant: str | Dataset | None = None, *, redundancy: float | None = None,
-                        threshold: float = 0.5, form: str = "single", sweep: bool = False, repeats: int = 3,
-                        limit: int | None = None, threads: int = 1,
-                        out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Evaluate a :func:`~convbench.train.early_exit.train_early_exit` folder against its baseline in LiteRT.
-
-    Rebuilds the test mix the models were trained for (test splits only: held-out redundant groups stay
-    unseen), exports both models to LiteRT (``form``: the single file or the chained segments; files
-    exported earlier from the same models are reused), times them image by image at batch 1
-    (:func:`time_mix`) and each path alone (:func:`time_paths`). Every figure comes from the deployed
-    files: the losses (L = L1 + δ·L2 for the early-exit model, cross-entropy for the baseline) from their
-    probabilities, the main head's forced to run on every image (:func:`full_outputs`).
-
-    Args:
-        directory: the training output folder.
-        main, redundant: data specs or datasets (``None``: the specs it was trained on, from its ``training.json``).
-        redundancy: redundant share of the test mix in [0, 1) (``None``: as trained).
-        threshold: exit when P(redundant) ≥ threshold, in (0, 1).
-        form: ``"single"`` or ``"chained"``.
-        sweep: also time redundancies 0 … 0.9 and sweep thresholds, with plots ``time_vs_redundancy.png``
-            and ``accuracy_vs_threshold.png``.
-        repeats: timed calls per image (after one warm-up call).
-        limit: time at most this many images of each test mix (a stratified, seeded subset).
-        threads: LiteRT threads.
-        out: folder for ``eval.json`` and the plots (default: ``directory``).
-
-    Returns:
-        The content of ``eval.json``: ``rows`` (baseline and early exit, in the reference table's layout),
-        ``timing`` (totals and the split of images between the paths), ``paths`` (each path timed alone),
-        ``analytic`` (s, h, ideal and measured saving, their ratio), ``sweep`` when asked, the environment.
-
-    Raises:
-        ModelError: the folder holds no early-exit model (e.g. a plain model's folder).
-        ConfigError: redundancy outside [0, 1), threshold outside (0, 1), an unknown form, a bad limit.
-        DataError: data that cannot be loaded, or a redundant set sharing classes with the main set.
-    """
-    check_threshold(threshold)
-    check_redundancy(redundancy)
-    if form not in FORMS:
-        raise ConfigError(f"form must be one of {', '.join(FORMS)}, got form={form!r}")
-    if limit is not None and limit < 2:
-        raise ConfigError(f"limit must be at least 2, got limit={limit!r}")
-    opened = _open(Path(directory), main, redundant, form=form, threads=threads, threshold=threshold)
-    redundancy = opened.settings.redundancy if redundancy is None else redundancy
-    out = Path(out) if out is not None else Path(directory)
-
-    test = opened.test_mix(redundancy, limit)
-    images = opened.preprocessing(test.images)
-    timing = time_mix(opened.runner, opened.baseline, images, repeats)
-    paths = time_paths(opened.runner, opened.baseline, images[:1])
-    exit_probs, main_probs = full_outputs(opened.runner, images)
-    times = timing.summary()
-    l1, l2 = (np.asarray(term) for term in loss_terms(test.labels, exit_probs, main_probs))
-    baseline_loss = np.asarray(keras.losses.sparse_categorical_crossentropy(test.labels, timing.baseline_probs))
-    common = {"redundancy": redundancy, "images": len(test)}
-    rows = [{"model": "baseline", **common, "loss": float(baseline_loss.mean()),
-             **decision_metrics(test.labels, np.argmax(timing.baseline_probs, axis=1), opened.num_classes),
-             "total_s": times["baseline_total_s"], "time_ms_per_image": times["baseline_time_ms_per_image"]},
-            {"model": "early exit", **common, "loss": float(l1.mean() + l2.mean()), "l1": float(l1.mean()),
-             "l2": float(l2.mean()), **decision_metrics(test.labels, timing.predicted, opened.num_classes),
-             "total_s": times["total_s"], "time_ms_per_image": times["time_ms_per_image"]}]
-    ideal = opened.ideal(redundancy)
-    result = {"directory": str(directory), "form": form, "threshold": threshold, "threads": threads,
-              "runtime": f"{opened.runner.name} {opened.runner.version} ({opened.runner.delegate})",
-              "repeats": repeats, "mix": {**opened.settings.to_dict(), "redundancy": redundancy},
-              "rows": rows, "timing": times, "paths": {k: _summary_ms(m) for k, m in paths.items()},
-              "analytic": {"stem_share": opened.macs.stem_share, "exit_share": opened.macs.exit_share,
-                           "ideal_saving": ideal, "saving": times["saving"],
-                           "saving_vs_ideal": times["saving"] / ideal if ideal > 0 else None,
-                           "saving_from_paths": saving_from_paths(paths, float(np.mean(timing.exited)))}}
-    if sweep:
-        by_threshold = threshold_sweep(test.labels, exit_probs[:, EXIT_REDUNDANT], main_probs)
-        result["sweep"] = _sweep_redundancy(opened, limit, repeats, by_threshold, out)
-    result["environment"] = environment()
-    write_json(out / RESULT_FILE, result)
-    return result
-
-
-def _open(directory: Path, main: str | Dataset | None, redundant: str | Dataset | None, *, form: str, threads: int,
-          threshold: float) -> _Opened:
-    from convbench.runtime import open_runner
-
-    model_path, baseline_path = directory / EARLY_EXIT_DIR / MODEL_FILE, directory / BASELINE_DIR / MODEL_FILE
-    if not model_path.is_file():
-        raise ModelError(_not_early_exit(directory))
-    card = early_exit_card(model_path)
-    settings = read_mix_settings(directory)
-    pools = load_pools(settings, *(d if isinstance(d, Dataset) else load(d) if d else None for d in (main, redundant)))
-    settings = dataclasses.replace(settings, main=_name(main, settings.main), redundant=_name(redundant,
-                                                                                             settings.redundant))
-    exported = export_early_exit(model_path, forms=(form,))
-    runner = open_early_exit_runner(exported.single or exported.stem, threads=threads, threshold=threshold)
-    baseline = open_runner(_baseline_tflite(baseline_path, pools, settings), threads=threads)
-    runner.load()
-    baseline.load()
-    return _Opened(runner, baseline, card.preprocessing, len(card.class_names),
-                   MacSplit(**card.extra["early_exit"]["macs"]), settings, pools)
-
-
-def _sweep_redundancy(opened: _Opened, limit: int | None, repeats: int, by_threshold: list[dict[str, float]],
-                      out: Path) -> dict[str, Any]:
-    """Time vs redundancy (0 … 0.9) on fresh test mixes, and the plots of both sweeps."""
-    by_redundancy = []
-    for r in SWEEP_REDUNDANCIES:
-        images = opened.preprocessing(opened.test_mix(r, limit).images)
-        summary = time_mix(opened.runner, opened.baseline, images, repeats).summary()
-        by_redundancy.append({"redundancy": r, **summary, "ideal_saving": opened.ideal(r)})
-    from convbench.report.study_plots import accuracy_vs_threshold, time_vs_redundancy  # matplotlib: lazy
-
-    plots = [time_vs_redundancy(by_redundancy, out / "time_vs_redundancy.png"),
-             accuracy_vs_threshold(by_threshold, out / "accuracy_vs_threshold.png")]
-    return {"by_redundancy": by_redundancy, "by_threshold": by_threshold, "plots": [str(p) for p in plots]}
-
-
-def _baseline_tflite(model_path: Path, pools: tuple[Dataset, Dataset], settings: MixSettings) -> Path:
-    """The baseline's float32 ``.tflite`` beside it: exported (parity-checked on test-mix images) unless a file
-    exported from the same model is already there."""
-    from convbench.artifacts import read_card
-    from convbench.export import export
-    from convbench.export.samples import PARITY_IMAGES
-    from convbench.io import sha256_file
-
-    path = model_path.with_suffix(".tflite")
-    if path.is_file():
-        card = read_card(path)
-        if card.extra.get("source", {}).get("sha256") == read_card(model_path).sha256 == sha256_file(model_path) \
-                and card.sha256 == sha256_file(path):
-            return path
-    parity_images = held_out_mix(*pools, settings.redundancy, settings.seed, limit=PARITY_IMAGES)
-    return export(model_path, to="tflite", out=path, data=parity_images).path
-
-
-def _not_early_exit(directory: Path) -> str:
-    from convbench.artifacts import read_card
-
-    if directory.is_file():
-        try:
-            arch = read_card(directory).arch
-        except ModelError:
-            arch = None
-        what = f"a plain {arch} model" if arch else "a file"
-        return f"{directory} is {what}, not an early-exit training folder (from `convbench early-exit train`)"
-    return f"{directory}: no early_exit/model.keras inside; expected the folder written by `convbench early-exit train`"
-
-
 def _median_call(runner: Runner, image: np.ndarray, repeats: int) -> float:
     return Timer(runner.invoke, setup=lambda: runner.set_input(image)).timeit(repeats).median
-
-
-def _name(given: str | Dataset | None, trained: str) -> str:
-    if isinstance(given, Dataset):
-        return given.source or given.name
-    return given or trained
 
 
 def _mean_ms(seconds: np.ndarray) -> float | None:
     return 1e3 * float(seconds.mean()) if len(seconds) else None
 
 
-def _summary_ms(m: Measurement) -> dict[str, Any]:
+def path_summary(m: Measurement) -> dict[str, Any]:
+    """A path's Measurement as the evaluation records it: median and IQR in ms, sample count, stability."""
     return {"median_ms": 1e3 * m.median, "iqr_ms": 1e3 * m.iqr, "n": m.n, "unstable": m.unstable}

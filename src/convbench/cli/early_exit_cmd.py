@@ -68,7 +68,7 @@ def eval_command(
     threads: int = typer.Option(None, "--threads", help="LiteRT threads [default: 1]."),
 ) -> None:
     """Time the early-exit model against its baseline at batch 1 in LiteRT on the test mix; print the table."""
-    from convbench.bench.early_exit import evaluate_early_exit
+    from convbench.experiment.early_exit_evaluation import evaluate_early_exit
 
     options = {"redundancy": redundancy, "threshold": threshold, "form": runtime_form, "repeats": repeats,
                "limit": limit, "threads": threads}

@@ -13,10 +13,20 @@ from convbench.data._registry import (
 )
 from convbench.data.dataset import Dataset, Split
 from convbench.data.describe import datasets, describe_dataset
-from convbench.data.mix import REDUNDANT, harmonize, mix, redundancy_of
+from convbench.data.mix import (
+           REDUNDANT,
+           MixSettings,
+           build_mix,
+           check_redundancy,
+           harmonize,
+           held_out_mix,
+           load_pools,
+           mix,
+           subset,
+)
 from convbench.data.preprocess import Preprocessing
 from convbench.data.split import split
 
-__all__ = ["DEFAULT_DATASET", "REDUNDANT", "DataSpec", "Dataset", "DatasetInfo", "Preprocessing", "Split",
-           "check_spec", "datasets", "describe_dataset", "harmonize", "list_datasets", "load", "mix", "redundancy_of",
-           "register_dataset", "split"]
+__all__ = ["DEFAULT_DATASET", "REDUNDANT", "DataSpec", "Dataset", "DatasetInfo", "MixSettings", "Preprocessing",
+           "Split", "build_mix", "check_redundancy", "check_spec", "datasets", "describe_dataset", "harmonize",
+           "held_out_mix", "list_datasets", "load", "load_pools", "mix", "register_dataset", "split", "subset"]

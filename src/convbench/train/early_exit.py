@@ -26,7 +26,7 @@ from typing import Any
 import keras
 
 from convbench.artifacts import ModelCard
-from convbench.data import Dataset, Preprocessing, Split, harmonize, load, mix, split
+from convbench.data import Dataset, MixSettings, Preprocessing, Split, build_mix, check_redundancy, load, load_pools
 from convbench.env import environment
 from convbench.errors import ConfigError, DataError
 from convbench.io import read_json, write_json
@@ -38,44 +38,11 @@ from convbench.train.splits import training_splits
 from convbench.train.trainer import train
 
 EARLY_EXIT_DIR, BASELINE_DIR = "early_exit", "baseline"
-REDUNDANT_CLASS = "redundant"
 _SUMMARY = ("train_accuracy", "val_accuracy", "test_accuracy", "best_epoch", "epochs_run", "params")
-REDUNDANT_TEST_FRACTION = 0.3  # of the redundant set held out for testing when it has no official test split
 # Dropout after the hidden Dense layers of both networks. The VGG paper's 0.5 stalls the main head of a
 # width-reduced VGG-19 in a short run (measured on MNIST + Omniglot at α = 0.25: main-class accuracy at
 # chance after 2 epochs with 0.5, 86 % without), and the baseline alike; a user can ask for it back.
 DROPOUT = 0.0
-
-
-@dataclass(frozen=True)
-class MixSettings:
-    """How the main + redundant mix is built: everything needed to rebuild it exactly for evaluation.
-
-    Attributes:
-        main, redundant: data specs (or dataset names when given as loaded datasets).
-        redundancy: redundant share of every split of the mix (``None``: all images of both sets).
-        invert_redundant: invert the redundant images' polarity before mixing (``255 - x``), e.g. to give
-            Omniglot's dark-on-white strokes MNIST's light-on-dark.
-        size, channels: the model input ``(H, W)`` and channels every image is brought to.
-        max_train: cap on the training mix (a stratified, seeded subset), ``None`` for all.
-        seed: fixes the redundant test hold-out, the mix and the cap.
-    """
-
-    main: str
-    redundant: str
-    redundancy: float | None
-    invert_redundant: bool
-    size: tuple[int, int]
-    channels: int
-    max_train: int | None = None
-    seed: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "size": list(self.size)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MixSettings:
-        return cls(**{**d, "size": tuple(d["size"])})
 
 
 @dataclass(frozen=True)
@@ -86,13 +53,6 @@ class EarlyExitTrainResult:
     baseline_path: Path
     report_path: Path
     report: dict[str, Any] = field(repr=False)
-
-
-def check_redundancy(redundancy: float | None) -> float | None:
-    """``redundancy`` in [0, 1) (or ``None``), else :class:`ConfigError` naming it."""
-    if redundancy is not None and not 0 <= redundancy < 1:
-        raise ConfigError(f"redundancy must be in [0, 1), got redundancy={redundancy!r}")
-    return redundancy
 
 
 def train_early_exit(main: str | Dataset, redundant: str | Dataset, *, out: str | os.PathLike[str],
@@ -167,64 +127,6 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset, *, out: str 
               "wall_seconds": round(time.perf_counter() - started, 3), "environment": environment()}
     report_path = write_json(out / REPORT_FILE, report)
     return EarlyExitTrainResult(out / EARLY_EXIT_DIR / MODEL_FILE, baseline.model_path, report_path, report)
-
-
-def load_pools(settings: MixSettings, main: Dataset | None = None,
-               redundant: Dataset | None = None) -> tuple[Dataset, Dataset]:
-    """The main and redundant sets as the mix draws from them, each with a train and a test split.
-
-    Every image is brought to the model's size and channels (the redundant ones inverted when
-    ``settings.invert_redundant``), so the two sets mix at one shape. A set without an official test
-    split gives up a held-out part: 20 % of the main set (stratified), ``REDUNDANT_TEST_FRACTION`` of the
-    redundant one (whole groups when it has groups, e.g. Omniglot alphabets, so test groups stay unseen).
-
-    Args:
-        settings: the mix (its ``main``/``redundant`` specs are loaded unless the datasets are given).
-
-    Raises:
-        DataError: the main set has fewer than 2 classes.
-    """
-    main = main if main is not None else load(settings.main)
-    redundant = redundant if redundant is not None else load(settings.redundant)
-    if main.num_classes < 2:
-        raise DataError(f"the main set {main.source or main.name} has {main.num_classes} class; need at least 2")
-    shape = Preprocessing(settings.size, settings.channels)
-    main = harmonize(main, shape)
-    redundant = harmonize(redundant, dataclasses.replace(shape, invert=settings.invert_redundant))
-    if main.test is None:
-        train_part, test_part = split(main.train, fractions=(0.8, 0.2), seed=settings.seed)
-        main = dataclasses.replace(main, train=train_part, test=test_part)
-    if redundant.test is None:
-        by_groups = redundant.train.groups is not None
-        train_part, test_part = split(redundant.train, fractions=(1 - REDUNDANT_TEST_FRACTION, REDUNDANT_TEST_FRACTION),
-                                      seed=settings.seed, by_groups=by_groups)
-        redundant = dataclasses.replace(redundant, train=train_part, test=test_part)
-    return main, redundant
-
-
-def build_mix(main: Dataset, redundant: Dataset, settings: MixSettings) -> Dataset:
-    """The training mix (labels ``0 … C-2`` main, ``C-1`` redundant) of two :func:`load_pools` sets,
-    its training part capped at ``settings.max_train`` images.
-
-    Raises:
-        DataError: the redundant set shares class names with the main set.
-    """
-    mixed = mix(main, redundant, settings.redundancy, seed=settings.seed)
-    return dataclasses.replace(mixed, train=_subset(mixed.train, settings.max_train, settings.seed))
-
-
-def held_out_mix(main: Dataset, redundant: Dataset, redundancy: float | None, seed: int = 0,
-                 limit: int | None = None) -> Split:
-    """The test part of the mix of two :func:`load_pools` sets at ``redundancy``, at most ``limit`` images."""
-    return _subset(mix(main, redundant, check_redundancy(redundancy), seed=seed).test, limit, seed)
-
-
-def _subset(part: Split, limit: int | None, seed: int) -> Split:
-    """A stratified, seeded subset of ``limit`` images (``part`` itself when it is no larger)."""
-    if limit is None or len(part) <= limit:
-        return part
-    keep = limit / len(part)
-    return split(part, fractions=(keep, 1 - keep), seed=seed)[0]
 
 
 def read_mix_settings(directory: str | os.PathLike[str]) -> MixSettings:

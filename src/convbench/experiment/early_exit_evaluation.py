@@ -1,0 +1,313 @@
+"""Evaluating a trained early-exit network against its baseline: export → test mix → timing → sweeps.
+
+This is composition, and it lives at the top layer because it reaches into every layer below it: the mixes
+come from :mod:`convbench.data.mix`, the files from :mod:`convbench.export.early_exit` and
+:func:`convbench.export.export`, the runners from :mod:`convbench.runtime`, every figure from the pure
+measurements in :mod:`convbench.bench.early_exit`, and the plots from :mod:`convbench.report.study_plots`.
+
+Two callers, one implementation of each part:
+
+- a study's early-exit step kinds (``kinds/early_exit_*.py``) call :func:`export_for_evaluation`,
+  :func:`evaluate_session` and :func:`sweep_session` one step at a time; whether an exported file is still
+  current is the step cache's decision (an export step's key hashes its training step's key), never a file
+  check here;
+- :func:`evaluate_early_exit` (``convbench early-exit eval``) calls them all at once on a training folder
+  and exports afresh into its output folder every time (a conversion takes seconds, a timing run minutes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from convbench.artifacts import ModelCard, read_card
+from convbench.bench.early_exit import (
+    analytic,
+    decision_metrics,
+    full_outputs,
+    ideal_saving,
+    path_summary,
+    threshold_sweep,
+    time_mix,
+    time_paths,
+)
+from convbench.data import Dataset, MixSettings, Split, check_redundancy, held_out_mix, load, load_pools
+from convbench.env import environment
+from convbench.errors import ConfigError, ModelError
+from convbench.export import export
+from convbench.export.early_exit import early_exit_card, export_early_exit
+from convbench.export.samples import PARITY_IMAGES
+from convbench.io import write_json
+from convbench.models.early_exit import EXIT_REDUNDANT, MacSplit, loss_terms
+from convbench.report.study_plots import accuracy_vs_threshold, time_vs_redundancy
+from convbench.runtime import Runner, open_runner
+from convbench.runtime.early_exit import EarlyExitRunner, check_threshold, open_early_exit_runner
+from convbench.train.early_exit import BASELINE_DIR, EARLY_EXIT_DIR, read_mix_settings
+from convbench.train.loop import MODEL_FILE
+from convbench.vocabulary import DEFAULT_THRESHOLD, EARLY_EXIT_FORMS
+
+RESULT_FILE = "eval.json"
+BASELINE_FILE = "baseline.tflite"  # the baseline's float32 LiteRT file, beside the early-exit files
+SWEEP_REDUNDANCIES = tuple(i / 10 for i in range(10))  # 0 … 0.9
+
+
+@dataclass(frozen=True)
+class TrainedFolder:
+    """A folder written by :func:`~convbench.train.early_exit.train_early_exit`: both models and their mix."""
+
+    model: Path
+    baseline: Path
+    mix: MixSettings
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str]) -> TrainedFolder:
+        """The training folder ``directory``.
+
+        Raises:
+            ModelError: no early-exit model inside (e.g. a plain model's folder, or a model file).
+            DataError: no readable ``training.json``.
+        """
+        directory = Path(directory)
+        model = directory / EARLY_EXIT_DIR / MODEL_FILE
+        if not model.is_file():
+            raise ModelError(_not_early_exit(directory))
+        early_exit_card(model)
+        return cls(model, directory / BASELINE_DIR / MODEL_FILE, read_mix_settings(directory))
+
+    def pools(self, main: Dataset | None = None, redundant: Dataset | None = None) -> tuple[Dataset, Dataset]:
+        """The pools its mix draws from (the mix's data specs are loaded unless the datasets are given)."""
+        return load_pools(self.mix, main, redundant)
+
+
+@dataclass(frozen=True)
+class EvaluationFiles:
+    """The LiteRT files an evaluation times.
+
+    Attributes:
+        forms: per deployed form, the file its runner opens (the single file, or the chained form's stem).
+        baseline: the baseline's float32 ``.tflite``.
+    """
+
+    forms: dict[str, Path]
+    baseline: Path
+
+
+def export_for_evaluation(trained: TrainedFolder, pools: tuple[Dataset, Dataset], out: Path,
+                          forms: tuple[str, ...]) -> EvaluationFiles:
+    """Export the early-exit model in ``forms`` and the baseline in float32 into ``out``.
+
+    The baseline's file is parity-checked against Keras on images of the test mix it will be timed on.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    exported = export_early_exit(trained.model, out, forms)
+    entries = {"single": exported.single, "chained": exported.stem}
+    parity = held_out_mix(*pools, trained.mix.redundancy, trained.mix.seed, limit=PARITY_IMAGES)
+    baseline = export(trained.baseline, to="tflite", out=out / BASELINE_FILE, data=parity).path
+    return EvaluationFiles({form: Path(entries[form]) for form in forms}, Path(baseline))
+
+
+@dataclass(frozen=True)
+class Session:
+    """Both runners loaded, with what the figures need: the pools the test mixes come from and the mix.
+
+    ``threshold`` is the one asked for (the runner holds it as float32, as the deployed graph compares).
+    """
+
+    runner: EarlyExitRunner
+    baseline: Runner
+    pools: tuple[Dataset, Dataset]
+    mix: MixSettings
+    threshold: float
+
+    @property
+    def card(self) -> ModelCard:
+        """The early-exit file's card (preprocessing, classes, the MAC split)."""
+        return self.runner.card
+
+    @property
+    def macs(self) -> MacSplit:
+        return MacSplit(**self.card.extra["early_exit"]["macs"])
+
+    def test_mix(self, redundancy: float | None, limit: int | None) -> Split:
+        return held_out_mix(*self.pools, redundancy, self.mix.seed, limit)
+
+    def ideal(self, redundancy: float) -> float:
+        return ideal_saving(redundancy, self.macs.stem_share, self.macs.exit_share)
+
+
+def open_session(files: EvaluationFiles, form: str, pools: tuple[Dataset, Dataset], mix: MixSettings, *,
+                 threads: int, threshold: float) -> Session:
+    """Open and load the runners of ``form`` and of the baseline."""
+    runner = open_early_exit_runner(files.forms[form], threads=threads, threshold=threshold)
+    baseline = open_runner(files.baseline, threads=threads)
+    runner.load()
+    baseline.load()
+    return Session(runner, baseline, pools, mix, threshold)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation (a form × threads at one redundancy and threshold), as ``eval.json`` records it.
+
+    Attributes:
+        rows: baseline and early exit in the reference table's layout (loss, accuracies, times).
+        timing: totals and the split of images between the two paths (:meth:`MixTiming.summary`).
+        paths: each path timed alone (:func:`~convbench.bench.early_exit.path_summary`).
+        analytic: s, h, the ideal and measured saving, their ratio, the saving the path medians predict.
+    """
+
+    form: str
+    threshold: float
+    threads: int
+    runtime: str
+    repeats: int
+    mix: dict[str, Any]
+    rows: list[dict[str, Any]]
+    timing: dict[str, Any]
+    paths: dict[str, dict[str, Any]]
+    analytic: dict[str, Any]
+    environment: dict[str, Any]
+
+    def to_dict(self, *, directory: str | None = None, sweep: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The JSON form (``directory`` first and ``sweep`` before ``environment`` when given, as ever)."""
+        fields = dataclasses.asdict(self)
+        environment_ = fields.pop("environment")
+        return {**({"directory": directory} if directory is not None else {}), **fields,
+                **({"sweep": sweep} if sweep is not None else {}), "environment": environment_}
+
+
+def evaluate_session(session: Session, redundancy: float, *, repeats: int, limit: int | None) -> Evaluation:
+    """Time both models image by image on the test mix at ``redundancy`` and each path alone; every figure
+    from the deployed files (the losses from their probabilities, the main head's forced to run on every image)."""
+    runner, baseline = session.runner, session.baseline
+    test = session.test_mix(redundancy, limit)
+    images = session.card.preprocessing(test.images)
+    timing = time_mix(runner, baseline, images, repeats)
+    paths = time_paths(runner, baseline, images[:1])
+    exit_probs, main_probs = full_outputs(runner, images)
+    times = timing.summary()
+    num_classes = len(session.card.class_names)
+    l1, l2 = (np.asarray(term) for term in loss_terms(test.labels, exit_probs, main_probs))
+    baseline_loss = np.asarray(keras.losses.sparse_categorical_crossentropy(test.labels, timing.baseline_probs))
+    common = {"redundancy": redundancy, "images": len(test)}
+    rows = [{"model": "baseline", **common, "loss": float(baseline_loss.mean()),
+             **decision_metrics(test.labels, np.argmax(timing.baseline_probs, axis=1), num_classes),
+             "total_s": times["baseline_total_s"], "time_ms_per_image": times["baseline_time_ms_per_image"]},
+            {"model": "early exit", **common, "loss": float(l1.mean() + l2.mean()), "l1": float(l1.mean()),
+             "l2": float(l2.mean()), **decision_metrics(test.labels, timing.predicted, num_classes),
+             "total_s": times["total_s"], "time_ms_per_image": times["time_ms_per_image"]}]
+    macs = session.macs
+    return Evaluation(runner.form, session.threshold, runner.threads,
+                      f"{runner.name} {runner.version} ({runner.delegate})", repeats,
+                      {**session.mix.to_dict(), "redundancy": redundancy}, rows, times,
+                      {name: path_summary(m) for name, m in paths.items()},
+                      analytic(redundancy, macs.stem_share, macs.exit_share, timing, paths), environment())
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Time against redundancy (fresh test mixes at 0 … 0.9) and decisions against the exit threshold."""
+
+    by_redundancy: list[dict[str, Any]]
+    by_threshold: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def sweep_session(session: Session, redundancy: float, *, repeats: int, limit: int | None) -> Sweep:
+    """Sweep the threshold on the test mix at ``redundancy`` and time every redundancy in ``SWEEP_REDUNDANCIES``."""
+    test = session.test_mix(redundancy, limit)
+    exit_probs, main_probs = full_outputs(session.runner, session.card.preprocessing(test.images))
+    by_threshold = threshold_sweep(test.labels, exit_probs[:, EXIT_REDUNDANT], main_probs)
+    by_redundancy = []
+    for r in SWEEP_REDUNDANCIES:
+        images = session.card.preprocessing(session.test_mix(r, limit).images)
+        summary = time_mix(session.runner, session.baseline, images, repeats).summary()
+        by_redundancy.append({"redundancy": r, **summary, "ideal_saving": session.ideal(r)})
+    return Sweep(by_redundancy, by_threshold)
+
+
+def evaluate_early_exit(directory: str | os.PathLike[str], main: str | Dataset | None = None,
+                        redundant: str | Dataset | None = None, *, redundancy: float | None = None,
+                        threshold: float = DEFAULT_THRESHOLD, form: str = "single", sweep: bool = False,
+                        repeats: int = 3, limit: int | None = None, threads: int = 1,
+                        out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Evaluate a :func:`~convbench.train.early_exit.train_early_exit` folder against its baseline in LiteRT.
+
+    Rebuilds the test mix the models were trained for (test splits only: held-out redundant groups stay
+    unseen), exports both models to LiteRT into ``out`` (``form``: the single file or the chained segments;
+    the baseline in float32, parity-checked), times them image by image at batch 1 and each path alone.
+
+    Args:
+        directory: the training output folder.
+        main, redundant: data specs or datasets (``None``: the specs it was trained on, from its ``training.json``).
+        redundancy: redundant share of the test mix in [0, 1) (``None``: as trained).
+        threshold: exit when P(redundant) ≥ threshold, in (0, 1).
+        form: ``"single"`` or ``"chained"``.
+        sweep: also time redundancies 0 … 0.9 and sweep thresholds, with plots ``time_vs_redundancy.png``
+            and ``accuracy_vs_threshold.png``.
+        repeats: timed calls per image (after one warm-up call).
+        limit: time at most this many images of each test mix (a stratified, seeded subset).
+        threads: LiteRT threads.
+        out: folder for the exported files, ``eval.json`` and the plots (default: ``directory``).
+
+    Returns:
+        The content of ``eval.json``: ``rows`` (baseline and early exit, in the reference table's layout),
+        ``timing`` (totals and the split of images between the paths), ``paths`` (each path timed alone),
+        ``analytic`` (s, h, ideal and measured saving, their ratio), ``sweep`` when asked, the environment.
+
+    Raises:
+        ModelError: the folder holds no early-exit model (e.g. a plain model's folder).
+        ConfigError: redundancy outside [0, 1), threshold outside (0, 1), an unknown form, a bad limit.
+        DataError: data that cannot be loaded, or a redundant set sharing classes with the main set.
+    """
+    check_threshold(threshold)
+    check_redundancy(redundancy)
+    if form not in EARLY_EXIT_FORMS:
+        raise ConfigError(f"form must be one of {', '.join(EARLY_EXIT_FORMS)}, got form={form!r}")
+    if limit is not None and limit < 2:
+        raise ConfigError(f"limit must be at least 2, got limit={limit!r}")
+    trained = TrainedFolder.open(directory)
+    pools = trained.pools(*(load(d) if isinstance(d, str) else d for d in (main, redundant)))
+    mix = dataclasses.replace(trained.mix, main=_name(main, trained.mix.main),
+                              redundant=_name(redundant, trained.mix.redundant))
+    redundancy = trained.mix.redundancy if redundancy is None else redundancy
+    out = Path(out) if out is not None else Path(directory)
+
+    files = export_for_evaluation(trained, pools, out, (form,))
+    session = open_session(files, form, pools, mix, threads=threads, threshold=threshold)
+    evaluation = evaluate_session(session, redundancy, repeats=repeats, limit=limit)
+    swept = None
+    if sweep:
+        found = sweep_session(session, redundancy, repeats=repeats, limit=limit)
+        plots = [time_vs_redundancy(found.by_redundancy, out / "time_vs_redundancy.png"),
+                 accuracy_vs_threshold(found.by_threshold, out / "accuracy_vs_threshold.png")]
+        swept = {**found.to_dict(), "plots": [str(p) for p in plots]}
+    result = evaluation.to_dict(directory=str(directory), sweep=swept)
+    write_json(out / RESULT_FILE, result)
+    return result
+
+
+def _not_early_exit(directory: Path) -> str:
+    if directory.is_file():
+        try:
+            arch = read_card(directory).arch
+        except ModelError:
+            arch = None
+        what = f"a plain {arch} model" if arch else "a file"
+        return f"{directory} is {what}, not an early-exit training folder (from `convbench early-exit train`)"
+    return f"{directory}: no early_exit/model.keras inside; expected the folder written by `convbench early-exit train`"
+
+
+def _name(given: str | Dataset | None, trained: str) -> str:
+    """How the mix names a data set: as given (a spec, or a dataset's source), else as trained."""
+    if isinstance(given, Dataset):
+        return given.source or given.name
+    return given or trained
