@@ -79,7 +79,7 @@ class EarlyExitTrainKind(StepKind[EarlyExitTrainSettings, EarlyExitTrainOutputs]
         overrides = {k: getattr(ee, k) for k in ("epochs", "batch_size", "patience") if getattr(ee, k) is not None}
         redundant = experiment.data.redundant
         assert redundant is not None  # the schema requires it with [early_exit]
-        settings = EarlyExitTrainSettings(**{k: getattr(ee, k) for k in _MODEL_FIELDS}, **train | overrides,
+        settings = EarlyExitTrainSettings(**{k: getattr(ee, k) for k in _MODEL_FIELDS}, **(train | overrides),
                                           **data_inputs(experiment.data.main), redundant=redundant,
                                           redundant_fingerprint=fingerprint(redundant))
         return [make_step(EarlyExitTrainKind, ee.label(), settings, model=ee.label())]

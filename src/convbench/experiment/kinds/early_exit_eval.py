@@ -1,0 +1,123 @@
+"""``early_exit_eval``: time the exported early-exit network against its baseline in LiteRT, image by image at
+batch 1 on the test mix, for one deployed form at one thread count; each finished step is one early-exit
+entry of the study's results (the report's early-exit section) and two results.csv rows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from convbench.experiment.early_exit_evaluation import (
+    RESULT_FILE,
+    EvaluationFiles,
+    Session,
+    TrainedFolder,
+    evaluate_session,
+    open_session,
+)
+from convbench.experiment.inputs import MachineInputs, machine_inputs
+from convbench.experiment.kinds.early_exit_export import EarlyExitExportKind, EarlyExitExportOutputs
+from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind, EarlyExitTrainSettings
+from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
+from convbench.io import read_json, write_json
+from convbench.report.early_exit_section import early_exit_summary
+from convbench.vocabulary import EarlyExitForm
+
+if TYPE_CHECKING:
+    from convbench.experiment.results import StudyResults
+    from convbench.experiment.schema import Experiment
+
+
+class EarlyExitTimingSettings(MachineInputs):
+    """What one timing of the deployed files depends on (besides the files): form, threads and the protocol."""
+
+    form: EarlyExitForm
+    threads: int
+    threshold: float
+    redundancy: float | None  # of the test mix; None: as trained
+    repeats: int
+    limit: int | None
+
+
+class EarlyExitEvalOutputs(StepOutputs):
+    """The evaluation file (``eval.json``) and its headline figures."""
+
+    evaluation: str
+    saving: float
+    ideal_saving: float
+
+
+def timing_settings(experiment: Experiment) -> list[EarlyExitTimingSettings]:
+    """One timing per ``[early_exit]`` form × thread count, in that order."""
+    ee = experiment.early_exit
+    if ee is None:
+        return []
+    return [EarlyExitTimingSettings(form=form, threads=threads, threshold=ee.threshold, redundancy=ee.redundancy,
+                                    repeats=ee.repeats, limit=ee.limit, **machine_inputs())
+            for form in ee.forms for threads in ee.threads]
+
+
+def open_timing(step: Step[EarlyExitTimingSettings], ctx: StepContext) -> tuple[Session, float | None]:
+    """The loaded runners of the step's form and the baseline, from its export step's files, and the test-mix
+    redundancy it times at (the trained one unless the step names one)."""
+    trained_step, exported = ctx.need(EarlyExitTrainKind), ctx.need(EarlyExitExportKind)
+    trained = TrainedFolder.open(trained_step.dir)
+    data: EarlyExitTrainSettings = trained_step.step.settings
+    pools = trained.pools(ctx.datasets(data.data), ctx.datasets(data.redundant))
+    out: EarlyExitExportOutputs = exported.outputs
+    files = EvaluationFiles({form: exported.path(name) for form, name in out.forms.items()},
+                            exported.path(out.baseline))
+    s = step.settings
+    session = open_session(files, s.form, pools, trained.mix, threads=s.threads, threshold=s.threshold)
+    return session, trained.mix.redundancy if s.redundancy is None else s.redundancy
+
+
+@register_kind
+class EarlyExitEvalKind(StepKind[EarlyExitTimingSettings, EarlyExitEvalOutputs]):
+    name = "early_exit_eval"
+    stage = 60  # after the latency steps: timings run back to back
+    Settings = EarlyExitTimingSettings
+    Outputs = EarlyExitEvalOutputs
+
+    def plan(self, experiment: Experiment, planned: Planned) -> list[Step[EarlyExitTimingSettings]]:
+        steps = []
+        for export in planned.of(EarlyExitExportKind):
+            (train,) = (s for s in planned.of(EarlyExitTrainKind) if s.key in export.needs)
+            steps += [make_step(EarlyExitEvalKind, f"{train.name} {s.form} {s.threads}t", s, (train, export),
+                                model=train.model) for s in timing_settings(experiment)]
+        return steps
+
+    def run(self, step: Step[EarlyExitTimingSettings], ctx: StepContext) -> EarlyExitEvalOutputs:
+        session, redundancy = open_timing(step, ctx)
+        evaluation = evaluate_session(session, redundancy, repeats=step.settings.repeats, limit=step.settings.limit)
+        write_json(ctx.dir / RESULT_FILE, evaluation.to_dict())
+        return EarlyExitEvalOutputs(evaluation=RESULT_FILE, saving=evaluation.analytic["saving"],
+                                    ideal_saving=evaluation.analytic["ideal_saving"])
+
+    def summary(self, outputs: EarlyExitEvalOutputs) -> str:
+        return f"saving {outputs.saving:.1%} of the baseline's time (analytic ideal {outputs.ideal_saving:.1%})"
+
+    def contribute(self, done: Done[EarlyExitEvalOutputs], results: StudyResults) -> None:
+        """The evaluation with the training figures of both models, and its two results.csv rows."""
+        trained = results.finished[done.step.needs[0]]
+        evaluation = {k: v for k, v in read_json(done.path(done.outputs.evaluation)).items() if k != "directory"}
+        ee = {"model": done.step.model, "training": trained.outputs.model_dump(mode="json"), **evaluation}
+        ee |= {"summary": early_exit_summary(ee)}
+        results.early_exit.append(ee)
+        results.rows += [_row(ee, row, results.dataset) for row in ee["rows"]]
+
+
+def _row(ee: dict[str, Any], row: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """A results.csv / history row: one model (baseline or early exit) of one evaluation."""
+    mix = ee.get("mix", {})
+    is_exit = row["model"] != "baseline"
+    return {"kind": "early_exit", "model": ee["model"], "variant": row["model"], "arch": ee["training"]["backbone"],
+            "width": ee["training"]["width"], "dataset": dataset,
+            "format": "tflite", "quantize": "none", "runtime": "litert", "threads": ee["threads"],
+            "form": ee["form"], "threshold": ee["threshold"], "invert_redundant": mix.get("invert_redundant"),
+            **{k: row.get(k) for k in ("redundancy", "images", "loss", "accuracy", "exit_accuracy", "exit_precision",
+                                       "exit_recall", "exit_share", "total_s", "time_ms_per_image")},
+            "params": ee["training"]["params" if is_exit else "baseline_params"],
+            "saving": ee["analytic"]["saving"] if is_exit else None,
+            "ideal_saving": ee["analytic"]["ideal_saving"] if is_exit else None,
+            "environment": ee.get("environment")}
