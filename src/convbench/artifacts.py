@@ -2,6 +2,10 @@
 
 ``model.tflite`` → ``model.tflite.json``. Runners, reports and the harness read the card instead
 of asking the user again for the architecture, preprocessing or class names.
+
+The card is a plain record: runtimes read it without Keras or TensorFlow, so nothing here imports
+training code. Rebuilding the splits a card's model was trained on is
+:func:`convbench.train.splits.model_splits`.
 """
 
 from __future__ import annotations
@@ -14,6 +18,44 @@ from typing import Any
 from convbench.data.preprocess import Preprocessing
 from convbench.errors import ModelError
 from convbench.io import read_json, write_json
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """How a model's train/val/test splits were drawn: enough to draw the very same ones again.
+
+    The defaults are :func:`convbench.train.train`'s, which is what a card without split settings is
+    taken to have been trained with.
+
+    Attributes:
+        seed: seed of the stratified draws.
+        val_fraction: share of the training pool held out for validation.
+        test: where the test split came from (``official``, ``held out (20% of train)``); a description only.
+    """
+
+    seed: int = 0
+    val_fraction: float = 0.1
+    test: str | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The Keras model an exported file was made from, as it was at export time.
+
+    Attributes:
+        path: the ``.keras`` file.
+        sha256: its SHA-256 (from its card), so a later step can tell whether the export is still current.
+        metrics: its quality figures (its test accuracy …); the exported file's own are in the card's ``metrics``.
+    """
+
+    path: str
+    sha256: str | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+# Card fields that the JSON keeps inside "extra", where every card version has kept them: old cards load
+# unchanged and the files written stay the same.
+_IN_EXTRA = ("data", "split", "source")
 
 
 @dataclass(frozen=True)
@@ -31,7 +73,10 @@ class ModelCard:
         quantize: export mode (``none``, ``dynamic``, ``float16``, ``int8``) for exported files.
         sha256: of the model file itself (exported files).
         metrics: quality figures (test accuracy, parity with Keras, …).
-        extra: anything else (training config, early-exit settings, environment, …).
+        extra: anything else (training config, early-exit settings, export details, …).
+        data: data spec of the images the model was trained on (``None``: not recorded).
+        split: how its train/val/test splits were drawn from ``data`` (``None``: not recorded).
+        source: for an exported file, the Keras model it was made from (``None`` for a ``.keras`` model).
     """
 
     arch: str
@@ -46,9 +91,21 @@ class ModelCard:
     sha256: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    data: str | None = None
+    split: SplitSettings | None = None
+    source: Provenance | None = None
+
+    def __post_init__(self) -> None:
+        # One home per fact: a typed field hidden in extra would be written twice and read from either.
+        clash = sorted(set(_IN_EXTRA) & self.extra.keys())
+        if clash:
+            raise ValueError(f"extra keys {clash} are card fields: pass {', '.join(f'{k}=' for k in clash)} "
+                             f"instead, got extra={self.extra!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        typed = {key: d.pop(key) for key in _IN_EXTRA}
+        d["extra"] = {**{key: value for key, value in typed.items() if value is not None}, **d["extra"]}
         d["input_shape"] = list(self.input_shape)
         d["class_names"] = list(self.class_names)
         d["preprocessing"] = self.preprocessing.to_dict()
@@ -56,8 +113,12 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelCard:
+        extra = dict(d.get("extra", {}))
+        data, split, source = (extra.pop(key, None) for key in _IN_EXTRA)
         return cls(**{**d, "input_shape": tuple(d["input_shape"]), "class_names": tuple(d["class_names"]),
-                      "preprocessing": Preprocessing.from_dict(d["preprocessing"])})
+                      "preprocessing": Preprocessing.from_dict(d["preprocessing"]), "extra": extra, "data": data,
+                      "split": None if split is None else SplitSettings(**split),
+                      "source": None if source is None else Provenance(**source)})
 
     def evolve(self, **changes: Any) -> ModelCard:
         """A copy with ``changes`` applied (``metrics``/``extra`` are merged, not replaced)."""

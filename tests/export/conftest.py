@@ -20,5 +20,5 @@ def model_without_data(tiny: Artifacts, tmp_path):
 
     path = tmp_path / "model.keras"
     path.write_bytes(tiny.model_path.read_bytes())
-    write_card(path, replace(read_card(tiny.model_path), extra={}))
+    write_card(path, replace(read_card(tiny.model_path), data=None, split=None))
     return path

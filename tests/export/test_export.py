@@ -34,7 +34,10 @@ def test_every_mode_exports_with_its_card(tiny, to, quantize):
     assert (card.format, card.quantize) == (to, quantize)
     assert card.sha256 == sha256_file(result.path)
     assert card.extra["size_bytes"] == result.path.stat().st_size
-    assert card.extra["source"]["path"] == str(tiny.model_path)
+    source = read_card(tiny.model_path)
+    assert card.source is not None and card.source.path == str(tiny.model_path)
+    assert (card.source.sha256, card.source.metrics) == (source.sha256, source.metrics)  # the Keras model's
+    assert (card.data, card.split) == (source.data, source.split)
     assert card.extra["conversion_seconds"] > 0
     assert card.input_shape == read_card(tiny.model_path).input_shape
 

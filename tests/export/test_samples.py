@@ -7,13 +7,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from convbench.artifacts import ModelCard
+from convbench.artifacts import ModelCard, SplitSettings
 from convbench.data import Dataset, Preprocessing, load
 from convbench.errors import ConfigError, DataError
 from convbench.export import calibration_images, parity_images
 
 CARD = ModelCard("m", 1.0, (16, 16, 1), tuple("0123456789"), Preprocessing((16, 16), 1),
-                 extra={"data": "digits", "split": {"seed": 0, "val_fraction": 0.1}})
+                 data="digits", split=SplitSettings(seed=0, val_fraction=0.1))
 
 
 def test_parity_uses_preprocessed_test_images_and_calibration_training_images():
@@ -40,8 +40,17 @@ def test_other_classes_are_refused():
 
 
 def test_no_recorded_data():
-    card = replace(CARD, extra={})
+    card = replace(CARD, data=None, split=None)
     with pytest.raises(ConfigError, match=r"parity check.*--data"):
         parity_images(card)
     with pytest.raises(ConfigError, match=r"int8 calibration.*--calibration"):
         calibration_images(card)
+
+
+def test_the_cards_split_settings_apply_to_its_own_data_only():
+    reseeded = replace(CARD, split=SplitSettings(seed=5, val_fraction=0.1))
+    own, default = parity_images(reseeded, limit=None), parity_images(CARD, limit=None)
+    # seed 5 holds out other test images of the same size
+    assert len(own.labels) == len(default.labels) and not np.array_equal(own.x, default.x)
+    given = parity_images(reseeded, "digits", limit=None)  # given data: split with the defaults
+    np.testing.assert_array_equal(given.x, default.x)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from convbench.artifacts import read_card
+from convbench.artifacts import SplitSettings, read_card
 from convbench.errors import ConfigError, DataError, ModelError
 from convbench.io import read_json, sha256_file
-from convbench.train import evaluate, load_model, train
-from convbench.train.splits import training_splits
+from convbench.train import evaluate, load_model, model_splits, train
+from convbench.train.splits import SPLITS, training_splits
 
 TINY = {"input_size": 8, "batch_size": 32, "progress": False}
 
@@ -31,7 +33,8 @@ def test_writes_model_card_and_report(trained, digits):
     assert card.params == trained.model.count_params() and card.macs > 0
     assert card.sha256 == sha256_file(trained.model_path)
     assert set(card.metrics) == {"train_accuracy", "val_accuracy", "test_accuracy"}
-    assert card.extra["data"] == "digits" and card.extra["split"]["seed"] == 0
+    assert card.data == "digits"
+    assert card.split == SplitSettings(seed=0, val_fraction=0.1, test="held out (20% of train)")
 
     report = read_json(out / "training.json")
     assert report["config"]["epochs"] == 2 and report["config"]["arch"] == "tiny_cnn" and report["seed"] == 0
@@ -113,3 +116,14 @@ def test_failed_write_keeps_earlier_outputs(trained, digits, monkeypatch):
         train("tiny_cnn", digits, out=out, epochs=2, seed=0, **TINY)  # finished run: re-evaluates, then writes
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert sorted(p.name for p in out.iterdir()) == sorted([*before, "checkpoint"])  # no staging left behind
+
+
+def test_model_splits_are_the_ones_training_drew(trained, digits):
+    splits = model_splits(trained.card, digits)
+    drawn = training_splits(digits, val_fraction=0.1, seed=0)
+    assert all(np.array_equal(splits[k].images, drawn[k].images) for k in SPLITS)
+    reseeded = replace(trained.card, split=SplitSettings(seed=1, val_fraction=0.2))
+    assert len(model_splits(reseeded, digits)["val"]) > len(splits["val"])
+    unrecorded = model_splits(replace(trained.card, split=None), digits)  # train()'s defaults
+    assert all(np.array_equal(unrecorded[k].images, drawn[k].images) for k in SPLITS)
+

@@ -22,6 +22,6 @@ def test_trains_on_real_fruits(shared_data, tmp_path):
 
     result = train("tiny_cnn", subset, out=tmp_path, input_size=16, epochs=5, learning_rate=0.01, progress=False)
     assert result.card.class_names == ("apple", "pear") and result.card.input_shape == (16, 16, 3)
-    assert result.card.extra["split"]["test"] == "official"
+    assert result.card.split is not None and result.card.split.test == "official"
     assert result.test_accuracy > 0.85  # 71 % of the test images are apples: the model learned something
     assert evaluate(result.model_path, subset)["accuracy"] == pytest.approx(result.test_accuracy)

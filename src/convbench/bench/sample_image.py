@@ -20,9 +20,8 @@ import numpy as np
 from PIL import Image
 
 from convbench.artifacts import ModelCard
+from convbench.data import load
 from convbench.errors import ConfigError, DataError
-
-_CARD_DATA_KEYS = (("data",), ("training", "data"), ("train", "data"))  # where trainers record the data spec
 
 
 @dataclass(frozen=True)
@@ -52,25 +51,13 @@ def sample_image(card: ModelCard, workdir: str | os.PathLike[str], *, image: str
         return SampleImage(path, f"file {path}")
     if data is not None:
         return _first_test_image(data, workdir, f"--data {data}")
-    recorded = recorded_data_spec(card)
-    if recorded is not None:
+    if card.data:
         try:
-            return _first_test_image(recorded, workdir, f"model card data {recorded}")
+            return _first_test_image(card.data, workdir, f"model card data {card.data}")
         except DataError as e:  # the training data moved or is absent here: still time a real image
             warnings.warn(f"cannot load the model card's data ({e}); timing preprocessing on embedded digits",
                           stacklevel=2)
     return _first_test_image("digits", workdir, "embedded digits (last resort)")
-
-
-def recorded_data_spec(card: ModelCard) -> str | None:
-    """The data spec the card records its model was trained on, if any."""
-    for keys in _CARD_DATA_KEYS:
-        value: Any = card.extra
-        for key in keys:
-            value = value.get(key) if isinstance(value, dict) else None
-        if isinstance(value, str) and value:
-            return value
-    return None
 
 
 def _first_test_image(spec: str, workdir: str | os.PathLike[str], source: str) -> SampleImage:
@@ -83,8 +70,6 @@ def _first_test_image(spec: str, workdir: str | os.PathLike[str], source: str) -
 @functools.lru_cache(maxsize=8)
 def _first_image(spec: str) -> tuple[np.ndarray, str]:
     """The first test (else training) image of ``spec``; cached, as a sweep benches many models on one dataset."""
-    from convbench.data import load
-
     dataset = load(spec)
     if dataset.test is not None and len(dataset.test):
         return dataset.test.images[0], "test"

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from convbench.artifacts import ModelCard, read_card, write_card
+from convbench.artifacts import ModelCard, Provenance, read_card, write_card
 from convbench.errors import ConfigError, ModelError
 from convbench.export import onnx as onnx_export
 from convbench.export import tflite as tflite_export
@@ -57,8 +57,8 @@ def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str
         check_images: how many test images the parity check uses (None: the whole test split).
 
     Returns:
-        :class:`ExportResult` with the written path and card (format, quantize, sha256, parity figures in
-        ``metrics``; size, source model, conversion time and op list in ``extra``).
+        :class:`ExportResult` with the written path and card (format, quantize, sha256, the source model,
+        parity figures in ``metrics``; size, conversion time and op list in ``extra``).
 
     Raises:
         ConfigError: unknown target or mode, a mode the target does not support, int8 without calibration
@@ -155,10 +155,10 @@ def _convert(model: Any, target: str, mode: QuantizeMode, path: Path, representa
 def _exported_card(source: ModelCard, model_path: Path, path: Path, target: str, mode: QuantizeMode,
                    seconds: float, extra: dict[str, Any], notes: tuple[str, ...]) -> ModelCard:
     # The source's metrics describe the Keras model; the exported file gets its own (from the parity check).
-    origin = {"path": str(model_path), "sha256": source.sha256, "metrics": source.metrics}
-    card = replace(source, format=target, quantize=mode.mode, sha256=sha256_file(path), metrics={})
+    card = replace(source, format=target, quantize=mode.mode, sha256=sha256_file(path), metrics={},
+                   source=Provenance(str(model_path), source.sha256, source.metrics))
     return card.evolve(extra={
-        "source": origin, "requested_quantize": mode.requested, "size_bytes": path.stat().st_size,
+        "requested_quantize": mode.requested, "size_bytes": path.stat().st_size,
         "conversion_seconds": round(seconds, 3), **extra, **({"notes": list(notes)} if notes else {})})
 
 

@@ -1,19 +1,20 @@
 """Real images for an export: labelled test images for the parity check, training images for int8 calibration.
 
-Both come from the data the model was trained on (its card's ``extra["data"]`` and split settings) unless
+Both come from the data the model was trained on (its card's ``data`` and ``split`` settings) unless
 given: the same stratified, seeded splits training used, so parity never scores on training images and
 calibration never sees test images. A few hundred of each are plenty and keep an export quick.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from convbench.artifacts import ModelCard
 from convbench.data import Dataset, Split, load
 from convbench.errors import ConfigError, DataError
+from convbench.train.splits import model_splits
 
 PARITY_IMAGES = 300  # labelled test images the exported file is checked on
 CALIBRATION_IMAGES = 200  # training images int8 calibration sees (TF suggests ~100-500)
@@ -54,27 +55,19 @@ def calibration_images(card: ModelCard, calibration: DataSource = None, limit: i
     return _sample(split, card, limit, source)
 
 
-def has_data(card: ModelCard) -> bool:
-    """Whether the card records the data the model was trained on."""
-    return bool(card.extra.get("data"))
-
-
 def _split(card: ModelCard, data: DataSource, which: str, *, purpose: str,
            check_classes: bool = True) -> tuple[Split, str]:
     if isinstance(data, Split):
         return data, "given split"
-    if data is None and not has_data(card):
+    if data is None and not card.data:
         raise ConfigError(f"{purpose}: the model card records no training data, so real images must be given")
-    dataset = data if isinstance(data, Dataset) else load(data if data is not None else card.extra["data"])
+    dataset = data if isinstance(data, Dataset) else load(data if data is not None else card.data)
     source = dataset.source or dataset.name
     if check_classes and tuple(dataset.class_names) != tuple(card.class_names):
         raise DataError(f"{source}: classes {list(dataset.class_names)} do not match the model's "
                         f"{list(card.class_names)}")
-    from convbench.train.splits import training_splits
-
-    # The card's own split settings only describe the data it was trained on; other data gets the defaults.
-    settings = card.extra.get("split", {}) if data is None else {}
-    splits = training_splits(dataset, val_fraction=settings.get("val_fraction", 0.1), seed=settings.get("seed", 0))
+    # The card's split settings describe only the data it was trained on; other data is split with the defaults.
+    splits = model_splits(card if data is None else replace(card, split=None), dataset)
     return splits[which], f"{source} ({which} split)"
 
 

@@ -2,6 +2,7 @@
 
 from convbench.train.evaluation import evaluate, load_model
 from convbench.train.pipeline import make_dataset
+from convbench.train.splits import model_splits
 from convbench.train.trainer import TrainResult, train
 
-__all__ = ["TrainResult", "evaluate", "load_model", "make_dataset", "train"]
+__all__ = ["TrainResult", "evaluate", "load_model", "make_dataset", "model_splits", "train"]

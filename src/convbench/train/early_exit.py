@@ -32,9 +32,8 @@ from convbench.errors import ConfigError, DataError
 from convbench.io import read_json, write_json
 from convbench.models import defaults
 from convbench.models.early_exit import EarlyExitModel, early_exit
-from convbench.train.loop import MODEL_FILE, REPORT_FILE, fit, identity_of, write_outputs
+from convbench.train.loop import MODEL_FILE, REPORT_FILE, FitSettings, run_fit, write_outputs
 from convbench.train.pipeline import make_dataset
-from convbench.train.splits import training_splits
 from convbench.train.trainer import train
 
 EARLY_EXIT_DIR, BASELINE_DIR = "early_exit", "baseline"
@@ -108,15 +107,14 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset, *, out: str 
     macs = model.mac_split()
 
     out = Path(out)
-    common = {"epochs": epochs, "batch_size": batch_size, "patience": patience, "seed": seed, "augment": augment,
-              "val_fraction": val_fraction, "learning_rate": learning_rate, "resume": resume, "progress": progress}
+    fitting = FitSettings(epochs, batch_size, patience, seed, augment, val_fraction, learning_rate, resume, progress)
     ee_settings = {"backbone": backbone, "exit_after": exit_after, "l1_weight": l1_weight, "l2_weight": l2_weight,
                    "mix": settings.to_dict(), "macs": dataclasses.asdict(macs),
                    "stem_share": macs.stem_share, "exit_share": macs.exit_share}
     ee_report = _fit(model, mixed, preprocessing, out / EARLY_EXIT_DIR, width=width, settings=ee_settings,
-                     model_options=model_options, **common)
+                     model_options=model_options, fitting=fitting)
     baseline = train(backbone, mixed, out=out / BASELINE_DIR, width=width, input_size=settings.size,
-                     channels=settings.channels, **common, **model_options)
+                     channels=settings.channels, **dataclasses.asdict(fitting), **model_options)
 
     report = {"mix": settings.to_dict(), "class_names": list(mixed.class_names),
               "sizes": {name: len(getattr(mixed, name)) for name in ("train", "test")},
@@ -149,39 +147,26 @@ def _source(spec: str | Dataset, dataset: Dataset) -> str:
 
 
 def _fit(model: EarlyExitModel, mixed: Dataset, preprocessing: Preprocessing, out: Path, *, width: float,
-         settings: dict[str, Any], model_options: dict[str, Any], epochs: int, batch_size: int, patience: int,
-         seed: int, augment: bool, val_fraction: float, learning_rate: float, resume: bool,
-         progress: bool) -> dict[str, Any]:
-    """Fit the early-exit model as :func:`convbench.train.train` fits a plain one (same splits, batches,
-    early stopping and checkpoints); write its model, card and report to ``out``."""
+         settings: dict[str, Any], model_options: dict[str, Any], fitting: FitSettings) -> dict[str, Any]:
+    """Fit the early-exit model with the driver :func:`convbench.train.train` uses (same splits, batches, early
+    stopping and checkpoints); write its model, card and report to ``out``."""
     started = time.perf_counter()
-    splits = training_splits(mixed, val_fraction=val_fraction, seed=seed)
-    identity = identity_of({"arch": f"early_exit_{settings['backbone']}", "width": width, "settings": settings,
-                            "model_options": dict(sorted(model_options.items())), "class_names": mixed.class_names,
-                            "split_sizes": {name: len(s) for name, s in splits.items()},
-                            "preprocessing": preprocessing.to_dict(), "batch_size": batch_size, "seed": seed,
-                            "augment": augment, "val_fraction": val_fraction, "learning_rate": learning_rate})
 
     def compiled() -> EarlyExitModel:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        model.compile(optimizer=keras.optimizers.Adam(fitting.learning_rate))  # the loss is the model's own
         return model
 
-    fitted = fit(compiled, splits, preprocessing, out / "checkpoint", identity, epochs=epochs, batch_size=batch_size,
-                 patience=patience, seed=seed, augment=augment, resume=resume, progress=progress)
-    model, state = fitted.model, fitted.state
-
-    scores = {name: _evaluate(model, part, preprocessing) for name, part in splits.items()}
-    card = ModelCard(arch=identity["arch"], width=float(width), input_shape=preprocessing.input_shape,
-                     class_names=tuple(mixed.class_names), preprocessing=preprocessing, params=model.count_params(),
+    run = run_fit(compiled, mixed, preprocessing, out, fitting,
+                  {"arch": f"early_exit_{settings['backbone']}", "width": width, "settings": settings,
+                   "model_options": dict(sorted(model_options.items()))})
+    scores = {name: _evaluate(run.model, part, preprocessing) for name, part in run.splits.items()}
+    accuracies = {f"{name}_accuracy": s["accuracy"] for name, s in scores.items()}
+    card = ModelCard(arch=run.identity["arch"], width=float(width), input_shape=preprocessing.input_shape,
+                     class_names=tuple(mixed.class_names), preprocessing=preprocessing, params=run.model.count_params(),
                      macs=settings["macs"]["stem"] + settings["macs"]["exit_head"] + settings["macs"]["rest"],
-                     metrics={f"{name}_accuracy": s["accuracy"] for name, s in scores.items()},
-                     extra={"early_exit": settings, "training": {**identity, "epochs": epochs, "patience": patience}})
-    report = {"arch": card.arch, "config": card.extra["training"], "history": state.history,
-              "best_epoch": state.best_epoch, "epochs_run": state.epoch, "stopped_early": fitted.stopped_early,
-              **{f"{name}_accuracy": s["accuracy"] for name, s in scores.items()}, "test_metrics": scores["test"],
-              "params": card.params, "macs": card.macs, "train_seconds": round(state.train_seconds, 3),
-              "wall_seconds": round(time.perf_counter() - started, 3), "environment": environment()}
-    write_outputs(out, model, card, report)
+                     metrics=accuracies, extra={"early_exit": settings, "training": run.config})
+    report = run.report(started, **accuracies, test_metrics=scores["test"], params=card.params, macs=card.macs)
+    write_outputs(out, run.model, card, report)
     return report
 
 

@@ -14,7 +14,7 @@ from convbench.artifacts import ModelCard, read_card
 from convbench.data import Dataset, Preprocessing, Split, load
 from convbench.errors import DataError, ModelError
 from convbench.train.pipeline import make_dataset
-from convbench.train.splits import SPLITS, training_splits
+from convbench.train.splits import SPLITS, model_splits
 
 EVAL_BATCH_SIZE = 256
 
@@ -47,7 +47,7 @@ def evaluate(model_path: str | os.PathLike[str], data: str | Dataset | None = No
              **data_options: Any) -> dict[str, Any]:
     """Accuracy of a trained model on one split of a dataset, preprocessed as its card says.
 
-    The splits are the ones training used (see :func:`convbench.train.splits.training_splits`), rebuilt
+    The splits are the ones training used (see :func:`convbench.train.splits.model_splits`), rebuilt
     from the seed and fractions in the card, so ``split="test"`` never touches training images.
 
     Args:
@@ -62,13 +62,11 @@ def evaluate(model_path: str | os.PathLike[str], data: str | Dataset | None = No
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     model, card = load_model(model_path)
-    data = card.extra.get("data") if data is None else data
+    data = card.data if data is None else data
     dataset = data if isinstance(data, Dataset) else load(data, **data_options)
     if tuple(dataset.class_names) != tuple(card.class_names):
         raise DataError(f"{dataset.source or dataset.name}: classes {list(dataset.class_names)} do not match the "
                         f"model's {list(card.class_names)} ({model_path})")
-    settings = card.extra.get("split", {})
-    splits = training_splits(dataset, val_fraction=settings.get("val_fraction", 0.1), seed=settings.get("seed", 0))
-    chosen = splits[split]
+    chosen = model_splits(card, dataset)[split]
     return {"accuracy": accuracy(model, chosen, card.preprocessing), "count": len(chosen), "split": split,
             "data": dataset.source or dataset.name, "model": str(model_path)}

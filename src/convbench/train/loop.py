@@ -1,9 +1,11 @@
-"""The fit loop and the output writer that :func:`~convbench.train.train` and the early-exit trainer share.
+"""The training driver that :func:`~convbench.train.train` and the early-exit trainer share.
 
-``fit`` resumes from the checkpoint folder when it holds the same run, fits with per-epoch checkpoints and
-early stopping (:mod:`convbench.train.checkpoint`), and leaves the best epoch's weights in the model;
-``write_outputs`` stages model, card and report together and moves each into place, so a failure leaves
-the previous files whole.
+``run_fit`` splits the data as every run does, identifies the run and fits it (:class:`FitSettings`) with the
+same batches, checkpoints and early stopping for a plain network and an early-exit one; the caller only
+builds the model, scores it and writes its card. ``fit`` resumes from the checkpoint folder when it holds the
+same run, fits with per-epoch checkpoints and early stopping (:mod:`convbench.train.checkpoint`), and leaves
+the best epoch's weights in the model; ``write_outputs`` stages model, card and report together and moves
+each into place, so a failure leaves the previous files whole.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +22,32 @@ from typing import Any
 import keras
 
 from convbench.artifacts import ModelCard, card_path, write_card
-from convbench.data import Preprocessing, Split
+from convbench.data import Dataset, Preprocessing, Split
+from convbench.env import environment
 from convbench.io import sha256_file, write_json
 from convbench.train import checkpoint
 from convbench.train.pipeline import make_dataset, steps_per_epoch
 from convbench.train.progress import EpochProgress
+from convbench.train.splits import training_splits
 
 MODEL_FILE = "model.keras"
 REPORT_FILE = "training.json"
+CHECKPOINT_DIR = "checkpoint"
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How a network is fitted; the meaning of each field is :func:`convbench.train.train`'s argument of that name."""
+
+    epochs: int
+    batch_size: int
+    patience: int
+    seed: int
+    augment: bool
+    val_fraction: float
+    learning_rate: float
+    resume: bool = True
+    progress: bool = True
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,67 @@ def fit(new_model: Callable[[], keras.Model], splits: dict[str, Split], preproce
                   steps_per_epoch=steps, callbacks=callbacks, shuffle=False, verbose=0)
     model.set_weights(saver.best_weights)
     return Fitted(model, state, saver.stopped, resumed_from)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A fitted run (see :func:`run_fit`).
+
+    Attributes:
+        model: the model with its best epoch's weights.
+        splits: the train / val / test splits it used.
+        identity: what identifies the run (its checkpoint's identity).
+        fitted: the loop's outcome (state, early stop, resumed epoch).
+        settings: how it was fitted.
+    """
+
+    model: keras.Model
+    splits: dict[str, Split]
+    identity: dict[str, Any]
+    fitted: Fitted
+    settings: FitSettings
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run's identity with its stopping rule: the ``training`` part of a card and ``config`` of a report."""
+        return {**self.identity, "epochs": self.settings.epochs, "patience": self.settings.patience}
+
+    def report(self, started: float, **figures: Any) -> dict[str, Any]:
+        """``training.json``: what every run reports, with the caller's ``figures`` (accuracies, size …) inside.
+
+        Args:
+            started: ``time.perf_counter()`` when the caller began (the report's wall time counts from it).
+        """
+        state = self.fitted.state
+        return {"arch": self.identity["arch"], "config": self.config, "history": state.history,
+                "best_epoch": state.best_epoch, "epochs_run": state.epoch, "stopped_early": self.fitted.stopped_early,
+                "resumed_from_epoch": self.fitted.resumed_from_epoch, **figures,
+                "train_seconds": round(state.train_seconds, 3), "wall_seconds": round(time.perf_counter() - started, 3),
+                "environment": environment()}
+
+
+def run_fit(new_model: Callable[[], keras.Model], dataset: Dataset, preprocessing: Preprocessing,
+            out: str | os.PathLike[str], settings: FitSettings, identity: dict[str, Any]) -> Run:
+    """Fit a network on ``dataset``'s training splits with checkpoints in ``out/checkpoint``.
+
+    Args:
+        new_model: builds and compiles the network (see :func:`fit`).
+        identity: what identifies the network (``arch``, ``width``, options …); the data, splits, preprocessing
+            and fit settings are added here, so a checkpoint resumes only the very same run.
+
+    Raises:
+        ConfigError: ``out/checkpoint`` holds a checkpoint of a different run.
+    """
+    splits = training_splits(dataset, val_fraction=settings.val_fraction, seed=settings.seed)
+    identity = identity_of({**identity, "class_names": dataset.class_names,
+                            "split_sizes": {name: len(s) for name, s in splits.items()},
+                            "preprocessing": preprocessing.to_dict(), "batch_size": settings.batch_size,
+                            "seed": settings.seed, "augment": settings.augment, "val_fraction": settings.val_fraction,
+                            "learning_rate": settings.learning_rate})
+    fitted = fit(new_model, splits, preprocessing, Path(out) / CHECKPOINT_DIR, identity, epochs=settings.epochs,
+                 batch_size=settings.batch_size, patience=settings.patience, seed=settings.seed,
+                 augment=settings.augment, resume=settings.resume, progress=settings.progress)
+    return Run(fitted.model, splits, identity, fitted, settings)
 
 
 def identity_of(settings: dict[str, Any]) -> dict[str, Any]:

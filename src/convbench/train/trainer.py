@@ -28,7 +28,7 @@ from convbench.errors import ConfigError, ModelError
 from convbench.models import ModelDefaults, build, defaults, total_macs
 from convbench.train.evaluation import accuracy
 from convbench.train.loop import REPORT_FILE, fit, identity_of, write_outputs
-from convbench.train.splits import SPLITS, TEST_FRACTION, training_splits
+from convbench.train.splits import SPLITS, split_settings, training_splits
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -132,8 +132,8 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
     config = {**identity, "epochs": epochs, "patience": patience}
     card = ModelCard(arch=arch, width=float(width), input_shape=preprocessing.input_shape,
                      class_names=tuple(dataset.class_names), preprocessing=preprocessing, params=params, macs=macs,
-                     metrics=scores, extra={"data": source, "split": _split_settings(dataset, val_fraction, seed),
-                                            "training": config})
+                     metrics=scores, data=source, split=split_settings(dataset, val_fraction=val_fraction, seed=seed),
+                     extra={"training": config})
     report = {
         "arch": arch, "config": config, "seed": seed, "history": state.history, "best_epoch": state.best_epoch,
         "epochs_run": state.epoch, "stopped_early": fitted.stopped_early,
@@ -165,9 +165,3 @@ def _preprocessing(arch_defaults: ModelDefaults, dataset: Dataset, input_size: i
     size = (size, size) if isinstance(size, int) else tuple(size)
     return Preprocessing(size, channels=dataset.image_shape[2] if channels is None else channels,
                          scale=arch_defaults.scale, offset=arch_defaults.offset)
-
-
-def _split_settings(dataset: Dataset, val_fraction: float, seed: int) -> dict[str, Any]:
-    """How the splits were drawn (what :func:`convbench.train.evaluate` needs to rebuild them)."""
-    return {"seed": seed, "val_fraction": val_fraction,
-            "test": "official" if dataset.test is not None else f"held out ({TEST_FRACTION:.0%} of train)"}
