@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from convbench.data import Dataset, Split, list_datasets, load, register_dataset
+from convbench.cli import main
+from convbench.data import Dataset, MixSettings, Split, build_mix, list_datasets, load, load_pools, register_dataset
 from convbench.models import list_models, register_model
 
 MAIN_DIGITS, REDUNDANT_DIGITS = tuple(range(7)), (7, 8, 9)
@@ -66,8 +67,6 @@ def tiny_backbone() -> str:
 @pytest.fixture(scope="session")
 def digit_mix() -> Dataset:
     """Digits 0-6 (main) + 7-9 (redundant, label 7), at the models' 32x32 input."""
-    from convbench.train.early_exit import MixSettings, build_mix, load_pools
-
     settings = MixSettings("ee_main", "ee_redundant", 0.5, False, (32, 32), 1, None, 0)
     return build_mix(*load_pools(settings), settings)
 
@@ -75,8 +74,6 @@ def digit_mix() -> Dataset:
 @pytest.fixture(scope="session")
 def trained_dir(tmp_path_factory: pytest.TempPathFactory, tiny_backbone: str) -> Path:
     """A tiny early-exit model and its baseline on digits 0-6 + redundant 7-9, trained through the CLI."""
-    from convbench.cli import main
-
     out = tmp_path_factory.mktemp("early_exit_run")
     rc = main(["early-exit", "train", "--main", "ee_main", "--redundant", "ee_redundant", "--redundancy", "0.5",
                "--backbone", tiny_backbone, "--epochs", "3", "--out", str(out)])

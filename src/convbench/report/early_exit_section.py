@@ -9,6 +9,7 @@ from typing import Any
 
 from convbench.report import formats as fmt
 from convbench.report.document import Figure, Paragraph, Section, Table
+from convbench.report.study_plots import accuracy_vs_threshold, time_vs_redundancy
 
 
 def early_exit_summary(ee: dict[str, Any]) -> str:
@@ -65,8 +66,6 @@ def _sweep_figures(ee: dict[str, Any], plots: Path) -> list[Figure]:
     sweep = ee.get("sweep")
     if not sweep:
         return []
-    from convbench.report.study_plots import accuracy_vs_threshold, time_vs_redundancy
-
     stem = f"early_exit_{ee['form']}_{ee['threads']}t"
     return [Figure(time_vs_redundancy(sweep["by_redundancy"], plots / f"{stem}_time_vs_redundancy.png"),
                    "Time per image against the redundancy of the test mix: baseline, early exit measured, and the "
