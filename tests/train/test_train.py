@@ -10,7 +10,7 @@ import pytest
 from convbench.artifacts import SplitSettings, read_card
 from convbench.errors import ConfigError, DataError, ModelError
 from convbench.io import read_json, sha256_file
-from convbench.train import evaluate, load_model, model_splits, train
+from convbench.train import evaluate, keras_probabilities, load_model, model_splits, train
 from convbench.train.splits import SPLITS, training_splits
 
 TINY = {"input_size": 8, "batch_size": 32, "progress": False}
@@ -127,3 +127,14 @@ def test_model_splits_are_the_ones_training_drew(trained, digits):
     unrecorded = model_splits(replace(trained.card, split=None), digits)  # train()'s defaults
     assert all(np.array_equal(unrecorded[k].images, drawn[k].images) for k in SPLITS)
 
+
+def test_keras_probabilities_of_a_split_or_its_preprocessed_images(trained, digits):
+    test, preprocessing = model_splits(trained.card, digits)["test"], trained.card.preprocessing
+    probabilities = keras_probabilities(trained.model, test, preprocessing)
+    assert probabilities.dtype == np.float32 and probabilities.shape == (len(test), 10)
+    np.testing.assert_array_equal(keras_probabilities(trained.model, preprocessing(test.images)), probabilities)
+    assert np.mean(probabilities.argmax(axis=1) == test.labels) == trained.report["test_accuracy"]
+    with pytest.raises(ValueError, match="needs its preprocessing"):
+        keras_probabilities(trained.model, test)
+    with pytest.raises(ValueError, match="model input already"):
+        keras_probabilities(trained.model, preprocessing(test.images), preprocessing)

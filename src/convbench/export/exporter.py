@@ -9,7 +9,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from convbench.artifacts import ModelCard, Provenance, read_card, write_card
 from convbench.errors import ConfigError, ModelError
@@ -19,6 +21,8 @@ from convbench.export.modes import ALIAS_NOTE, TARGETS, QuantizeMode, resolve_qu
 from convbench.export.parity import check_float32, measure_parity
 from convbench.export.samples import PARITY_IMAGES, DataSource, Images, calibration_images, parity_images
 from convbench.io import atomic_path, sha256_file
+from convbench.runtime import open_runner, runtime_for
+from convbench.train import keras_probabilities, load_model
 
 
 class ExportNote(UserWarning):
@@ -83,8 +87,6 @@ def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str
     representative = calibration_images(source_card, calibration) if mode.mode == "int8" else None
     checked = parity_images(source_card, data, check_images) if check else None
 
-    from convbench.train import load_model
-
     model = load_model(model_path)[0]
     with atomic_path(out) as tmp:
         started = time.perf_counter()
@@ -128,16 +130,14 @@ def _out_path(model_path: Path, target: str, mode: QuantizeMode, out: str | os.P
     return out
 
 
-def _convert(model: Any, target: str, mode: QuantizeMode, path: Path, representative: Images | None,
+def _convert(model: keras.Model, target: str, mode: QuantizeMode, path: Path, representative: Images | None,
              checked: Images | None, int8_io: bool, allow_flex: bool) -> dict[str, Any]:
     """Write the converted model at ``path``; return what the card should say about the conversion."""
-    import tensorflow as tf
-
     if target == "onnx":
         # One real image when there is one (any batch builds the model; a real one shows it runs sensibly).
         sample = checked.x[:1] if checked is not None else np.zeros((1, *model.input_shape[1:]), np.float32)
         onnx_export.convert_onnx(model, path, sample)
-        return {"converter": f"keras {_keras_version()} export(format='onnx'), "
+        return {"converter": f"keras {keras.__version__} export(format='onnx'), "
                              f"tf2onnx {onnx_export.tf2onnx_version()}"}
 
     images = None if representative is None else representative.x
@@ -162,25 +162,11 @@ def _exported_card(source: ModelCard, model_path: Path, path: Path, target: str,
         "conversion_seconds": round(seconds, 3), **extra, **({"notes": list(notes)} if notes else {})})
 
 
-def _parity(model: Any, path: Path, out: Path, card: ModelCard, images: Images, mode: QuantizeMode) -> dict[str, Any]:
+def _parity(model: keras.Model, path: Path, out: Path, card: ModelCard, images: Images,
+            mode: QuantizeMode) -> dict[str, Any]:
     """Parity figures of the file at ``path`` (to be moved to ``out``); float32 files must match Keras."""
-    from convbench.runtime import open_runner, runtime_for
-
     runner = open_runner(path, runtime=runtime_for(out), card=card)  # its card is not written yet
-    reference = keras_probabilities(model, images.x)
-    figures = measure_parity(runner, reference, images)
+    figures = measure_parity(runner, keras_probabilities(model, images.x), images)
     if mode.mode == "none":
         check_float32(figures, out.name)
     return figures
-
-
-def keras_probabilities(model: Any, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """Keras's float32 probabilities for ``x``, batch by batch (direct calls: ``predict`` retraces per model)."""
-    return np.concatenate([np.asarray(model(x[i:i + batch_size], training=False), np.float32)
-                           for i in range(0, len(x), batch_size)])
-
-
-def _keras_version() -> str:
-    import keras
-
-    return keras.__version__

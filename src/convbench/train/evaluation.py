@@ -1,4 +1,4 @@
-"""Reading trained models back: the Keras model with its card, and its accuracy on a dataset split."""
+"""Reading trained models back: the Keras model with its card, its probabilities and accuracy on a dataset split."""
 
 from __future__ import annotations
 
@@ -36,11 +36,35 @@ def load_model(path: str | os.PathLike[str]) -> tuple[keras.Model, ModelCard]:
     return model, card
 
 
+def keras_probabilities(model: keras.Model, images: Split | np.ndarray, preprocessing: Preprocessing | None = None,
+                        *, batch_size: int = EVAL_BATCH_SIZE) -> np.ndarray:
+    """Keras's float32 class probabilities ``(N, classes)``, ``batch_size`` images at a time.
+
+    The one way convbench asks a Keras model for probabilities: training's recorded accuracies, the
+    exporter's parity reference and the study's saved reference all come from here, so they agree to the
+    bit on the same images. It is ``model.predict``: one compiled function per model (traced once,
+    then fast on a whole split), and what training's accuracies have always been computed with.
+
+    Args:
+        model: a Keras model with softmax output.
+        images: a raw :class:`Split` (preprocessed by ``preprocessing`` in the training pipeline, no
+            augmentation), or float32 ``(N, H, W, C)`` model input, already preprocessed.
+        preprocessing: how to turn a Split's pixels into model input; only with a Split.
+        batch_size: images per model call.
+    """
+    if isinstance(images, Split):
+        if preprocessing is None:
+            raise ValueError("keras_probabilities of a Split needs its preprocessing, got preprocessing=None")
+        batches = make_dataset(images, preprocessing, batch_size=batch_size, shuffle=False).map(lambda x, _: x)
+        return np.asarray(model.predict(batches, verbose=0), np.float32)
+    if preprocessing is not None:
+        raise ValueError(f"images given as an array are model input already; got preprocessing={preprocessing!r}")
+    return np.asarray(model.predict(images, batch_size=batch_size, verbose=0), np.float32)
+
+
 def accuracy(model: keras.Model, split: Split, preprocessing: Preprocessing) -> float:
     """Top-1 accuracy of ``model`` on ``split`` (the images go through ``preprocessing``, no augmentation)."""
-    images = make_dataset(split, preprocessing, batch_size=EVAL_BATCH_SIZE, shuffle=False).map(lambda x, _: x)
-    probabilities = model.predict(images, verbose=0)
-    return float(np.mean(np.argmax(probabilities, axis=1) == split.labels))
+    return float(np.mean(np.argmax(keras_probabilities(model, split, preprocessing), axis=1) == split.labels))
 
 
 def evaluate(model_path: str | os.PathLike[str], data: str | Dataset | None = None, split: str = "test",
