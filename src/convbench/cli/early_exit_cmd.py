@@ -7,6 +7,8 @@ from typing import Any
 import typer
 
 from convbench.cli import app
+from convbench.cli.helptext import listed, with_default
+from convbench.vocabulary import DEFAULT_THRESHOLD, DEFAULT_WIDTH, EARLY_EXIT_FORMS, TRAIN_DEFAULTS
 
 sub = typer.Typer(no_args_is_help=True, help="Early-exit networks: VGG-19 with an exit for redundant images.")
 app.add_typer(sub, name="early-exit")
@@ -19,7 +21,8 @@ def train_command(
     out: str = typer.Option(..., "--out", help="Output folder: early_exit/, baseline/ and training.json."),
     redundancy: float = typer.Option(None, "--redundancy", help="Redundant share of every split, in [0, 1) "
                                                                 "[default: all images of both sets]."),
-    width: float = typer.Option(None, "--width", help="Width multiplier α of both networks [default: 1.0]."),
+    width: float = typer.Option(None, "--width", help=with_default("Width multiplier α of both networks",
+                                                                   DEFAULT_WIDTH)),
     exit_after: str = typer.Option(None, "--exit-after", help="Block the exit follows [default: block1]."),
     backbone: str = typer.Option(None, "--backbone", help="Backbone architecture [default: vgg19]."),
     input_size: int = typer.Option(None, "--input-size", help="Square input side [default: the backbone's, 32]."),
@@ -29,10 +32,13 @@ def train_command(
     max_train: int = typer.Option(None, "--max-train", help="Cap the training mix (stratified subset)."),
     dropout: float = typer.Option(None, "--dropout", help="Dropout after the hidden Dense layers of both "
                                                           "networks [default: 0.0]."),
-    epochs: int = typer.Option(None, "--epochs", help="Most epochs to train [default: 20]."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Images per step [default: 32]."),
-    patience: int = typer.Option(None, "--patience", help="Early-stopping patience in epochs [default: 5]."),
-    seed: int = typer.Option(None, "--seed", help="Seed of the mix, splits, weights and order [default: 0]."),
+    epochs: int = typer.Option(None, "--epochs", help=with_default("Most epochs to train", TRAIN_DEFAULTS.epochs)),
+    batch_size: int = typer.Option(None, "--batch-size", help=with_default("Images per step",
+                                                                           TRAIN_DEFAULTS.batch_size)),
+    patience: int = typer.Option(None, "--patience", help=with_default("Early-stopping patience in epochs",
+                                                                       TRAIN_DEFAULTS.patience)),
+    seed: int = typer.Option(None, "--seed", help=with_default("Seed of the mix, splits, weights and order",
+                                                               TRAIN_DEFAULTS.seed)),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from the checkpoints in OUT."),
 ) -> None:
     """Train the early-exit model and its baseline (the same VGG-19 without the exit) on MAIN + REDUNDANT."""
@@ -58,11 +64,11 @@ def eval_command(
     redundant: str = typer.Option(None, "--redundant", help="Data spec of the redundant set [default: as trained]."),
     redundancy: float = typer.Option(None, "--redundancy", help="Redundant share of the test mix, in [0, 1) "
                                                                 "[default: as trained]."),
-    threshold: float = typer.Option(None, "--threshold", help="Exit when P(redundant) ≥ this, in (0, 1) "
-                                                              "[default: 0.5]."),
+    threshold: float = typer.Option(None, "--threshold", help=with_default("Exit when P(redundant) ≥ this, in (0, 1)",
+                                                                           DEFAULT_THRESHOLD)),
     sweep: bool = typer.Option(False, "--sweep", help="Also time redundancy 0 … 0.9, sweep thresholds, and plot."),
-    runtime_form: str = typer.Option(None, "--runtime-form", help="single (one .tflite with an IF op) or chained "
-                                                                  "(two segments) [default: single]."),
+    runtime_form: str = typer.Option(None, "--runtime-form", help=with_default(
+        f"{listed(EARLY_EXIT_FORMS)}: one .tflite with an IF op, or two chained segments", EARLY_EXIT_FORMS[0])),
     repeats: int = typer.Option(None, "--repeats", help="Timed calls per image [default: 3]."),
     limit: int = typer.Option(None, "--limit", help="Time at most this many images per test mix."),
     threads: int = typer.Option(None, "--threads", help="LiteRT threads [default: 1]."),

@@ -35,6 +35,7 @@ from convbench.models.early_exit import EarlyExitModel, early_exit
 from convbench.train.loop import MODEL_FILE, REPORT_FILE, FitSettings, run_fit, write_outputs
 from convbench.train.pipeline import make_dataset
 from convbench.train.trainer import train
+from convbench.vocabulary import DEFAULT_WIDTH, TRAIN_DEFAULTS
 
 EARLY_EXIT_DIR, BASELINE_DIR = "early_exit", "baseline"
 _SUMMARY = ("train_accuracy", "val_accuracy", "test_accuracy", "best_epoch", "epochs_run", "params")
@@ -55,12 +56,14 @@ class EarlyExitTrainResult:
 
 
 def train_early_exit(main: str | Dataset, redundant: str | Dataset, *, out: str | os.PathLike[str],
-                     redundancy: float | None = None, width: float = 1.0, exit_after: str = "block1",
+                     redundancy: float | None = None, width: float = DEFAULT_WIDTH, exit_after: str = "block1",
                      backbone: str = "vgg19", input_size: int | None = None, channels: int | None = None,
-                     invert_redundant: bool = False, max_train: int | None = None, epochs: int = 20,
-                     batch_size: int = 32, patience: int = 5, seed: int = 0, augment: bool = False,
-                     val_fraction: float = 0.1, learning_rate: float = 1e-3, l1_weight: float = 1.0,
-                     l2_weight: float = 1.0, dropout: float = DROPOUT, resume: bool = True, progress: bool = True,
+                     invert_redundant: bool = False, max_train: int | None = None,
+                     epochs: int = TRAIN_DEFAULTS.epochs, batch_size: int = TRAIN_DEFAULTS.batch_size,
+                     patience: int = TRAIN_DEFAULTS.patience, seed: int = TRAIN_DEFAULTS.seed, augment: bool = False,
+                     val_fraction: float = TRAIN_DEFAULTS.val_fraction, learning_rate: float = 1e-3,
+                     l1_weight: float = 1.0, l2_weight: float = 1.0, dropout: float = DROPOUT, resume: bool = True,
+                     progress: bool = True,
                      **model_options: Any) -> EarlyExitTrainResult:
     """Train the early-exit model and its baseline on the mix of ``main`` and ``redundant``.
 
