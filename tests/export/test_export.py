@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from convbench.errors import ConfigError, ModelError
 from convbench.export import (
     FP32_TOLERANCE,
     ExportNote,
+    Parity,
     check_float32,
     check_ops,
     convert_tflite,
@@ -45,6 +47,7 @@ def test_every_mode_exports_with_its_card(tiny, to, quantize):
 @pytest.mark.parametrize("to, quantize", [*(("tflite", mode) for mode in QUANTIZE_MODES), ("onnx", "none")])
 def test_parity_figures_are_present_and_sane(tiny, to, quantize):
     m = tiny.export(to, quantize).card.metrics
+    assert Parity.from_metrics(m).to_metrics() == m  # nothing else in an exported file's metrics
     assert m["parity_images"] == 300 and m["parity_data"] == "digits (test split)"
     assert 0.0 <= m["parity_max_abs_diff"] <= 1.0  # probabilities; quantised files differ, top-1 is what counts
     assert m["parity_top1_agreement"] >= 0.9
@@ -143,9 +146,10 @@ def test_float32_parity_failure_writes_nothing(tiny, tmp_path, monkeypatch):
 
 
 def test_check_float32_threshold():
-    check_float32({"parity_max_abs_diff": 5e-5, "parity_images": 3}, "ok.tflite")
-    with pytest.raises(ModelError, match=r"bad\.onnx.*tolerance 0\.0001"):
-        check_float32({"parity_max_abs_diff": 2e-4, "parity_images": 3}, "bad.onnx")
+    figures = Parity(max_abs_diff=5e-5, top1_agreement=1.0, accuracy=1.0, keras_accuracy=1.0, images=3, data="x")
+    check_float32(figures, "ok.tflite")
+    with pytest.raises(ModelError, match=r"bad\.onnx.*0\.0002 on 3 images \(tolerance 0\.0001"):
+        check_float32(replace(figures, max_abs_diff=2e-4), "bad.onnx")
 
 
 def test_default_output_paths(tiny):

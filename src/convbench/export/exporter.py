@@ -18,7 +18,7 @@ from convbench.errors import ConfigError, ModelError
 from convbench.export import onnx as onnx_export
 from convbench.export import tflite as tflite_export
 from convbench.export.modes import ALIAS_NOTE, TARGETS, QuantizeMode, resolve_quantize, resolve_target
-from convbench.export.parity import check_float32, measure_parity
+from convbench.export.parity import Parity, check_float32, measure_parity
 from convbench.export.samples import PARITY_IMAGES, DataSource, Images, calibration_images, parity_images
 from convbench.io import atomic_path, sha256_file
 from convbench.runtime import open_runner, runtime_for
@@ -62,7 +62,8 @@ def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str
 
     Returns:
         :class:`ExportResult` with the written path and card (format, quantize, sha256, the source model,
-        parity figures in ``metrics``; size, conversion time and op list in ``extra``).
+        parity figures in ``metrics`` (see :meth:`Parity.to_metrics`); size, conversion time and op list in
+        ``extra``).
 
     Raises:
         ConfigError: unknown target or mode, a mode the target does not support, int8 without calibration
@@ -99,7 +100,7 @@ def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str
             checked = None
         card = _exported_card(source_card, model_path, tmp, target, mode, seconds, extra, notes)
         if checked is not None:
-            card = card.evolve(metrics=_parity(model, tmp, out, card, checked, mode))
+            card = card.evolve(metrics=_parity(model, tmp, out, card, checked, mode).to_metrics())
         write_card(out, card)
     return ExportResult(out, card, notes)
 
@@ -146,7 +147,7 @@ def _convert(model: keras.Model, target: str, mode: QuantizeMode, path: Path, re
     extra: dict[str, Any] = {"converter": f"tf.lite.TFLiteConverter.from_keras_model (tensorflow {tf.__version__})",
                              "optimization": mode.optimization, "ops": sorted(set(tflite_export.tflite_ops(content)))}
     if representative is not None:
-        extra["calibration"] = {"images": len(representative.labels), "data": representative.source}
+        extra["calibration"] = {"images": len(representative), "data": representative.source}
     if int8_io:
         extra["input_dtype"] = "int8"
     return extra
@@ -162,11 +163,10 @@ def _exported_card(source: ModelCard, model_path: Path, path: Path, target: str,
         "conversion_seconds": round(seconds, 3), **extra, **({"notes": list(notes)} if notes else {})})
 
 
-def _parity(model: keras.Model, path: Path, out: Path, card: ModelCard, images: Images,
-            mode: QuantizeMode) -> dict[str, Any]:
-    """Parity figures of the file at ``path`` (to be moved to ``out``); float32 files must match Keras."""
+def _parity(model: keras.Model, path: Path, out: Path, card: ModelCard, images: Images, mode: QuantizeMode) -> Parity:
+    """Parity of the file at ``path`` (to be moved to ``out``) with ``model``; float32 files must match Keras."""
     runner = open_runner(path, runtime=runtime_for(out), card=card)  # its card is not written yet
-    figures = measure_parity(runner, keras_probabilities(model, images.x), images)
+    parity = measure_parity(runner, keras_probabilities(model, images.x), images)
     if mode.mode == "none":
-        check_float32(figures, out.name)
-    return figures
+        check_float32(parity, out.name)
+    return parity

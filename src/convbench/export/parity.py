@@ -3,40 +3,83 @@
 Float32 files (TFLite ``none``, ONNX) must reproduce Keras's probabilities within ``FP32_TOLERANCE``;
 quantised files are expected to differ, so for every file the figures that matter are recorded: the
 largest probability difference, top-1 agreement with Keras, and accuracy next to Keras's on the same images.
+The exporter checks a sample of the test split; the study checks the whole test split, the same way.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from convbench.errors import ModelError
+from convbench.errors import DataError, ModelError
 from convbench.export.samples import Images
 from convbench.runtime.base import Runner
 
 FP32_TOLERANCE = 1e-4  # max |Δ probability| allowed for a float32 export
+PREDICT_CHUNK = 256  # images preprocessed and run at a time (bounds memory on a whole test split)
+
+# Parity field → its name in a card's metrics (the names cards have always used).
+_METRIC_NAMES = {"max_abs_diff": "parity_max_abs_diff", "top1_agreement": "parity_top1_agreement",
+                 "accuracy": "accuracy", "keras_accuracy": "keras_accuracy", "images": "parity_images",
+                 "data": "parity_data"}
 
 
-def measure_parity(runner: Runner, reference: np.ndarray, images: Images) -> dict[str, Any]:
-    """Parity figures of ``runner``'s file against ``reference`` (Keras's probabilities on ``images``).
+@dataclass(frozen=True)
+class Parity:
+    """How closely an exported file reproduces its Keras model on the same labelled images.
 
-    Returns:
-        ``parity_max_abs_diff``, ``parity_top1_agreement``, ``accuracy`` (of the exported file),
-        ``keras_accuracy`` (same images), ``parity_images`` (count) and ``parity_data`` (their source).
+    Attributes:
+        max_abs_diff: largest |Δ probability| over every image and class.
+        top1_agreement: share of images whose top-1 class is Keras's.
+        accuracy: top-1 accuracy of the exported file.
+        keras_accuracy: top-1 accuracy of the Keras model on the same images.
+        images: how many images.
+        data: where they came from (``digits (test split)`` …).
     """
-    probs = runner.predict(images.x)
+
+    max_abs_diff: float
+    top1_agreement: float
+    accuracy: float
+    keras_accuracy: float
+    images: int
+    data: str
+
+    def to_metrics(self) -> dict[str, Any]:
+        """The figures as a card's ``metrics`` (``parity_max_abs_diff``, ``parity_top1_agreement``, ``accuracy`` …)."""
+        return {_METRIC_NAMES[name]: value for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_metrics(cls, metrics: dict[str, Any]) -> Parity:
+        """The figures back from a card's ``metrics`` (:class:`KeyError` when the file was not checked)."""
+        return cls(**{name: metrics[key] for name, key in _METRIC_NAMES.items()})
+
+
+def measure_parity(runner: Runner, reference: np.ndarray, images: Images, *, chunk: int = PREDICT_CHUNK) -> Parity:
+    """Parity of ``runner``'s file against ``reference``, Keras's probabilities ``(N, classes)`` on ``images``.
+
+    The images are preprocessed and run ``chunk`` at a time, so a whole test split fits in memory.
+
+    Raises:
+        DataError: no images.
+        ModelError: ``reference`` is not one row of probabilities per image.
+    """
+    if len(images) == 0:
+        raise DataError(f"{images.source}: no images to check parity on")
+    if reference.shape[0] != len(images):
+        raise ModelError(f"reference probabilities for {reference.shape[0]} images, but {len(images)} images "
+                         f"({images.source}) to check")
+    probs = np.concatenate([runner.predict(x) for x in images.chunks(chunk)])
     predicted, expected = probs.argmax(axis=1), reference.argmax(axis=1)
-    return {"parity_max_abs_diff": float(np.max(np.abs(probs - reference))),
-            "parity_top1_agreement": float(np.mean(predicted == expected)),
-            "accuracy": float(np.mean(predicted == images.labels)),
-            "keras_accuracy": float(np.mean(expected == images.labels)),
-            "parity_images": len(images.labels), "parity_data": images.source}
+    return Parity(max_abs_diff=float(np.max(np.abs(probs - reference))),
+                  top1_agreement=float(np.mean(predicted == expected)),
+                  accuracy=float(np.mean(predicted == images.labels)),
+                  keras_accuracy=float(np.mean(expected == images.labels)), images=len(images), data=images.source)
 
 
-def check_float32(figures: dict[str, Any], name: str) -> None:
+def check_float32(parity: Parity, name: str) -> None:
     """:class:`ModelError` when a float32 export strays from Keras by more than ``FP32_TOLERANCE``."""
-    diff = figures["parity_max_abs_diff"]
-    if not diff < FP32_TOLERANCE:
-        raise ModelError(f"{name}: float32 export differs from Keras by max |Δ| = {diff:.3g} on "
-                         f"{figures['parity_images']} images (tolerance {FP32_TOLERANCE:g}); file not written")
+    if not parity.max_abs_diff < FP32_TOLERANCE:
+        raise ModelError(f"{name}: float32 export differs from Keras by max |Δ| = {parity.max_abs_diff:.3g} on "
+                         f"{parity.images} images (tolerance {FP32_TOLERANCE:g}); file not written")

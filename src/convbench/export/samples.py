@@ -7,12 +7,14 @@ calibration never sees test images. A few hundred of each are plenty and keep an
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from convbench.artifacts import ModelCard
-from convbench.data import Dataset, Split, load
+from convbench.data import Dataset, Preprocessing, Split, load
 from convbench.errors import ConfigError, DataError
 from convbench.train.splits import model_splits
 
@@ -25,11 +27,32 @@ DataSource = str | Dataset | Split | None  # a data spec, a loaded dataset, or a
 
 @dataclass(frozen=True)
 class Images:
-    """Preprocessed images ``x`` float32 ``(N, H, W, C)`` with their labels and where they came from."""
+    """Labelled images as a model sees them: the raw ``split`` through ``preprocessing``, and where it came from.
 
-    x: np.ndarray
-    labels: np.ndarray
+    Preprocessing happens on use, all at once (:attr:`x`, for the few hundred images an export samples)
+    or a chunk at a time (:meth:`chunks`, which bounds memory on a whole test split at a large input size).
+    """
+
+    split: Split
+    preprocessing: Preprocessing
     source: str
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.split.labels
+
+    @functools.cached_property
+    def x(self) -> np.ndarray:
+        """All the images as float32 model input ``(N, H, W, C)``."""
+        return self.preprocessing(self.split.images)
+
+    def chunks(self, size: int) -> Iterator[np.ndarray]:
+        """The images as float32 model input, ``size`` at a time, in order."""
+        for start in range(0, len(self), size):
+            yield self.preprocessing(self.split.images[start:start + size])
 
 
 def parity_images(card: ModelCard, data: DataSource = None, limit: int | None = PARITY_IMAGES) -> Images:
@@ -77,5 +100,4 @@ def _sample(split: Split, card: ModelCard, limit: int | None, source: str) -> Im
     index = np.arange(len(split))
     if limit is not None and len(split) > limit:
         index = np.sort(np.random.default_rng(SAMPLE_SEED).choice(len(split), limit, replace=False))
-    chosen = split.take(index)
-    return Images(card.preprocessing(chosen.images), chosen.labels, source)
+    return Images(split.take(index), card.preprocessing, source)
