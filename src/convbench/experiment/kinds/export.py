@@ -11,6 +11,7 @@ from convbench.experiment.inputs import DataInputs, data_inputs
 from convbench.experiment.kinds.train import TrainKind
 from convbench.experiment.step import Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
 from convbench.export import export
+from convbench.train import model_splits
 from convbench.vocabulary import ExportTarget
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class ExportKind(StepKind[ExportSettings, ExportOutputs]):
         trained = ctx.need(TrainKind)
         model_path = trained.path(trained.outputs.model)
         # The splits training used: calibration never sees test images, parity never training ones.
-        splits = read_card(model_path).splits(ctx.datasets(s.data))
+        splits = model_splits(read_card(model_path), ctx.datasets(s.data))
         result = export(model_path, to=s.to, quantize=s.quantize, out=ctx.dir / f"model.{s.to}",
                         calibration=splits["train"] if s.quantize == "int8" else None, data=splits["test"],
                         check=True)

@@ -12,8 +12,9 @@ from convbench.experiment.inputs import DataInputs, data_inputs
 from convbench.experiment.kinds.export import ExportKind
 from convbench.experiment.kinds.train import TrainKind
 from convbench.experiment.step import Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
-from convbench.export import measure_parity
+from convbench.export import Images, measure_parity
 from convbench.runtime import open_runner
+from convbench.train import model_splits
 
 if TYPE_CHECKING:
     from convbench.experiment.schema import Experiment
@@ -49,10 +50,11 @@ class ParityKind(StepKind[ParitySettings, ParityOutputs]):
         trained, exported = ctx.need(TrainKind), ctx.need(ExportKind)
         path = exported.path(exported.outputs.model)
         card = read_card(path)
-        test = card.splits(ctx.datasets(step.settings.data))["test"]
+        test = model_splits(card, ctx.datasets(step.settings.data))["test"]
         reference = np.load(trained.path(trained.outputs.test_probabilities or ""))
         runner = open_runner(path)
-        parity = measure_parity(runner, reference, test, card.preprocessing)
+        images = Images(test, card.preprocessing, f"{step.settings.data} (test split)")
+        parity = measure_parity(runner, reference, images)
         return ParityOutputs(accuracy=parity.accuracy, agreement=parity.top1_agreement,
                              max_abs_diff=parity.max_abs_diff, test_images=parity.images, runtime=runner.name)
 

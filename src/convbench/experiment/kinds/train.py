@@ -10,7 +10,7 @@ import numpy as np
 from convbench import models
 from convbench.experiment.inputs import DataInputs, data_inputs
 from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
-from convbench.train import keras_probabilities, train
+from convbench.train import keras_probabilities, model_splits, train
 
 if TYPE_CHECKING:
     from convbench.experiment.results import StudyResults
@@ -79,7 +79,7 @@ class TrainKind(StepKind[TrainSettings, TrainOutputs]):
         result = train(s.arch, dataset, out=ctx.dir, width=s.width, input_size=s.input_size, channels=s.channels,
                        epochs=s.epochs, batch_size=s.batch_size, patience=s.patience, seed=s.seed, augment=s.augment,
                        val_fraction=s.val_fraction, resume=True, progress=ctx.progress, **s.options)
-        test = result.card.splits(dataset)["test"]
+        test = model_splits(result.card, dataset)["test"]
         np.save(ctx.dir / PROBABILITIES_FILE, keras_probabilities(result.model, test, result.card.preprocessing))
         report = result.report
         return TrainOutputs(model=result.model_path.name, training=result.report_path.name,
