@@ -81,9 +81,7 @@ class FakeSteps:
         self.fail: dict[str, Exception] = {}  # step name → the exception its executor raises
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> FakeSteps:
-        for kind in ("train", "export", "parity", "bench", "early_exit_train", "early_exit_eval"):
-            if kind not in list_kinds():  # TEMP until the early-exit kinds land
-                continue
+        for kind in list_kinds():
             fake = getattr(self, kind)
             outputs = step_kind(kind).Outputs
             monkeypatch.setattr(step_kind(kind), "run", lambda step, ctx, fake=fake, outputs=outputs:
@@ -142,32 +140,44 @@ class FakeSteps:
         s = step.settings
         return {"model": "early_exit/model.keras", "baseline": "baseline/model.keras", "training": "training.json",
                 "test_accuracy": 0.994, "baseline_test_accuracy": 0.993, "exit_accuracy": 0.997, "params": 5000,
-                "baseline_params": 4000, "stem_share": 0.06, "exit_share": 0.02,
-                **{k: s[k] for k in ("backbone", "width", "exit_after")}}
+                "baseline_params": 4000, "stem_share": 0.06, "exit_share": 0.02, "backbone": s.backbone,
+                "width": s.width, "exit_after": s.exit_after}
+
+    def early_exit_export(self, step: Any, ctx: Any) -> dict[str, Any]:
+        self._enter(step)
+        files = {form: f"early_exit_{form}.tflite" for form in step.settings.forms}
+        for name in [*files.values(), "baseline.tflite"]:
+            (ctx.dir / name).write_bytes(name.encode())
+        return {"forms": files, "baseline": "baseline.tflite"}
 
     def early_exit_eval(self, step: Any, ctx: Any) -> dict[str, Any]:
         self._enter(step)
         s = step.settings
-        r = s["redundancy"] or 0.5
+        r = s.redundancy or 0.5
         rows = [{"model": name, "redundancy": r, "images": 100, "loss": 0.05, "accuracy": acc,
                  "exit_accuracy": 0.997, "exit_precision": 0.99, "exit_recall": 0.99, "exit_share": r,
                  "total_s": total, "time_ms_per_image": 10 * total} for name, acc, total in
                 (("baseline", 0.993, 0.4), ("early exit", 0.994, 0.22))]
-        sweep = {"by_redundancy": [{"redundancy": x / 10, "time_ms_per_image": 4 - 2 * x / 10,
-                                    "baseline_time_ms_per_image": 4.0, "ideal_saving": 0.9 * x / 10 - 0.02}
-                                   for x in range(10)],
-                 "by_threshold": [{"threshold": t, "accuracy": 0.99, "exit_accuracy": 0.99, "exit_share": 1 - t}
-                                  for t in (0.1, 0.5, 0.9)]} if s["sweep"] else None
-        evaluation = {"form": s["form"], "threshold": s["threshold"], "threads": s["threads"],
-                      "runtime": "litert 2.3.0 (XNNPACK)", "repeats": s["repeats"], "mix": {"redundancy": r},
+        evaluation = {"form": s.form, "threshold": s.threshold, "threads": s.threads,
+                      "runtime": "litert 2.3.0 (XNNPACK)", "repeats": s.repeats, "mix": {"redundancy": r},
                       "rows": rows, "timing": {"images": 100, "exit_path_images": 57, "full_path_images": 43},
                       "paths": {k: {"median_ms": v} for k, v in (("exit_path", 0.3), ("full_path", 4.1),
                                                                  ("baseline", 4.0))},
                       "analytic": {"stem_share": 0.06, "exit_share": 0.02, "ideal_saving": 0.5, "saving": 0.45,
                                    "saving_vs_ideal": 0.9},
-                      **({"sweep": sweep} if sweep else {}), "environment": {"cpu": "fake cpu", "cores": 2}}
+                      "environment": {"cpu": "fake cpu", "cores": 2}}
         write_json(ctx.dir / "eval.json", evaluation)
         return {"evaluation": "eval.json", "saving": 0.45, "ideal_saving": 0.5}
+
+    def early_exit_sweep(self, step: Any, ctx: Any) -> dict[str, Any]:
+        self._enter(step)
+        sweep = {"by_redundancy": [{"redundancy": x / 10, "time_ms_per_image": 4 - 2 * x / 10,
+                                    "baseline_time_ms_per_image": 4.0, "ideal_saving": 0.9 * x / 10 - 0.02}
+                                   for x in range(10)],
+                 "by_threshold": [{"threshold": t, "accuracy": 0.99, "exit_accuracy": 0.99, "exit_share": 1 - t}
+                                  for t in (0.1, 0.5, 0.9)]}
+        write_json(ctx.dir / "sweep.json", sweep)
+        return {"sweep": "sweep.json", "redundancies": 10, "thresholds": 3}
 
 
 def _sha(path: Path) -> str:

@@ -130,9 +130,11 @@ def test_early_exit_study_report(tmp_path, fake_steps):
     toml = tmp_path / "ee.toml"
     toml.write_text(EARLY_EXIT_TOML)
     study = run(toml, out=tmp_path / "out", progress=False)
-    assert [s.kind for s in study.plan] == ["early_exit_train", "early_exit_eval", "early_exit_eval"]
+    assert [s.kind for s in study.plan] == ["early_exit_train", "early_exit_export", "early_exit_eval",
+                                            "early_exit_eval", "early_exit_sweep"]
     assert fake_steps.calls["early_exit_eval"] == ["early_exit_vgg19_0.25_block1 single 1t",
                                                    "early_exit_vgg19_0.25_block1 chained 1t"]
+    assert fake_steps.calls["early_exit_sweep"] == ["early_exit_vgg19_0.25_block1 single 1t"]
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| model | redundancy % | loss | accuracy | exit accuracy | total time (s) | per-image time (ms) |" in md
     assert "| early exit | 57.0 | 0.0500 | 99.4 % | 99.7 % | 0.220 | 2.200 |" in md
