@@ -7,19 +7,19 @@ from pathlib import Path
 import pytest
 from bench.standin import StandInRunner, make_model_file
 
+from convbench.bench import harness
+
 
 @pytest.fixture
 def standin(monkeypatch: pytest.MonkeyPatch) -> list[StandInRunner]:
-    """Route ``convbench.runtime.open_runner`` to :class:`StandInRunner`; yields the runners opened."""
-    import convbench.runtime
-
+    """Route the harness's ``open_runner`` to :class:`StandInRunner`; yields the runners opened."""
     opened: list[StandInRunner] = []
 
     def open_runner(path, runtime=None, threads=1):
         opened.append(StandInRunner(path, runtime, threads))
         return opened[-1]
 
-    monkeypatch.setattr(convbench.runtime, "open_runner", open_runner, raising=False)
+    monkeypatch.setattr(harness, "open_runner", open_runner)
     return opened
 
 

@@ -2,7 +2,7 @@
 
 ``run_fit`` splits the data as every run does, identifies the run and fits it (:class:`FitSettings`) with the
 same batches, checkpoints and early stopping for a plain network and an early-exit one; the caller only
-builds the model, scores it and writes its card. ``fit`` resumes from the checkpoint folder when it holds the
+builds the model, scores it and writes its card. ``_fit`` resumes from the checkpoint folder when it holds the
 same run, fits with per-epoch checkpoints and early stopping (:mod:`convbench.train.checkpoint`), and leaves
 the best epoch's weights in the model; ``write_outputs`` stages model, card and report together and moves
 each into place, so a failure leaves the previous files whole.
@@ -52,7 +52,7 @@ class FitSettings:
 
 @dataclass(frozen=True)
 class Fitted:
-    """The outcome of :func:`fit`: the model (best weights), its state, whether it stopped early, where it resumed."""
+    """The outcome of :func:`_fit`: the model (best weights), its state, whether it stopped early, where it resumed."""
 
     model: keras.Model
     state: checkpoint.TrainingState
@@ -60,7 +60,7 @@ class Fitted:
     resumed_from_epoch: int
 
 
-def fit(new_model: Callable[[], keras.Model], splits: dict[str, Split], preprocessing: Preprocessing,
+def _fit(new_model: Callable[[], keras.Model], splits: dict[str, Split], preprocessing: Preprocessing,
         checkpoint_dir: Path, identity: dict[str, Any], *, epochs: int, batch_size: int, patience: int, seed: int,
         augment: bool, resume: bool, progress: bool) -> Fitted:
     """Fit on ``splits["train"]``, validating on ``splits["val"]``, checkpointing into ``checkpoint_dir``.
@@ -132,7 +132,7 @@ def run_fit(new_model: Callable[[], keras.Model], dataset: Dataset, preprocessin
     """Fit a network on ``dataset``'s training splits with checkpoints in ``out/checkpoint``.
 
     Args:
-        new_model: builds and compiles the network (see :func:`fit`).
+        new_model: builds and compiles the network (see :func:`_fit`).
         identity: what identifies the network (``arch``, ``width``, options …); the data, splits, preprocessing
             and fit settings are added here, so a checkpoint resumes only the very same run.
 
@@ -145,7 +145,7 @@ def run_fit(new_model: Callable[[], keras.Model], dataset: Dataset, preprocessin
                             "preprocessing": preprocessing.to_dict(), "batch_size": settings.batch_size,
                             "seed": settings.seed, "augment": settings.augment, "val_fraction": settings.val_fraction,
                             "learning_rate": settings.learning_rate})
-    fitted = fit(new_model, splits, preprocessing, Path(out) / CHECKPOINT_DIR, identity, epochs=settings.epochs,
+    fitted = _fit(new_model, splits, preprocessing, Path(out) / CHECKPOINT_DIR, identity, epochs=settings.epochs,
                  batch_size=settings.batch_size, patience=settings.patience, seed=settings.seed,
                  augment=settings.augment, resume=settings.resume, progress=settings.progress)
     return Run(fitted.model, splits, identity, fitted, settings)

@@ -23,14 +23,12 @@ import keras
 
 from convbench.artifacts import ModelCard
 from convbench.data import Dataset, DataSpec, Preprocessing, load
-from convbench.env import environment
 from convbench.errors import ConfigError, ModelError
 from convbench.models import ModelDefaults, build, defaults, total_macs
 from convbench.train.evaluation import accuracy
-from convbench.train.loop import REPORT_FILE, fit, identity_of, write_outputs
-from convbench.train.splits import SPLITS, split_settings, training_splits
-
-CHECKPOINT_DIR = "checkpoint"
+from convbench.train.loop import REPORT_FILE, FitSettings, identity_of, run_fit, write_outputs
+from convbench.train.splits import SPLITS, split_settings
+from convbench.vocabulary import TRAIN_DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -56,10 +54,12 @@ class TrainResult:
         return self.report["test_accuracy"]
 
 
-def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLike[str], width: float = 1.0,
-          input_size: int | tuple[int, int] | None = None, channels: int | None = None, epochs: int = 20,
-          batch_size: int = 32, patience: int = 5, seed: int = 0, augment: bool = False, val_fraction: float = 0.1,
-          learning_rate: float = 1e-3, resume: bool = True, progress: bool = True, skip_bad_images: bool = False,
+def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLike[str],
+          width: float = TRAIN_DEFAULTS.width, input_size: int | tuple[int, int] | None = None,
+          channels: int | None = None, epochs: int = TRAIN_DEFAULTS.epochs, batch_size: int = TRAIN_DEFAULTS.batch_size,
+          patience: int = TRAIN_DEFAULTS.patience, seed: int = TRAIN_DEFAULTS.seed, augment: bool = False,
+          val_fraction: float = TRAIN_DEFAULTS.val_fraction, learning_rate: float = 1e-3, resume: bool = True,
+          progress: bool = True, skip_bad_images: bool = False,
           **model_options: Any) -> TrainResult:
     """Train ``arch`` on ``data`` (Adam, early stopping); write ``out/model.keras``, its card, ``out/training.json``.
 
@@ -106,15 +106,7 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
                    learning_rate=learning_rate)
     dataset = data if isinstance(data, Dataset) else load(data, skip_bad_images=skip_bad_images)
     preprocessing = _preprocessing(defaults(arch), dataset, input_size, channels)
-    splits = training_splits(dataset, val_fraction=val_fraction, seed=seed)
     source = (dataset.source or dataset.name) if isinstance(data, Dataset) else str(DataSpec.parse(data))
-    identity = identity_of({
-        "arch": arch, "width": width, "model_options": dict(sorted(model_options.items())), "data": source,
-        "class_names": dataset.class_names, "split_sizes": {name: len(s) for name, s in splits.items()},
-        "preprocessing": preprocessing.to_dict(), "batch_size": batch_size, "seed": seed, "augment": augment,
-        "val_fraction": val_fraction, "learning_rate": learning_rate})
-
-    out = Path(out)
 
     def new_model() -> keras.Model:
         model = build(arch, preprocessing.input_shape, dataset.num_classes, width=width, **model_options)
@@ -122,25 +114,18 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
                       metrics=["accuracy"])
         return model
 
-    fitted = fit(new_model, splits, preprocessing, out / CHECKPOINT_DIR, identity, epochs=epochs,
-                 batch_size=batch_size, patience=patience, seed=seed, augment=augment, resume=resume,
-                 progress=progress)
-    model, state = fitted.model, fitted.state
-
-    scores = {f"{name}_accuracy": accuracy(model, splits[name], preprocessing) for name in SPLITS}
+    settings = FitSettings(epochs, batch_size, patience, seed, augment, val_fraction, learning_rate, resume, progress)
+    run = run_fit(new_model, dataset, preprocessing, out, settings,
+                  {"arch": arch, "width": width, "model_options": dict(sorted(model_options.items())), "data": source})
+    model = run.model
+    scores = {f"{name}_accuracy": accuracy(model, run.splits[name], preprocessing) for name in SPLITS}
     params, macs = model.count_params(), total_macs(model)
-    config = {**identity, "epochs": epochs, "patience": patience}
     card = ModelCard(arch=arch, width=float(width), input_shape=preprocessing.input_shape,
                      class_names=tuple(dataset.class_names), preprocessing=preprocessing, params=params, macs=macs,
                      metrics=scores, data=source, split=split_settings(dataset, val_fraction=val_fraction, seed=seed),
-                     extra={"training": config})
-    report = {
-        "arch": arch, "config": config, "seed": seed, "history": state.history, "best_epoch": state.best_epoch,
-        "epochs_run": state.epoch, "stopped_early": fitted.stopped_early,
-        "resumed_from_epoch": fitted.resumed_from_epoch, **scores, "params": params, "macs": macs,
-        "train_seconds": round(state.train_seconds, 3),
-        "wall_seconds": round(time.perf_counter() - started, 3), "data_meta": identity_of(dataset.meta),
-        "environment": environment()}
+                     extra={"training": run.config})
+    report = run.report(started, seed=seed, **scores, params=params, macs=macs, data_meta=identity_of(dataset.meta))
+    out = Path(out)
     model_path, card = write_outputs(out, model, card, report)
     return TrainResult(model_path, out / REPORT_FILE, card, report, model)
 
