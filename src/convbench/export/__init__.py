@@ -1,11 +1,11 @@
 """Export trained Keras models to TFLite/LiteRT and ONNX, each file with its card and a parity check against Keras."""
 
 from convbench.export.exporter import ExportNote, ExportResult, export
-from convbench.export.modes import MODES, TARGETS, TF_OPTIMIZATIONS, QuantizeMode, resolve_quantize
+from convbench.export.modes import QuantizeMode, resolve_quantize
 from convbench.export.parity import FP32_TOLERANCE, PREDICT_CHUNK, Parity, check_float32, measure_parity
 from convbench.export.samples import Images, calibration_images, parity_images
 from convbench.export.tflite import check_ops, convert_tflite, tflite_ops
 
-__all__ = ["FP32_TOLERANCE", "MODES", "PREDICT_CHUNK", "TARGETS", "TF_OPTIMIZATIONS", "ExportNote", "ExportResult",
+__all__ = ["FP32_TOLERANCE", "PREDICT_CHUNK", "ExportNote", "ExportResult",
            "Images", "Parity", "QuantizeMode", "calibration_images", "check_float32", "check_ops", "convert_tflite",
            "export", "measure_parity", "parity_images", "resolve_quantize", "tflite_ops"]

@@ -17,12 +17,13 @@ from convbench.artifacts import ModelCard, Provenance, read_card, write_card
 from convbench.errors import ConfigError, ModelError
 from convbench.export import onnx as onnx_export
 from convbench.export import tflite as tflite_export
-from convbench.export.modes import ALIAS_NOTE, TARGETS, QuantizeMode, resolve_quantize, resolve_target
+from convbench.export.modes import QuantizeMode, resolve_quantize, resolve_target
 from convbench.export.parity import Parity, check_float32, measure_parity
 from convbench.export.samples import PARITY_IMAGES, DataSource, Images, calibration_images, parity_images
 from convbench.io import atomic_path, sha256_file
 from convbench.runtime import open_runner, runtime_for
 from convbench.train import keras_probabilities, load_model
+from convbench.vocabulary import ALIAS_NOTE, DEFAULT_QUANTIZE, EXPORT_SUFFIXES
 
 
 class ExportNote(UserWarning):
@@ -38,7 +39,7 @@ class ExportResult:
     notes: tuple[str, ...] = ()
 
 
-def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str = "none", *,
+def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str = DEFAULT_QUANTIZE, *,
            out: str | os.PathLike[str] | None = None, calibration: DataSource = None, data: DataSource = None,
            check: bool = True, allow_flex: bool = False, int8_io: bool = False,
            check_images: int | None = PARITY_IMAGES) -> ExportResult:
@@ -122,7 +123,7 @@ def _source_card(model_path: Path) -> ModelCard:
 
 
 def _out_path(model_path: Path, target: str, mode: QuantizeMode, out: str | os.PathLike[str] | None) -> Path:
-    suffix = TARGETS[target]
+    suffix = EXPORT_SUFFIXES[target]
     if out is None:
         return model_path.with_name(f"{model_path.stem}{'' if target == 'onnx' else '.' + mode.tag}{suffix}")
     out = Path(out)

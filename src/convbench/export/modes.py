@@ -5,12 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convbench.errors import ConfigError
-from convbench.vocabulary import ALIAS_NOTE, EXPORT_SUFFIXES, QUANTIZE_MODES, QUANTIZE_NAMES, TF_OPTIMIZATIONS
-
-# The old names, kept while export/__init__.py and exporter.py import them from here (with ALIAS_NOTE).
-TARGETS = EXPORT_SUFFIXES
-MODES = QUANTIZE_MODES
-__all__ = ["ALIAS_NOTE", "MODES", "TARGETS", "TF_OPTIMIZATIONS", "QuantizeMode", "resolve_quantize", "resolve_target"]
+from convbench.vocabulary import EXPORT_SUFFIXES, QUANTIZE_MODES, QUANTIZE_NAMES, TF_OPTIMIZATIONS
 
 
 @dataclass(frozen=True)
