@@ -17,6 +17,7 @@ from typing import Any
 import keras
 
 from convbench.errors import ModelError
+from convbench.models.macs import total_macs
 from convbench.vocabulary import DESCRIBE_DEFAULTS
 
 Builder = Callable[..., keras.Model]
@@ -115,8 +116,6 @@ def describe(name: str, input_shape: tuple[int, int, int], num_classes: int = 2,
     Raises:
         ModelError: as :func:`build`.
     """
-    from convbench.models.macs import total_macs
-
     model = build(name, input_shape, num_classes, width, **options)
     return {"arch": name, "name": model.name, "input_shape": list(input_shape), "num_classes": num_classes,
             "width": width, "params": model.count_params(), "macs": total_macs(model)}

@@ -41,6 +41,7 @@ class KerasRunner(Runner):
         return zipfile.is_zipfile(path)  # a .keras file is a zip archive
 
     def _load(self) -> None:
+        # Lazy: importing the runtimes must not cost TensorFlow's start-up (seconds) to a LiteRT or ONNX user.
         import tensorflow as tf
 
         from convbench.train import load_model
