@@ -1,4 +1,5 @@
-"""What a step's key depends on beyond its own settings: the content of its data files and the machine.
+"""What the settings of several step kinds share: the content of their data files, how a network is trained,
+and the machine that times.
 
 Step settings inherit these, so a changed data file or another machine changes exactly the keys of the
 steps that read the data or time something.
@@ -22,6 +23,17 @@ class DataInputs(StepSettings):
 
     data: str
     data_fingerprint: str | None
+
+
+class TrainingInputs(StepSettings):
+    """How a network is trained (``[train]`` with any per-model or ``[early_exit]`` overrides)."""
+
+    epochs: int
+    batch_size: int
+    patience: int
+    seed: int
+    augment: bool
+    val_fraction: float
 
 
 class MachineInputs(StepSettings):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from convbench.experiment.inputs import DataInputs, data_inputs, fingerprint
+from convbench.experiment.inputs import DataInputs, TrainingInputs, data_inputs, fingerprint
 from convbench.experiment.step import Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
 from convbench.train.early_exit import train_early_exit
 
@@ -23,7 +23,7 @@ _MODEL_FIELDS = ("backbone", "width", "exit_after", "input_size", "channels", "i
 _TRAIN_FIELDS = ("epochs", "batch_size", "patience", "seed", "augment", "val_fraction")
 
 
-class EarlyExitTrainSettings(DataInputs):
+class EarlyExitTrainSettings(DataInputs, TrainingInputs):
     """The networks, the mix and the training run; ``data`` is the main set, ``redundant`` the other."""
 
     backbone: str
@@ -35,12 +35,6 @@ class EarlyExitTrainSettings(DataInputs):
     redundancy: float | None
     max_train: int | None
     dropout: float
-    epochs: int
-    batch_size: int
-    patience: int
-    seed: int
-    augment: bool
-    val_fraction: float
     redundant: str
     redundant_fingerprint: str | None
 

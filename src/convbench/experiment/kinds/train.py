@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from convbench import models
-from convbench.experiment.inputs import DataInputs, data_inputs
+from convbench.experiment.inputs import DataInputs, TrainingInputs, data_inputs
 from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
 from convbench.train import keras_probabilities, model_splits, train
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 PROBABILITIES_FILE = "test_probabilities.npy"
 
 
-class TrainSettings(DataInputs):
+class TrainSettings(DataInputs, TrainingInputs):
     """One ``[[models]]`` entry with ``[train]``'s settings and its own overrides applied."""
 
     arch: str
@@ -27,12 +27,6 @@ class TrainSettings(DataInputs):
     input_size: int | None
     channels: int | None
     options: dict[str, bool | int | float | str]
-    epochs: int
-    batch_size: int
-    patience: int
-    seed: int
-    augment: bool
-    val_fraction: float
 
 
 class TrainOutputs(StepOutputs):
