@@ -23,7 +23,17 @@ EXPORTED = {**TRAINED, "format": "tflite", "quantize": "int8", "sha256": "cd" * 
                                                      "metrics": {"test_accuracy": 0.9}},
                       "requested_quantize": "int8", "size_bytes": 1234}}
 # … and an early-exit card, which records neither data nor splits.
-EARLY_EXIT = {**TRAINED, "extra": {"early_exit": {"exit_after": "block1"}, "training": {"epochs": 2}}}
+EARLY_EXIT = {**TRAINED, "extra": {"early_exit": {"backbone": "vgg19", "exit_after": "block1", "l1_weight": 1.0,
+                                                  "l2_weight": 1.0, "mix": {"seed": 0},
+                                                  "macs": {"stem": 10, "exit_head": 2, "rest": 88},
+                                                  "stem_share": 0.1, "exit_share": 0.02},
+                                   "training": {"epochs": 2}}}
+# … and the card of its single LiteRT file, as convbench.export.early_exit wrote it.
+EARLY_EXIT_FILE = {**EARLY_EXIT, "format": "tflite", "extra": {
+    "early_exit": {**EARLY_EXIT["extra"]["early_exit"], "threshold": "runtime input", "default_threshold": 0.5,
+                   "source_sha256": "ab" * 32, "form": "single", "output": "[P(main), P(redundant), …]",
+                   "ops": ["CONV_2D", "IF"]},
+    "training": {"epochs": 2}}}
 
 
 def test_a_card_written_before_the_typed_fields_loads_into_them():
@@ -34,7 +44,7 @@ def test_a_card_written_before_the_typed_fields_loads_into_them():
     assert card.extra == {"training": {"epochs": 2}, "requested_quantize": "int8", "size_bytes": 1234}
 
 
-@pytest.mark.parametrize("written", [TRAINED, EARLY_EXIT], ids=["trained", "early_exit"])
+@pytest.mark.parametrize("written", [TRAINED, EARLY_EXIT, EARLY_EXIT_FILE], ids=["trained", "early_exit", "exit_file"])
 def test_cards_write_back_byte_for_byte(written, tmp_path):
     path = tmp_path / "model.keras"
     (tmp_path / "model.keras.json").write_text(json.dumps(written, indent=2) + "\n")
@@ -47,6 +57,13 @@ def test_exported_card_round_trip_keeps_every_value():
     card = ModelCard.from_dict(EXPORTED)
     assert card.to_dict() == EXPORTED  # same keys and values ("source" now comes before the training settings)
     assert ModelCard.from_dict(card.to_dict()) == card
+
+
+def test_early_exit_settings_are_typed():
+    card = ModelCard.from_dict(EARLY_EXIT_FILE)
+    assert card.early_exit.macs == {"stem": 10, "exit_head": 2, "rest": 88} and card.early_exit.form == "single"
+    assert card.early_exit.ops == ("CONV_2D", "IF") and card.early_exit.segment is None
+    assert ModelCard.from_dict(TRAINED).early_exit is None
 
 
 def test_unrecorded_fields_are_none_and_not_written():

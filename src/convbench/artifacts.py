@@ -53,9 +53,62 @@ class Provenance:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class EarlyExitSettings:
+    """What makes a model an early-exit network, and, on an exported file, which deployed piece the file is.
+
+    Attributes:
+        backbone: the registered backbone (``vgg19``).
+        exit_after: the block the exit follows (``block1``).
+        macs: per-image multiply-accumulates of ``stem`` (input to the exit point), ``exit_head`` and ``rest``.
+        stem_share, exit_share: the stem's and the exit head's share of the backbone's MACs (the analytic model).
+        l1_weight, l2_weight: weights of the exit and main losses.
+        mix: how the main + redundant training mix was built (:class:`~convbench.data.MixSettings` as a dict).
+        form: exported files: ``single`` (one file with an ``IF`` op) or ``chained`` (two segments).
+        segment: chained files: ``stem`` or ``rest``; rest_file: the stem's card names its rest segment.
+        threshold, default_threshold: exported files: how the threshold is given (a runtime input) and its default.
+        source_sha256: exported files: SHA-256 of the ``.keras`` model they were converted from.
+        output, outputs: exported files: what their output tensors hold.
+        ops: exported files: the LiteRT ops they use (checked free of Flex ops).
+    """
+
+    backbone: str
+    exit_after: str
+    macs: dict[str, int]
+    stem_share: float
+    exit_share: float
+    l1_weight: float = 1.0
+    l2_weight: float = 1.0
+    mix: dict[str, Any] = field(default_factory=dict)
+    threshold: str | None = None
+    default_threshold: float | None = None
+    source_sha256: str | None = None
+    form: str | None = None
+    segment: str | None = None
+    output: str | None = None
+    outputs: tuple[str, ...] | None = None
+    rest_file: str | None = None
+    ops: tuple[str, ...] | None = None
+
+    _TRAINING = ("backbone", "exit_after", "l1_weight", "l2_weight", "mix", "macs", "stem_share", "exit_share")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The card's JSON form: the training settings first (as the trainer writes them), then the export's
+        (only those set)."""
+        d = asdict(self)
+        ordered = {key: d.pop(key) for key in self._TRAINING}
+        return ordered | {key: list(value) if isinstance(value, tuple) else value for key, value in d.items()
+                          if value is not None}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EarlyExitSettings:
+        return cls(**{key: tuple(value) if key in ("outputs", "ops") and value is not None else value
+                      for key, value in d.items()})
+
+
 # Card fields that the JSON keeps inside "extra", where every card version has kept them: old cards load
 # unchanged and the files written stay the same.
-_IN_EXTRA = ("data", "split", "source")
+_IN_EXTRA = ("data", "split", "source", "early_exit")
 
 
 @dataclass(frozen=True)
@@ -77,6 +130,7 @@ class ModelCard:
         data: data spec of the images the model was trained on (``None``: not recorded).
         split: how its train/val/test splits were drawn from ``data`` (``None``: not recorded).
         source: for an exported file, the Keras model it was made from (``None`` for a ``.keras`` model).
+        early_exit: an early-exit network's settings (``None`` for any other model).
     """
 
     arch: str
@@ -94,6 +148,7 @@ class ModelCard:
     data: str | None = None
     split: SplitSettings | None = None
     source: Provenance | None = None
+    early_exit: EarlyExitSettings | None = None
 
     def __post_init__(self) -> None:
         # One home per fact: a typed field hidden in extra would be written twice and read from either.
@@ -105,6 +160,7 @@ class ModelCard:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         typed = {key: d.pop(key) for key in _IN_EXTRA}
+        typed["early_exit"] = self.early_exit.to_dict() if self.early_exit is not None else None
         d["extra"] = {**{key: value for key, value in typed.items() if value is not None}, **d["extra"]}
         d["input_shape"] = list(self.input_shape)
         d["class_names"] = list(self.class_names)
@@ -114,11 +170,12 @@ class ModelCard:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelCard:
         extra = dict(d.get("extra", {}))
-        data, split, source = (extra.pop(key, None) for key in _IN_EXTRA)
+        data, split, source, early_exit = (extra.pop(key, None) for key in _IN_EXTRA)
         return cls(**{**d, "input_shape": tuple(d["input_shape"]), "class_names": tuple(d["class_names"]),
                       "preprocessing": Preprocessing.from_dict(d["preprocessing"]), "extra": extra, "data": data,
                       "split": None if split is None else SplitSettings(**split),
-                      "source": None if source is None else Provenance(**source)})
+                      "source": None if source is None else Provenance(**source),
+                      "early_exit": None if early_exit is None else EarlyExitSettings.from_dict(early_exit)})
 
     def evolve(self, **changes: Any) -> ModelCard:
         """A copy with ``changes`` applied (``metrics``/``extra`` are merged, not replaced)."""

@@ -18,7 +18,7 @@ def test_train_writes_both_models_with_cards_and_a_report(trained_dir):
     assert {"accuracy", "exit_accuracy", "exit_precision", "exit_recall", "l1", "l2", "loss", "main_accuracy"} <= \
         set(report["early_exit"]["test_metrics"])
     ee_card, base_card = (read_card(trained_dir / part / "model.keras") for part in ("early_exit", "baseline"))
-    assert ee_card.extra["early_exit"]["exit_after"] == "block1" and "early_exit" not in base_card.extra
+    assert ee_card.early_exit.exit_after == "block1" and base_card.early_exit is None
     assert ee_card.class_names == base_card.class_names
 
 

@@ -3,12 +3,13 @@ and the exit path is much faster than the full path where the analytic ratio say
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from convbench.artifacts import ModelCard
+from convbench.artifacts import EarlyExitSettings, ModelCard
 from convbench.bench import Measurement, Timer
 from convbench.bench.early_exit import decide
 from convbench.data import Preprocessing
@@ -74,7 +75,9 @@ def vgg_single(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     model = early_exit((32, 32, 1), 11, width=0.25)
     split = model.mac_split()
     card = ModelCard("early_exit_vgg19", 0.25, (32, 32, 1), (*map(str, range(10)), "redundant"),
-                     Preprocessing((32, 32), 1), extra={"early_exit": {"exit_after": "block1"}})
+                     Preprocessing((32, 32), 1),
+                     early_exit=EarlyExitSettings("vgg19", "block1", dataclasses.asdict(split), split.stem_share,
+                                                  split.exit_share))
     path, _ = write_outputs(tmp_path_factory.mktemp("vgg_exit"), model, card)
     return export_early_exit(path, forms=("single",)).single, (split.stem + split.exit_head) / split.backbone
 

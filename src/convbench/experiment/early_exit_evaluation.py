@@ -132,7 +132,7 @@ class Session:
 
     @property
     def macs(self) -> MacSplit:
-        return MacSplit(**self.card.extra["early_exit"]["macs"])
+        return MacSplit(**self.card.early_exit.macs)
 
     def test_mix(self, redundancy: float | None, limit: int | None) -> Split:
         return held_out_mix(*self.pools, redundancy, self.mix.seed, limit)

@@ -12,13 +12,13 @@ The threshold is a **runtime input** of the single file (``threshold``, shape ``
 number in the chained runner, so neither form bakes it in. Both forms are batch 1 (the deployment
 case). The single file's one output is ``[P(main), P(redundant), p_1 … p_{C-1}]`` with the main-class
 probabilities left at 0 when the image exits. Every file gets a model card; Flex (TF) ops are refused
-at conversion and checked again in the written file (``card.extra["early_exit"]["ops"]`` lists the ops).
+at conversion and checked again in the written file (``card.early_exit.ops`` lists the ops).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +96,8 @@ def export_early_exit(model_path: str | os.PathLike[str], out_dir: str | os.Path
     out = Path(out_dir) if out_dir is not None else Path(model_path).parent
     files = {"single": (out / SINGLE_FILE,), "chained": (out / STEM_FILE, out / REST_FILE)}
     segments = model.segments()
-    settings = {"exit_after": card.extra["early_exit"]["exit_after"], "threshold": "runtime input",
-                "default_threshold": DEFAULT_THRESHOLD, "source_sha256": sha256_file(model_path)}
+    settings = {"threshold": "runtime input", "default_threshold": DEFAULT_THRESHOLD,
+                "source_sha256": sha256_file(model_path)}
     if "single" in forms:
         _convert(_branching(segments, card.input_shape), out / SINGLE_FILE, _signature(card.input_shape), card,
                  {**settings, "form": "single", "output": "[P(main), P(redundant), main probabilities]"})
@@ -105,9 +105,9 @@ def export_early_exit(model_path: str | os.PathLike[str], out_dir: str | os.Path
         features = segments.stem.output
         stem = keras.Model(segments.stem.input, [features, segments.exit_head(features)], name="early_exit_stem")
         _convert(stem, out / STEM_FILE, None, card, {**settings, "form": "chained", "segment": "stem",
-                                                     "outputs": ["features", "exit"], "rest_file": REST_FILE})
+                                                     "outputs": ("features", "exit"), "rest_file": REST_FILE})
         _convert(segments.rest, out / REST_FILE, None, card,
-                 {**settings, "form": "chained", "segment": "rest", "outputs": ["main"]})
+                 {**settings, "form": "chained", "segment": "rest", "outputs": ("main",)})
     return EarlyExitExport(*(files[form][i] if form in forms else None for form, i in
                              (("single", 0), ("chained", 0), ("chained", 1))))
 
@@ -118,7 +118,7 @@ def early_exit_card(model_path: str | os.PathLike[str]) -> ModelCard:
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
     card = read_card(path)
-    if "early_exit" not in card.extra:
+    if card.early_exit is None:
         raise ModelError(f"{path} is a plain {card.arch} model, not an early-exit model (no early_exit settings in "
                          f"its card); train one with `convbench early-exit train`")
     return card
@@ -157,6 +157,5 @@ def _convert(model: keras.Model, path: Path, signature: list[Any] | None, card: 
         ops_used = sorted(set(check_ops(target.read_bytes(), allow_flex=False, name=path.name)))
         target.rename(tmp)
     write_card(path, card.evolve(format="tflite", quantize="none", sha256=sha256_file(path),
-                                 extra={"early_exit": {**card.extra.get("early_exit", {}), **settings,
-                                                       "ops": ops_used}}))
+                                 early_exit=replace(card.early_exit, **settings, ops=tuple(ops_used))))
     return path

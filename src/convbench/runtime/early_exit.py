@@ -56,9 +56,9 @@ class EarlyExitRunner(Runner):
     def __init__(self, path: str | os.PathLike[str], *, threads: int = 1, card: ModelCard | None = None,
                  threshold: float = DEFAULT_THRESHOLD) -> None:
         super().__init__(path, threads=threads, card=card)
-        settings = self.card.extra.get("early_exit")
-        if settings is None or settings.get("form") != self.form:
-            found = "no early_exit settings" if settings is None else f"form {settings.get('form')!r}"
+        settings = self.card.early_exit
+        if settings is None or settings.form != self.form:
+            found = "no early_exit settings" if settings is None else f"form {settings.form!r}"
             raise ModelError(f"{self.path}: not the {self.form} form of an early-exit model (its card has {found})")
         self.num_classes = len(self.card.class_names)
         self._threshold = np.float32(check_threshold(threshold))
@@ -165,10 +165,10 @@ class ChainedEarlyExitRunner(EarlyExitRunner):
     def __init__(self, path: str | os.PathLike[str], *, threads: int = 1, card: ModelCard | None = None,
                  threshold: float = DEFAULT_THRESHOLD) -> None:
         super().__init__(path, threads=threads, card=card, threshold=threshold)
-        segment = self.card.extra["early_exit"].get("segment")
+        segment = self.card.early_exit.segment
         if segment != "stem":
             raise ModelError(f"{self.path}: the chained form opens from its stem segment, this is the {segment!r} one")
-        self.rest_path = self.path.with_name(self.card.extra["early_exit"]["rest_file"])
+        self.rest_path = self.path.with_name(self.card.early_exit.rest_file or "")
         read_card(self.rest_path)  # ModelError now rather than at load when the rest segment is missing
 
     def _load(self) -> None:
@@ -208,7 +208,7 @@ def open_early_exit_runner(path: str | os.PathLike[str], *, threads: int = 1,
     if not path.is_file():
         raise ModelError(f"{path}: no such model file")
     card = read_card(path)
-    form = card.extra.get("early_exit", {}).get("form")
+    form = card.early_exit.form if card.early_exit is not None else None
     if form not in RUNNERS:
         raise ModelError(f"{path}: not an exported early-exit model (its card names no early-exit form)")
     return RUNNERS[form](path, threads=threads, card=card, threshold=threshold)

@@ -25,7 +25,7 @@ from typing import Any
 
 import keras
 
-from convbench.artifacts import ModelCard
+from convbench.artifacts import EarlyExitSettings, ModelCard
 from convbench.data import Dataset, MixSettings, Preprocessing, Split, build_mix, check_redundancy, load, load_pools
 from convbench.env import environment
 from convbench.errors import ConfigError, DataError
@@ -167,7 +167,8 @@ def _fit(model: EarlyExitModel, mixed: Dataset, preprocessing: Preprocessing, ou
     card = ModelCard(arch=run.identity["arch"], width=float(width), input_shape=preprocessing.input_shape,
                      class_names=tuple(mixed.class_names), preprocessing=preprocessing, params=run.model.count_params(),
                      macs=settings["macs"]["stem"] + settings["macs"]["exit_head"] + settings["macs"]["rest"],
-                     metrics=accuracies, extra={"early_exit": settings, "training": run.config})
+                     metrics=accuracies, early_exit=EarlyExitSettings.from_dict(settings),
+                     extra={"training": run.config})
     report = run.report(started, **accuracies, test_metrics=scores["test"], params=card.params, macs=card.macs)
     write_outputs(out, run.model, card, report)
     return report
