@@ -37,8 +37,9 @@ def test_every_registered_runtime_has_its_info_and_runs_its_format():
 
     assert sorted(v.RUNTIMES) == list_runtimes()
     for name, info in v.RUNTIMES.items():
-        assert info.name == name
-        assert runtime_for(f"model.{info.file_format}") == name
+        assert info.name == name and info.file_formats
+    for file_format, name in v.DEFAULT_RUNTIMES.items():
+        assert runtime_for(f"model.{file_format}") == name and file_format in v.RUNTIMES[name].file_formats
     assert v.runtime_display("onnxruntime") == "ONNX Runtime" and v.runtime_display("other") == "other"
 
 
@@ -49,7 +50,7 @@ def test_every_export_target_is_accepted_by_the_exporter_and_run_by_a_runtime():
 
     for target, suffix in v.EXPORT_SUFFIXES.items():
         assert resolve_target(target) == target
-        assert v.RUNTIMES[runtime_for(f"model{suffix}")].file_format == target
+        assert runtime_for(f"model{suffix}") == v.DEFAULT_RUNTIMES[target]
     with pytest.raises(ConfigError, match="expected one of tflite, onnx"):
         resolve_target("coreml")
     for name in v.QUANTIZE_NAMES:

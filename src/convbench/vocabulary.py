@@ -43,19 +43,21 @@ class RuntimeInfo:
 
     Attributes:
         name: the registry key (``litert``), as experiment files and ``--runtime`` spell it.
-        file_format: the model file format it runs (``tflite``, ``onnx``, ``keras``).
+        file_formats: the model file formats it runs (``tflite``, ``onnx``, ``keras``).
         display: its name in reports (``LiteRT``).
     """
 
     name: str
-    file_format: str
+    file_formats: tuple[str, ...]
     display: str
 
 
-RUNTIMES = {info.name: info for info in (RuntimeInfo("litert", "tflite", "LiteRT"),
-                                         RuntimeInfo("onnxruntime", "onnx", "ONNX Runtime"),
-                                         RuntimeInfo("keras", "keras", "Keras tf.function"))}
+RUNTIMES = {info.name: info for info in (RuntimeInfo("litert", ("tflite",), "LiteRT"),
+                                         RuntimeInfo("onnxruntime", ("onnx",), "ONNX Runtime"),
+                                         RuntimeInfo("keras", ("keras",), "Keras tf.function"))}
 RuntimeName = Literal["litert", "onnxruntime", "keras"]
+# The runtime a file of each format runs in unless another is named (the runners' own file suffixes agree).
+DEFAULT_RUNTIMES = {"tflite": "litert", "onnx": "onnxruntime", "keras": "keras"}
 
 
 def runtime_display(name: str) -> str:

@@ -92,8 +92,9 @@ def make_step(kind: type[StepKind[S, Any]], name: str, settings: S, needs: Itera
               model: str = "") -> Step[S]:
     """A step of ``kind`` whose key is the hash of its kind, settings, dependencies and library versions."""
     needs = tuple(needs)
-    payload = {"kind": kind.name, "settings": settings.model_dump(mode="json"), "needs": [s.key for s in needs],
-               "versions": _versions()}
+    # Settings at their defaults are left out: a setting a kind gains later, with a default, keeps earlier keys.
+    payload = {"kind": kind.name, "settings": settings.model_dump(mode="json", exclude_defaults=True),
+               "needs": [s.key for s in needs], "versions": _versions()}
     key = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
     return Step(kind.name, name, key, settings, tuple(s.key for s in needs), model)
 

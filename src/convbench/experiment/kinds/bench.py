@@ -11,7 +11,7 @@ from convbench.experiment.kinds.export import ExportKind, ExportSettings
 from convbench.experiment.kinds.parity import ParityKind, ParityOutputs
 from convbench.experiment.kinds.train import TrainKind, TrainOutputs
 from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
-from convbench.vocabulary import RUNTIMES
+from convbench.vocabulary import DEFAULT_RUNTIMES, RUNTIMES
 
 if TYPE_CHECKING:
     from convbench.experiment.results import StudyResults
@@ -52,12 +52,11 @@ class BenchKind(StepKind[BenchSettings, BenchOutputs]):
         inputs = {**data_inputs(experiment.data.main), **machine_inputs()}
         steps = []
         for train in planned.of(TrainKind):
-            files = [("keras", train)] + [(f"{e.settings.to} {e.settings.quantize}", e)
-                                          for e in planned.of(ExportKind, train.model)]
+            files = [("keras", "keras", train)] + [(e.settings.to, f"{e.settings.to} {e.settings.quantize}", e)
+                                                   for e in planned.of(ExportKind, train.model)]
             for runtime, threads_list in bench_config.runtimes.items():
-                file_format = RUNTIMES[runtime].file_format
-                for file_name, source in files:
-                    if not file_name.startswith(file_format):
+                for file_format, file_name, source in files:
+                    if file_format not in RUNTIMES[runtime].file_formats:
                         continue
                     for threads in threads_list:
                         settings = BenchSettings(runtime=runtime, threads=threads, **protocol, **inputs)
@@ -79,12 +78,14 @@ class BenchKind(StepKind[BenchSettings, BenchOutputs]):
 
     def contribute(self, done: Done[BenchOutputs], results: StudyResults) -> None:
         """One latency row: the file's bench result with what the study knows of the file (its model's figures,
-        its export mode, and the accuracy of that very file from its parity step)."""
+        its export mode, and the accuracy of that very file in that very runtime, from its parity step)."""
         source = results.finished[done.step.needs[0]]
         exported = source.step.kind == ExportKind.name
         trained: Done[TrainOutputs] = results.finished[source.step.needs[0]] if exported else source
         export: ExportSettings | None = source.step.settings if exported else None
-        checked = results.dependents(source.step.key, ParityKind)
+        runtime = done.step.settings.runtime
+        checked = [p for p in results.dependents(source.step.key, ParityKind)
+                   if (p.step.settings.runtime or DEFAULT_RUNTIMES[export.to if export else "keras"]) == runtime]
         parity: ParityOutputs | None = checked[0].outputs if checked else None
         model = results.models[trained.step.key]
         bench_file = done.path(done.outputs.result)

@@ -1,5 +1,5 @@
-"""``export``: one trained model → one file for a runtime of ``[bench]`` (a LiteRT file per ``[export]`` mode,
-an ONNX file), parity-checked against Keras by the exporter; int8 calibrates on the model's training split."""
+"""``export``: one trained model → the files the runtimes of ``[bench]`` run (a ``.tflite`` per ``[export]`` mode,
+an ``.onnx``), parity-checked against Keras by the exporter; int8 calibrates on the model's training split."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from convbench.experiment.kinds.train import TrainKind
 from convbench.experiment.step import Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
 from convbench.export import export
 from convbench.train import model_splits
-from convbench.vocabulary import ExportTarget
+from convbench.vocabulary import RUNTIMES, ExportTarget
 
 if TYPE_CHECKING:
     from convbench.experiment.schema import Experiment
@@ -41,9 +41,9 @@ class ExportKind(StepKind[ExportSettings, ExportOutputs]):
     Outputs = ExportOutputs
 
     def plan(self, experiment: Experiment, planned: Planned) -> list[Step[ExportSettings]]:
-        runtimes = experiment.bench.runtimes
-        targets = [("tflite", mode) for mode in experiment.export.modes()] if "litert" in runtimes else []
-        targets += [("onnx", "none")] if "onnxruntime" in runtimes else []
+        formats = {f for runtime in experiment.bench.runtimes for f in RUNTIMES[runtime].file_formats}
+        targets = [("tflite", mode) for mode in experiment.export.modes()] if "tflite" in formats else []
+        targets += [("onnx", "none")] if "onnx" in formats else []
         data = data_inputs(experiment.data.main)
         return [make_step(ExportKind, f"{train.name} {to} {mode}", ExportSettings(to=to, quantize=mode, **data),
                           (train,), model=train.model)

@@ -15,13 +15,17 @@ from convbench.experiment.step import Planned, Step, StepContext, StepKind, Step
 from convbench.export import Images, measure_parity
 from convbench.runtime import open_runner
 from convbench.train import model_splits
+from convbench.vocabulary import DEFAULT_RUNTIMES, RUNTIMES
 
 if TYPE_CHECKING:
     from convbench.experiment.schema import Experiment
 
 
 class ParitySettings(DataInputs):
-    """Only the data: the file and the reference come from the steps it needs."""
+    """The data, and the runtime when it is not the file's default one (the file and the reference come from
+    the steps it needs)."""
+
+    runtime: str | None = None  # None: the runtime a file of its format runs in by default
 
 
 class ParityOutputs(StepOutputs):
@@ -42,9 +46,18 @@ class ParityKind(StepKind[ParitySettings, ParityOutputs]):
     Outputs = ParityOutputs
 
     def plan(self, experiment: Experiment, planned: Planned) -> list[Step[ParitySettings]]:
-        settings = ParitySettings(**data_inputs(experiment.data.main))
-        return [make_step(ParityKind, export.name, settings, (planned.of(TrainKind, export.model)[0], export),
-                          model=export.model) for export in planned.of(ExportKind)]
+        data = data_inputs(experiment.data.main)
+        steps = []
+        for export in planned.of(ExportKind):
+            needs = (planned.of(TrainKind, export.model)[0], export)
+            steps.append(make_step(ParityKind, export.name, ParitySettings(**data), needs, model=export.model))
+            # Every other runtime of [bench] that runs this file is checked in that runtime too.
+            steps += [make_step(ParityKind, f"{export.name} {runtime}", ParitySettings(**data, runtime=runtime),
+                                needs, model=export.model)
+                      for runtime in experiment.bench.runtimes
+                      if export.settings.to in RUNTIMES[runtime].file_formats
+                      and runtime != DEFAULT_RUNTIMES[export.settings.to]]
+        return steps
 
     def run(self, step: Step[ParitySettings], ctx: StepContext) -> ParityOutputs:
         trained, exported = ctx.need(TrainKind), ctx.need(ExportKind)
@@ -52,7 +65,7 @@ class ParityKind(StepKind[ParitySettings, ParityOutputs]):
         card = read_card(path)
         test = model_splits(card, ctx.datasets(step.settings.data))["test"]
         reference = np.load(trained.path(trained.outputs.test_probabilities or ""))
-        runner = open_runner(path)
+        runner = open_runner(path, runtime=step.settings.runtime)
         images = Images(test, card.preprocessing, f"{step.settings.data} (test split)")
         parity = measure_parity(runner, reference, images)
         return ParityOutputs(accuracy=parity.accuracy, agreement=parity.top1_agreement,
