@@ -135,6 +135,10 @@ class FakeSteps:
         return {"result": "bench.json", "median_ms": result.inference.median * 1e3, "unstable": False}
 
 
+    def memory(self, step: Any, ctx: Any) -> dict[str, Any]:
+        self._enter(step)
+        return {"baseline_bytes": 40_000_000, "peak_bytes": 40_000_000 + 1000 * len(step.name)}
+
     def early_exit_train(self, step: Any, ctx: Any) -> dict[str, Any]:
         self._enter(step)
         s = step.settings

@@ -92,3 +92,20 @@ def test_done_markers_hold_typed_settings_and_outputs(small_toml, tmp_path, fake
         done = folder.done(step)
         assert done is not None and isinstance(done.outputs, step_kind(step.kind).Outputs)
         assert isinstance(step.settings, step_kind(step.kind).Settings)
+
+
+def test_memory_steps_join_the_latency_rows_when_asked(small_toml, tmp_path, fake_steps, fast_plots):
+    assert not [s for s in make_plan(load_experiment(small_toml)) if s.kind == "memory"]  # off by default
+    plan = make_plan(load_experiment(small_toml, settings={"bench.memory": True, "bench.runtimes.litert": [1, 2]}))
+    memory = [s for s in plan if s.kind == "memory"]
+    benches = [s for s in plan if s.kind == "bench"]
+    assert len(memory) == len({(b.needs[0], b.settings.runtime) for b in benches})  # per file × runtime
+    assert all(s.settings.threads == 1 for s in memory)  # the fewest threads the file is timed with
+    assert max(i for i, s in enumerate(plan) if s.kind == "bench") < min(i for i, s in enumerate(plan)
+                                                                         if s.kind == "memory")
+
+    study = run(small_toml, out=tmp_path / "out", settings={"bench.memory": True}, progress=False)
+    rows = study.results["latency"]
+    assert rows and all(r["peak_memory_bytes"] > r["model_memory_bytes"] > 0 for r in rows)
+    assert "| peak memory |" in (tmp_path / "out" / "report.md").read_text()
+    assert "peak_memory_bytes" in (tmp_path / "out" / "results.csv").read_text().splitlines()[0]

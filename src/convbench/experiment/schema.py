@@ -110,6 +110,7 @@ class BenchConfig(_Section):
     min_seconds: Annotated[float, Field(ge=0)] = BENCH_DEFAULTS.min_seconds
     warmup: Annotated[int, Field(ge=0)] = BENCH_DEFAULTS.warmup
     warmup_seconds: Annotated[float, Field(ge=0)] = BENCH_DEFAULTS.warmup_seconds
+    memory: bool = False  # also the peak memory of every file × runtime, each in a fresh process
 
 
 class EarlyExitConfig(_Section):

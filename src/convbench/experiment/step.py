@@ -160,6 +160,10 @@ class Planned:
         """The planned steps of ``kind`` (of one ``model`` when given), in plan order."""
         return [s for s in self.steps if s.kind == kind.name and model in (None, s.model)]
 
+    def by_key(self, key: str) -> Step[Any]:
+        """The planned step with ``key``."""
+        return next(s for s in self.steps if s.key == key)
+
 
 class StepKind(abc.ABC, Generic[S, Out]):
     """A kind of step: see the module docstring for what each member is for.

@@ -201,14 +201,17 @@ def _candidates(models: list[dict[str, Any]]) -> Section:
 
 def _latency(rows: list[dict[str, Any]], plots: Path) -> list[Section]:
     ordered = sorted(rows, key=lambda r: (r["model"], r["format"], r["quantize"], r["runtime"], r["threads"]))
-    table = Table(["model", "file", "runtime", "median ms [95 % CI]", "p90 ms", "load ms", "preprocess ms", "size",
-                   "accuracy", "agreement"],
+    memory = any(r.get("peak_memory_bytes") is not None for r in ordered)  # a column only where it was measured
+    table = Table(["model", "file", "runtime", "median ms [95 % CI]", "p90 ms", "load ms",
+                   *(["peak memory"] if memory else []), "preprocess ms", "size", "accuracy", "agreement"],
                   [[r["model"], file_kind(r), runtime_label(r),
                     fmt.ms_ci(r)
                     + (" †" if r["unstable"] else ""),
-                    f"{r['p90_ms']:.3f}", f"{r['load_ms']:.2f}", f"{r['preprocess_ms']:.3f}", fmt.size(r["size_bytes"]),
+                    f"{r['p90_ms']:.3f}", f"{r['load_ms']:.2f}",
+                    *([fmt.size(r.get("peak_memory_bytes"))] if memory else []),
+                    f"{r['preprocess_ms']:.3f}", fmt.size(r["size_bytes"]),
                     fmt.percent(r["accuracy"]), fmt.percent(r["agreement"])] for r in ordered],
-                  align="lllrrrrrrr", caption=_latency_caption(ordered))
+                  align="lllrrr" + "r" * memory + "rrrr", caption=_latency_caption(ordered, memory))
     latency = Section("Latency", [
         Figure(study_plots.latency_ci(ordered, plots / "latency.png"),
                "Steady-state inference at batch 1: median (bar), 95 % confidence interval of the median (whisker) "
@@ -237,7 +240,7 @@ def _latency(rows: list[dict[str, Any]], plots: Path) -> list[Section]:
     return [latency, Section("Trade-offs", blocks)]
 
 
-def _latency_caption(rows: list[dict[str, Any]]) -> str:
+def _latency_caption(rows: list[dict[str, Any]], memory: bool) -> str:
     by_hash: dict[str, set[str]] = {}
     for r in rows:
         by_hash.setdefault(r["sha256"], set()).add(file_label(r))
@@ -245,6 +248,8 @@ def _latency_caption(rows: list[dict[str, Any]]) -> str:
     note = ("Accuracy: the exported file on the test split, in its runtime; agreement: top-1 agreement with Keras. "
             + (f"† unstable: IQR/median above {UNSTABLE_IQR_RATIO:.0%} (a noisy run; compare p90). "
                if any(r["unstable"] for r in rows) else "")
+            + ("Peak memory: the peak resident memory of a fresh process that loaded the file and ran it, measured "
+               "apart from the timing (the model's own share is in results.csv). " if memory else "")
             + "Each file's SHA-256 is in results.csv.")
     return note + (" Byte-identical files (same SHA-256): " + " | ".join(same) + "." if same else "")
 

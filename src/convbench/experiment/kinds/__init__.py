@@ -7,9 +7,10 @@ from convbench.experiment.kinds import (
     early_exit_sweep,
     early_exit_train,
     export,
+    memory,
     parity,
     train,
 )
 
-__all__ = ["bench", "early_exit_eval", "early_exit_export", "early_exit_sweep", "early_exit_train", "export", "parity",
-           "train"]
+__all__ = ["bench", "early_exit_eval", "early_exit_export", "early_exit_sweep", "early_exit_train", "export", "memory",
+           "parity", "train"]

@@ -1,0 +1,71 @@
+"""``memory``: the peak resident memory of a fresh process that loads one timed file in one runtime and runs it
+(``[bench] memory = true``), measured apart from its timing; it joins that file's latency rows."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from convbench.bench.memory import peak_memory
+from convbench.experiment.inputs import MachineInputs, machine_inputs
+from convbench.experiment.kinds.bench import BenchKind
+from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
+
+if TYPE_CHECKING:
+    from convbench.experiment.results import StudyResults
+    from convbench.experiment.schema import Experiment
+
+
+class MemorySettings(MachineInputs):
+    """The runtime and its threads (the fewest the study times the file with)."""
+
+    runtime: str
+    threads: int
+
+
+class MemoryOutputs(StepOutputs):
+    """Peak resident memory before the load and of the whole process, in bytes."""
+
+    baseline_bytes: int
+    peak_bytes: int
+
+
+@register_kind
+class MemoryKind(StepKind[MemorySettings, MemoryOutputs]):
+    name = "memory"
+    stage = 55  # after every timing: its processes never run beside a timed one
+    Settings = MemorySettings
+    Outputs = MemoryOutputs
+
+    def plan(self, experiment: Experiment, planned: Planned) -> list[Step[MemorySettings]]:
+        if not experiment.bench.memory:
+            return []
+        fewest: dict[tuple[str, str], Step[Any]] = {}  # (file's step key, runtime) → its bench with the fewest threads
+        for bench in planned.of(BenchKind):
+            key = (bench.needs[0], bench.settings.runtime)
+            if key not in fewest or bench.settings.threads < fewest[key].settings.threads:
+                fewest[key] = bench
+        machine = machine_inputs()
+        return [make_step(MemoryKind, bench.name.rsplit(" ", 1)[0],
+                          MemorySettings(runtime=bench.settings.runtime, threads=bench.settings.threads, **machine),
+                          (planned.by_key(bench.needs[0]),), model=bench.model)
+                for bench in fewest.values()]
+
+    def run(self, step: Step[MemorySettings], ctx: StepContext) -> MemoryOutputs:
+        (source,) = ctx.needs
+        result = peak_memory(source.path(source.outputs.model), runtime=step.settings.runtime,
+                             threads=step.settings.threads)
+        return MemoryOutputs(baseline_bytes=result.baseline_bytes, peak_bytes=result.peak_bytes)
+
+    def summary(self, outputs: MemoryOutputs) -> str:
+        return (f"peak {outputs.peak_bytes / 1e6:,.1f} MB, "
+                f"{(outputs.peak_bytes - outputs.baseline_bytes) / 1e6:,.1f} MB of it for the model")
+
+    def contribute(self, done: Done[MemoryOutputs], results: StudyResults) -> None:
+        """The figures join every latency row of the same file in the same runtime (each thread count)."""
+        source = results.finished[done.step.needs[0]]
+        file = results.relative(source.path(source.outputs.model))
+        for candidate in results.latency:
+            if candidate.row["file"] == file and candidate.row["runtime"] == done.step.settings.runtime:
+                candidate.row["peak_memory_bytes"] = done.outputs.peak_bytes
+                candidate.row["model_memory_bytes"] = done.outputs.peak_bytes - done.outputs.baseline_bytes
+
