@@ -50,3 +50,17 @@ def test_bad_options_and_files_fail_with_one_line(tiny_models, tmp_path):  # noq
     with pytest.raises(ModelError, match=r"truncated.tflite: the memory probe failed in litert: .*cannot load") as e:
         peak_memory(truncated)
     assert "\n" not in str(e.value)
+
+
+def test_bench_with_memory_records_it_and_the_cli_prints_it(tiny_models, tmp_path, cli):  # noqa: F811
+    from convbench.bench import BenchResult, bench
+
+    cheap = {"runs": 5, "min_seconds": 0.0, "warmup": 1, "warmup_seconds": 0.0, "load_repeats": 1}
+    result = bench(tiny_models / "tiny.tflite", data="digits", memory=True, **cheap)
+    assert result.memory["peak_bytes"] >= result.memory["baseline_bytes"] > 0
+    assert BenchResult.from_dict(result.to_dict()).memory == result.memory
+    assert "memory" not in bench(tiny_models / "tiny.tflite", data="digits", **cheap).to_dict()
+    rc, out, err = cli("bench", tiny_models / "tiny.tflite", "--runs", "5", "--min-seconds", "0", "--load-repeats",
+                       "1", "--data", "digits", "--memory")
+    assert rc == 0, err
+    assert "peak memory" in out and "MB of it for the model" in out

@@ -24,6 +24,7 @@ import numpy as np
 
 from convbench.artifacts import ModelCard
 from convbench.bench.measurement import Measurement, TaskSpec
+from convbench.bench.memory import peak_memory
 from convbench.bench.result import BenchResult
 from convbench.bench.sample_image import sample_image
 from convbench.bench.timer import CLOCK_NAME, Timer, default_clock, validate_protocol
@@ -41,7 +42,7 @@ def bench(model_path: str | os.PathLike[str], *, runtime: str | None = None, thr
           runs: int = BENCH_DEFAULTS.runs, min_seconds: float = BENCH_DEFAULTS.min_seconds,
           warmup: int = BENCH_DEFAULTS.warmup, warmup_seconds: float = BENCH_DEFAULTS.warmup_seconds,
           image: str | os.PathLike[str] | None = None, data: str | None = None,
-          load_repeats: int = BENCH_DEFAULTS.load_repeats) -> BenchResult:
+          load_repeats: int = BENCH_DEFAULTS.load_repeats, memory: bool = False) -> BenchResult:
     """Time ``model_path`` at batch 1 in ``runtime`` with ``threads`` threads.
 
     Args:
@@ -53,6 +54,8 @@ def bench(model_path: str | os.PathLike[str], *, runtime: str | None = None, thr
         image: a real image file to time preprocessing on; or
         data: a data spec whose first test image is used (default: the card's data, else embedded digits).
         load_repeats: fresh loads (each followed by one cold inference) to time.
+        memory: also measure the peak resident memory of a fresh process running the model, after the timing
+            (:func:`convbench.bench.memory.peak_memory`).
 
     Returns:
         A :class:`BenchResult` with the phases ``load``, ``first_inference``, ``preprocess``, ``inference``.
@@ -92,6 +95,7 @@ def bench(model_path: str | os.PathLike[str], *, runtime: str | None = None, thr
                            description="preprocess", num_threads=threads).run(**protocol)
     inference = Timer(runner.invoke, setup=lambda: runner.set_input(x), label=name, sub_label=sub,
                       description="inference", num_threads=threads).run(**protocol)
+    footprint = peak_memory(path, runtime=runner.name, threads=threads).to_dict() if memory else None
     return BenchResult(
         model=_model_facts(path, card),
         runtime={"name": runner.name, "version": runner.version, "threads": runner.threads,
@@ -99,7 +103,7 @@ def bench(model_path: str | os.PathLike[str], *, runtime: str | None = None, thr
         protocol={**protocol, "load_repeats": load_repeats, "batch_size": BATCH_SIZE, "clock": CLOCK_NAME},
         image=sample.to_dict() | {"shape": list(x.shape)},
         phases={"load": load, "first_inference": first, "preprocess": preprocess, "inference": inference},
-        environment=environment())
+        environment=environment(), memory=footprint)
 
 
 def _cold_phases(runner: Any, fresh_runner: Any, x: np.ndarray, repeats: int,

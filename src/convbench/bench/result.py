@@ -27,6 +27,8 @@ class BenchResult:
         image: the file whose preprocessing was timed, and where it came from.
         phases: one :class:`Measurement` per phase in :data:`PHASES` (times in seconds).
         environment: :func:`convbench.env.environment` at measurement time.
+        memory: peak resident memory of a fresh process running the model (:mod:`convbench.bench.memory`),
+            when asked for: ``baseline_bytes``, ``peak_bytes``, ``model_bytes``, ``runs``.
     """
 
     model: dict[str, Any]
@@ -35,6 +37,7 @@ class BenchResult:
     image: dict[str, Any]
     phases: dict[str, Measurement]
     environment: dict[str, Any] = field(default_factory=dict)
+    memory: dict[str, Any] | None = None
 
     @property
     def inference(self) -> Measurement:
@@ -66,12 +69,14 @@ class BenchResult:
     def to_dict(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "model": self.model, "runtime": self.runtime, "protocol": self.protocol,
                 "image": self.image, "attained_gflops": self.attained_gflops,
-                "phases": {name: m.to_dict() for name, m in self.phases.items()}, "environment": self.environment}
+                "phases": {name: m.to_dict() for name, m in self.phases.items()}, "environment": self.environment,
+                **({"memory": self.memory} if self.memory is not None else {})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BenchResult:
         return cls(d["model"], d["runtime"], d["protocol"], d["image"],
-                   {name: Measurement.from_dict(m) for name, m in d["phases"].items()}, d.get("environment", {}))
+                   {name: Measurement.from_dict(m) for name, m in d["phases"].items()}, d.get("environment", {}),
+                   d.get("memory"))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write as JSON, atomically (no partial file on failure)."""

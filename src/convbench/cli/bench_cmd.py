@@ -42,12 +42,14 @@ def bench_command(
                                                    "--image.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full result (raw samples included) "
                                                                   "here.")] = None,
+    memory: Annotated[bool, typer.Option("--memory", help="Also the peak memory of a fresh process running the "
+                                                          "model, measured after the timing.")] = False,
 ) -> None:
     """Time a model at batch 1: load, first inference, preprocessing and steady-state inference."""
     from convbench.bench import bench  # lazy: numpy and the runtimes are not needed for --help
 
     options = dict(runtime=runtime, threads=threads, runs=runs, min_seconds=min_seconds, warmup=warmup,
-                   warmup_seconds=warmup_seconds, load_repeats=load_repeats, image=image, data=data)
+                   warmup_seconds=warmup_seconds, load_repeats=load_repeats, image=image, data=data, memory=memory)
     result = bench(model, **{k: v for k, v in options.items() if v is not None})
     _print_result(result)
     if json_out is not None:
@@ -90,6 +92,10 @@ def _print_result(result: BenchResult) -> None:
                   f"input {model['input_shape']}, params {model['params']}, MACs {model['macs']}"
                   + (f", {gflops:.2f} GFLOP/s attained" if gflops else "")
                   + (f", accuracy {model['accuracy']:.4f}" if model.get("accuracy") is not None else ""))
+    if result.memory is not None:
+        m = result.memory
+        console.print(f"peak memory {m['peak_bytes'] / 1e6:,.1f} MB in a fresh process ({m['model_bytes'] / 1e6:,.1f} "
+                      f"MB of it for the model, {m['runs']} runs)", highlight=False)
     console.print(f"{env.get('cpu')}, {env.get('cores')} cores, {env.get('os')}; unstable = IQR/median > "
                   f"{UNSTABLE_IQR_RATIO:.0%}", highlight=False)
 
