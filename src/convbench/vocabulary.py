@@ -54,8 +54,10 @@ class RuntimeInfo:
 
 RUNTIMES = {info.name: info for info in (RuntimeInfo("litert", ("tflite",), "LiteRT"),
                                          RuntimeInfo("onnxruntime", ("onnx",), "ONNX Runtime"),
-                                         RuntimeInfo("keras", ("keras",), "Keras tf.function"))}
-RuntimeName = Literal["litert", "onnxruntime", "keras"]
+                                         RuntimeInfo("keras", ("keras",), "Keras tf.function"),
+                                         RuntimeInfo("openvino", ("tflite", "onnx"), "OpenVINO"),
+                                         RuntimeInfo("litert_compiled", ("tflite",), "LiteRT CompiledModel"))}
+RuntimeName = Literal["litert", "onnxruntime", "keras", "openvino", "litert_compiled"]
 # The runtime a file of each format runs in unless another is named (the runners' own file suffixes agree).
 DEFAULT_RUNTIMES = {"tflite": "litert", "onnx": "onnxruntime", "keras": "keras"}
 
@@ -112,6 +114,8 @@ class DescribeDefaults:
     num_classes: int = 2
     width: float = DEFAULT_WIDTH
 
+
+DEFAULT_ROUNDS = 5  # interleaved rounds when several configurations are timed side by side
 
 TRAIN_DEFAULTS = TrainDefaults()
 BENCH_DEFAULTS = BenchDefaults()
