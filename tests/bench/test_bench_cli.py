@@ -83,3 +83,23 @@ def test_bench_unknown_runtime_real_registry(cli, tmp_path):
     model.write_bytes(b"x")
     rc, _, err = cli("bench", model, "--runtime", "tensorrt")
     assert_one_line_error(rc, err, "tensorrt", "litert")  # names the culprit and the choices
+
+
+def test_bench_several_models_side_by_side_with_pinning(cli, standin, model_file, tmp_path):
+    out = tmp_path / "results"
+    rc, _, err = cli("bench", model_file, model_file, *FAST_ARGS, "--rounds", "2", "--pin", "0", "--data",
+                          "digits", "--json", out)
+    assert rc == 0, err
+    files = sorted(out.glob("*.json"))
+    assert len(files) == 2 and all(json.loads(f.read_text())["protocol"]["rounds"] == 2 for f in files)
+    assert json.loads(files[0].read_text())["protocol"]["pinned_cpus"] == [0]
+
+
+@pytest.mark.parametrize(("args", "culprit"), [
+    (("--pin", "x"), "--pin 'x'"),
+    (("--pin", "4096"), "CPU 4096"),
+    (("--rounds", "0"), "rounds"),
+])
+def test_bench_bad_protocol_options(cli, standin, model_file, args, culprit):
+    rc, _, err = cli("bench", model_file, *FAST_ARGS, *args)
+    assert_one_line_error(rc, err, culprit)

@@ -93,3 +93,44 @@ def test_card_and_model_input_disagree(standin, tmp_path):
     path = make_model_file(tmp_path, size=(8, 8), input_shape=(16, 16, 1))
     with pytest.raises(ModelError, match="expects"):
         bench(path, **FAST)
+
+
+def test_interleaved_rounds_shuffle_the_order_and_pool_rounds_as_replicates(standin, model_file):
+    from convbench.bench import BenchTarget, bench_interleaved
+
+    targets = [BenchTarget(model_file, threads=1), BenchTarget(model_file, threads=2)]
+    results = bench_interleaved(targets, rounds=4, runs=8, min_seconds=0.0, warmup=1, warmup_seconds=0.0,
+                                load_repeats=1, data="digits", seed=3)
+    assert [r.runtime["threads"] for r in results] == [1, 2]
+    orders = results[0].protocol["round_orders"]
+    assert len(orders) == 4 and all(sorted(o) == [0, 1] for o in orders) and len({tuple(o) for o in orders}) == 2
+    inference = results[0].inference
+    assert inference.n >= 8 and inference.metadata["replicates"] == 4 and len(inference.replicate_medians) == 4
+    assert inference.replicate_spread is not None and "replicates_disagree" in inference.summary()
+    assert len(results[0].protocol["load_average_1min"]) == 2
+
+
+def test_round_ci_is_at_least_as_wide_as_the_spread_of_the_round_medians():
+    from convbench.bench import Measurement, TaskSpec
+
+    spec = TaskSpec("m", "r t1", "inference", 1)
+    rounds = [Measurement(spec, [m] * 50) for m in (1.0e-3, 1.1e-3, 1.2e-3, 1.3e-3, 1.4e-3, 1.5e-3, 1.6e-3)]
+    pooled = Measurement.merge(rounds)[0]
+    assert pooled.ci95.low <= 1.1e-3 and pooled.ci95.high >= 1.5e-3  # the calls alone would give [1.2, 1.4] ms
+    assert pooled.replicates_disagree and abs(pooled.replicate_spread - 0.6e-3 / 1.3e-3) < 1e-9
+    steady = Measurement.merge([Measurement(spec, [1e-3, 1.001e-3] * 20) for _ in range(3)])[0]
+    assert not steady.replicates_disagree
+
+
+def test_pinning_runs_on_the_cpus_named_and_restores_affinity(standin, model_file):
+    import os
+
+    from convbench.bench import bench
+
+    before = os.sched_getaffinity(0)
+    cpu = min(before)
+    result = bench(model_file, runs=3, min_seconds=0.0, warmup=0, warmup_seconds=0.0, load_repeats=1,
+                   data="digits", pin=[cpu])
+    assert result.protocol["pinned_cpus"] == [cpu] and os.sched_getaffinity(0) == before
+    with pytest.raises(ConfigError, match="--pin: CPU 4096 does not exist"):
+        bench(model_file, pin=[4096])

@@ -14,9 +14,12 @@ Phases, each with its own :class:`~convbench.bench.measurement.Measurement`:
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +30,12 @@ from convbench.bench.measurement import Measurement, TaskSpec
 from convbench.bench.memory import peak_memory
 from convbench.bench.result import BenchResult
 from convbench.bench.sample_image import sample_image
-from convbench.bench.timer import CLOCK_NAME, Timer, default_clock, validate_protocol
+from convbench.bench.timer import CLOCK_NAME, Timer, check_cpus, default_clock, pinned, validate_protocol
 from convbench.env import environment
 from convbench.errors import ConfigError, ConvbenchError, ModelError
 from convbench.io import sha256_file
 from convbench.runtime import open_runner
-from convbench.vocabulary import BENCH_DEFAULTS
+from convbench.vocabulary import BENCH_DEFAULTS, DEFAULT_ROUNDS
 
 BATCH_SIZE = 1  # the deployment case the harness measures
 ACCURACY_KEYS = ("test_accuracy", "accuracy")  # where cards keep top-1 accuracy on the test split
@@ -42,12 +45,13 @@ def bench(model_path: str | os.PathLike[str], *, runtime: str | None = None, thr
           runs: int = BENCH_DEFAULTS.runs, min_seconds: float = BENCH_DEFAULTS.min_seconds,
           warmup: int = BENCH_DEFAULTS.warmup, warmup_seconds: float = BENCH_DEFAULTS.warmup_seconds,
           image: str | os.PathLike[str] | None = None, data: str | None = None,
-          load_repeats: int = BENCH_DEFAULTS.load_repeats, memory: bool = False) -> BenchResult:
+          load_repeats: int = BENCH_DEFAULTS.load_repeats, memory: bool = False,
+          pin: Sequence[int] | None = None) -> BenchResult:
     """Time ``model_path`` at batch 1 in ``runtime`` with ``threads`` threads.
 
     Args:
         model_path: a ``.tflite``, ``.onnx`` or ``.keras`` file written by convbench (with its card).
-        runtime: ``litert``, ``onnxruntime`` or ``keras``; None infers it from the file suffix.
+        runtime: a registered runtime (``litert``, ``onnxruntime``, ``keras`` …); None infers it from the suffix.
         threads: intra-op threads of the runtime (≥ 1).
         runs, min_seconds: steady-state loop runs at least ``runs`` calls and at least ``min_seconds``.
         warmup, warmup_seconds: warm-up by count and by time before each timed loop.
@@ -56,6 +60,7 @@ def bench(model_path: str | os.PathLike[str], *, runtime: str | None = None, thr
         load_repeats: fresh loads (each followed by one cold inference) to time.
         memory: also measure the peak resident memory of a fresh process running the model, after the timing
             (:func:`convbench.bench.memory.peak_memory`).
+        pin: run on these CPUs only (``os.sched_setaffinity``), recorded in the protocol.
 
     Returns:
         A :class:`BenchResult` with the phases ``load``, ``first_inference``, ``preprocess``, ``inference``.
@@ -69,41 +74,139 @@ def bench(model_path: str | os.PathLike[str], *, runtime: str | None = None, thr
         >>> result = bench("runs/fruits/mobilenet_v2/model.tflite", threads=2)
         >>> result.inference.median, result.inference.ci95
     """
+    return bench_interleaved([BenchTarget(model_path, runtime, threads)], rounds=1, runs=runs,
+                             min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds, image=image,
+                             data=data, load_repeats=load_repeats, memory=memory, pin=pin)[0]
+
+
+@dataclass(frozen=True)
+class BenchTarget:
+    """One configuration to time: a model file in a runtime (``None``: from its suffix) at a thread count."""
+
+    model: str | os.PathLike[str]
+    runtime: str | None = None
+    threads: int = BENCH_DEFAULTS.threads
+
+
+def bench_interleaved(targets: Sequence[BenchTarget], *, rounds: int = DEFAULT_ROUNDS,
+                      runs: int = BENCH_DEFAULTS.runs, min_seconds: float = BENCH_DEFAULTS.min_seconds,
+                      warmup: int = BENCH_DEFAULTS.warmup, warmup_seconds: float = BENCH_DEFAULTS.warmup_seconds,
+                      image: str | os.PathLike[str] | None = None, data: str | None = None,
+                      load_repeats: int = BENCH_DEFAULTS.load_repeats, memory: bool = False,
+                      pin: Sequence[int] | None = None, seed: int = 0) -> list[BenchResult]:
+    """Time several configurations side by side: steady-state inference in ``rounds`` rounds, each round
+    timing every configuration once in a fresh shuffled order (A B C, C A B, …).
+
+    Drift of the machine (frequency, another process) then hits every configuration alike instead of
+    whichever ran last, and each configuration's inference Measurement pools its rounds as replicates, so
+    its confidence interval and its "rounds disagree" flag reflect round-to-round variation
+    (:attr:`~convbench.bench.Measurement.ci95`). Each round runs ``runs / rounds`` calls and
+    ``min_seconds / rounds`` seconds at least, after a full warm-up (another model ran in between). Load,
+    first inference and preprocessing are timed per configuration first, as :func:`bench` does.
+
+    Args:
+        targets: the configurations.
+        rounds: rounds of the steady-state loop (1: each configuration timed once, one after another).
+        seed: seeds the shuffled orders (recorded in the protocol).
+        runs, min_seconds, warmup, warmup_seconds, image, data, load_repeats, memory, pin: as :func:`bench`.
+
+    Returns:
+        One :class:`BenchResult` per target, in the order given; the protocol records the rounds, their
+        orders, the pinned CPUs and the load average before and after.
+
+    Raises:
+        as :func:`bench`; ConfigError also for no targets or ``rounds`` below 1.
+    """
     validate_protocol(runs=runs, min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds)
-    if not isinstance(threads, int) or threads < 1:
-        raise ConfigError(f"threads must be an integer >= 1, got threads={threads!r}")
+    if not targets:
+        raise ConfigError("bench needs at least one model file")
+    if not isinstance(rounds, int) or rounds < 1:
+        raise ConfigError(f"rounds must be an integer >= 1, got rounds={rounds!r}")
+    for target in targets:
+        if not isinstance(target.threads, int) or target.threads < 1:
+            raise ConfigError(f"threads must be an integer >= 1, got threads={target.threads!r}")
     if not isinstance(load_repeats, int) or load_repeats < 1:
         raise ConfigError(f"load_repeats must be an integer >= 1, got load_repeats={load_repeats!r}")
-    path = Path(model_path)
-    if not path.is_file():
-        raise ModelError(f"model file not found: {path}")
+    cpus = check_cpus(pin)
+    for target in targets:
+        if not Path(target.model).is_file():
+            raise ModelError(f"model file not found: {target.model}")
+
+    protocol = dict(runs=runs, min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds)
+    per_round = dict(runs=math.ceil(runs / rounds), min_seconds=min_seconds / rounds, warmup=warmup,
+                     warmup_seconds=warmup_seconds)
+    rng = np.random.default_rng(seed)
+    with pinned(cpus), tempfile.TemporaryDirectory(prefix="convbench-bench-") as workdir:
+        load_before = os.getloadavg()[0]
+        prepared = [_prepare(t, Path(workdir) / str(i), image, data, load_repeats, protocol)
+                    for i, t in enumerate(targets)]
+        timed: list[list[Measurement]] = [[] for _ in prepared]
+        orders = []
+        for _ in range(rounds):
+            order = [int(i) for i in rng.permutation(len(prepared))] if rounds > 1 else list(range(len(prepared)))
+            orders.append(order)
+            for i in order:
+                timed[i].append(prepared[i].time_inference(per_round if rounds > 1 else protocol))
+        load_after = os.getloadavg()[0]
+    noise = {"load_average_1min": [load_before, load_after]}
+    rounds_record = {"rounds": rounds, "round_orders": orders, "seed": seed} if rounds > 1 else {}
+    return [p.result(Measurement.merge(m)[0] if len(m) > 1 else m[0],
+                     {**protocol, "load_repeats": load_repeats, "batch_size": BATCH_SIZE, "clock": CLOCK_NAME,
+                      **rounds_record, **({"pinned_cpus": list(cpus)} if cpus else {}), **noise},
+                     peak_memory(p.path, runtime=p.runner.name, threads=p.runner.threads).to_dict()
+                     if memory else None)
+            for p, m in zip(prepared, timed, strict=True)]
+
+
+@dataclass
+class _Prepared:
+    """One configuration loaded and ready for its steady-state loop, with its cold phases already timed."""
+
+    path: Path
+    runner: Any
+    card: ModelCard
+    x: np.ndarray
+    image: dict[str, Any]
+    load: Measurement
+    first: Measurement
+    preprocess: Measurement
+
+    def time_inference(self, protocol: dict[str, Any]) -> Measurement:
+        name, sub = self.card.arch or self.path.stem, f"{self.runner.name} t{self.runner.threads}"
+        return Timer(self.runner.invoke, setup=lambda: self.runner.set_input(self.x), label=name, sub_label=sub,
+                     description="inference", num_threads=self.runner.threads).run(**protocol)
+
+    def result(self, inference: Measurement, protocol: dict[str, Any], memory: dict[str, Any] | None) -> BenchResult:
+        runner = self.runner
+        return BenchResult(
+            model=_model_facts(self.path, self.card),
+            runtime={"name": runner.name, "version": runner.version, "threads": runner.threads,
+                     "delegate": runner.delegate},
+            protocol=protocol, image=self.image,
+            phases={"load": self.load, "first_inference": self.first, "preprocess": self.preprocess,
+                    "inference": inference},
+            environment=environment(), memory=memory)
+
+
+def _prepare(target: BenchTarget, workdir: Path, image: str | os.PathLike[str] | None, data: str | None,
+             load_repeats: int, protocol: dict[str, Any]) -> _Prepared:
+    """Open, load and cold-time one configuration, and time its image preprocessing."""
+    path = Path(target.model)
 
     def fresh_runner() -> Any:
-        return open_runner(path, runtime=runtime, threads=threads)
+        return open_runner(path, runtime=target.runtime, threads=target.threads)
 
     runner = fresh_runner()  # validates the runtime name and the card before anything is timed
     card: ModelCard = runner.card
-    with tempfile.TemporaryDirectory(prefix="convbench-bench-") as workdir:
-        sample = sample_image(card, workdir, image=image, data=data)
-        x = card.preprocessing.load_image(sample.path)
-        _check_input(path, card, x)
-        name, sub = card.arch or path.stem, f"{runner.name} t{threads}"
-        runner, load, first = _cold_phases(runner, fresh_runner, x, load_repeats,
-                                           TaskSpec(name, sub, "", threads))
-        protocol = dict(runs=runs, min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds)
-        preprocess = Timer(lambda: card.preprocessing.load_image(sample.path), label=name, sub_label=sub,
-                           description="preprocess", num_threads=threads).run(**protocol)
-    inference = Timer(runner.invoke, setup=lambda: runner.set_input(x), label=name, sub_label=sub,
-                      description="inference", num_threads=threads).run(**protocol)
-    footprint = peak_memory(path, runtime=runner.name, threads=threads).to_dict() if memory else None
-    return BenchResult(
-        model=_model_facts(path, card),
-        runtime={"name": runner.name, "version": runner.version, "threads": runner.threads,
-                 "delegate": runner.delegate},
-        protocol={**protocol, "load_repeats": load_repeats, "batch_size": BATCH_SIZE, "clock": CLOCK_NAME},
-        image=sample.to_dict() | {"shape": list(x.shape)},
-        phases={"load": load, "first_inference": first, "preprocess": preprocess, "inference": inference},
-        environment=environment(), memory=footprint)
+    workdir.mkdir(parents=True, exist_ok=True)
+    sample = sample_image(card, workdir, image=image, data=data)
+    x = card.preprocessing.load_image(sample.path)
+    _check_input(path, card, x)
+    name, sub = card.arch or path.stem, f"{runner.name} t{target.threads}"
+    runner, load, first = _cold_phases(runner, fresh_runner, x, load_repeats, TaskSpec(name, sub, "", target.threads))
+    preprocess = Timer(lambda: card.preprocessing.load_image(sample.path), label=name, sub_label=sub,
+                       description="preprocess", num_threads=target.threads).run(**protocol)
+    return _Prepared(path, runner, card, x, sample.to_dict() | {"shape": list(x.shape)}, load, first, preprocess)
 
 
 def _cold_phases(runner: Any, fresh_runner: Any, x: np.ndarray, repeats: int,

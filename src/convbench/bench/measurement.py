@@ -139,8 +139,40 @@ class Measurement:
 
     @functools.cached_property
     def ci95(self) -> stats.MedianCI:
-        """95 % order-statistic confidence interval of the median."""
-        return stats.median_ci(self._array, 0.95)
+        """95 % order-statistic confidence interval of the median.
+
+        For pooled replicates (rounds, see :meth:`merge`) it is the wider of the interval over every call
+        and the interval over the replicates' medians: consecutive calls are autocorrelated, so thousands of
+        them give a narrow interval that a second run of the same measurement does not reproduce; the
+        replicates' medians are the independent draws, and their spread is the one a reader should see.
+        """
+        calls = stats.median_ci(self._array, 0.95)
+        medians = self.replicate_medians
+        if len(medians) < 2:
+            return calls
+        rounds = stats.median_ci(medians, 0.95)
+        if rounds.low >= calls.low and rounds.high <= calls.high:
+            return calls
+        return stats.MedianCI(min(calls.low, rounds.low), max(calls.high, rounds.high), rounds.rank_low,
+                              rounds.rank_high, rounds.coverage)
+
+    @property
+    def replicate_medians(self) -> list[float]:
+        """The medians of the replicates pooled into this Measurement (empty when it is one run)."""
+        return list(self.metadata.get("replicate_medians", ()))
+
+    @property
+    def replicate_spread(self) -> float | None:
+        """(largest − smallest) replicate median / the median of them; ``None`` without replicates."""
+        medians = self.replicate_medians
+        return (max(medians) - min(medians)) / float(np.median(medians)) if len(medians) >= 2 else None
+
+    @property
+    def replicates_disagree(self) -> bool:
+        """True when the replicates' medians spread by more than
+        :data:`~convbench.bench.stats.REPLICATE_SPREAD_LIMIT` (5 %): the machine drifted while it ran."""
+        spread = self.replicate_spread
+        return spread is not None and spread > stats.REPLICATE_SPREAD_LIMIT
 
     @property
     def unstable(self) -> bool:
@@ -153,7 +185,9 @@ class Measurement:
         return {"n": self.n, "min": self.min, "max": self.max, "mean": self.mean, "std": self.std,
                 "median": self.median, "p25": self.p25, "p75": self.p75, "p90": self.p90, "p99": self.p99,
                 "iqr": self.iqr, "iqr_ratio": self.iqr_ratio, "ci95": [ci.low, ci.high],
-                "ci95_coverage": ci.coverage, "unstable": self.unstable}
+                "ci95_coverage": ci.coverage, "unstable": self.unstable,
+                **({"replicate_spread": self.replicate_spread, "replicates_disagree": self.replicates_disagree}
+                   if self.replicate_spread is not None else {})}
 
     # -- replicates ---------------------------------------------------------------------------------
     @staticmethod

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 UNSTABLE_IQR_RATIO = 0.10  # IQR/median above this flags a run as unstable (torch.utils.benchmark's threshold)
+REPLICATE_SPREAD_LIMIT = 0.05  # replicate medians spreading more than this disagree (the repeatability target)
 
 _UNITS = (("ns", 1e-9), ("µs", 1e-6), ("ms", 1e-3), ("s", 1.0))
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import time
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from convbench.bench.measurement import Measurement, TaskSpec
@@ -147,6 +148,40 @@ def validate_protocol(*, runs: int = 1, min_seconds: float = 0.0, warmup: int = 
         raise ConfigError(f"warmup must be an integer >= 0, got warmup={warmup!r}")
     if not warmup_seconds >= 0:
         raise ConfigError(f"warmup_seconds must be >= 0, got warmup_seconds={warmup_seconds!r}")
+
+
+def check_cpus(cpus: Sequence[int] | None) -> tuple[int, ...]:
+    """The CPUs to pin to, each one this process may run on; :class:`ConfigError` naming the first that is not.
+
+    ``None`` or empty: no pinning (``()``).
+    """
+    if not cpus:
+        return ()
+    if not hasattr(os, "sched_setaffinity"):
+        raise ConfigError("pinning to CPUs (--pin) needs os.sched_setaffinity, which this platform lacks")
+    allowed = os.sched_getaffinity(0)
+    for cpu in cpus:
+        if not isinstance(cpu, int) or cpu not in allowed:
+            raise ConfigError(f"--pin: CPU {cpu!r} does not exist or is not available to this process; available: "
+                              f"{', '.join(map(str, sorted(allowed)))}")
+    return tuple(dict.fromkeys(cpus))
+
+
+@contextlib.contextmanager
+def pinned(cpus: Sequence[int]) -> Iterator[None]:
+    """Run the block on ``cpus`` only (none: unchanged), restoring the process's affinity afterwards.
+
+    Runtimes start their thread pools when a model loads, so load inside the block: the pools inherit it.
+    """
+    if not cpus:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def _repeated(fn: Callable[[], Any], number: int) -> Callable[[], None]:

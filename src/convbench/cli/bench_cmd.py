@@ -12,7 +12,8 @@ from rich.table import Table
 
 from convbench.cli import app
 from convbench.cli.helptext import listed, with_default
-from convbench.vocabulary import BENCH_DEFAULTS, RUNTIMES
+from convbench.errors import ConfigError
+from convbench.vocabulary import BENCH_DEFAULTS, DEFAULT_ROUNDS, RUNTIMES
 
 if TYPE_CHECKING:
     from convbench.bench import BenchResult
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
 
 @app.command("bench")
 def bench_command(
-    model: Annotated[Path, typer.Argument(help="A .tflite, .onnx or .keras file written by convbench (with its "
-                                                "card).")],
+    models: Annotated[list[Path], typer.Argument(help="One or more .tflite, .onnx or .keras files written by "
+                                                      "convbench (with their cards); several are timed side by side "
+                                                      "in interleaved rounds.")],
     runtime: Annotated[str | None, typer.Option(help=with_default(listed(RUNTIMES), "from the file suffix"))] \
         = None,
     threads: Annotated[int | None, typer.Option(help=with_default("Runtime threads", BENCH_DEFAULTS.threads))] \
@@ -44,16 +46,30 @@ def bench_command(
                                                                   "here.")] = None,
     memory: Annotated[bool, typer.Option("--memory", help="Also the peak memory of a fresh process running the "
                                                           "model, measured after the timing.")] = False,
+    rounds: Annotated[int | None, typer.Option(help=with_default(
+        "Interleaved rounds of the steady-state loop, each in a fresh shuffled order", "1 for one model, "
+        f"{DEFAULT_ROUNDS} for several"))] = None,
+    pin: Annotated[str | None, typer.Option(help="Run on these CPUs only, e.g. 0 or 0,1 or 0-3 (recorded).")] = None,
 ) -> None:
-    """Time a model at batch 1: load, first inference, preprocessing and steady-state inference."""
-    from convbench.bench import bench  # lazy: numpy and the runtimes are not needed for --help
+    """Time models at batch 1: load, first inference, preprocessing and steady-state inference."""
+    from convbench.bench import BenchTarget, bench_interleaved  # lazy: numpy and the runtimes
 
-    options = dict(runtime=runtime, threads=threads, runs=runs, min_seconds=min_seconds, warmup=warmup,
-                   warmup_seconds=warmup_seconds, load_repeats=load_repeats, image=image, data=data, memory=memory)
-    result = bench(model, **{k: v for k, v in options.items() if v is not None})
-    _print_result(result)
+    if json_out is not None and len(models) > 1 and json_out.suffix:
+        raise ConfigError(f"--json {json_out}: with several models give a folder (one JSON file per model)")
+    targets = [BenchTarget(m, runtime, threads if threads is not None else BENCH_DEFAULTS.threads) for m in models]
+    options = dict(runs=runs, min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds,
+                   load_repeats=load_repeats, image=image, data=data)
+    default_rounds = 1 if len(models) == 1 else DEFAULT_ROUNDS
+    results = bench_interleaved(targets, rounds=default_rounds if rounds is None else rounds,
+                                memory=memory, pin=parse_cpus(pin),
+                                **{k: v for k, v in options.items() if v is not None})
+    for result in results:
+        _print_result(result)
     if json_out is not None:
-        print(f"wrote {result.save(json_out)}")
+        paths = [json_out] if len(results) == 1 else \
+            [json_out / f"{i}-{Path(r.model['path']).name}.json" for i, r in enumerate(results, 1)]
+        for result, path in zip(results, paths, strict=True):
+            print(f"wrote {result.save(path)}")
 
 
 @app.command("compare")
@@ -98,6 +114,20 @@ def _print_result(result: BenchResult) -> None:
                       f"MB of it for the model, {m['runs']} runs)", highlight=False)
     console.print(f"{env.get('cpu')}, {env.get('cores')} cores, {env.get('os')}; unstable = IQR/median > "
                   f"{UNSTABLE_IQR_RATIO:.0%}", highlight=False)
+
+
+def parse_cpus(text: str | None) -> list[int] | None:
+    """``"0,2-3"`` → ``[0, 2, 3]``; :class:`ConfigError` naming the text when it is not such a list."""
+    if text is None:
+        return None
+    cpus: list[int] = []
+    try:
+        for part in text.split(","):
+            first, _, last = part.strip().partition("-")
+            cpus += range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise ConfigError(f"--pin {text!r}: expected CPU numbers like 0 or 0,1 or 0-3") from None
+    return cpus
 
 
 def _print_comparison(comparison: Comparison) -> None:
