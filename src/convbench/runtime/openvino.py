@@ -43,16 +43,21 @@ class OpenVINORunner(Runner):
         import openvino
 
         core = openvino.Core()
-        model = core.read_model(str(self.path))
-        # Both readers leave the batch dimension dynamic ([?,H,W,C]); batch 1 compiled static is what is timed.
-        model.reshape({model.input(0): list(self.input_shape)})
-        compiled = core.compile_model(model, "CPU", {
-            "PERFORMANCE_HINT": "LATENCY",  # one stream, all threads on one request: batch-1 latency
-            "INFERENCE_NUM_THREADS": self.threads,
-            # On CPUs with bf16 support the plugin otherwise computes a float32 model in bf16 (probabilities off
-            # by ~1e-2, far outside float32 parity): a float32 file must be run and timed in float32.
-            "INFERENCE_PRECISION_HINT": "f32",
-        })
+        try:
+            model = core.read_model(str(self.path))
+            # Both readers leave the batch dimension dynamic ([?,H,W,C]); batch 1 compiled static is what is timed.
+            model.reshape({model.input(0): list(self.input_shape)})
+            compiled = core.compile_model(model, "CPU", {
+                "PERFORMANCE_HINT": "LATENCY",  # one stream, all threads on one request: batch-1 latency
+                "INFERENCE_NUM_THREADS": self.threads,
+                # On CPUs with bf16 support the plugin otherwise computes a float32 model in bf16 (probabilities off
+                # by ~1e-2, far outside float32 parity): a float32 file must be run and timed in float32.
+                "INFERENCE_PRECISION_HINT": "f32",
+            })
+        except RuntimeError as e:
+            # OpenVINO nests its messages ("Exception from src/inference/src/cpp/core.cpp:84:" first): the reason
+            # is the last line, and that is the one the one-line error must show
+            raise RuntimeError(str(e).strip().splitlines()[-1]) from None
         self._request = compiled.create_infer_request()
         self._in, self._out = self._request.get_input_tensor(0), self._request.get_output_tensor(0)
         self.input_dtype = np.dtype(self._in.data.dtype)
