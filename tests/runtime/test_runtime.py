@@ -21,7 +21,7 @@ def model_file(tiny, runtime: str):
 
 
 def test_registry():
-    assert list_runtimes() == ["keras", "litert", "onnxruntime"]
+    assert list_runtimes() == ["keras", "litert", "litert_compiled", "onnxruntime", "openvino"]
     assert [runtime_for(f"m{s}") for s in (".tflite", ".onnx", ".keras")] == ["litert", "onnxruntime", "keras"]
 
 
@@ -76,7 +76,8 @@ def test_quantize_and_dequantize():
 
 
 @pytest.mark.parametrize("kwargs, error, needle", [
-    ({"runtime": "tensorrt"}, ConfigError, "unknown runtime 'tensorrt'; known: keras, litert, onnxruntime"),
+    ({"runtime": "tensorrt"}, ConfigError,
+     "unknown runtime 'tensorrt'; known: keras, litert, litert_compiled, onnxruntime, openvino"),
     ({"threads": 0}, ConfigError, "threads must be an integer >= 1, got threads=0"),
     ({"threads": -2}, ConfigError, "threads=-2"),
     ({"threads": 1.5}, ConfigError, "threads=1.5"),
