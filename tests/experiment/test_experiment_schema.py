@@ -21,7 +21,7 @@ from convbench.experiment.files import parse_assignments
     ({"models[0].options": {"nope": 1}}, "models[0].options.nope: not an option of mobilenet_v2; accepted: "),
     ({"models[1].arch": "mobilenet_v2", "models[1].width": 0.35}, "models[1]: same label 'mobilenet_v2_0.35_32'"),
     ({"models": []}, "models: the study has nothing to do"),
-    ({"bench.runtimes": {"tflite": [1]}}, "bench.runtimes.tflite: must be 'litert', 'onnxruntime' or 'keras'"),
+    ({"bench.runtimes": {"tflite": [1]}}, "bench.runtimes.tflite: must be 'litert', 'onnxruntime', 'keras', 'openvino' or 'litert_compiled'"),
     ({"bench.runtimes.litert": [0]}, "bench.runtimes.litert[0]: must be ≥ 1, got 0"),
     ({"bench.runtimes.litert": []}, "bench.runtimes.litert: must have at least 1 item"),
     ({"bench.min_seconds": -1}, "bench.min_seconds: must be ≥ 0"),

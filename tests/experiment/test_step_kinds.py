@@ -109,3 +109,32 @@ def test_memory_steps_join_the_latency_rows_when_asked(small_toml, tmp_path, fak
     assert rows and all(r["peak_memory_bytes"] > r["model_memory_bytes"] > 0 for r in rows)
     assert "| peak memory |" in (tmp_path / "out" / "report.md").read_text()
     assert "peak_memory_bytes" in (tmp_path / "out" / "results.csv").read_text().splitlines()[0]
+
+
+def test_a_runtime_reading_several_formats_gets_its_files_and_its_own_parity(small_toml, tmp_path, fake_steps,
+                                                                            fast_plots):
+    settings = {"bench.runtimes": {"litert": [1], "openvino": [1]}}
+    plan = make_plan(load_experiment(small_toml, settings=settings))
+    exports = [s for s in plan if s.kind == "export"]
+    assert {s.settings.to for s in exports} == {"tflite", "onnx"}  # openvino alone asks for the .onnx
+    parity = [s for s in plan if s.kind == "parity"]
+    assert len(parity) == 2 * len(exports)  # each file in its default runtime and in openvino
+    assert {s.settings.runtime for s in parity} == {None, "openvino"}
+    benches = [s for s in plan if s.kind == "bench" and s.settings.runtime == "openvino"]
+    assert len(benches) == len(exports)  # every .tflite and the .onnx
+
+    study = run(small_toml, out=tmp_path / "out", settings=settings, progress=False)
+    rows = study.results["latency"]
+    assert {r["accuracy"] for r in rows if r["runtime"] == "openvino"} == {0.91}  # that file in that runtime
+    assert all(r["accuracy"] != 0.91 for r in rows if r["runtime"] == "litert")
+    assert "OpenVINO" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_parity_in_the_default_runtime_keeps_its_key():
+    """A setting added with a default leaves the keys of steps that do not set it unchanged (no re-runs)."""
+    from convbench.experiment.kinds.parity import ParityKind, ParitySettings
+
+    data = {"data": "digits", "data_fingerprint": "embedded"}
+    default = make_step(ParityKind, "m", ParitySettings(**data))
+    assert default.key == make_step(ParityKind, "m", ParitySettings(**data, runtime=None)).key
+    assert default.key != make_step(ParityKind, "m", ParitySettings(**data, runtime="openvino")).key
