@@ -141,6 +141,22 @@ class FakeSteps:
         self._enter(step)
         return {"baseline_bytes": 40_000_000, "peak_bytes": 40_000_000 + 1000 * len(step.name)}
 
+    def op_profile(self, step: Any, ctx: Any) -> dict[str, Any]:
+        """LiteRT has no profiler (as the real one); the others write a real OpProfile and its node data."""
+        from convbench.bench.profile import OpProfile, OpTime
+        from convbench.report.op_profile import write_model_explorer
+
+        self._enter(step)
+        s = step.settings
+        if s.runtime == "litert":
+            return {"unavailable": "no per-op profiler in Python"}
+        times = (("conv1", "Conv", 0.6), ("conv2", "Conv", 0.3), ("pool1", "MaxPool", 0.1))
+        profile = OpProfile(str(ctx.needs[0].path(ctx.needs[0].outputs.model)), s.runtime, "0", s.threads, s.runs,
+                            tuple(OpTime(node, op, share * 1e-3 * s.runs, s.runs, share) for node, op, share in times))
+        profile.save(ctx.dir / "op_profile.json")
+        write_model_explorer(profile, ctx.dir / "op_profile.model_explorer.json")
+        return {"profile": "op_profile.json", "node_data": "op_profile.model_explorer.json"}
+
     def early_exit_train(self, step: Any, ctx: Any) -> dict[str, Any]:
         self._enter(step)
         s = step.settings

@@ -138,3 +138,34 @@ def test_parity_in_the_default_runtime_keeps_its_key():
     default = make_step(ParityKind, "m", ParitySettings(**data))
     assert default.key == make_step(ParityKind, "m", ParitySettings(**data, runtime=None)).key
     assert default.key != make_step(ParityKind, "m", ParitySettings(**data, runtime="openvino")).key
+
+
+def test_op_profile_steps_report_where_the_time_goes_when_asked(small_toml, tmp_path, fake_steps, fast_plots):
+    assert not [s for s in make_plan(load_experiment(small_toml)) if s.kind == "op_profile"]  # off by default
+    settings = {"bench.op_profile": True, "bench.runtimes.onnxruntime": [1, 2]}
+    plan = make_plan(load_experiment(small_toml, settings=settings))
+    profiles = [s for s in plan if s.kind == "op_profile"]
+    benches = [s for s in plan if s.kind == "bench"]
+    assert len(profiles) == len({(b.needs[0], b.settings.runtime) for b in benches})  # per file × runtime
+    assert all(s.settings.threads == 1 for s in profiles)  # the fewest threads the file is timed with
+    assert max(i for i, s in enumerate(plan) if s.kind == "bench") < min(i for i, s in enumerate(plan)
+                                                                         if s.kind == "op_profile")
+
+    study = run(small_toml, out=tmp_path / "out", settings={"bench.op_profile": True}, progress=False)
+    assert not study.failed  # a runtime without a profiler is a finished step that says so
+    entries = study.results["op_profiles"]
+    assert {e["runtime"] for e in entries} == {"litert", "onnxruntime"}
+    assert all(e["unavailable"] for e in entries if e["runtime"] == "litert")
+    profiled = [e for e in entries if e["runtime"] == "onnxruntime"]
+    assert profiled and all(e["top"][0]["node"] == "conv1" and e["top"][0]["share"] == 0.6 for e in profiled)
+    assert all((tmp_path / "out" / e["node_data"]).is_file() for e in profiled)
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## Where the time goes" in report and "| Conv | conv1 |" in report
+    assert "No per-operator profile from: LiteRT (no per-op profiler in Python)." in report
+    assert "not available: no per-op profiler in Python" in (tmp_path / "out" / "run.log").read_text()
+
+
+def test_reports_without_profiles_are_unchanged(small_toml, tmp_path, fake_steps, fast_plots):
+    study = run(small_toml, out=tmp_path / "out", progress=False)
+    assert "op_profiles" not in study.results
+    assert "Where the time goes" not in (tmp_path / "out" / "report.md").read_text()

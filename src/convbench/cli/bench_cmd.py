@@ -17,6 +17,7 @@ from convbench.vocabulary import BENCH_DEFAULTS, DEFAULT_ROUNDS, RUNTIMES
 
 if TYPE_CHECKING:
     from convbench.bench import BenchResult
+    from convbench.bench.profile import OpProfile
     from convbench.report.compare import Comparison
 
 
@@ -50,6 +51,10 @@ def bench_command(
         "Interleaved rounds of the steady-state loop, each in a fresh shuffled order", "1 for one model, "
         f"{DEFAULT_ROUNDS} for several"))] = None,
     pin: Annotated[str | None, typer.Option(help="Run on these CPUs only, e.g. 0 or 0,1 or 0-3 (recorded).")] = None,
+    profile_ops: Annotated[bool, typer.Option("--profile-ops", help="Also a per-operator table from the runtime's "
+                                                                    "own profiler, in a separate run after the "
+                                                                    "timing (with --json: Model Explorer node data "
+                                                                    "beside it).")] = False,
 ) -> None:
     """Time models at batch 1: load, first inference, preprocessing and steady-state inference."""
     from convbench.bench import BenchTarget, bench_interleaved  # lazy: numpy and the runtimes
@@ -65,11 +70,16 @@ def bench_command(
                                 **{k: v for k, v in options.items() if v is not None})
     for result in results:
         _print_result(result)
+    paths: list[Path | None] = [None] * len(results)
     if json_out is not None:
         paths = [json_out] if len(results) == 1 else \
             [json_out / f"{i}-{Path(r.model['path']).name}.json" for i, r in enumerate(results, 1)]
         for result, path in zip(results, paths, strict=True):
             print(f"wrote {result.save(path)}")
+    if profile_ops:  # after every timing: the profiled runs never share the cores with a timed one
+        for target, path in zip(targets, paths, strict=True):
+            _profile(target.model, target.runtime, target.threads,
+                     None if path is None else path.with_suffix(".model_explorer.json"))
 
 
 @app.command("compare")
@@ -114,6 +124,35 @@ def _print_result(result: BenchResult) -> None:
                       f"MB of it for the model, {m['runs']} runs)", highlight=False)
     console.print(f"{env.get('cpu')}, {env.get('cores')} cores, {env.get('os')}; unstable = IQR/median > "
                   f"{UNSTABLE_IQR_RATIO:.0%}", highlight=False)
+
+
+def _profile(model: Path, runtime: str | None, threads: int, node_data: Path | None) -> None:
+    """Print the top ops of ``model``'s profile (one line when the runtime has none); write its node data."""
+    from convbench.bench.profile import OpProfileUnavailable, profile_ops  # lazy: numpy and the runtimes
+    from convbench.report.op_profile import write_model_explorer
+
+    try:
+        profile = profile_ops(model, runtime=runtime, threads=threads)
+    except OpProfileUnavailable as e:
+        print(e)
+        return
+    _print_profile(profile)
+    if node_data is not None:
+        print(f"wrote {write_model_explorer(profile, node_data)} (Model Explorer node data)")
+
+
+def _print_profile(profile: OpProfile, top: int = 10) -> None:
+    table = Table(title=f"Where the time goes: {Path(profile.model).name} in {profile.runtime} {profile.version}, "
+                        f"{profile.threads} thread(s), {profile.runs} profiled runs (top {top} of "
+                        f"{len(profile.nodes)} nodes)")
+    for column in ("op type", "node", "ms per run", "share"):
+        table.add_column(column, justify="right" if column in ("ms per run", "share") else "left")
+    for op in profile.top(top):
+        table.add_row(op.op_type, op.node, f"{profile.per_run_ms(op):.4f}", f"{op.share:.1%}")
+    console = _console()
+    console.print(table)
+    console.print("by op type: " + ", ".join(f"{op.op_type} {op.share:.1%}" for op in profile.by_op_type()),
+                  highlight=False)
 
 
 def parse_cpus(text: str | None) -> list[int] | None:

@@ -42,6 +42,8 @@ class StudyResults:
         models: train-step key → the model's row.
         latency: the timed files, each with its row and its bench result.
         early_exit: the early-exit evaluations (``eval.json`` with the training figures and a summary).
+        op_profiles: per file × runtime, its slowest nodes (``top``: op type, node, ms per run, share) and the
+            profile files, or ``unavailable``: why the runtime could not profile.
         rows: the rows of results.csv and the history beyond the latency rows (early-exit evaluations …).
     """
 
@@ -51,6 +53,7 @@ class StudyResults:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     latency: list[LatencyCandidate] = field(default_factory=list)
     early_exit: list[dict[str, Any]] = field(default_factory=list)
+    op_profiles: list[dict[str, Any]] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def add_latency(self, row: dict[str, Any], result: BenchResult) -> None:
@@ -94,4 +97,6 @@ def collect(experiment: Experiment, plan: list[Step[Any]], folder: StudyFolder, 
         "recommendation": recommend(results.latency, **experiment.report.model_dump()),
         "rows": latency + results.rows,
         "errors": errors,
+        # only when profiled: a study without profiles keeps its results.json as before
+        **({"op_profiles": results.op_profiles} if results.op_profiles else {}),
     }

@@ -111,6 +111,7 @@ class BenchConfig(_Section):
     warmup: Annotated[int, Field(ge=0)] = BENCH_DEFAULTS.warmup
     warmup_seconds: Annotated[float, Field(ge=0)] = BENCH_DEFAULTS.warmup_seconds
     memory: bool = False  # also the peak memory of every file × runtime, each in a fresh process
+    op_profile: bool = False  # also a per-operator profile of every file × runtime, from the runtime's own profiler
 
 
 class EarlyExitConfig(_Section):

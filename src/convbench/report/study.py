@@ -149,6 +149,8 @@ def build_document(results: dict[str, Any], plots: Path) -> Document:
         doc.sections.append(_candidates(results["models"]))
     if results["latency"]:
         doc.sections += _latency(results["latency"], plots)
+    if results.get("op_profiles"):  # only studies run with [bench] op_profile = true have them
+        doc.sections.append(_op_profiles(results["op_profiles"]))
     if results["early_exit"]:
         doc.sections += early_exit_sections(results["early_exit"], plots)
     if results["errors"]:
@@ -252,6 +254,31 @@ def _latency_caption(rows: list[dict[str, Any]], memory: bool) -> str:
                "apart from the timing (the model's own share is in results.csv). " if memory else "")
             + "Each file's SHA-256 is in results.csv.")
     return note + (" Byte-identical files (same SHA-256): " + " | ".join(same) + "." if same else "")
+
+
+def _op_profiles(profiles: list[dict[str, Any]]) -> Section:
+    """The slowest nodes of each file in each runtime that could profile it; the runtimes that could not, and why."""
+    profiled = [p for p in profiles if p.get("unavailable") is None]
+    blocks: list[Any] = [Paragraph(
+        "Each runtime's own profiler (ONNX Runtime's profiling trace, OpenVINO's performance counters) timed every "
+        "node over its profiled runs, apart from the timing run; a share is the node's part of the profiler's total. "
+        "Node names are the runtime's, after its own graph rewrites (fused nodes carry the name it gave them). "
+        "Each step folder has the full profile and its Model Explorer node data (load it over the same file's "
+        "graph to colour the hot layers).")] if profiled else []
+    for p in sorted(profiled, key=lambda p: (p.get("model", ""), p["file"], p["runtime"])):
+        title = file_label(p) if "model" in p else p["file"]
+        blocks.append(Table(["op type", "node", "ms per run", "share"],
+                            [[op["op_type"], op["node"], f"{op['ms_per_run']:.4f}", fmt.percent(op["share"])]
+                             for op in p["top"]], align="llrr",
+                            caption=f"{title} in {runtime_label(p)}: the {len(p['top'])} slowest of {p['nodes']} "
+                                    f"nodes over {p['runs']} runs; by op type: "
+                                    + ", ".join(f"{t['op_type']} {fmt.percent(t['share'])}"
+                                                for t in p["by_op_type"][:5]) + "."))
+    unavailable = {p["runtime"]: p["unavailable"] for p in profiles if p.get("unavailable") is not None}
+    if unavailable:
+        blocks.append(Paragraph("No per-operator profile from: " + "; ".join(
+            f"{runtime_display(runtime)} ({reason})" for runtime, reason in sorted(unavailable.items())) + "."))
+    return Section("Where the time goes", blocks)
 
 
 def _environment(results: dict[str, Any]) -> Section:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
@@ -26,6 +27,24 @@ from convbench.artifacts import ModelCard, read_card
 from convbench.errors import ConfigError, ConvbenchError, ModelError
 
 _RUNNERS: dict[str, type[Runner]] = {}  # runtime name → Runner subclass
+
+
+@dataclass(frozen=True)
+class NodeTime:
+    """One graph node's time under the runtime's own profiler, summed over the profiled runs.
+
+    Attributes:
+        node: the node's name as the runtime reports it (after the runtime's own graph rewrites: a fused node
+            carries the name the runtime gave it).
+        op_type: its operator type in the runtime's vocabulary (``Conv``, ``Convolution``, ``FusedConv`` …).
+        seconds: its total time over all calls.
+        calls: how many times it ran.
+    """
+
+    node: str
+    op_type: str
+    seconds: float
+    calls: int
 
 
 class Runner(abc.ABC):
@@ -50,6 +69,9 @@ class Runner(abc.ABC):
     name: ClassVar[str]
     suffixes: ClassVar[tuple[str, ...]] = ()
     delegate: str = "cpu"
+    # Why :meth:`profile_nodes` cannot work in this runtime; None where it is implemented. The reason is shown to
+    # the user as is, so it names what the installed library lacks.
+    no_profiler: ClassVar[str | None] = "convbench has no per-operator profiler for this runtime"
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int = 1, card: ModelCard | None = None) -> None:
         self.path = Path(path)
@@ -105,6 +127,18 @@ class Runner(abc.ABC):
             self.invoke()
             outputs.append(self.get_output())
         return np.concatenate(outputs) if outputs else np.zeros((0, len(self.card.class_names)), np.float32)
+
+    def profile_nodes(self, x: np.ndarray, runs: int) -> list[NodeTime]:
+        """Run the model ``runs`` times on the float32 input ``x`` with the runtime's own profiler on.
+
+        Optional: a runtime that offers a per-operator profiler in Python overrides this (and sets
+        ``no_profiler = None``). The profiled model is a separate session or compiled model, so the one that is
+        timed never carries the profiler's overhead; warm-up calls are left out of the records.
+
+        Raises:
+            NotImplementedError: this runtime has no profiler (the message is ``no_profiler``).
+        """
+        raise NotImplementedError(self.no_profiler)
 
     # -- what a runtime implements ------------------------------------------------------------------------------
 

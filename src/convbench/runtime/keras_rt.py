@@ -28,6 +28,8 @@ class KerasRunner(Runner):
     name = "keras"
     suffixes = (".keras",)
     delegate = "tf.function"
+    no_profiler = ("TensorFlow's public profiler only writes a TensorBoard trace; per-op tables need TensorBoard's "
+                   "profile plugin (tensorboard-plugin-profile), which is not installed")
 
     @property
     def version(self) -> str:

@@ -40,6 +40,8 @@ class LiteRTRunner(Runner):
     name = "litert"
     suffixes = (".tflite",)
     delegate = "xnnpack"
+    no_profiler = ("ai_edge_litert's Interpreter returns no per-op times in Python: LiteRT's op profiler is C++ only "
+                   "(experimental_force_delegate_node_profiling just feeds a profiler Python cannot attach)")
 
     @property
     def version(self) -> str:

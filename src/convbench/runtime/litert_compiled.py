@@ -61,6 +61,8 @@ class LiteRTCompiledRunner(Runner):
 
     name = "litert_compiled"
     suffixes = ()  # never the default runtime of a suffix: the Interpreter (litert) keeps .tflite
+    no_profiler = ("ai_edge_litert's CompiledModel has no profiler in Python (its only profiling option is for "
+                   "Qualcomm NPUs) and tools/benchmark_litert_model.py has no per-op flag")
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int = 1, card: ModelCard | None = None,
                  accelerator: str = "cpu", cpu_kernel: str = "xnnpack") -> None:

@@ -1,17 +1,20 @@
 """OpenVINO runner: the CPU plugin with the latency hint, reading a ``.tflite`` or a ``.onnx`` file directly.
 
 On x86 OpenVINO is the runtime a user would deploy instead of LiteRT or ONNX Runtime, and it reads both of
-convbench's export formats without conversion, so the same file can be timed in it unchanged.
+convbench's export formats without conversion, so the same file can be timed in it unchanged. Its per-operator
+profile is the CPU plugin's own performance counters (``PERF_COUNT``), read after each profiled call.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from convbench.errors import ModelError
-from convbench.runtime.base import Runner, register_runner
+from convbench.runtime.base import NodeTime, Runner, register_runner
 from convbench.runtime.litert import LiteRTRunner, dequantize, quantize
 from convbench.runtime.litert_compiled import tflite_io_quantization
 from convbench.runtime.onnxrt import OnnxRuntimeRunner
@@ -27,6 +30,7 @@ class OpenVINORunner(Runner):
     name = "openvino"
     suffixes = ()  # never the default runtime of a suffix: .tflite stays LiteRT's, .onnx ONNX Runtime's
     delegate = "CPU plugin"
+    no_profiler = None
 
     @property
     def version(self) -> str:
@@ -39,7 +43,8 @@ class OpenVINORunner(Runner):
     def sniff(cls, path: Path) -> bool:
         return LiteRTRunner.sniff(path) or OnnxRuntimeRunner.sniff(path)
 
-    def _load(self) -> None:
+    def _compile(self, **extra: Any) -> Any:
+        """The file compiled for the CPU plugin with this runner's settings (plus ``extra`` properties)."""
         import openvino
 
         core = openvino.Core()
@@ -47,17 +52,21 @@ class OpenVINORunner(Runner):
             model = core.read_model(str(self.path))
             # Both readers leave the batch dimension dynamic ([?,H,W,C]); batch 1 compiled static is what is timed.
             model.reshape({model.input(0): list(self.input_shape)})
-            compiled = core.compile_model(model, "CPU", {
+            return core.compile_model(model, "CPU", {
                 "PERFORMANCE_HINT": "LATENCY",  # one stream, all threads on one request: batch-1 latency
                 "INFERENCE_NUM_THREADS": self.threads,
                 # On CPUs with bf16 support the plugin otherwise computes a float32 model in bf16 (probabilities off
                 # by ~1e-2, far outside float32 parity): a float32 file must be run and timed in float32.
                 "INFERENCE_PRECISION_HINT": "f32",
+                **extra,
             })
         except RuntimeError as e:
             # OpenVINO nests its messages ("Exception from src/inference/src/cpp/core.cpp:84:" first): the reason
             # is the last line, and that is the one the one-line error must show
             raise RuntimeError(str(e).strip().splitlines()[-1]) from None
+
+    def _load(self) -> None:
+        compiled = self._compile()
         self._request = compiled.create_infer_request()
         self._in, self._out = self._request.get_input_tensor(0), self._request.get_output_tensor(0)
         self.input_dtype = np.dtype(self._in.data.dtype)
@@ -77,3 +86,24 @@ class OpenVINORunner(Runner):
 
     def _get_output(self) -> np.ndarray:
         return dequantize(self._out.data.copy(), self._out_quant)
+
+    def profile_nodes(self, x: np.ndarray, runs: int) -> list[NodeTime]:
+        """The CPU plugin's performance counters over ``runs`` calls of a second compiled model (``PERF_COUNT``).
+
+        The counters describe the last call only, so they are read and summed after every call; one warm-up call
+        comes first. Nodes the plugin fused away or skipped report ``NOT_RUN`` and are left out.
+        """
+        if not self.loaded:
+            self.load()  # the input's dtype and quantisation
+        request = self._compile(PERF_COUNT=True).create_infer_request()
+        request.get_input_tensor(0).data[...] = quantize(x, self.input_dtype, self._in_quant)
+        request.infer()  # warm-up: first-call allocations are not the model's steady state
+        totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+        for _ in range(runs):
+            request.infer()
+            for info in request.profiling_info:
+                if info.status.name == "EXECUTED":
+                    total = totals[(info.node_name, info.node_type)]
+                    total[0] += info.real_time.total_seconds()
+                    total[1] += 1
+        return [NodeTime(node, op, seconds, int(calls)) for (node, op), (seconds, calls) in totals.items()]

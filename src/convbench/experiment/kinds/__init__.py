@@ -8,9 +8,10 @@ from convbench.experiment.kinds import (
     early_exit_train,
     export,
     memory,
+    op_profile,
     parity,
     train,
 )
 
 __all__ = ["bench", "early_exit_eval", "early_exit_export", "early_exit_sweep", "early_exit_train", "export", "memory",
-           "parity", "train"]
+           "op_profile", "parity", "train"]
