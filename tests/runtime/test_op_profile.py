@@ -52,8 +52,12 @@ def test_the_profile_round_trips_and_becomes_model_explorer_node_data(tiny, tmp_
     assert set(data) == {"results", "gradient"}
     assert [g["stop"] for g in data["gradient"]][0::len(data["gradient"]) - 1] == [0, 1]
     assert sum(r["value"] for r in data["results"].values()) == pytest.approx(100, abs=0.1)  # percent
-    graph_nodes = {n.name for n in onnx.load(path).graph.node}
-    assert set(data["results"]) & graph_nodes  # nodes ONNX Runtime kept keep their ONNX names: they match
+    graph = onnx.load(path).graph
+    keys = set(data["results"])
+    assert keys & {n.name for n in graph.node}  # nodes ONNX Runtime kept keep their ONNX names: they match
+    convs = [n for n in profile.nodes if n.node.endswith("_nchwc")]  # rewritten by its layout pass
+    tensors = {name for n in graph.node for name in n.output}
+    assert all(n.node.removesuffix("_nchwc") in keys & tensors for n in convs)  # keyed by an output tensor name
     assert write_model_explorer(profile, tmp_path / "me.json").is_file()
 
 

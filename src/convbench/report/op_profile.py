@@ -16,8 +16,10 @@ name of one of its output tensors (the comment on ``GraphNodeData.results`` in t
 
 - ONNX Runtime reports the ONNX node name, which is the node id in the ONNX adapter (``model-explorer-onnx``, whose
   own ``ort_perf`` tool keys ONNX Runtime's trace the same way): every node ONNX Runtime kept as it was matches.
-  Nodes its graph optimiser fused or inserted (``..._nchwc``, ``ReorderOutput``, fused Conv+activation) carry
-  names the file does not have and match nothing; their time is in the report's table but not on the graph.
+  Its NCHWc layout pass renames the convolutions it rewrites (fused with their activation) to ``<output>_nchwc``;
+  without the suffix that is the output tensor name of the fused activation, so those keys drop the suffix and
+  match on that tensor. Nodes it inserts (``ReorderOutput``) match nothing: their time is in the report's table
+  but not on the graph.
 - OpenVINO reports its own node names, which its ``.tflite`` and ``.onnx`` readers take from the ONNX node names or
   the output tensor names: most match (by id or by output tensor name). Fused nodes keep the name of the node they
   absorbed, so a fused Conv+ReLU lands on the Conv; reorders OpenVINO inserts match nothing.
@@ -34,6 +36,7 @@ from convbench.bench.profile import OpProfile
 from convbench.io import write_json
 
 # White (idle) to red (the slowest node): Model Explorer interpolates between the stops, 0 = least, 1 = most.
+_ORT_NCHWC = "_nchwc"  # ONNX Runtime's suffix on a node its NCHWc layout pass rewrote (see the module docstring)
 GRADIENT = ({"stop": 0, "bgColor": "#ffffff"}, {"stop": 0.5, "bgColor": "#ffb74d"}, {"stop": 1, "bgColor": "#d32f2f"})
 
 
@@ -41,7 +44,8 @@ def model_explorer_node_data(profile: OpProfile) -> dict[str, Any]:
     """Model Explorer graph node data: each node's share of the model's time, in percent (see the module docstring)."""
     shares: dict[str, float] = {}
     for op in profile.nodes:  # a name the runtime gives two nodes (two op types) is one key: their shares add up
-        shares[op.node] = shares.get(op.node, 0.0) + op.share
+        key = op.node.removesuffix(_ORT_NCHWC)
+        shares[key] = shares.get(key, 0.0) + op.share
     return {"results": {node: {"value": round(100 * share, 3)} for node, share in shares.items()},
             "gradient": [dict(stop) for stop in GRADIENT]}
 
