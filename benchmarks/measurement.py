@@ -315,7 +315,7 @@ def _markdown(result: dict[str, Any]) -> str:
         if not prof["available"]:
             lines.append(f"- {prof['arch']} in {prof['runtime']}: not available ({prof['why']})")
             continue
-        top = ", ".join(f"{o['op_type']} {o['node']} {o['share']:.0%}" for o in prof["ops"][:5])
+        top = ", ".join(f"{o['op_type']} {o['node']} {o['share']:.0%}" for o in prof["nodes"][:5])
         lines.append(f"- {prof['arch']} in {prof['runtime']}: {top}")
     return "\n".join(lines) + "\n"
 

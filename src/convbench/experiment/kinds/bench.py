@@ -107,3 +107,14 @@ class BenchKind(StepKind[BenchSettings, BenchOutputs]):
             "file": results.relative(result.model["path"]), "bench_file": results.relative(bench_file),
             "environment": result.environment}
         results.add_latency(row, result)
+
+
+def fewest_threads(planned: Planned) -> list[Step[BenchSettings]]:
+    """Per timed file × runtime, its bench step with the fewest threads: where a kind that measures something
+    other than latency (memory, a per-op profile) looks once per file and runtime."""
+    fewest: dict[tuple[str, str], Step[BenchSettings]] = {}  # (file's step key, runtime) → its bench
+    for step in planned.of(BenchKind):
+        key = (step.needs[0], step.settings.runtime)
+        if key not in fewest or step.settings.threads < fewest[key].settings.threads:
+            fewest[key] = step
+    return list(fewest.values())

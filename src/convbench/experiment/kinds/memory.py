@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from convbench.bench.memory import peak_memory
 from convbench.experiment.inputs import MachineInputs, machine_inputs
-from convbench.experiment.kinds.bench import BenchKind
+from convbench.experiment.kinds.bench import fewest_threads
 from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
 
 if TYPE_CHECKING:
@@ -39,16 +39,11 @@ class MemoryKind(StepKind[MemorySettings, MemoryOutputs]):
     def plan(self, experiment: Experiment, planned: Planned) -> list[Step[MemorySettings]]:
         if not experiment.bench.memory:
             return []
-        fewest: dict[tuple[str, str], Step[Any]] = {}  # (file's step key, runtime) → its bench with the fewest threads
-        for bench in planned.of(BenchKind):
-            key = (bench.needs[0], bench.settings.runtime)
-            if key not in fewest or bench.settings.threads < fewest[key].settings.threads:
-                fewest[key] = bench
         machine = machine_inputs()
         return [make_step(MemoryKind, bench.name.rsplit(" ", 1)[0],
                           MemorySettings(runtime=bench.settings.runtime, threads=bench.settings.threads, **machine),
                           (planned.by_key(bench.needs[0]),), model=bench.model)
-                for bench in fewest.values()]
+                for bench in fewest_threads(planned)]
 
     def run(self, step: Step[MemorySettings], ctx: StepContext) -> MemoryOutputs:
         (source,) = ctx.needs

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from convbench.bench.profile import PROFILE_RUNS, OpProfile, OpProfileUnavailable, profile_ops
 from convbench.experiment.inputs import MachineInputs, machine_inputs
-from convbench.experiment.kinds.bench import BenchKind
+from convbench.experiment.kinds.bench import fewest_threads
 from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
 from convbench.report.op_profile import write_model_explorer
 
@@ -47,17 +47,12 @@ class OpProfileKind(StepKind[OpProfileSettings, OpProfileOutputs]):
     def plan(self, experiment: Experiment, planned: Planned) -> list[Step[OpProfileSettings]]:
         if not experiment.bench.op_profile:
             return []
-        fewest: dict[tuple[str, str], Step[Any]] = {}  # (file's step key, runtime) → its bench with the fewest threads
-        for bench in planned.of(BenchKind):
-            key = (bench.needs[0], bench.settings.runtime)
-            if key not in fewest or bench.settings.threads < fewest[key].settings.threads:
-                fewest[key] = bench
         machine = machine_inputs()
         return [make_step(OpProfileKind, bench.name.rsplit(" ", 1)[0],
                           OpProfileSettings(runtime=bench.settings.runtime, threads=bench.settings.threads,
                                             **machine),
                           (planned.by_key(bench.needs[0]),), model=bench.model)
-                for bench in fewest.values()]
+                for bench in fewest_threads(planned)]
 
     def run(self, step: Step[OpProfileSettings], ctx: StepContext) -> OpProfileOutputs:
         (source,) = ctx.needs
