@@ -163,7 +163,7 @@ def _official_median(path: Path, runs: int, warmup: int) -> float:
         subprocess.run([sys.executable, "-m", "ai_edge_litert.tools.benchmark_litert_model", f"--model={path}",
                         f"--num_runs={runs}", f"--warmup_runs={warmup}", "--num_threads=1",
                         f"--result_json={out}"], check=True, capture_output=True)
-        return float(json.loads(out.read_text())["inference"]["median_ms"])
+        return float(json.loads(out.read_text())["latency"]["median_ms"])
 
 
 def _convbench_median(path: Path, runtime: str, runs: int, warmup: int) -> float:
