@@ -64,6 +64,11 @@ class StudyResults:
         """The finished steps of ``kind`` that need the step ``key``."""
         return [done for done in self.finished.values() if done.step.kind == kind.name and key in done.step.needs]
 
+    def latency_rows(self, source: Done[Any], runtime: str) -> list[dict[str, Any]]:
+        """The latency rows of the file that the finished step ``source`` wrote, timed in ``runtime``."""
+        file = self.relative(source.path(source.outputs.model))
+        return [c.row for c in self.latency if c.row["file"] == file and c.row["runtime"] == runtime]
+
     def relative(self, path: str | os.PathLike[str]) -> str:
         """``path`` relative to the study folder when inside it (results stay valid when the folder moves)."""
         try:

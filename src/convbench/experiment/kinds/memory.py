@@ -58,9 +58,7 @@ class MemoryKind(StepKind[MemorySettings, MemoryOutputs]):
     def contribute(self, done: Done[MemoryOutputs], results: StudyResults) -> None:
         """The figures join every latency row of the same file in the same runtime (each thread count)."""
         source = results.finished[done.step.needs[0]]
-        file = results.relative(source.path(source.outputs.model))
-        for candidate in results.latency:
-            if candidate.row["file"] == file and candidate.row["runtime"] == done.step.settings.runtime:
-                candidate.row["peak_memory_bytes"] = done.outputs.peak_bytes
-                candidate.row["model_memory_bytes"] = done.outputs.peak_bytes - done.outputs.baseline_bytes
+        for row in results.latency_rows(source, done.step.settings.runtime):
+            row["peak_memory_bytes"] = done.outputs.peak_bytes
+            row["model_memory_bytes"] = done.outputs.peak_bytes - done.outputs.baseline_bytes
 

@@ -73,7 +73,7 @@ class OpProfileKind(StepKind[OpProfileSettings, OpProfileOutputs]):
         """One entry per file × runtime: its slowest nodes with their shares, or why there is no profile."""
         source = results.finished[done.step.needs[0]]
         file, runtime = results.relative(source.path(source.outputs.model)), done.step.settings.runtime
-        rows = [c.row for c in results.latency if c.row["file"] == file and c.row["runtime"] == runtime]
+        rows = results.latency_rows(source, runtime)
         entry: dict[str, Any] = {"file": file, "runtime": runtime, "threads": done.step.settings.threads,
                                  **{k: rows[0][k] for k in ("model", "format", "quantize") if rows}}
         if done.outputs.unavailable is not None:
