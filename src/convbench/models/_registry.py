@@ -31,12 +31,18 @@ class ModelDefaults:
         input_size: default square input side (pixels) for training and listing.
         min_input_size: smallest input side its downsampling allows (the builder raises below it).
         scale, offset: input scaling ``x * scale + offset`` it is meant to see (as in :class:`Preprocessing`).
+        width_range: ``(low, high)`` of the width α the builder builds sensibly: what an architecture search
+            draws α from by default (``convbench.search``).
+        search_options: the builder options a search may vary, each with the values it may try
+            (``(("pooling", ("avg", "max")), …)``); options left out keep the builder's default.
     """
 
     input_size: int = 32
     min_input_size: int = 32
     scale: float = 1.0 / 255.0
     offset: float = 0.0
+    width_range: tuple[float, float] = (0.25, 1.0)
+    search_options: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
 
 _BUILDERS: dict[str, Builder] = {}  # architecture name -> builder(input_shape, num_classes, width, **options)

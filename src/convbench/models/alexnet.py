@@ -29,9 +29,13 @@ ALEXNET_CONVS = ((96, 5, True), (256, 5, True), (384, 3, False), (384, 3, False)
 ALEXNET_HEAD = (1024, 1024)  # units of fc1, fc2
 MIN_INPUT_SIZE = 15  # three 3x3/2 "valid" pools: 15 → 7 → 3 → 1
 
+# What an architecture search may vary (convbench.search): α down to the 8-channel floor of make_divisible.
+SEARCH_OPTIONS = (("pooling", ("flatten", "avg", "max")), ("dropout", (0.0, 0.25, 0.5)))
 DEFAULTS = {
-    "alexnet": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE),
-    "alexnet_separable": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE),
+    "alexnet": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE, width_range=(0.05, 1.0),
+                             search_options=SEARCH_OPTIONS),
+    "alexnet_separable": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE, width_range=(0.05, 1.0),
+                                       search_options=SEARCH_OPTIONS),
 }
 
 

@@ -24,7 +24,9 @@ MOBILENET_V1_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)
                        (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
 MIN_INPUT_SIZE = 32  # five stride-2 convs: a 32x32 input ends as a 1x1 feature map
 
-DEFAULTS = {"mobilenet_v1": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE, scale=1 / 127.5, offset=-1.0)}
+DEFAULTS = {"mobilenet_v1": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE, scale=1 / 127.5, offset=-1.0,
+                                          width_range=(0.1, 1.0),
+                                          search_options=(("pooling", ("avg", "max")), ("dropout", (0.001, 0.2))))}
 
 
 @register_model

@@ -26,7 +26,10 @@ MOBILENET_V2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2
 LAST_CHANNELS = 1280
 MIN_INPUT_SIZE = 32  # five stride-2 convs: a 32x32 input ends as a 1x1 feature map
 
-DEFAULTS = {"mobilenet_v2": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE, scale=1 / 127.5, offset=-1.0)}
+DEFAULTS = {"mobilenet_v2": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE, scale=1 / 127.5, offset=-1.0,
+                                          width_range=(0.1, 1.0),
+                                          search_options=(("pooling", ("avg", "max")),
+                                                          ("last_channels", (0, 64, 256, LAST_CHANNELS))))}
 
 
 @register_model

@@ -24,7 +24,9 @@ VGG19_STAGES = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))  # (filters, co
 VGG19_HEAD = (512, 512)  # units of fc1, fc2
 MIN_INPUT_SIZE = 32  # five 2x2/2 pools: a 32x32 input ends as a 1x1 feature map
 
-DEFAULTS = {"vgg19": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE)}
+DEFAULTS = {"vgg19": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE, width_range=(0.05, 1.0),
+                                   search_options=(("pooling", ("flatten", "avg", "max")),
+                                                   ("dropout", (0.0, 0.25, 0.5))))}
 
 
 @register_model
