@@ -3,7 +3,7 @@
 Importing this package registers every architecture (each module's ``@register_model`` runs on import).
 """
 
-from convbench.models import alexnet, mobilenet_v1, mobilenet_v2, vgg19  # noqa: F401  (registers the builders)
+from convbench.models import alexnet, mobilenet_v1, mobilenet_v2, stagenet, vgg19  # noqa: F401  (registers the builders)
 from convbench.models._layers import make_divisible
 from convbench.models._registry import (
     ModelDefaults,
