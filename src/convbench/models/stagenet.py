@@ -57,6 +57,11 @@ STAGE_DEPTHS = (1, 1, 1)
 CONV_TYPES = ("separable", "regular")  # the conv layer of a stage: SeparableConv2D or Conv2D
 DOWNSAMPLES = ("max", "stride")  # between stages: a 2x2/2 max pool, or stride 2 on the stage's first conv
 STEM_STRIDES = (1, 2)
+# What an architecture search may vary (convbench.search): every combination builds. The layouts run from
+# 1.5 k (separable) to 300 k (regular, depth 2) parameters at α = 1 (two classes); α scales them by about α².
+SEARCH_OPTIONS = (("channels", ((8, 16, 32), (16, 32, 64), (8, 16, 32, 64), (16, 32, 64, 128), (32, 64, 128))),
+                  ("depths", (1, 2)), ("conv", CONV_TYPES), ("stem_channels", (8, 16)),
+                  ("downsample", DOWNSAMPLES), ("pooling", ("avg", "max")))
 
 
 def min_input_size(stem_stride: int = 2, stages: int = len(STAGE_CHANNELS)) -> int:
@@ -64,7 +69,8 @@ def min_input_size(stem_stride: int = 2, stages: int = len(STAGE_CHANNELS)) -> i
     return stem_stride * 2 ** (stages - 1)
 
 
-DEFAULTS = {ARCH: ModelDefaults(input_size=48, min_input_size=min_input_size())}
+DEFAULTS = {ARCH: ModelDefaults(input_size=48, min_input_size=min_input_size(), width_range=(0.25, 1.5),
+                                search_options=SEARCH_OPTIONS)}
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class Stage:
 def stagenet(input_shape: tuple[int, int, int], num_classes: int, width: float = 1.0, *,
              classifier_activation: str | None = "softmax", name: str | None = None, pooling: str = "avg",
              dropout: float = 0.0, stem_channels: int = STEM_CHANNELS, stem_stride: int = 2,
-             channels: Sequence[int] = STAGE_CHANNELS, depths: Sequence[int] = STAGE_DEPTHS,
+             channels: Sequence[int] = STAGE_CHANNELS, depths: int | Sequence[int] = STAGE_DEPTHS,
              conv: str | Sequence[str] = "separable", kernel_size: int = 3, downsample: str = "max") -> keras.Model:
     """StageNet (see the module docstring for the layout and its stage table).
 
@@ -100,7 +106,8 @@ def stagenet(input_shape: tuple[int, int, int], num_classes: int, width: float =
         stem_channels: output channels of the stem conv (before α), ≥ 1.
         stem_stride: 1 or 2 (default): the stem's stride.
         channels: output channels of each stage (before α), one positive integer per stage.
-        depths: convs in each stage, one positive integer per stage (as many as ``channels``).
+        depths: convs in each stage: one positive integer per stage (as many as ``channels``), or one
+            for every stage.
         conv: ``"separable"`` (default; ``SeparableConv2D``) or ``"regular"`` (``Conv2D``), for every
             stage, or a sequence with one of these per stage.
         kernel_size: odd kernel side of the stage convs (default 3).
@@ -147,14 +154,16 @@ def stagenet(input_shape: tuple[int, int, int], num_classes: int, width: float =
 
 
 def stage_layout(width: float = 1.0, *, channels: Sequence[int] = STAGE_CHANNELS,
-                 depths: Sequence[int] = STAGE_DEPTHS, conv: str | Sequence[str] = "separable") -> tuple[Stage, ...]:
+                 depths: int | Sequence[int] = STAGE_DEPTHS,
+                 conv: str | Sequence[str] = "separable") -> tuple[Stage, ...]:
     """The stages :func:`stagenet` builds for these options: conv type, channels after α, depth.
 
     Raises:
         ModelError: channels or depths that are not positive integers, of different lengths, or an
             unknown conv type.
     """
-    channels, depths = _positive_ints("channels", channels), _positive_ints("depths", depths)
+    channels = _positive_ints("channels", channels)
+    depths = _positive_ints("depths", (depths,) * len(channels) if isinstance(depths, int) else depths)
     if len(channels) != len(depths):
         raise ModelError(f"{ARCH}: channels and depths need one entry per stage, got {len(channels)} channels "
                          f"and {len(depths)} depths (channels={channels!r}, depths={depths!r})")
