@@ -18,3 +18,16 @@ class ModelError(ConvbenchError):
 
 class ConfigError(ConvbenchError):
     """An invalid option value or experiment file."""
+
+
+class TargetError(ConvbenchError):
+    """A timing target (``ssh://…``, ``adb…``) is unreachable, refuses us, lacks what the agent needs, or dropped
+    the connection; the message names the target and, where it can, how to fix it."""
+
+
+class FolderInUse(ConvbenchError):
+    """An output folder is locked by another running process; the message names it (PID, host, command, since)."""
+
+
+class OutputError(ConvbenchError):
+    """A result cannot be written (disk full, read-only, permission denied); the message names the path."""

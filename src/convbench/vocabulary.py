@@ -80,6 +80,9 @@ DEFAULT_THRESHOLD = 0.5  # exit when P(redundant) ≥ threshold
 # experiment schema and the CLI's help; tests/test_vocabulary.py checks each record against its function's signature.
 
 DEFAULT_WIDTH = 1.0  # width multiplier α: every builder at its paper's width
+# How the validation split is held out of the training pool: single images at random (stratified by class),
+# or whole groups of images as the loader gives them (a Fruits-360 frame sequence, an Omniglot alphabet …).
+VAL_SPLITS = ("random", "groups")
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class TrainDefaults:
     patience: int = 5  # epochs without a better validation accuracy before stopping
     seed: int = 0
     val_fraction: float = 0.1  # share of the training split held out for validation
+    val_split: str = "random"  # how validation is held out: one of VAL_SPLITS
 
 
 @dataclass(frozen=True)
@@ -127,3 +131,12 @@ DEFAULT_EXPERIMENT = "default"  # the shipped experiment `convbench run` runs wh
 RESULTS_ROOT = "results"  # a study's default output folder: results/<study name> under the current directory
 HISTORY_ENV = "CONVBENCH_HISTORY"  # environment variable naming the SQLite results history
 DEFAULT_HISTORY = "~/.convbench/results.sqlite"  # the history without $CONVBENCH_HISTORY or an explicit path
+
+# -- timing targets -------------------------------------------------------------------------------------------
+
+DEFAULT_TARGET = "local"  # where bench times a model unless told otherwise: this machine
+TARGET_FORMS = ("local", "ssh://[user@]host[:port]", "adb[://SERIAL]")  # how error messages and --help list them
+SSH_OPTIONS_ENV = "CONVBENCH_SSH_OPTIONS"  # extra ssh/scp options (-F config, -i key, -o …), split like a shell
+REMOTE_PYTHON_ENV = "CONVBENCH_REMOTE_PYTHON"  # the interpreter that runs the agent on an ssh host (python3)
+BENCHMARK_MODEL_ENV = "CONVBENCH_BENCHMARK_MODEL"  # the benchmark_model binary pushed to an adb device
+BENCHMARK_MODEL_HOME = "~/.convbench/tools"  # where convbench looks for android_<abi>_benchmark_model otherwise
