@@ -1,0 +1,457 @@
+"""search(): find the fastest model that meets an accuracy floor, timed on the target runtime (Optuna; Ray optional).
+
+The study. One Optuna multi-objective study, three objectives per trial: validation accuracy of the exported
+file (up), its median batch-1 latency on the target runtime, timed with our harness (down), and its size (down).
+The sampler is TPE with a constraint (validation accuracy ≥ floor, ``Trial.set_constraint``): on a budget of
+tens of trials a model-based sampler beats NSGA-II, whose first generation alone is a random population of 50.
+The study lives
+in Optuna's RDB storage, SQLite in the output folder unless ``storage`` names another database, so a killed
+search resumes: every finished trial stays as it is and is never re-run; a trial the kill left RUNNING is
+marked failed and its params are asked again (``enqueue_trial``). Each trial's outcome is kept in the study
+(trial user attributes) as the :class:`TrialRecord` it becomes, so the result is rebuilt from storage alone.
+
+The budget is wall time over every session of the search: no trial starts after it is spent (running ones
+finish). Pruning is explained in :mod:`convbench.search.trial`.
+
+The recommendation is the fastest trial whose validation accuracy meets the floor; trials whose latency
+intervals overlap the fastest's are tied on speed, and ties go to the higher validation accuracy, then the
+lower validation loss (validation accuracy saturates on easy data). Only after the last trial has ended are
+the recommendation and the Pareto front scored on the test split, once, in the target runtime: the test split
+never steers the search.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from convbench.data import Dataset, DataSpec, Split, load
+from convbench.env import environment
+from convbench.errors import ConfigError, ConvbenchError
+from convbench.export import PREDICT_CHUNK, Images
+from convbench.runtime import open_runner
+from convbench.search.progress import SearchProgress
+from convbench.search.records import (
+    Latency,
+    SearchResult,
+    SearchSettings,
+    Target,
+    TestScore,
+    TrialParams,
+    TrialRecord,
+)
+from convbench.search.space import SearchSpace, load_space
+from convbench.search.trial import Fit, Trained, TrialJob, export_format, time_exported, train_and_export
+from convbench.train.splits import training_splits
+from convbench.vocabulary import RUNTIMES, TRAIN_DEFAULTS
+
+STUDY_DB = "study.db"
+RESULT_FILE = "search.json"
+TRIALS_DIR = "trials"
+STUDY_NAME = "convbench-search"
+DIRECTIONS = ("maximize", "minimize", "minimize")  # val accuracy, latency (ms), file size (bytes)
+DEFAULT_EPOCHS = 9  # rungs at epochs 1 and 3, then up to 9
+DEFAULT_PATIENCE = 3
+TIMING_RUNS, TIMING_SECONDS = 50, 0.5  # per trial: enough for a median with a CI, short enough for many trials
+# Settings a resumed search must share with the one it continues (budget and trial cap may change).
+SAME_ON_RESUME = ("data", "floor", "target", "epochs", "patience", "batch_size", "seed", "val_fraction", "space")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How each trial's exported file is timed (a short protocol of our harness)."""
+
+    runs: int = TIMING_RUNS
+    min_seconds: float = TIMING_SECONDS
+
+
+def parse_budget(budget: str | float | int) -> float:
+    """``"60m"``, ``"90s"``, ``"1h30m"``, ``"2h"`` or a number of seconds → seconds (> 0).
+
+    Raises:
+        ConfigError: unreadable or not positive (a zero budget).
+    """
+    if isinstance(budget, int | float) and not isinstance(budget, bool):
+        seconds = float(budget)
+    else:
+        text = str(budget).strip().lower()
+        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", text)
+        if not text or parts is None:
+            raise ConfigError(f"budget must look like 60m, 90s, 1h30m or a number of seconds, got {budget!r}")
+        hours, minutes, secs = (float(p) if p else 0.0 for p in parts.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if not seconds > 0:
+        raise ConfigError(f"budget must be positive, got budget={budget!r}")
+    return seconds
+
+
+def parse_target(target: str | Target) -> Target:
+    """``"litert:1"`` → runtime litert, 1 thread. The runtime must run a file our exporter writes.
+
+    Raises:
+        ConfigError: unknown runtime, a runtime without an exportable format, or a bad thread count.
+    """
+    if isinstance(target, Target):
+        return target
+    runtime, _, threads = str(target).partition(":")
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"unknown target runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
+    if not any(f in ("tflite", "onnx") for f in RUNTIMES[runtime].file_formats):
+        raise ConfigError(f"target runtime {runtime!r} runs no exported file (.tflite or .onnx)")
+    if threads and not (threads.isdigit() and int(threads) >= 1):
+        raise ConfigError(f"target threads must be an integer >= 1, got {threads!r} in target={target!r}")
+    return Target(runtime=runtime, threads=int(threads or 1))
+
+
+def check_floor(floor: float) -> float:
+    if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 < floor <= 1:
+        raise ConfigError(f"floor must be in (0, 1], got floor={floor!r}")
+    return float(floor)
+
+
+def search(data: str | Dataset | None = None, *, floor: float, out: str | os.PathLike[str],
+           target: str | Target = "litert:1", budget: str | float = "60m",
+           space: SearchSpace | str | os.PathLike[str] | None = None, resume: bool = False,
+           storage: str | None = None, ray: str | None = None, max_trials: int | None = None,
+           epochs: int = DEFAULT_EPOCHS, patience: int = DEFAULT_PATIENCE,
+           batch_size: int = TRAIN_DEFAULTS.batch_size, seed: int = TRAIN_DEFAULTS.seed,
+           val_fraction: float = TRAIN_DEFAULTS.val_fraction, timing: Timing = Timing(),
+           progress: bool = True) -> SearchResult:
+    """Search the space for the fastest model whose validation accuracy meets ``floor`` on the target runtime.
+
+    Args:
+        data: data spec or loaded :class:`Dataset` (``None``: the embedded digits).
+        floor: validation accuracy the recommendation must reach, in (0, 1].
+        out: output folder: ``study.db`` (unless ``storage``), ``trials/NNNN/`` (model, exported file),
+            ``search.json``.
+        target: ``RUNTIME:THREADS`` the exported files are timed on (``litert:1``).
+        budget: wall time of the search (``60m``, ``90s``, seconds), over every session when resumed.
+        space: a :class:`SearchSpace`, a TOML file narrowing/widening the default, or None (the default).
+        resume: continue the search already in ``out`` / ``storage`` (without it, an existing one is an error).
+        storage: an Optuna storage URL (``postgresql://…``) to share one study between workers.
+        ray: ``"auto"`` or ``HOST:PORT`` of a Ray cluster to run trials on (None: in-process, Ray not imported).
+        max_trials: stop after this many trials in all (None: only the budget stops it).
+        epochs, patience, batch_size, seed, val_fraction: how every trial trains (as :func:`convbench.train.train`).
+        timing: the per-trial timing protocol.
+        progress: show the live view on stderr.
+
+    Returns:
+        The :class:`SearchResult` (also written to ``out/search.json``).
+
+    Raises:
+        ConfigError: floor outside (0, 1], zero budget, unknown architecture/key in the space, an empty space, a
+            dataset with one class, an unreachable Ray cluster, an existing search without ``resume`` (or one with
+            other settings); all before any training.
+        DataError: data that cannot be loaded.
+
+    Example:
+        >>> result = search("fruits360:../shared/data/fruits?classes=apple,pear", floor=0.998, out="runs/search")
+        >>> result.recommended.params.label, result.test_accuracy(result.recommendation)
+    """
+    floor, budget_s, target = check_floor(floor), parse_budget(budget), parse_target(target)
+    space = space.check() if isinstance(space, SearchSpace) else load_space(space)
+    if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
+        raise ConfigError(f"max_trials must be an integer >= 1, got max_trials={max_trials!r}")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ConfigError(f"epochs must be an integer >= 1, got epochs={epochs!r}")
+    out = Path(out)
+    storage_url = storage or f"sqlite:///{(out / STUDY_DB).resolve()}"
+    if not resume and storage is None and (out / STUDY_DB).exists():
+        raise ConfigError(f"{out} already holds a search ({STUDY_DB}); pass --resume to continue it, or choose "
+                          f"another --out")
+    cluster = None
+    if ray is not None:
+        from convbench.search.cluster import Cluster  # Ray is imported only here, only when asked for
+
+        cluster = Cluster.connect(ray)
+    dataset = data if isinstance(data, Dataset) else load(data)
+    if dataset.num_classes < 2 or len(set(dataset.train.labels.tolist())) < 2:
+        raise ConfigError(f"data {dataset.source or dataset.name!r} has one class; a search needs at least two")
+    source = (dataset.source or dataset.name) if isinstance(data, Dataset) else str(DataSpec.parse(data))
+    settings = SearchSettings(data=source, floor=floor, target=target, budget_s=budget_s, max_trials=max_trials,
+                              epochs=epochs, patience=patience, batch_size=batch_size, seed=seed,
+                              val_fraction=val_fraction, space=space, storage=_redacted(storage_url),
+                              study_name=STUDY_NAME, ray=ray)
+    out.mkdir(parents=True, exist_ok=True)
+    study = _open_study(storage_url, settings, floor, seed, resume)
+    runner = _Search(study, settings, dataset, out, Fit(epochs, patience, batch_size, seed, val_fraction), timing)
+    try:
+        with SearchProgress(floor, enabled=progress) as view:
+            runner.view = view
+            runner.retry_stale()
+            runner.run_in_process() if cluster is None else runner.run_on(cluster)
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return runner.finish()
+
+
+def _redacted(url: str) -> str:
+    """The storage URL without a password (it is recorded in search.json)."""
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
+
+
+def _open_study(url: str, settings: SearchSettings, floor: float, seed: int, resume: bool) -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True,
+                                         n_startup_trials=8)
+    storage = optuna.storages.RDBStorage(url)
+    existing = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    if STUDY_NAME in existing and not resume:
+        raise ConfigError(f"the storage {_redacted(url)} already holds a search; pass --resume to continue it")
+    study = optuna.create_study(storage=storage, study_name=STUDY_NAME, directions=list(DIRECTIONS),
+                                sampler=sampler, load_if_exists=True)
+    recorded = study.user_attrs.get("settings")
+    current = settings.model_dump(mode="json")
+    if recorded is None:
+        study.set_user_attr("settings", current)
+        study.set_user_attr("spent_seconds", 0.0)
+    else:
+        for key in SAME_ON_RESUME:
+            if recorded.get(key) != current[key]:
+                raise ConfigError(f"cannot resume: this search was started with {key}={json.dumps(recorded.get(key))}"
+                                  f", not {json.dumps(current[key])}")
+    return study
+
+
+def suggest(trial: optuna.Trial, space: SearchSpace, target: Target) -> TrialParams:
+    """Draw a point of ``space`` (conditional parameters are named ``ARCH.width``, ``ARCH.OPTION``)."""
+    arch = trial.suggest_categorical("arch", sorted(space.architectures))
+    arch_space = space.architectures[arch]
+    low, high = arch_space.width
+    width = trial.suggest_float(f"{arch}.width", low, high, log=True) if low < high else low
+    options = {name: _suggest_value(trial, f"{arch}.{name}", values)
+               for name, values in sorted(arch_space.options.items())}
+    input_size = trial.suggest_categorical("input_size", sorted(space.input_sizes))
+    quantizes = [q for q in space.quantize if export_format(target.runtime) == "tflite" or q == "none"] or ["none"]
+    quantize = trial.suggest_categorical("quantize", quantizes)
+    threads = trial.suggest_categorical("threads", list(space.threads or (target.threads,)))
+    return TrialParams(arch=arch, width=round(width, 4), input_size=input_size, options=options, quantize=quantize,
+                       threads=threads)
+
+
+def _suggest_value(trial: optuna.Trial, name: str, values: tuple[Any, ...]) -> Any:
+    """``suggest_categorical`` for any JSON value: Optuna takes only scalars, so a list (stage channels …) is
+    suggested by its JSON text and given back as the value."""
+    by_text = {v if v is None or isinstance(v, bool | int | float | str) else json.dumps(v): v for v in values}
+    return by_text[trial.suggest_categorical(name, list(by_text))]
+
+
+class _Search:
+    """One session of a search: asks, runs and tells trials, keeps the budget, rebuilds the result."""
+
+    def __init__(self, study: optuna.Study, settings: SearchSettings, dataset: Dataset, out: Path, fit: Fit,
+                 timing: Timing) -> None:
+        self.study, self.settings, self.dataset, self.out, self.fit, self.timing = (
+            study, settings, dataset, out, fit, timing)
+        self.started = time.time()
+        self.spent_before = float(study.user_attrs.get("spent_seconds", 0.0))
+        self.running: dict[int, str] = {}
+        self.view: SearchProgress | None = None
+
+    # -- budget and bookkeeping ----------------------------------------------------------------------------------
+
+    def time_left(self) -> float:
+        return self.settings.budget_s - self.spent_before - (time.time() - self.started)
+
+    def may_start(self) -> bool:
+        cap = self.settings.max_trials
+        asked = len([t for t in self.study.get_trials(deepcopy=False) if t.state != TrialState.WAITING])
+        return self.time_left() > 0 and (cap is None or asked < cap)
+
+    def _save_spent(self) -> None:
+        self.study.set_user_attr("spent_seconds", self.spent_before + time.time() - self.started)
+
+    def records(self) -> list[TrialRecord]:
+        return [r for r in (_record_of(t) for t in self.study.get_trials(deepcopy=False)) if r is not None]
+
+    def refresh(self) -> None:
+        if self.view is not None:
+            self.view.update(self.records(), list(self.running.values()), time_left_s=self.time_left(),
+                             pareto_size=len(self.pareto()))
+
+    def pareto(self) -> list[int]:
+        complete = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        return sorted(t.number for t in self.study.best_trials) if complete else []
+
+    def earlier_scores(self) -> tuple[tuple[float, ...], ...]:
+        return tuple(tuple(t.user_attrs["scores"]) for t in self.study.get_trials(deepcopy=False)
+                     if t.state.is_finished() and t.user_attrs.get("scores"))
+
+    # -- resume ------------------------------------------------------------------------------------------------
+
+    def retry_stale(self) -> None:
+        """Trials left RUNNING by a killed search of this host: marked failed, their params asked again."""
+        host = socket.gethostname()
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            owner = t.user_attrs.get("owner", {})
+            if owner.get("host") != host or _alive(owner.get("pid")):
+                continue  # another live worker's trial (a shared storage)
+            record = TrialRecord(number=t.number, params=TrialParams(**t.user_attrs["params"]), state="failed",
+                                 error="the search was killed while this trial ran; its params are asked again",
+                                 folder=t.user_attrs.get("folder"), retry_of=t.user_attrs.get("retry_of"))
+            self.study._storage.set_trial_user_attr(t._trial_id, "record", record.model_dump(mode="json"))
+            self.study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            self.study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
+
+    # -- one trial ---------------------------------------------------------------------------------------------
+
+    def ask(self) -> tuple[optuna.Trial, TrialJob]:
+        trial = self.study.ask()
+        params = suggest(trial, self.settings.space, self.settings.target)
+        folder = self.out / TRIALS_DIR / f"{trial.number:04d}"
+        trial.set_user_attr("params", params.model_dump(mode="json"))
+        trial.set_user_attr("owner", {"host": socket.gethostname(), "pid": os.getpid()})
+        trial.set_user_attr("folder", str(folder.relative_to(self.out)))
+        trial.set_user_attr("started", time.time())
+        self.running[trial.number] = f"#{trial.number} {params.arch}"
+        job = TrialJob(trial.number, params, folder.resolve(), self.fit, self.settings.data,
+                       export_format(self.settings.target.runtime), self.earlier_scores())
+        return trial, job
+
+    def tell(self, trial: optuna.Trial, job: TrialJob, trained: Trained, latency: Latency | None = None,
+             timed_on: str | None = None, error: str | None = None) -> TrialRecord:
+        state = "failed" if error else trained.state
+        started = trial.user_attrs.get("started", time.time())
+        record = TrialRecord(
+            number=trial.number, params=job.params, state=state, val_accuracy=trained.val_accuracy,
+            val_loss=trained.val_loss, val_accuracy_per_epoch=trained.val_accuracy_per_epoch,
+            epochs_run=trained.epochs_run, latency=latency, file_size_bytes=trained.size_bytes,
+            params_count=trained.params_count, trained_on=trained.node or None, timed_on=timed_on,
+            duration_s=round(time.time() - started, 3), folder=str(job.folder.relative_to(self.out.resolve())),
+            model_file=str(trained.exported.relative_to(self.out.resolve())) if trained.exported else None,
+            error=error or trained.error, retry_of=trial.user_attrs.get("retry_of"))
+        trial.set_user_attr("record", record.model_dump(mode="json"))
+        if trained.scores:
+            trial.set_user_attr("scores", trained.scores)
+        if state == "complete":
+            trial.set_constraint("val_accuracy_floor", self.settings.floor - record.val_accuracy)  # ≤ 0: feasible
+            self.study.tell(trial, [record.val_accuracy, latency.median_ms, record.file_size_bytes])
+        else:
+            self.study.tell(trial, state=TrialState.PRUNED if state == "pruned" else TrialState.FAIL)
+        self.running.pop(trial.number, None)
+        self._save_spent()
+        self.refresh()
+        return record
+
+    def time_file(self, trained: Trained, threads: int) -> tuple[Latency, str]:
+        return time_exported(trained.exported, self.settings.target.runtime, threads, runs=self.timing.runs,
+                             min_seconds=self.timing.min_seconds)
+
+    # -- the loops -----------------------------------------------------------------------------------------------
+
+    def run_in_process(self) -> None:
+        self.refresh()
+        while self.may_start():
+            trial, job = self.ask()
+            self.refresh()
+            trained = train_and_export(job, self.dataset)
+            if trained.state != "complete":
+                self.tell(trial, job, trained)
+                continue
+            try:
+                latency, node = self.time_file(trained, job.params.threads)
+            except (ConvbenchError, RuntimeError) as e:  # one bad file does not end the search; its trial says why
+                self.tell(trial, job, trained, error=f"timing failed: {type(e).__name__}: {e}")
+                continue
+            self.tell(trial, job, trained, latency, node)
+
+    def run_on(self, cluster: Any) -> None:
+        cluster.run(self)
+
+    # -- the end -------------------------------------------------------------------------------------------------
+
+    def finish(self) -> SearchResult:
+        """Recommend, then (only now) score the recommendation and the front on the test split; write search.json."""
+        self._save_spent()
+        trials_ended_at = time.time()
+        records = self.records()
+        pareto = self.pareto()
+        recommendation = recommend(records, self.settings.floor)
+        to_score = sorted({*pareto, *([recommendation] if recommendation is not None else [])})
+        test_read_at = time.time() if to_score else None
+        scores = self._score_on_test([r for r in records if r.number in to_score]) if to_score else []
+        result = SearchResult(settings=self.settings, trials=records, pareto=pareto, recommendation=recommendation,
+                              test_scores=scores, importance=_importance(self.study),
+                              search_seconds=round(self.spent_before + time.time() - self.started, 3),
+                              trials_ended_at=trials_ended_at, test_read_at=test_read_at, environment=environment())
+        result.save(self.out / RESULT_FILE)
+        return result
+
+    def _score_on_test(self, records: list[TrialRecord]) -> list[TestScore]:
+        """The one place a search reads the test split: after every trial has ended."""
+        test: Split = training_splits(self.dataset, val_fraction=self.fit.val_fraction, seed=self.fit.seed)["test"]
+        scores = []
+        for record in records:
+            path = self.out / record.model_file  # type: ignore[operator]
+            runner = open_runner(path, runtime=self.settings.target.runtime, threads=record.params.threads)
+            images = Images(test, runner.card.preprocessing, "test split")
+            correct = sum(int((runner.predict(x).argmax(axis=1) == labels).sum())
+                          for x, labels in zip(images.chunks(PREDICT_CHUNK), _chunks(test.labels, PREDICT_CHUNK),
+                                               strict=True))
+            scores.append(TestScore(number=record.number, accuracy=correct / len(test), count=len(test)))
+        return scores
+
+
+def _chunks(values: Any, size: int) -> list[Any]:
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
+
+def recommend(records: list[TrialRecord], floor: float) -> int | None:
+    """The fastest trial meeting ``floor`` on validation; latency ties (overlapping CIs) go to the higher
+    validation accuracy, then the lower validation loss."""
+    feasible = sorted((r for r in records if r.feasible(floor) and r.latency is not None),
+                      key=lambda r: r.latency.median_ms)  # type: ignore[union-attr]
+    if not feasible:
+        return None
+    fastest = feasible[0].latency
+    tied = [r for r in feasible if r.latency.ci95_low_ms <= fastest.ci95_high_ms]  # type: ignore[union-attr]
+    return min(tied, key=lambda r: (-(r.val_accuracy or 0.0), r.val_loss or 0.0, r.latency.median_ms)).number  # type: ignore[union-attr]
+
+
+def _importance(study: optuna.Study) -> dict[str, dict[str, float]]:
+    """Parameter importance (fANOVA, Optuna's default) for validation accuracy and for latency; {} with too few."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(complete) < 3:
+        return {}
+    found = {}
+    for index, name in ((0, "val_accuracy"), (1, "latency")):
+        try:
+            found[name] = {k: round(float(v), 4) for k, v in optuna.importance.get_param_importances(
+                study, target=lambda t, i=index: t.values[i]).items()}
+        except (ValueError, RuntimeError, ZeroDivisionError):  # e.g. one value for every parameter
+            continue
+    return found
+
+
+def _record_of(trial: FrozenTrial) -> TrialRecord | None:
+    """A finished trial's record (a RUNNING or WAITING one has none yet)."""
+    if "record" in trial.user_attrs:
+        return TrialRecord.model_validate(trial.user_attrs["record"])
+    if trial.state == TrialState.FAIL and "params" in trial.user_attrs:
+        return TrialRecord(number=trial.number, params=TrialParams(**trial.user_attrs["params"]), state="failed",
+                           error="the trial ended without a record")
+    return None
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()

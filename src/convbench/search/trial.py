@@ -1,0 +1,214 @@
+"""The work of one trial, in two parts that may run on different nodes: train + export, then time.
+
+``train_and_export`` builds the trial's architecture, trains it with our trainer's fit
+(:func:`convbench.train.loop.run_fit`: the same splits, checkpoints and early stopping as ``convbench train``),
+stops it early when the pruning rule says so, writes ``model.keras`` with its card and exports it with our
+exporter (parity checked on the validation split). ``time_exported`` times the exported file with our harness
+at batch 1 on the target runtime. Under Ray the second part runs only on the node holding the timing slot.
+
+Pruning. Optuna refuses ``trial.report``/``should_prune`` in multi-objective studies, and under Ray the training
+runs far from the study anyway. So the rule runs here, on plain numbers: the per-epoch validation scores of the
+trials that ended before this one started (kept as trial user attributes in the study) are replayed into a
+throw-away in-memory single-objective study with Optuna's own :class:`~optuna.pruners.SuccessiveHalvingPruner`
+(min resource 1 epoch, reduction factor 3: rungs at epochs 1, 3, 9 …), and this trial's scores are reported
+into it at each rung. Successive halving rather than Hyperband: with the few epochs a CPU search affords there
+is one useful bracket, and that is successive halving. The reported score is validation accuracy with the
+validation loss as a tie-break far below one image's worth of accuracy, so trials whose validation accuracy
+saturates at 100 % are still ranked (by loss) instead of all being promoted.
+
+Neither part reads the test split: validation only, for training, the parity check and the timing's sample image.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import optuna
+from PIL import Image
+
+from convbench.artifacts import ModelCard, SplitSettings
+from convbench.bench import bench
+from convbench.data import Dataset, Preprocessing
+from convbench.errors import ConvbenchError, ModelError
+from convbench.export import export
+from convbench.models import build, defaults, total_macs
+from convbench.search.records import Latency, TrialParams
+from convbench.train.loop import FitSettings, Run, run_fit, write_outputs
+from convbench.vocabulary import RUNTIMES
+
+REDUCTION_FACTOR = 3  # successive halving keeps the best third at each rung
+TIE_WEIGHT = 1e-6  # validation loss weight in the pruning score: ranks ties of accuracy, never outweighs one image
+SAMPLE_IMAGE = "sample.png"  # a validation image: the harness times preprocessing on a real file
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How every trial of a search trains (one setting for all, so trials differ only by their params)."""
+
+    epochs: int
+    patience: int
+    batch_size: int
+    seed: int
+    val_fraction: float
+    learning_rate: float = 1e-3
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    """Everything a node needs to run a trial's training, besides the data.
+
+    Attributes:
+        folder: the trial's folder (on a filesystem every node sees).
+        earlier_scores: per-epoch pruning scores of the trials that ended before this one was asked.
+    """
+
+    number: int
+    params: TrialParams
+    folder: Path
+    fit: Fit
+    data_source: str
+    export_format: str
+    earlier_scores: tuple[tuple[float, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What training and export gave (``state`` ``complete`` means: exported and ready to time)."""
+
+    state: str
+    val_accuracy: float | None = None
+    val_loss: float | None = None
+    val_accuracy_per_epoch: list[float] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    epochs_run: int = 0
+    params_count: int | None = None
+    exported: Path | None = None
+    size_bytes: int | None = None
+    node: str = ""
+    error: str | None = None
+
+
+def node_name() -> str:
+    """This process's node: the host name, and the Ray node id when running inside a Ray worker."""
+    host = socket.gethostname()
+    if "ray" in sys.modules:  # never import Ray here: in-process searches must not load it
+        ray = sys.modules["ray"]
+        if ray.is_initialized():
+            return f"{host}/{ray.get_runtime_context().get_node_id()[:8]}"
+    return host
+
+
+def rungs(epochs: int) -> list[int]:
+    """The epochs at which the pruning rule decides (1, 3, 9 … below ``epochs``)."""
+    found, rung = [], 1
+    while rung < epochs:
+        found.append(rung)
+        rung *= REDUCTION_FACTOR
+    return found
+
+
+def should_prune(earlier: tuple[tuple[float, ...], ...], scores: list[float]) -> bool:
+    """Optuna's successive halving on this trial's per-epoch ``scores`` against the ``earlier`` trials' (see module)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    shadow = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0),
+                                 pruner=optuna.pruners.SuccessiveHalvingPruner(
+                                     min_resource=1, reduction_factor=REDUCTION_FACTOR))
+    for values in earlier:  # replay: registers each earlier trial's rung values
+        replay = shadow.ask()
+        for step, value in enumerate(values, start=1):
+            replay.report(value, step)
+            replay.should_prune()
+        shadow.tell(replay, state=optuna.trial.TrialState.PRUNED)
+    trial = shadow.ask()
+    for step, value in enumerate(scores, start=1):
+        trial.report(value, step)
+    return trial.should_prune()
+
+
+def train_and_export(job: TrialJob, dataset: Dataset) -> Trained:
+    """Train, prune or finish, write and export the trial's model in ``job.folder``; never raises for a bad trial."""
+    node = node_name()
+    params, fit = job.params, job.fit
+    options = {k: tuple(v) if isinstance(v, list) else v for k, v in params.options.items()}  # JSON gave lists
+    arch_defaults = defaults(params.arch)
+    preprocessing = Preprocessing((params.input_size, params.input_size), channels=dataset.image_shape[2],
+                                  scale=arch_defaults.scale, offset=arch_defaults.offset)
+    try:  # the builder's own checks decide feasibility (input too small for the downsampling …)
+        build(params.arch, preprocessing.input_shape, dataset.num_classes, params.width, **options)
+    except ModelError as e:
+        return Trained("infeasible", node=node, error=str(e))
+
+    def new_model() -> keras.Model:
+        model = build(params.arch, preprocessing.input_shape, dataset.num_classes, params.width, **options)
+        model.compile(optimizer=keras.optimizers.Adam(fit.learning_rate), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+
+    identity = {"arch": params.arch, "width": params.width, "model_options": dict(sorted(params.options.items())),
+                "data": job.data_source}
+    try:
+        for stop in [*rungs(fit.epochs), fit.epochs]:
+            settings = FitSettings(stop, fit.batch_size, fit.patience, fit.seed, False, fit.val_fraction,
+                                   fit.learning_rate, resume=True, progress=False)
+            run = run_fit(new_model, dataset, preprocessing, job.folder, settings, identity)
+            history = run.fitted.state.history
+            scores = [a - TIE_WEIGHT * loss for a, loss in zip(history["val_accuracy"], history["val_loss"],
+                                                                 strict=True)]
+            done = run.fitted.stopped_early or stop == fit.epochs
+            if not done and should_prune(job.earlier_scores, scores):
+                return _outcome("pruned", run, scores, node)
+            if done:
+                break
+        return _export(job, run, preprocessing, dataset, scores, node)
+    except ConvbenchError as e:
+        return Trained("failed", node=node, error=str(e))
+
+
+def _outcome(state: str, run: Run, scores: list[float], node: str, *, val_accuracy: float | None = None,
+             exported: Path | None = None) -> Trained:
+    fitted = run.fitted.state
+    return Trained(state, val_accuracy=fitted.best_accuracy if val_accuracy is None else val_accuracy,
+                   val_loss=fitted.best_loss, val_accuracy_per_epoch=list(fitted.history["val_accuracy"]),
+                   scores=scores, epochs_run=fitted.epoch, params_count=run.model.count_params(),
+                   exported=exported, size_bytes=exported.stat().st_size if exported else None, node=node)
+
+
+def _export(job: TrialJob, run: Run, preprocessing: Preprocessing, dataset: Dataset, scores: list[float],
+            node: str) -> Trained:
+    """Write model.keras + card, export it (parity on the whole validation split), write the sample image."""
+    model, splits, state = run.model, run.splits, run.fitted.state
+    card = ModelCard(arch=job.params.arch, width=float(job.params.width), input_shape=preprocessing.input_shape,
+                     class_names=tuple(dataset.class_names), preprocessing=preprocessing, params=model.count_params(),
+                     macs=total_macs(model), metrics={"val_accuracy": state.best_accuracy, "val_loss": state.best_loss},
+                     data=job.data_source, split=SplitSettings(seed=job.fit.seed, val_fraction=job.fit.val_fraction),
+                     extra={"training": run.config, "search_trial": job.number})
+    model_path, _ = write_outputs(job.folder, model, card)
+    exported = export(model_path, to=job.export_format, quantize=job.params.quantize,
+                      calibration=splits["train"] if job.params.quantize == "int8" else None,
+                      data=splits["val"], check_images=None)
+    val = splits["val"]
+    Image.fromarray(np.squeeze(val.images[0], axis=-1) if val.images.shape[-1] == 1 else val.images[0]).save(
+        job.folder / SAMPLE_IMAGE)
+    # The objective is the shipped file's accuracy: an int8 file may lose a little against its Keras model.
+    return _outcome("complete", run, scores, node, val_accuracy=float(exported.card.metrics["accuracy"]),
+                    exported=exported.path)
+
+
+def time_exported(path: Path, runtime: str, threads: int, *, runs: int, min_seconds: float) -> tuple[Latency, str]:
+    """Median batch-1 latency (95 % CI) of ``path`` in ``runtime`` with our harness, and the node that timed it."""
+    result = bench(path, runtime=runtime, threads=threads, runs=runs, min_seconds=min_seconds,
+                   image=path.parent / SAMPLE_IMAGE, load_repeats=1)
+    figures = result.figures_ms()
+    return Latency(median_ms=figures["median_ms"], ci95_low_ms=figures["ci95_low_ms"],
+                   ci95_high_ms=figures["ci95_high_ms"]), node_name()
+
+
+def export_format(runtime: str) -> str:
+    """The file format a search exports for ``runtime`` (its first format our exporter writes)."""
+    info = RUNTIMES[runtime]
+    return next(f for f in info.file_formats if f in ("tflite", "onnx"))
