@@ -10,10 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from convbench.checks import MAX_THREADS, integer_in, output_file, output_folder
 from convbench.cli import app
 from convbench.cli.helptext import listed, with_default
-from convbench.errors import ConfigError
-from convbench.vocabulary import BENCH_DEFAULTS, DEFAULT_ROUNDS, RUNTIMES
+from convbench.errors import ConfigError, DataError, ModelError
+from convbench.vocabulary import BENCH_DEFAULTS, DEFAULT_ROUNDS, DEFAULT_TARGET, RUNTIMES, TARGET_FORMS
 
 if TYPE_CHECKING:
     from convbench.bench import BenchResult
@@ -55,19 +56,25 @@ def bench_command(
                                                                     "own profiler, in a separate run after the "
                                                                     "timing (with --json: Model Explorer node data "
                                                                     "beside it).")] = False,
+    on: Annotated[str | None, typer.Option("--on", help=with_default(
+        "Where to time: " + ", ".join(TARGET_FORMS), DEFAULT_TARGET))] = None,
 ) -> None:
     """Time models at batch 1: load, first inference, preprocessing and steady-state inference."""
-    from convbench.bench import BenchTarget, bench_interleaved  # lazy: numpy and the runtimes
+    from convbench.bench import BenchTarget  # lazy: numpy and the runtimes
+    from convbench.bench.targets import bench_on, parse_target
 
-    if json_out is not None and len(models) > 1 and json_out.suffix:
-        raise ConfigError(f"--json {json_out}: with several models give a folder (one JSON file per model)")
+    spec = parse_target(on)  # a bad target is a one-line error before any work
+    ops_there = profile_ops and spec.kind != DEFAULT_TARGET  # adb: benchmark_model's own per-op tables
+
+    _check_before_timing(models, json_out, image, threads, dict(runs=runs, min_seconds=min_seconds, warmup=warmup,
+                                                                warmup_seconds=warmup_seconds))
     targets = [BenchTarget(m, runtime, threads if threads is not None else BENCH_DEFAULTS.threads) for m in models]
     options = dict(runs=runs, min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds,
                    load_repeats=load_repeats, image=image, data=data)
     default_rounds = 1 if len(models) == 1 else DEFAULT_ROUNDS
-    results = bench_interleaved(targets, rounds=default_rounds if rounds is None else rounds,
-                                memory=memory, pin=parse_cpus(pin),
-                                **{k: v for k, v in options.items() if v is not None})
+    results = bench_on(spec, targets, rounds=default_rounds if rounds is None else rounds, memory=memory,
+                       pin=parse_cpus(pin), **({"profile_ops": True} if ops_there else {}),
+                       **{k: v for k, v in options.items() if v is not None})
     for result in results:
         _print_result(result)
     paths: list[Path | None] = [None] * len(results)
@@ -76,7 +83,7 @@ def bench_command(
             [json_out / f"{i}-{Path(r.model['path']).name}.json" for i, r in enumerate(results, 1)]
         for result, path in zip(results, paths, strict=True):
             print(f"wrote {result.save(path)}")
-    if profile_ops:  # after every timing: the profiled runs never share the cores with a timed one
+    if profile_ops and not ops_there:  # after every timing: the profiled runs never share the cores with a timed one
         for target, path in zip(targets, paths, strict=True):
             _profile(target.model, target.runtime, target.threads,
                      None if path is None else path.with_suffix(".model_explorer.json"))
@@ -89,6 +96,8 @@ def compare_command(
                                                   "plots.")] = None,
 ) -> None:
     """Compare bench results: latency table, significance of each difference, plots."""
+    if out is not None:  # before the results are read and compared
+        output_folder(out, "--out")
     from convbench.report.compare import compare  # lazy: matplotlib and scipy are not needed for --help
 
     comparison = compare(results, out=out)
@@ -110,6 +119,8 @@ def _print_result(result: BenchResult) -> None:
         ci = f"{format_time(m.ci95.low, unit).split()[0]}–{format_time(m.ci95.high, unit)}"
         if m.ci95.coverage < 0.95:  # too few samples for 95 %: say what [min, max] covers
             ci += f" ({m.ci95.coverage:.0%})"
+        if m.metadata.get("aggregates_only"):  # the target's tool reported aggregates, not samples
+            ci = "not available (aggregates only)"
         table.add_row(phase, str(m.n), format_time(m.median, unit), format_time(m.p90, unit), ci,
                       f"{m.iqr_ratio:.1%}", "yes" if m.unstable else "")
     console = _console()
@@ -122,7 +133,8 @@ def _print_result(result: BenchResult) -> None:
         m = result.memory
         console.print(f"peak memory {m['peak_bytes'] / 1e6:,.1f} MB in a fresh process ({m['model_bytes'] / 1e6:,.1f} "
                       f"MB of it for the model, {m['runs']} runs)", highlight=False)
-    console.print(f"{env.get('cpu')}, {env.get('cores')} cores, {env.get('os')}; unstable = IQR/median > "
+    console.print(f"{env.get('target', DEFAULT_TARGET)}: {env.get('cpu')}, {env.get('cores')} cores, {env.get('os')}; "
+                  f"unstable = IQR/median > "
                   f"{UNSTABLE_IQR_RATIO:.0%}", highlight=False)
 
 
@@ -153,6 +165,32 @@ def _print_profile(profile: OpProfile, top: int = 10) -> None:
     console.print(table)
     console.print("by op type: " + ", ".join(f"{op.op_type} {op.share:.1%}" for op in profile.by_op_type()),
                   highlight=False)
+
+
+def _check_before_timing(models: list[Path], json_out: Path | None, image: Path | None, threads: int | None,
+                         protocol: dict[str, float | None]) -> None:
+    """What can fail after the timing (the JSON path) or before it (options, files), checked before it starts."""
+    from convbench.bench.timer import validate_protocol
+
+    validate_protocol(**{k: v for k, v in protocol.items() if v is not None})
+    if threads is not None:
+        integer_in("threads", threads, 1, MAX_THREADS)
+    for model in models:
+        if not model.is_file():
+            raise ModelError(f"model file not found: {model}" if not model.exists() else
+                             f"{model}: is a folder; give a .tflite, .onnx or .keras file")
+    if image is not None and not image.is_file():
+        raise DataError(f"--image {image}: no such file")
+    if json_out is None:
+        return
+    if len(models) == 1:
+        output_file(json_out, "--json")
+        if json_out.with_suffix(".model_explorer.json").is_dir():
+            raise ConfigError(f"--json {json_out}: {json_out.with_suffix('.model_explorer.json')} is a folder")
+    elif json_out.suffix and not json_out.is_dir():
+        raise ConfigError(f"--json {json_out}: with several models give a folder (one JSON file per model)")
+    else:
+        output_folder(json_out, "--json")
 
 
 def parse_cpus(text: str | None) -> list[int] | None:
