@@ -39,6 +39,7 @@ from convbench.cli import (  # noqa: E402
     export_cmd,  # noqa: F401
     models_cmd,  # noqa: F401
     run_cmd,  # noqa: F401
+    search_cmd,  # noqa: F401
     train_cmd,  # noqa: F401
 )
 

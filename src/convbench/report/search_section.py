@@ -1,0 +1,114 @@
+"""The search part of a report: what was searched, the recommendation with its test accuracy (against hand-shrunk
+models when given), the Pareto plot and table, parameter importance and every trial (pruned ones marked).
+
+``write_search_report`` writes it as its own ``report.md`` / ``report.html`` (``convbench search``); a study
+with a ``[search]`` section puts the same sections in its report.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from convbench.io import write_text
+from convbench.report import formats as fmt
+from convbench.report.document import Block, Document, Figure, KeyValues, Paragraph, Section, Table
+from convbench.report.html import render_html
+from convbench.report.markdown import render_markdown
+from convbench.report.search_plots import search_pareto_plot
+from convbench.search import SearchResult, TrialRecord
+
+TEST_NOTE = ("The test split never steered the search: every choice (pruning, the Pareto front, the recommendation) "
+             "used the validation split; the recommendation and the front were scored on the test split once, after "
+             "the last trial had ended.")
+
+
+@dataclass(frozen=True)
+class HandShrunk:
+    """A model shrunk by hand, to compare the recommendation with (e.g. from ``benchmarks/results/train_fruits``)."""
+
+    name: str
+    params: int | None
+    test_accuracy: float | None
+    latency_ms: float | None = None
+
+
+def search_sections(result: SearchResult, plots: Path, hand_shrunk: list[HandShrunk] | None = None) -> list[Section]:
+    """The sections, the Pareto plot written into ``plots``."""
+    sections = [_summary(result, hand_shrunk or [])]
+    plot = search_pareto_plot(result, plots / "search_pareto.png")
+    front: list[Block] = [Figure(plot, "Every complete trial; ringed: the Pareto front, star: the recommendation")] \
+        if plot else []
+    front.append(_trials_table([t for t in result.trials if t.number in result.pareto], result,
+                               "The Pareto front of (validation accuracy ↑, latency ↓, file size ↓), feasible trials"))
+    sections.append(Section("Search: Pareto front", front))
+    if result.importance:
+        names = sorted({k for v in result.importance.values() for k in v})
+        sections.append(Section("Search: parameter importance", [Table(
+            ["parameter", *result.importance],
+            [[n, *(f"{v.get(n, 0.0):.3f}" for v in result.importance.values())] for n in names],
+            caption="optuna.importance (fANOVA) over the complete trials; parameters every trial has")]))
+    sections.append(Section("Search: trials", [_trials_table(result.trials, result, "Every trial, in order")]))
+    return sections
+
+
+def write_search_report(result: SearchResult, out: str | os.PathLike[str],
+                        hand_shrunk: list[HandShrunk] | None = None) -> list[Path]:
+    """Write ``out/report.md``, ``out/report.html`` and the plot; return their paths."""
+    out = Path(out)
+    s = result.settings
+    doc = Document(f"convbench search: {s.data}",
+                   f"floor {s.floor:g} · target {s.target} · {result.search_seconds / 60:.1f} min · "
+                   f"{result.environment.get('cpu', '')}".rstrip(" ·"))
+    doc.sections += search_sections(result, out / "plots", hand_shrunk)
+    return [write_text(out / "report.md", render_markdown(doc, out)), write_text(out / "report.html", render_html(doc)),
+            *sorted((out / "plots").glob("search_*.png"))]
+
+
+def _summary(result: SearchResult, hand_shrunk: list[HandShrunk]) -> Section:
+    s = result.settings
+    best = result.recommended
+    ran = (f"{len(result.trials)} trials in {result.search_seconds / 60:.1f} min: {result.count('complete')} complete, "
+           f"{result.count('pruned')} pruned, {result.count('failed')} failed, {result.count('infeasible')} "
+           f"infeasible")
+    if best is None or best.latency is None:
+        text = f"No trial reached the floor of {fmt.percent(s.floor, 2)} validation accuracy ({ran})."
+    else:
+        text = (f"Recommended: {best.params.label} (trial #{best.number}): {best.latency.median_ms:.4g} ms median on "
+                f"{s.target}, {fmt.size(best.file_size_bytes)}, {fmt.count(best.params_count)} parameters; validation "
+                f"accuracy {fmt.percent(best.val_accuracy, 2)}, test accuracy "
+                f"{fmt.percent(result.test_accuracy(best.number), 2)} ({ran}).")
+    blocks: list[Block] = [Paragraph(text, callout=True), Paragraph(TEST_NOTE),
+                           KeyValues([("data", s.data), ("floor (validation accuracy)", fmt.percent(s.floor, 2)),
+                                      ("target", str(s.target)), ("budget", f"{s.budget_s / 60:g} min"),
+                                      ("epochs per trial", str(s.epochs)),
+                                      ("architectures", ", ".join(s.space.architectures)),
+                                      ("input sizes", ", ".join(map(str, s.space.input_sizes))),
+                                      ("export modes", ", ".join(s.space.quantize)),
+                                      ("Ray", s.ray or "no (in-process)")])]
+    if best is not None and hand_shrunk:
+        rows = [[f"found: {best.params.label}", fmt.count(best.params_count),
+                 fmt.percent(result.test_accuracy(best.number), 2),
+                 f"{best.latency.median_ms:.4g}" if best.latency else "–"]]
+        rows += [[h.name, fmt.count(h.params), fmt.percent(h.test_accuracy, 2),
+                  "–" if h.latency_ms is None else f"{h.latency_ms:.4g}"] for h in hand_shrunk]
+        blocks.append(Table(["model", "parameters", "test accuracy", f"latency (ms, {s.target})"], rows,
+                            caption="The recommendation against the models shrunk by hand"))
+    return Section("Search", blocks)
+
+
+def _trials_table(trials: list[TrialRecord], result: SearchResult, caption: str) -> Table:
+    rows = []
+    for t in trials:
+        state = t.state + (" ★" if t.number == result.recommendation else "")
+        latency = "–" if t.latency is None else \
+            f"{t.latency.median_ms:.4g} [{t.latency.ci95_low_ms:.4g}, {t.latency.ci95_high_ms:.4g}]"
+        rows.append([str(t.number), t.params.label, state, fmt.percent(t.val_accuracy, 2),
+                     "–" if t.val_loss is None else f"{t.val_loss:.4f}", str(t.epochs_run), latency,
+                     fmt.size(t.file_size_bytes), fmt.count(t.params_count),
+                     fmt.percent(result.test_accuracy(t.number), 2), t.trained_on or "–", t.timed_on or "–",
+                     fmt.seconds(t.duration_s)])
+    return Table(["#", "params", "state", "val acc", "val loss", "epochs", "latency ms [95 % CI]", "file",
+                  "parameters", "test acc", "trained on", "timed on", "took"], rows, align="llllrrrrrrlll",
+                 caption=caption)
