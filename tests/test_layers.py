@@ -7,7 +7,7 @@ from pathlib import Path
 
 import convbench
 
-LAYERS = ("data", "models", "train", "runtime", "export", "bench", "report", "experiment", "cli")
+LAYERS = ("data", "models", "train", "runtime", "export", "bench", "search", "report", "experiment", "cli")
 SOURCE = Path(convbench.__file__).parent
 
 
