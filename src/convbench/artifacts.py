@@ -31,11 +31,24 @@ class SplitSettings:
         seed: seed of the stratified draws.
         val_fraction: share of the training pool held out for validation.
         test: where the test split came from (``official``, ``held out (20% of train)``); a description only.
+        val_split: how validation was held out (``random`` images, or whole ``groups``; ``vocabulary.VAL_SPLITS``).
+        grouping: with ``val_split="groups"``, what one held-out group was (``frame sequence`` …); a description.
     """
 
     seed: int = 0
     val_fraction: float = 0.1
     test: str | None = None
+    val_split: str = "random"
+    grouping: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields, less ``val_split``/``grouping`` at their defaults: cards from before them write back the same."""
+        d = asdict(self)
+        if self.val_split == "random":
+            del d["val_split"]
+        if self.grouping is None:
+            del d["grouping"]
+        return d
 
 
 @dataclass(frozen=True)
@@ -161,6 +174,7 @@ class ModelCard:
         d = asdict(self)
         typed = {key: d.pop(key) for key in _IN_EXTRA}
         typed["early_exit"] = self.early_exit.to_dict() if self.early_exit is not None else None
+        typed["split"] = self.split.to_dict() if self.split is not None else None
         d["extra"] = {**{key: value for key, value in typed.items() if value is not None}, **d["extra"]}
         d["input_shape"] = list(self.input_shape)
         d["class_names"] = list(self.class_names)

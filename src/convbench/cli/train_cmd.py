@@ -6,7 +6,7 @@ import typer
 
 from convbench.cli import app
 from convbench.cli.helptext import with_default
-from convbench.vocabulary import TRAIN_DEFAULTS
+from convbench.vocabulary import TRAIN_DEFAULTS, VAL_SPLITS
 
 
 @app.command("train")
@@ -26,6 +26,9 @@ def train_command(
                                                                        "before stopping", TRAIN_DEFAULTS.patience)),
     seed: int = typer.Option(None, "--seed", help=with_default("Seed of the splits, weights, order and augmentation",
                                                                TRAIN_DEFAULTS.seed)),
+    val_split: str = typer.Option(None, "--val-split", help=with_default(
+        f"How validation is held out: {' or '.join(VAL_SPLITS)} (whole groups of images the data gives, e.g. "
+        "fruits360's frame sequences: a random split of near-identical frames saturates)", TRAIN_DEFAULTS.val_split)),
     augment: bool = typer.Option(False, "--augment", help="Random flips and small shifts of training images."),
     skip_bad_images: bool = typer.Option(False, "--skip-bad-images", help="Skip unreadable images (and count "
                                                                           "them) instead of stopping."),
@@ -36,7 +39,7 @@ def train_command(
     from convbench.train import train  # lazy: keras takes seconds to import
 
     settings = {"width": width, "input_size": input_size, "channels": channels, "epochs": epochs,
-                "batch_size": batch_size, "patience": patience, "seed": seed}
+                "batch_size": batch_size, "patience": patience, "seed": seed, "val_split": val_split}
     result = train(arch, data, out=out, augment=augment, skip_bad_images=skip_bad_images, resume=resume,
                    **{k: v for k, v in settings.items() if v is not None})
     report = result.report

@@ -50,6 +50,8 @@ class Dataset:
         test: the official test split, or ``None`` when the dataset has none.
         source: the data spec it was loaded from.
         meta: loader facts worth reporting (skipped images, label mapping, …).
+        grouping: what one group of the splits' ``groups`` is (``alphabet``, ``frame sequence`` …), so a split
+            that holds out whole groups can say what it held out; ``None`` when the loader gives no groups.
     """
 
     name: str
@@ -58,6 +60,7 @@ class Dataset:
     test: Split | None = None
     source: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    grouping: str | None = None
 
     @property
     def num_classes(self) -> int:

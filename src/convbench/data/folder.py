@@ -8,6 +8,7 @@ stacks each split at one size (default: the most common size of the training ima
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -92,11 +93,13 @@ def _check_class_folders(source: Source, split_dirs: dict[str, str], files: dict
 
 
 def read_class_folders(source: Source, folders: ClassFolders, *, size: tuple[int, int] | None = None,
-                       skip_bad_images: bool = False) -> tuple[tuple[str, ...], Split, Split | None, dict[str, Any]]:
+                       skip_bad_images: bool = False, group_of: Callable[[str], int] | None = None,
+                       ) -> tuple[tuple[str, ...], Split, Split | None, dict[str, Any]]:
     """Decode the images of ``folders``: ``(class_names, train, test or None, meta)``.
 
     Class names are the folder names, sorted; both splits share one size (``size``, default the most
-    common training image size) and one channel count.
+    common training image size) and one channel count. ``group_of`` (file name → group id), when given,
+    fills the splits' ``groups``.
     """
     class_names = tuple(folders.files["train"])
     label_of = {c: i for i, c in enumerate(class_names)}
@@ -104,7 +107,10 @@ def read_class_folders(source: Source, folders: ClassFolders, *, size: tuple[int
     labels = {split: np.array([label_of[c] for c, fs in classes.items() for _ in fs], dtype=np.int64)
               for split, classes in folders.files.items()}
     stacked, skipped = read_splits(source, files, size=size, skip_bad_images=skip_bad_images)
-    splits = {split: Split(images, labels[split][kept]) for split, (images, kept) in stacked.items()}
+    groups = {split: None if group_of is None else np.array([group_of(f) for f in fs], dtype=np.int64)
+              for split, fs in files.items()}
+    splits = {split: Split(images, labels[split][kept], None if groups[split] is None else groups[split][kept])
+              for split, (images, kept) in stacked.items()}
     meta = {"root": folders.root, **skip_report(source, skipped)}
     if folders.ignored:
         meta["ignored_images"] = folders.ignored

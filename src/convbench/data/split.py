@@ -17,8 +17,12 @@ def split(data: Split, fractions: tuple[float, ...] = (0.9, 0.1), *, seed: int =
         fractions: one positive share per part, summing to 1.
         seed: fixes the assignment: the same seed gives the same parts.
         stratify: keep each class's share the same in every part (per class rounding, largest remainder).
-        by_groups: keep every group of ``data.groups`` (e.g. an Omniglot alphabet) whole inside one part,
-            so a test part holds only unseen groups; fractions then count groups, not images.
+            With ``by_groups``, when every group holds a single class and every class has a group for every
+            part, the groups of each class are shared out on their own (so every part sees every class);
+            otherwise the groups are shared out regardless of class.
+        by_groups: keep every group of ``data.groups`` (e.g. an Omniglot alphabet, a Fruits-360 frame
+            sequence) whole inside one part, so a part holds only groups the others have not seen;
+            fractions then count groups, not images.
 
     Raises:
         ConfigError: bad fractions, or ``by_groups`` without groups / with fewer groups than parts.
@@ -33,8 +37,12 @@ def split(data: Split, fractions: tuple[float, ...] = (0.9, 0.1), *, seed: int =
         unique = np.unique(data.groups)
         if len(unique) < len(shares):
             raise ConfigError(f"cannot cut {len(unique)} groups into {len(shares)} parts")
-        groups = rng.permutation(unique)
-        part = _lookup(groups, _part_numbers(len(groups), shares, at_least_one=True), data.groups)
+        by_class = _groups_by_class(data, len(shares)) if stratify else None
+        keys, parts = [], []
+        for groups in by_class or [unique]:  # one class, or no stratification: all groups in one draw
+            keys.append(rng.permutation(groups))
+            parts.append(_part_numbers(len(groups), shares, at_least_one=True))
+        part = _lookup(np.concatenate(keys), np.concatenate(parts), data.groups)
     elif stratify:
         part = np.empty(len(data), dtype=np.int64)
         for label in np.unique(data.labels):
@@ -43,6 +51,16 @@ def split(data: Split, fractions: tuple[float, ...] = (0.9, 0.1), *, seed: int =
     else:
         part = rng.permutation(_part_numbers(len(data), shares))
     return tuple(data.take(np.flatnonzero(part == k)) for k in range(len(shares)))
+
+
+def _groups_by_class(data: Split, parts: int) -> list[np.ndarray] | None:
+    """The sorted groups of each class, by class; ``None`` when a group spans classes or a class has fewer
+    groups than ``parts`` (the groups cannot then be shared out class by class)."""
+    pairs = np.unique(np.stack([data.groups, data.labels]), axis=1)  # (2, distinct (group, label) pairs)
+    if len(np.unique(pairs[0])) != pairs.shape[1]:
+        return None
+    by_class = [pairs[0, pairs[1] == label] for label in np.unique(pairs[1])]
+    return by_class if min(len(groups) for groups in by_class) >= parts else None
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndarray:

@@ -48,6 +48,7 @@ class FitSettings:
     learning_rate: float
     resume: bool = True
     progress: bool = True
+    val_split: str = "random"
 
 
 @dataclass(frozen=True)
@@ -139,12 +140,15 @@ def run_fit(new_model: Callable[[], keras.Model], dataset: Dataset, preprocessin
     Raises:
         ConfigError: ``out/checkpoint`` holds a checkpoint of a different run.
     """
-    splits = training_splits(dataset, val_fraction=settings.val_fraction, seed=settings.seed)
+    splits = training_splits(dataset, val_fraction=settings.val_fraction, seed=settings.seed,
+                             val_split=settings.val_split)
     identity = identity_of({**identity, "class_names": dataset.class_names,
                             "split_sizes": {name: len(s) for name, s in splits.items()},
                             "preprocessing": preprocessing.to_dict(), "batch_size": settings.batch_size,
                             "seed": settings.seed, "augment": settings.augment, "val_fraction": settings.val_fraction,
-                            "learning_rate": settings.learning_rate})
+                            "learning_rate": settings.learning_rate,
+                            # only when not the default: runs from before the setting keep their identity
+                            **({"val_split": settings.val_split} if settings.val_split != "random" else {})})
     fitted = _fit(new_model, splits, preprocessing, Path(out) / CHECKPOINT_DIR, identity, epochs=settings.epochs,
                  batch_size=settings.batch_size, patience=settings.patience, seed=settings.seed,
                  augment=settings.augment, resume=settings.resume, progress=settings.progress)

@@ -27,7 +27,7 @@ from convbench.errors import ConfigError, ModelError
 from convbench.models import ModelDefaults, build, defaults, total_macs
 from convbench.train.evaluation import accuracy
 from convbench.train.loop import REPORT_FILE, FitSettings, identity_of, run_fit, write_outputs
-from convbench.train.splits import SPLITS, split_settings
+from convbench.train.splits import SPLITS, check_val_split, split_settings
 from convbench.vocabulary import TRAIN_DEFAULTS
 
 
@@ -58,7 +58,8 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
           width: float = TRAIN_DEFAULTS.width, input_size: int | tuple[int, int] | None = None,
           channels: int | None = None, epochs: int = TRAIN_DEFAULTS.epochs, batch_size: int = TRAIN_DEFAULTS.batch_size,
           patience: int = TRAIN_DEFAULTS.patience, seed: int = TRAIN_DEFAULTS.seed, augment: bool = False,
-          val_fraction: float = TRAIN_DEFAULTS.val_fraction, learning_rate: float = 1e-3, resume: bool = True,
+          val_fraction: float = TRAIN_DEFAULTS.val_fraction, val_split: str = TRAIN_DEFAULTS.val_split,
+          learning_rate: float = 1e-3, resume: bool = True,
           progress: bool = True, skip_bad_images: bool = False,
           **model_options: Any) -> TrainResult:
     """Train ``arch`` on ``data`` (Adam, early stopping); write ``out/model.keras``, its card, ``out/training.json``.
@@ -82,6 +83,8 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
         seed: fixes the splits, initial weights, batch order and augmentation.
         augment: random flips and small shifts of the training images.
         val_fraction: share of the training split held out for validation.
+        val_split: ``random`` images, or whole ``groups`` of images (e.g. ``fruits360``'s frame sequences:
+            a random split of near-identical frames cannot tell models apart; see :mod:`convbench.train.splits`).
         learning_rate: Adam's learning rate.
         resume: continue from ``out/checkpoint`` when it holds the same run (raises
             :class:`ConfigError` when it holds a different one); ``False`` starts over.
@@ -102,6 +105,7 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
         >>> result.test_accuracy
     """
     started = time.perf_counter()
+    check_val_split(val_split)
     _check_options(arch, width=width, epochs=epochs, batch_size=batch_size, patience=patience,
                    learning_rate=learning_rate)
     dataset = data if isinstance(data, Dataset) else load(data, skip_bad_images=skip_bad_images)
@@ -114,7 +118,8 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
                       metrics=["accuracy"])
         return model
 
-    settings = FitSettings(epochs, batch_size, patience, seed, augment, val_fraction, learning_rate, resume, progress)
+    settings = FitSettings(epochs, batch_size, patience, seed, augment, val_fraction, learning_rate, resume, progress,
+                           val_split=val_split)
     run = run_fit(new_model, dataset, preprocessing, out, settings,
                   {"arch": arch, "width": width, "model_options": dict(sorted(model_options.items())), "data": source})
     model = run.model
@@ -122,7 +127,8 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
     params, macs = model.count_params(), total_macs(model)
     card = ModelCard(arch=arch, width=float(width), input_shape=preprocessing.input_shape,
                      class_names=tuple(dataset.class_names), preprocessing=preprocessing, params=params, macs=macs,
-                     metrics=scores, data=source, split=split_settings(dataset, val_fraction=val_fraction, seed=seed),
+                     metrics=scores, data=source, split=split_settings(dataset, val_fraction=val_fraction, seed=seed,
+                                                                      val_split=val_split),
                      extra={"training": run.config})
     report = run.report(started, seed=seed, **scores, params=params, macs=macs, data_meta=identity_of(dataset.meta))
     out = Path(out)
