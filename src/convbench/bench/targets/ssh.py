@@ -43,8 +43,9 @@ from convbench.vocabulary import REMOTE_PYTHON_ENV, SSH_OPTIONS_ENV
 
 CONNECT_TIMEOUT_S = 10  # ssh -o ConnectTimeout: an unreachable host fails in seconds, not minutes
 ALIVE_INTERVAL_S = 5  # ssh -o ServerAliveInterval: a dropped connection is noticed within ~3 intervals
-# convbench's own modules shipped in the agent, unchanged: the timing loop and its records (stdlib + numpy only)
-AGENT_MODULES = ("errors.py", "vocabulary.py", "bench/timer.py", "bench/measurement.py", "bench/stats.py")
+# convbench's own modules the agent imports, shipped unchanged with every convbench module they import in turn
+# (the timing loop and its records: stdlib + numpy only; a package's __init__ is never shipped, see agent_modules)
+AGENT_ROOTS = ("bench/timer.py", "bench/measurement.py")
 DEFAULT_REMOTE_PYTHON = "python3"
 
 
@@ -252,9 +253,32 @@ def _agent_bytes() -> bytes:
         zf.writestr("__main__.py", Path(agent.__file__).read_text())
         zf.writestr("convbench/__init__.py", '"""convbench\'s timing loop, shipped with its agent."""\n')
         zf.writestr("convbench/bench/__init__.py", "")
-        for module in AGENT_MODULES:
+        for module in agent_modules(root):
             zf.writestr(f"convbench/{module}", (root / module).read_text())
     return buffer.getvalue()
+
+
+def agent_modules(root: Path) -> list[str]:
+    """:data:`AGENT_ROOTS` and every convbench module they import, transitively (paths relative to ``root``).
+
+    Followed from the source, so a new import in ``timer.py`` travels with the agent instead of failing on the host.
+    A package's ``__init__`` (which would pull in a whole layer) is replaced by an empty one in the zipapp.
+    """
+    import ast
+
+    found: list[str] = []
+    todo = list(AGENT_ROOTS)
+    while todo:
+        module = todo.pop()
+        if module in found:
+            continue
+        found.append(module)
+        for node in ast.walk(ast.parse((root / module).read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("convbench."):
+                names = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
+                todo += [path for name in names if (path := "/".join(name.split(".")[1:]) + ".py")
+                         and (root / path).is_file()]
+    return sorted(found)
 
 
 def build_agent(path: str | os.PathLike[str]) -> Path:
