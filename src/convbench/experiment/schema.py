@@ -20,6 +20,7 @@ from convbench.naming import width_text
 from convbench.vocabulary import (
     BENCH_DEFAULTS,
     DEFAULT_QUANTIZE,
+    DEFAULT_TARGET,
     DEFAULT_THRESHOLD,
     DEFAULT_WIDTH,
     QUANTIZE_ALIASES,
@@ -43,6 +44,17 @@ def _known_quantize(mode: str) -> str:
 
 
 QuantizeName = Annotated[str, AfterValidator(_known_quantize)]
+
+
+def _known_target(text: str) -> str:
+    if text == DEFAULT_TARGET:
+        return text
+    from convbench.bench.targets import parse_target  # lazy: only a study that times elsewhere pays the import
+
+    return parse_target(text).text
+
+
+TargetText = Annotated[str, AfterValidator(_known_target)]
 
 
 class _Section(BaseModel):
@@ -112,6 +124,8 @@ class BenchConfig(_Section):
     warmup_seconds: Annotated[float, Field(ge=0)] = BENCH_DEFAULTS.warmup_seconds
     memory: bool = False  # also the peak memory of every file × runtime, each in a fresh process
     op_profile: bool = False  # also a per-operator profile of every file × runtime, from the runtime's own profiler
+    # where to time: local, ssh://[user@]host[:port], adb[://SERIAL]; one bench step per file × runtime × target
+    targets: Annotated[list[TargetText], Field(min_length=1)] = [DEFAULT_TARGET]
 
 
 class EarlyExitConfig(_Section):
