@@ -179,12 +179,14 @@ def parse_cpus(text: str | None) -> list[int] | None:
 
 
 def _print_comparison(comparison: Comparison) -> None:
+    from convbench.report import formats as fmt  # lazy, as every report import here
+
     table = Table(title="Steady-state inference, batch 1 (fastest first)")
     for column in ("#", "model", "median ms [95 % CI]", "p90 ms", "size", "params", "accuracy"):
         table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
     for r in comparison.rows:
         table.add_row(str(r["rank"]), r["model"] + (" (unstable)" if r["unstable"] else ""),
-                      f"{r['median_ms']:.3f} [{r['ci95_low_ms']:.3f}, {r['ci95_high_ms']:.3f}]",
+                      fmt.ms_ci(r),
                       f"{r['p90_ms']:.3f}", f"{r['size_bytes']:,}" if r["size_bytes"] is not None else "–",
                       f"{r['params']:,}" if r["params"] is not None else "–",
                       f"{r['accuracy']:.2%}" if r["accuracy"] is not None else "–")

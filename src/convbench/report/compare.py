@@ -33,15 +33,16 @@ from scipy.stats import mannwhitneyu
 
 from convbench.bench.measurement import Measurement
 from convbench.bench.result import BenchResult
+from convbench.bench.targets.base import aggregates_only, target_of
 from convbench.errors import ConfigError
 from convbench.io import write_text
 from convbench.report import formats as fmt
 from convbench.report import plots
 
 ALPHA = 0.05  # family-wise error rate over all pairs (Bonferroni)
-COLUMNS = ("rank", "model", "arch", "quantize", "runtime", "threads", "median_ms", "ci95_low_ms", "ci95_high_ms",
-           "p90_ms", "iqr_ratio", "unstable", "n", "size_bytes", "params", "macs", "accuracy", "attained_gflops",
-           "sha256", "path")
+COLUMNS = ("rank", "model", "arch", "quantize", "runtime", "threads", "target", "median_ms", "ci95_low_ms",
+           "ci95_high_ms", "p90_ms", "iqr_ratio", "unstable", "n", "size_bytes", "params", "macs", "accuracy",
+           "attained_gflops", "sha256", "path")
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,20 @@ class PairTest:
 
 @dataclass
 class Comparison:
-    """The table (one row per result, fastest first), every pair's test, and the files written."""
+    """The table (one row per result, fastest first), every pair's test, the files written, and the results whose
+    significance cannot be tested (a tool's aggregates, no samples)."""
 
     rows: list[dict[str, Any]]
     pairs: list[PairTest]
     files: dict[str, Path] = field(default_factory=dict)
+    untestable: list[str] = field(default_factory=list)
+
+    def fastest_per_target(self) -> dict[str, dict[str, Any]]:
+        """Each target's fastest row: the comparison's answer per device."""
+        fastest: dict[str, dict[str, Any]] = {}
+        for row in self.rows:  # fastest first
+            fastest.setdefault(row["target"], row)
+        return fastest
 
     def ranking(self) -> list[PairTest]:
         """The tests between neighbours in the latency ranking (fastest vs second, second vs third, …)."""
@@ -107,18 +117,25 @@ class Comparison:
         lines = ["# Latency comparison", "",
                  "Steady-state inference at batch 1; median with its 95 % confidence interval "
                  "(order statistics), in milliseconds.", "",
-                 "| # | model | runtime | threads | median ms [95 % CI] | p90 ms | IQR/median | size | params "
-                 "| accuracy |",
-                 "|---:|---|---|---:|---|---:|---:|---:|---:|---:|"]
+                 "| # | model | runtime | threads | target | median ms [95 % CI] | p90 ms | IQR/median | size "
+                 "| params | accuracy |",
+                 "|---:|---|---|---:|---|---|---:|---:|---:|---:|---:|"]
         for r in self.rows:
             flag = " (unstable)" if r["unstable"] else ""
-            lines.append(f"| {r['rank']} | {r['model']} | {r['runtime']} | {r['threads']} | {fmt.ms_ci(r)} | "
+            lines.append(f"| {r['rank']} | {r['model']} | {r['runtime']} | {r['threads']} | {r['target']} | "
+                         f"{fmt.ms_ci(r)} | "
                          f"{r['p90_ms']:.3f} | {r['iqr_ratio']:.1%}{flag} | {fmt.size(r['size_bytes'])} | "
                          f"{fmt.count(r['params'])} | {fmt.percent(r['accuracy'], 2)} |")
         lines += ["", "## Is the difference significant?", "",
                   "Mann–Whitney U (Bonferroni over all pairs) and disjoint median CIs must both hold; "
                   "per-call samples are autocorrelated, so both are optimistic.", ""]
         lines += [f"- {p.statement}" for p in self.pairs] or ["- (a single result: nothing to compare)"]
+        lines += [f"- {name}: significance not available (its tool reported aggregates, not per-call samples)"
+                  for name in self.untestable]
+        fastest = self.fastest_per_target()
+        if len(fastest) > 1:
+            lines += ["", "## Fastest per target", "",
+                      *(f"- {target}: {r['model']}, {fmt.ms_ci(r)} ms" for target, r in fastest.items())]
         plots = [f"![{name}]({path.name})" for name, path in self.files.items() if path.suffix == ".png"]
         if plots:
             lines += ["", "## Plots", "", *plots]
@@ -140,14 +157,16 @@ def compare(results: list[BenchResult | str | os.PathLike[str]],
     loaded = [r if isinstance(r, BenchResult) else BenchResult.load(r) for r in results]
     if not loaded:
         raise ConfigError("compare needs at least one bench result")
-    names = _unique_labels([r.label for r in loaded])
+    several_targets = len({target_of(r) for r in loaded}) > 1  # then each label says where it was timed
+    names = _unique_labels([r.label + (f" on {target_of(r)}" if several_targets else "") for r in loaded])
     order = sorted(range(len(loaded)), key=lambda i: loaded[i].inference.median)
     rows = [_row(rank, names[i], loaded[i]) for rank, i in enumerate(order, 1)]
     ordered = [(names[i], loaded[i]) for i in order]
-    m = len(ordered) * (len(ordered) - 1) // 2
+    testable = [(name, r) for name, r in ordered if not aggregates_only(r)]
+    m = len(testable) * (len(testable) - 1) // 2
     pairs = [pair_test(name_a, a.inference, name_b, b.inference, ALPHA / m)
-             for (name_a, a), (name_b, b) in itertools.combinations(ordered, 2)]
-    comparison = Comparison(rows, pairs)
+             for (name_a, a), (name_b, b) in itertools.combinations(testable, 2)]
+    comparison = Comparison(rows, pairs, untestable=[name for name, r in ordered if aggregates_only(r)])
     if out is not None:
         _write(comparison, [r for _, r in ordered], Path(out))
     return comparison
@@ -162,8 +181,10 @@ def pair_test(name_a: str, a: Measurement, name_b: str, b: Measurement, threshol
 
 
 def _row(rank: int, name: str, r: BenchResult) -> dict[str, Any]:
+    untestable = {"ci95_low_ms": None, "ci95_high_ms": None} if aggregates_only(r) else {}
     return {"rank": rank, "model": name, "arch": r.model.get("arch"), "quantize": r.model.get("quantize"),
-            "runtime": r.runtime["name"], "threads": r.runtime["threads"], **r.figures_ms(),
+            "runtime": r.runtime["name"], "threads": r.runtime["threads"], "target": target_of(r),
+            **r.figures_ms(), **untestable,
             "iqr_ratio": r.inference.iqr_ratio, "size_bytes": r.model.get("size_bytes"),
             "params": r.model.get("params"), "macs": r.model.get("macs"), "accuracy": r.model.get("accuracy"),
             "sha256": r.model.get("sha256"), "path": r.model.get("path")}

@@ -28,5 +28,8 @@ def seconds(s: float | None) -> str:
 
 
 def ms_ci(row: dict[str, Any]) -> str:
-    """A row's median with its 95 % CI, in ms: ``0.088 [0.087, 0.088]``."""
+    """A row's median with its 95 % CI, in ms: ``0.088 [0.087, 0.088]`` (``[CI not available]`` for a result that
+    holds a tool's aggregates instead of samples)."""
+    if row.get("ci95_low_ms") is None or row.get("ci95_high_ms") is None:
+        return f"{row['median_ms']:.3f} [CI not available]"
     return f"{row['median_ms']:.3f} [{row['ci95_low_ms']:.3f}, {row['ci95_high_ms']:.3f}]"

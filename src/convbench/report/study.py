@@ -27,7 +27,7 @@ from convbench.report.html import render_html
 from convbench.report.markdown import render_markdown
 from convbench.report.plots import pareto_front
 from convbench.report.study_plots import file_kind, file_label, runtime_label
-from convbench.vocabulary import quantize_label, runtime_display
+from convbench.vocabulary import DEFAULT_TARGET, quantize_label, runtime_display
 
 CSV_COLUMNS = ("kind", "model", "arch", "width", "input_size", "dataset", "format", "quantize", "runtime",
                "runtime_version", "threads", "params", "macs", "size_bytes", "sha256", "accuracy", "keras_accuracy",
@@ -48,6 +48,21 @@ class LatencyCandidate:
 
 def recommend(candidates: list[LatencyCandidate], *, accuracy_floor: float = 0.0, runtime: str | None = None,
               threads: int | None = None) -> dict[str, Any]:
+    """The recommendation of :func:`recommend_on_one_target`, made per target when the study timed on several
+    (a phone and a server rank int8 and depthwise files differently): then ``per_target`` maps each target to its
+    answer, the sentence gives each, and the other keys are the first target's."""
+    targets = list(dict.fromkeys(c.row.get("target") or DEFAULT_TARGET for c in candidates))
+    options = dict(accuracy_floor=accuracy_floor, runtime=runtime, threads=threads)
+    if len(targets) <= 1:
+        return recommend_on_one_target(candidates, **options)
+    per_target = {t: recommend_on_one_target([c for c in candidates if (c.row.get("target") or DEFAULT_TARGET) == t],
+                                             **options) for t in targets}
+    return per_target[targets[0]] | {"per_target": per_target,
+                                     "sentence": " ".join(f"On {t}: {a['sentence']}" for t, a in per_target.items())}
+
+
+def recommend_on_one_target(candidates: list[LatencyCandidate], *, accuracy_floor: float = 0.0,
+                            runtime: str | None = None, threads: int | None = None) -> dict[str, Any]:
     """The fastest configuration at or above the accuracy floor, the smallest one, and the Pareto set.
 
     Whether the fastest is clearly ahead of the runner-up is decided by the rule ``convbench compare`` applies to
@@ -84,7 +99,10 @@ def recommend(candidates: list[LatencyCandidate], *, accuracy_floor: float = 0.0
     sentence = (f"Ship {_config(fastest)}: {_figures(fastest)}; the fastest of {len(above)} configuration"
                 f"{'s' * (len(above) > 1)} with at least {fmt.percent(floor)} test accuracy")
     significant = None
-    if runner_up is not None:
+    if runner_up is not None and any(c.inference.metadata.get("aggregates_only") for c in above[:2]):
+        sentence += (f"; whether it is clearly ahead of the runner-up {_config(runner_up)} at "
+                     f"{runner_up['median_ms']:.3g} ms is not available (its tool reported aggregates, not samples)")
+    elif runner_up is not None:
         test = pair_test(_config(fastest), above[0].inference, _config(runner_up), above[1].inference)
         significant = test.significant
         versus = f"the runner-up {_config(runner_up)} at {runner_up['median_ms']:.3g} ms"
@@ -202,7 +220,8 @@ def _candidates(models: list[dict[str, Any]]) -> Section:
 
 
 def _latency(rows: list[dict[str, Any]], plots: Path) -> list[Section]:
-    ordered = sorted(rows, key=lambda r: (r["model"], r["format"], r["quantize"], r["runtime"], r["threads"]))
+    ordered = sorted(rows, key=lambda r: (r["model"], r["format"], r["quantize"], r["runtime"], r["threads"],
+                                          r.get("target") or DEFAULT_TARGET))
     memory = any(r.get("peak_memory_bytes") is not None for r in ordered)  # a column only where it was measured
     table = Table(["model", "file", "runtime", "median ms [95 % CI]", "p90 ms", "load ms",
                    *(["peak memory"] if memory else []), "preprocess ms", "size", "accuracy", "agreement"],

@@ -34,8 +34,10 @@ def file_label(row: dict[str, Any]) -> str:
 
 
 def runtime_label(row: dict[str, Any]) -> str:
-    """``LiteRT, 2 threads``: how a file was run."""
-    return f"{runtime_display(row['runtime'])}, {row['threads']} thread{'s' * (row['threads'] > 1)}"
+    """``LiteRT, 2 threads``: how a file was run (``… on ssh://pi@board`` when not on this machine)."""
+    target = row.get("target")
+    return (f"{runtime_display(row['runtime'])}, {row['threads']} thread{'s' * (row['threads'] > 1)}"
+            + (f" on {target}" if target and target != "local" else ""))
 
 
 def latency_ci(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
@@ -56,8 +58,9 @@ def latency_ci(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> 
         chosen = [r for r in rows if runtime_label(r) == runtime]
         y = np.array([bar_y(r) for r in chosen])
         med = np.array([r["median_ms"] for r in chosen])
-        low = np.array([r["ci95_low_ms"] for r in chosen])
-        high = np.array([r["ci95_high_ms"] for r in chosen])
+        # a tool's aggregates have no CI: no whisker
+        low = np.array([r["median_ms"] if r["ci95_low_ms"] is None else r["ci95_low_ms"] for r in chosen])
+        high = np.array([r["median_ms"] if r["ci95_high_ms"] is None else r["ci95_high_ms"] for r in chosen])
         ax.barh(y, med, height=height * 0.9, color=colours[k], label=runtime)
         ax.errorbar(med, y, xerr=[med - low, high - med], fmt="none", ecolor="black", elinewidth=1, capsize=2)
         ax.scatter([r["p90_ms"] for r in chosen], y, marker="|", s=80, color="#c62828", zorder=3,

@@ -196,6 +196,7 @@ class AdbTarget(Target):
     """An Android device reached with the real ``adb`` client; see the module docstring."""
 
     kind = "adb"
+    runtimes = ("litert",)  # benchmark_model runs .tflite files only
 
     def __init__(self, spec: TargetSpec) -> None:
         super().__init__(spec)

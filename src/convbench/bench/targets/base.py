@@ -97,10 +97,11 @@ class Protocol:
 
 
 class Target(abc.ABC):
-    """Times model files somewhere. Subclasses set ``kind`` and ``scheme_help`` and implement :meth:`parse`,
-    :meth:`prepare` and :meth:`run`."""
+    """Times model files somewhere. Subclasses set ``kind`` (and ``runtimes`` when not every runtime can run there)
+    and implement :meth:`parse`, :meth:`prepare` and :meth:`run`."""
 
     kind: ClassVar[str]
+    runtimes: ClassVar[tuple[str, ...] | None] = None  # the runtimes it can time files in (None: every one)
 
     def __init__(self, spec: TargetSpec) -> None:
         self.spec = spec

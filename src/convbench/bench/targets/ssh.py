@@ -54,6 +54,7 @@ class SshTarget(Target):
     """A Linux host reached with the system ``ssh``; see the module docstring."""
 
     kind = "ssh"
+    runtimes = tuple(agent.RUNNERS)
 
     def __init__(self, spec: TargetSpec) -> None:
         super().__init__(spec)
