@@ -11,28 +11,28 @@ References:
 
 Unlike the fixed-layout architectures of the zoo, StageNet's layout is its options, so a search (or a
 person) can make it as small as a task allows: at α = 1 and 48x48 px the default below has 13,410
-parameters for two classes; ``channels=(16, 32, 64)``, ``stem_channels=8`` has 4,018.
+parameters for two classes; ``stage_channels=(16, 32, 64)``, ``stem_channels=8`` has 4,018.
 
-+------------+-------------------------------------------------+---------------------------+
-| part       | layers                                          | output (48x48 input)      |
-+============+=================================================+===========================+
-| stem       | 3x3 conv, stride ``stem_stride``, BN, ReLU      | 24x24 x stem_channels·α   |
-+------------+-------------------------------------------------+---------------------------+
-| stage 1    | ``depths[0]`` × (k×k conv, BN, ReLU)            | 24x24 x channels[0]·α     |
-+------------+-------------------------------------------------+---------------------------+
-| stage i≥2  | downsample by 2 (``max`` pool or the first      | 48 / (stem_stride·2^(i-1))|
-|            | conv's stride), ``depths[i-1]`` × (conv, BN,    | x channels[i-1]·α         |
-|            | ReLU)                                           |                           |
-+------------+-------------------------------------------------+---------------------------+
-| head       | global pooling (or flatten), dropout, Dense     | num_classes               |
-+------------+-------------------------------------------------+---------------------------+
++------------+-------------------------------------------------+-------------------------------+
+| part       | layers                                          | output (48x48 input)          |
++============+=================================================+===============================+
+| stem       | 3x3 conv, stride ``stem_stride``, BN, ReLU      | 24x24 x stem_channels·α       |
++------------+-------------------------------------------------+-------------------------------+
+| stage 1    | ``depths[0]`` × (k×k conv, BN, ReLU)            | 24x24 x stage_channels[0]·α   |
++------------+-------------------------------------------------+-------------------------------+
+| stage i≥2  | downsample by 2 (``max`` pool or the first      | 48 / (stem_stride·2^(i-1))    |
+|            | conv's stride), ``depths[i-1]`` × (conv, BN,    | x stage_channels[i-1]·α       |
+|            | ReLU)                                           |                               |
++------------+-------------------------------------------------+-------------------------------+
+| head       | global pooling (or flatten), dropout, Dense     | num_classes                   |
++------------+-------------------------------------------------+-------------------------------+
 
-Defaults: ``stem_channels=16``, ``channels=(32, 64, 128)``, ``depths=(1, 1, 1)``, separable convs,
+Defaults: ``stem_channels=16``, ``stage_channels=(32, 64, 128)``, ``depths=(1, 1, 1)``, separable convs,
 3x3 kernels, max pooling between stages, global average pooling. The stem is always a full
 convolution: on 1–3 input channels a depthwise step saves almost nothing and leaves each output filter
 to mix a single channel (as in :func:`~convbench.models.alexnet.alexnet_separable`). Every conv uses
 "same" padding, so the input must only be large enough for the last stage to see one pixel:
-``stem_stride · 2^(stages - 1)`` (8 for the default). Channel counts are ``channels · α`` rounded with
+``stem_stride · 2^(stages - 1)`` (8 for the default). Channel counts are ``stage_channels · α`` rounded with
 the shared ``make_divisible`` to a multiple of 4 (not 8 as the MobileNets: at a few thousand
 parameters, steps of 8 channels are too coarse for a search).
 """
@@ -59,7 +59,7 @@ DOWNSAMPLES = ("max", "stride")  # between stages: a 2x2/2 max pool, or stride 2
 STEM_STRIDES = (1, 2)
 # What an architecture search may vary (convbench.search): every combination builds. The layouts run from
 # 1.5 k (separable) to 300 k (regular, depth 2) parameters at α = 1 (two classes); α scales them by about α².
-SEARCH_OPTIONS = (("channels", ((8, 16, 32), (16, 32, 64), (8, 16, 32, 64), (16, 32, 64, 128), (32, 64, 128))),
+SEARCH_OPTIONS = (("stage_channels", ((8, 16, 32), (16, 32, 64), (8, 16, 32, 64), (16, 32, 64, 128), (32, 64, 128))),
                   ("depths", (1, 2)), ("conv", CONV_TYPES), ("stem_channels", (8, 16)),
                   ("downsample", DOWNSAMPLES), ("pooling", ("avg", "max")))
 
@@ -86,18 +86,18 @@ class Stage:
 def stagenet(input_shape: tuple[int, int, int], num_classes: int, width: float = 1.0, *,
              classifier_activation: str | None = "softmax", name: str | None = None, pooling: str = "avg",
              dropout: float = 0.0, stem_channels: int = STEM_CHANNELS, stem_stride: int = 2,
-             channels: Sequence[int] = STAGE_CHANNELS, depths: int | Sequence[int] = STAGE_DEPTHS,
+             stage_channels: Sequence[int] = STAGE_CHANNELS, depths: int | Sequence[int] = STAGE_DEPTHS,
              conv: str | Sequence[str] = "separable", kernel_size: int = 3, downsample: str = "max") -> keras.Model:
     """StageNet (see the module docstring for the layout and its stage table).
 
     Args:
-        input_shape: ``(H, W, C)`` with H, W ≥ ``stem_stride · 2^(len(channels) - 1)`` and C = 1 or 3.
+        input_shape: ``(H, W, C)`` with H, W ≥ ``stem_stride · 2^(len(stage_channels) - 1)`` and C = 1 or 3.
         num_classes: number of output classes.
         width: the width multiplier α: it scales the stem's and every stage's channels (rounded to a
             multiple of 4, never below 4).
             - If `width < 1.0`, proportionally decreases the number of filters in each layer.
             - If `width > 1.0`, proportionally increases the number of filters in each layer.
-            - If `width == 1.0`, ``stem_channels`` and ``channels`` are used as given.
+            - If `width == 1.0`, ``stem_channels`` and ``stage_channels`` are used as given.
             Defaults to `1.0`.
         classifier_activation: activation of the ``predictions`` layer (``None`` gives logits).
         name: model name; defaults to ``stagenet_{α}_{H}``.
@@ -105,8 +105,9 @@ def stagenet(input_shape: tuple[int, int, int], num_classes: int, width: float =
         dropout: dropout rate before ``predictions`` (0, the default, disables it).
         stem_channels: output channels of the stem conv (before α), ≥ 1.
         stem_stride: 1 or 2 (default): the stem's stride.
-        channels: output channels of each stage (before α), one positive integer per stage.
-        depths: convs in each stage: one positive integer per stage (as many as ``channels``), or one
+        stage_channels: output channels of each stage (before α), one positive integer per stage (named apart
+            from :func:`~convbench.train.train`'s ``channels``, the input's).
+        depths: convs in each stage: one positive integer per stage (as many as ``stage_channels``), or one
             for every stage.
         conv: ``"separable"`` (default; ``SeparableConv2D``) or ``"regular"`` (``Conv2D``), for every
             stage, or a sequence with one of these per stage.
@@ -124,9 +125,9 @@ def stagenet(input_shape: tuple[int, int, int], num_classes: int, width: float =
             option (naming it and its value).
 
     Example:
-        >>> build("stagenet", (48, 48, 3), 2, width=0.5, channels=(16, 32), depths=(1, 2)).count_params()
+        >>> build("stagenet", (48, 48, 3), 2, width=0.5, stage_channels=(16, 32), depths=(1, 2)).count_params()
     """
-    stages = stage_layout(width, channels=channels, depths=depths, conv=conv)
+    stages = stage_layout(width, stage_channels=stage_channels, depths=depths, conv=conv)
     _check_layout(stem_channels=stem_channels, stem_stride=stem_stride, kernel_size=kernel_size,
                   downsample=downsample)
     check_options(ARCH, input_shape, min_input_size(stem_stride, len(stages)),
@@ -153,20 +154,20 @@ def stagenet(input_shape: tuple[int, int, int], num_classes: int, width: float =
     return keras.Model(inputs, outputs, name=name or model_name(ARCH, width, input_shape))
 
 
-def stage_layout(width: float = 1.0, *, channels: Sequence[int] = STAGE_CHANNELS,
+def stage_layout(width: float = 1.0, *, stage_channels: Sequence[int] = STAGE_CHANNELS,
                  depths: int | Sequence[int] = STAGE_DEPTHS,
                  conv: str | Sequence[str] = "separable") -> tuple[Stage, ...]:
     """The stages :func:`stagenet` builds for these options: conv type, channels after α, depth.
 
     Raises:
-        ModelError: channels or depths that are not positive integers, of different lengths, or an
+        ModelError: stage_channels or depths that are not positive integers, of different lengths, or an
             unknown conv type.
     """
-    channels = _positive_ints("channels", channels)
+    channels = _positive_ints("stage_channels", stage_channels)
     depths = _positive_ints("depths", (depths,) * len(channels) if isinstance(depths, int) else depths)
     if len(channels) != len(depths):
-        raise ModelError(f"{ARCH}: channels and depths need one entry per stage, got {len(channels)} channels "
-                         f"and {len(depths)} depths (channels={channels!r}, depths={depths!r})")
+        raise ModelError(f"{ARCH}: stage_channels and depths need one entry per stage, got {len(channels)} and "
+                         f"{len(depths)} (stage_channels={stage_channels!r}, depths={depths!r})")
     convs = (conv,) * len(channels) if isinstance(conv, str) else tuple(conv)
     if len(convs) != len(channels) or any(c not in CONV_TYPES for c in convs):
         raise ModelError(f"{ARCH}: conv must be one of {', '.join(CONV_TYPES)} or one of them per stage "
