@@ -1,0 +1,135 @@
+"""Every bad input of a search is a one-line error naming it, raised before any work (nothing written); the space
+comes from the registry; the pruning rule and the recommendation follow their stated rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from search.searchkit import free_port, write_space
+from support import assert_one_line_error
+
+from convbench.data import Dataset, load
+from convbench.errors import ConfigError
+from convbench.models import defaults, list_models
+from convbench.search import (
+    Latency,
+    TrialParams,
+    TrialRecord,
+    default_space,
+    load_space,
+    parse_budget,
+    parse_target,
+    recommend,
+    search,
+)
+from convbench.search.trial import rungs, should_prune
+
+
+def test_the_default_space_is_every_registered_architecture_with_its_builders_ranges():
+    space = default_space()
+    assert sorted(space.architectures) == list_models()
+    for arch, arch_space in space.architectures.items():
+        assert arch_space.width == defaults(arch).width_range
+        assert arch_space.options == dict(defaults(arch).search_options)
+
+
+def test_a_space_file_narrows_the_architectures_and_keeps_their_registered_options(tmp_path: Path):
+    space = load_space(write_space(tmp_path, 'input_sizes = [32]\n[architectures.mobilenet_v2]\nwidth = [0.2, 0.3]\n'))
+    assert list(space.architectures) == ["mobilenet_v2"]
+    assert space.architectures["mobilenet_v2"].width == (0.2, 0.3)
+    assert space.architectures["mobilenet_v2"].options == dict(defaults("mobilenet_v2").search_options)
+    assert space.input_sizes == (32,)
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("[architectures.resnet_9000]\n", "resnet_9000"),
+    ("colour = 3\n", "colour"),
+    ("[architectures.mobilenet_v2]\ndepth = [1, 2]\n", "depth"),
+    ("[architectures.mobilenet_v2]\noptions = { kernel = [3] }\n", "kernel"),
+    ("[architectures]\n", "empty search space"),
+    ("input_sizes = []\n", "empty search space"),
+    ("quantize = ['int4']\n", "int4"),
+    ("input_sizes = [8]\n[architectures.mobilenet_v2]\n", "empty search space"),
+    ("[architectures.mobilenet_v2]\nwidth = [0.5, 0.1]\n", "width"),
+])
+def test_bad_space_files_are_one_line_errors_naming_the_culprit(tmp_path: Path, cli, text: str, needle: str):
+    path = write_space(tmp_path, text)
+    with pytest.raises(ConfigError, match=needle):
+        load_space(path)
+    out = tmp_path / "out"
+    rc, _, err = cli("search", "--floor", "0.9", "--space", path, "--out", out, "--quiet")
+    assert_one_line_error(rc, err, needle)
+    assert not out.exists()  # checked before anything was written
+
+
+@pytest.mark.parametrize("floor", ["0", "-0.1", "1.5"])
+def test_a_floor_outside_0_1_is_refused(tmp_path: Path, cli, floor: str):
+    rc, _, err = cli("search", "--floor", floor, "--out", tmp_path / "out", "--quiet")
+    assert_one_line_error(rc, err, "floor", floor)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("budget", ["0", "0m", "0h0m", "soon", "-5"])
+def test_a_zero_or_unreadable_budget_is_refused(tmp_path: Path, cli, budget: str):
+    rc, _, err = cli("search", "--floor", "0.9", "--budget", budget, "--out", tmp_path / "out", "--quiet")
+    assert_one_line_error(rc, err, "budget")
+    assert not (tmp_path / "out").exists()
+
+
+def test_budgets_read_as_stated():
+    assert parse_budget("60m") == 3600
+    assert parse_budget("1h30m") == 5400
+    assert parse_budget("90s") == 90
+    assert parse_budget(2.5) == 2.5
+
+
+def test_targets_name_a_runtime_that_runs_an_exported_file_and_a_thread_count():
+    assert (parse_target("litert:2").runtime, parse_target("litert:2").threads) == ("litert", 2)
+    assert parse_target("onnxruntime").threads == 1
+    for bad, needle in (("tpu:1", "tpu"), ("keras:1", "keras"), ("litert:0", "0")):
+        with pytest.raises(ConfigError, match=needle):
+            parse_target(bad)
+
+
+def test_a_dataset_with_one_class_is_refused_before_training(tmp_path: Path):
+    digits = load("digits")
+    zeros = digits.train.take(np.flatnonzero(digits.train.labels == 0))
+    one_class = Dataset("zeros", ("0",), zeros, None, "zeros")
+    with pytest.raises(ConfigError, match="one class"):
+        search(one_class, floor=0.9, out=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_ray_address_is_a_one_line_error(tmp_path: Path, cli):
+    address = f"127.0.0.1:{free_port()}"
+    rc, _, err = cli("search", "--floor", "0.9", "--ray", address, "--out", tmp_path / "out", "--quiet")
+    assert_one_line_error(rc, err, address)
+    assert not (tmp_path / "out").exists()
+
+
+def test_pruning_is_successive_halving_on_the_earlier_trials_per_epoch_scores():
+    assert rungs(9) == [1, 3]
+    assert rungs(1) == []
+    earlier = ((0.90, 0.95, 0.97), (0.85, 0.90, 0.93), (0.80, 0.85, 0.90))
+    assert should_prune(earlier, [0.50])  # below the best third at the first rung
+    assert not should_prune(earlier, [0.99])
+    assert not should_prune((), [0.10])  # the first trial has no one to lose against
+
+
+def _record(number: int, median: float, half_width: float, val_accuracy: float, val_loss: float) -> TrialRecord:
+    return TrialRecord(number=number, params=TrialParams(arch="stagenet", width=0.5, input_size=16), state="complete",
+                       val_accuracy=val_accuracy, val_loss=val_loss,
+                       latency=Latency(median_ms=median, ci95_low_ms=median - half_width,
+                                       ci95_high_ms=median + half_width))
+
+
+def test_the_recommendation_is_the_fastest_feasible_trial_with_latency_ties_ranked_by_validation():
+    records = [_record(0, 1.00, 0.01, 1.0, 0.30),   # fastest
+               _record(1, 1.01, 0.01, 1.0, 0.05),   # tied with it on latency, lower validation loss
+               _record(2, 0.50, 0.01, 0.90, 0.01),  # fastest of all but below the floor
+               _record(3, 2.00, 0.01, 1.0, 0.01)]   # clearly slower
+    assert recommend(records, floor=0.99) == 1
+    assert recommend(records, floor=0.5) == 2
+    assert recommend(records[2:3], floor=0.99) is None
