@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from convbench.data._registry import absolute_spec
 from convbench.data.preprocess import Preprocessing
 from convbench.errors import ModelError
 from convbench.io import read_json, write_json
@@ -77,6 +78,10 @@ class EarlyExitSettings:
         stem_share, exit_share: the stem's and the exit head's share of the backbone's MACs (the analytic model).
         l1_weight, l2_weight: weights of the exit and main losses.
         mix: how the main + redundant training mix was built (:class:`~convbench.data.MixSettings` as a dict).
+        open_world: the open-world training options (redundant sources and shares, cue-removing augmentation,
+            outlier exposure), ``None`` when none was asked for.
+        calibration: the threshold chosen on the validation split for a stated goal
+            (:class:`~convbench.train.open_world.Calibration` as a dict), ``None`` when not calibrated.
         form: exported files: ``single`` (one file with an ``IF`` op) or ``chained`` (two segments).
         segment: chained files: ``stem`` or ``rest``; rest_file: the stem's card names its rest segment.
         threshold, default_threshold: exported files: how the threshold is given (a runtime input) and its default.
@@ -93,6 +98,8 @@ class EarlyExitSettings:
     l1_weight: float = 1.0
     l2_weight: float = 1.0
     mix: dict[str, Any] = field(default_factory=dict)
+    open_world: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None
     threshold: str | None = None
     default_threshold: float | None = None
     source_sha256: str | None = None
@@ -206,7 +213,13 @@ def card_path(model_path: str | os.PathLike[str]) -> Path:
 
 
 def write_card(model_path: str | os.PathLike[str], card: ModelCard) -> Path:
-    """Write ``card`` beside ``model_path`` (atomically)."""
+    """Write ``card`` beside ``model_path`` (atomically), its data spec's paths made absolute.
+
+    A relative data path means "from the folder training ran in", which a later ``export`` or ``bench`` run
+    from another folder cannot know; the absolute one (same JSON layout) can be read from anywhere.
+    """
+    if card.data:
+        card = replace(card, data=absolute_spec(card.data))
     return write_json(card_path(model_path), card.to_dict())
 
 

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from convbench.bench.measurement import Measurement
 from convbench.errors import DataError
@@ -95,6 +107,82 @@ class BenchResult:
             found = d.get("schema") if isinstance(d, dict) else type(d).__name__
             raise DataError(f"{path}: not a bench result (expected schema {SCHEMA!r}, found {found!r})")
         try:
+            _ResultFile.model_validate(d)
+        except ValidationError as e:
+            raise DataError(f"{path}: malformed bench result: {_first_error(e)}") from None
+        try:
             return cls.from_dict(d)
         except (KeyError, TypeError, ValueError) as e:
             raise DataError(f"{path}: malformed bench result ({type(e).__name__}: {e})") from None
+
+
+# -- the file's schema: what compare, reports and the study read from a result, checked when a file is loaded ------
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+_Seconds = Annotated[float, Field(ge=0), AfterValidator(_finite)]  # a time per call: finite, never negative
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=False)
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str = ""
+    sub_label: str = ""
+    description: str = ""
+    num_threads: PositiveInt = 1
+    env: str | None = None
+
+
+class _Phase(_Open):
+    spec: _Spec
+    unit: Literal["s"] = "s"
+    times_s: list[_Seconds] = Field(min_length=1)
+    number_per_run: PositiveInt = 1
+    metadata: dict[str, Any] = {}
+
+
+class _Model(_Open):
+    path: str
+    size_bytes: NonNegativeInt
+    sha256: str | None = None
+    arch: str | None = None
+    quantize: str | None = None
+    params: NonNegativeInt | None = None
+    macs: NonNegativeInt | None = None
+    accuracy: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class _Runtime(_Open):
+    name: str
+    threads: PositiveInt
+
+
+class _ResultFile(_Open):
+    model: _Model
+    runtime: _Runtime
+    protocol: dict[str, Any]
+    image: dict[str, Any]
+    phases: dict[str, _Phase]
+    environment: dict[str, Any] = {}
+    memory: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _has_inference(self) -> _ResultFile:
+        if "inference" not in self.phases:  # every table and ranking reads it
+            raise ValueError("phases.inference is missing")
+        return self
+
+
+def _first_error(e: ValidationError) -> str:
+    """The first problem as ``field.path: message`` (one line, naming the field)."""
+    first = e.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
+    if not first["loc"]:  # a check of the whole file names its field itself
+        return message
+    return f"{'.'.join(str(part) for part in first['loc'])}: {message} (got {first.get('input')!r:.60})"

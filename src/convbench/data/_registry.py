@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ class DatasetInfo:
     loader: Loader
     layout: str  # the on-disk form it reads, for `convbench datasets`
     needs_path: bool = True
+    spec_options: tuple[str, ...] = ()  # options whose values are data specs themselves (a mix's main, redundant)
 
 
 _LOADERS: dict[str, DatasetInfo] = {}  # name -> loader and its description
@@ -27,12 +29,14 @@ _LOADERS: dict[str, DatasetInfo] = {}  # name -> loader and its description
 DEFAULT_DATASET = "digits"
 
 
-def register_dataset(name: str, layout: str, needs_path: bool = True) -> Callable[[Loader], Loader]:
-    """Register a loader ``fn(path, **options) -> Dataset`` under ``name``."""
+def register_dataset(name: str, layout: str, needs_path: bool = True,
+                     spec_options: tuple[str, ...] = ()) -> Callable[[Loader], Loader]:
+    """Register a loader ``fn(path, **options) -> Dataset`` under ``name`` (``spec_options``: options that hold
+    data specs, made absolute with the spec's own path by :meth:`DataSpec.absolute`)."""
 
     def decorator(fn: Loader) -> Loader:
         assert name not in _LOADERS, f"dataset {name!r} registered twice"
-        _LOADERS[name] = DatasetInfo(name, fn, layout, needs_path)
+        _LOADERS[name] = DatasetInfo(name, fn, layout, needs_path, spec_options)
         return fn
 
     return decorator
@@ -42,9 +46,16 @@ def list_datasets() -> list[DatasetInfo]:
     return [_LOADERS[k] for k in sorted(_LOADERS)]
 
 
+_SPEC = re.compile(r"(?P<name>[^:?]*)(?::(?P<path>[^?]*))?(?:\?(?P<query>.*))?", re.DOTALL)
+
+
 @dataclass(frozen=True)
 class DataSpec:
-    """A parsed data spec: ``NAME``, ``NAME:PATH`` or ``NAME:PATH?key=value&key=value``."""
+    """A parsed data spec: ``NAME``, ``NAME:PATH``, ``NAME:PATH?key=value&key=value`` or ``NAME?key=value``.
+
+    ``str(spec)`` parses back to an equal spec (option values are URL-encoded, so a value may be a data
+    spec itself, as a mix's ``main`` and ``redundant`` are).
+    """
 
     name: str
     path: Path | None
@@ -54,16 +65,40 @@ class DataSpec:
     def parse(cls, spec: str | None) -> DataSpec:
         if not spec:
             return cls(DEFAULT_DATASET, None, {})
-        name, _, rest = spec.partition(":")
-        path_part, _, query = rest.partition("?")
+        parts = _SPEC.fullmatch(spec)
+        name, path_part, query = parts["name"], parts["path"], parts["query"]  # type: ignore[index]
         if not name:
             raise DataError(f"data spec {spec!r} has no dataset name; expected NAME:PATH")
         options = dict(urllib.parse.parse_qsl(query, keep_blank_values=True)) if query else {}
         return cls(name, Path(path_part).expanduser() if path_part else None, options)
 
+    def absolute(self) -> DataSpec:
+        """This spec with an existing relative path made absolute and resolved (also inside spec options).
+
+        What a model card records: a card read from another folder must still find its data. A path that
+        does not exist here, or a dataset name not registered, is left as it is (it could only be guessed).
+        """
+        info = _LOADERS.get(self.name)
+        if info is None:
+            return self
+        path = self.path
+        if path is not None and not path.is_absolute() and path.exists():
+            path = path.resolve()
+        options = {key: absolute_spec(value) if key in info.spec_options else value
+                   for key, value in self.options.items()}
+        return DataSpec(self.name, path, options)
+
     def __str__(self) -> str:
         text = self.name + (f":{self.path}" if self.path else "")
         return text + ("?" + urllib.parse.urlencode(self.options) if self.options else "")
+
+
+def absolute_spec(spec: str) -> str:
+    """``spec`` as text with its paths made absolute (see :meth:`DataSpec.absolute`); unparseable text unchanged."""
+    try:
+        return str(DataSpec.parse(spec).absolute())
+    except DataError:
+        return spec
 
 
 def check_spec(spec: str | DataSpec | None) -> DataSpec:

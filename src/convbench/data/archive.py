@@ -3,14 +3,20 @@
 A :class:`Source` lists the files it holds by their path inside it (``a/b/c.png``, POSIX separators)
 and reads any of them as bytes. A directory is read together with the archives lying directly in it
 (so ``gtsrb/`` holding the three official zips reads as one tree); files on disk win over archive
-members of the same name. Loaders find their files by name pattern, so a top folder (``fruits-360/``,
-``cifar-10-batches-py/``) may be present or not.
+members of the same name. Symbolic links to folders are followed (a class folder may be a link), each
+real folder read once, so a link cycle ends. Zip member names are decoded as the zip specification
+says: UTF-8 when flagged, else the Info-ZIP Unicode Path extra field when present, else cp437, except
+that a name written on Unix (where Info-ZIP's ``zip`` stores the locale's UTF-8 bytes without flag or
+extra field) is read as UTF-8 when it is valid UTF-8. Loaders
+find their files by name pattern, so a top folder (``fruits-360/``, ``cifar-10-batches-py/``) may be
+present or not.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import struct
 import tarfile
 import zipfile
 import zlib
@@ -91,8 +97,9 @@ class Source:
 
     def _add_directory(self, root: Path) -> None:
         archives = []
-        for folder, subdirs, files in os.walk(root):
-            subdirs[:] = sorted(d for d in subdirs if not _is_junk(d))
+        seen = {os.path.realpath(root)}  # real folders already listed: a link back up (a cycle) is not re-read
+        for folder, subdirs, files in os.walk(root, followlinks=True):
+            subdirs[:] = [d for d in sorted(subdirs) if not _is_junk(d) and _first_visit(Path(folder) / d, seen)]
             rel = Path(folder).relative_to(root)
             if rel != Path("."):
                 self.dirs.add(rel.as_posix())
@@ -120,7 +127,7 @@ class Source:
             raise DataError(f"cannot open {path}: expected a readable .zip archive ({e})") from None
         self._closers.append(zf.close)
         for info in zf.infolist():
-            name = info.filename.rstrip("/")
+            name = zip_member_name(info).rstrip("/")
             if info.is_dir():
                 if not _is_junk(name):
                     self.dirs.add(name)
@@ -154,6 +161,44 @@ class Source:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _first_visit(folder: Path, seen: set[str]) -> bool:
+    real = os.path.realpath(folder)
+    if real in seen:
+        return False
+    seen.add(real)
+    return True
+
+
+_UNIX = 3  # ZipInfo.create_system of a zip made on Unix
+_UNICODE_PATH_EXTRA = 0x7075  # Info-ZIP Unicode Path extra field: version 1, CRC-32 of the header name, UTF-8 name
+
+
+def zip_member_name(info: zipfile.ZipInfo) -> str:
+    """A member's name as its zip means it (see the module docstring): Python reads a name without the UTF-8 flag
+    as cp437 only, which garbles the UTF-8 names Info-ZIP's ``zip`` writes on Unix."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    raw = info.orig_filename.encode("cp437")  # the header's bytes, as Python decoded them
+    extra, offset = info.extra, 0
+    while offset + 4 <= len(extra):
+        kind, size = struct.unpack_from("<HH", extra, offset)
+        body = extra[offset + 4:offset + 4 + size]
+        offset += 4 + size
+        if kind != _UNICODE_PATH_EXTRA or len(body) < 5 or body[0] != 1:
+            continue
+        try:
+            if struct.unpack_from("<I", body, 1)[0] == zlib.crc32(raw):
+                return body[5:].decode("utf-8")
+        except (UnicodeError, struct.error):
+            pass
+    if info.create_system == _UNIX:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return info.filename
 
 
 def _zip_reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], bytes]:

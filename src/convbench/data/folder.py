@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -33,11 +33,13 @@ class ClassFolders:
         root: the folder holding the class folders (or the split folders), ``""`` for the source's top.
         files: split (``train``/``test``) → class folder name → image files; both sorted.
         ignored: image files found outside that layout (left out).
+        split_dirs: split → the folder its class folders are in, as named in the source (``fruits-360/Training``).
     """
 
     root: str
     files: dict[str, dict[str, list[str]]]
     ignored: int = 0
+    split_dirs: dict[str, str] = field(default_factory=dict)
 
 
 def find_class_folders(source: Source, *, expect: str = "class-per-folder images") -> ClassFolders:
@@ -76,7 +78,7 @@ def find_class_folders(source: Source, *, expect: str = "class-per-folder images
     _check_class_folders(source, split_dirs, files, expect)
     used = sum(len(f) for c in files.values() for f in c.values())
     return ClassFolders(root, {s: {c: sorted(f) for c, f in sorted(cl.items())} for s, cl in files.items()},
-                        len(images) - used)
+                        len(images) - used, split_dirs)
 
 
 def _check_class_folders(source: Source, split_dirs: dict[str, str], files: dict[str, dict[str, list[str]]],

@@ -53,6 +53,11 @@ def load_fruits360(path: Path, labels: str = "group", groups: str = "sequence",
         folders = find_class_folders(source, expect=f"Fruits-360's {LAYOUT}")
         if "test" not in folders.files:
             raise DataError(f"{path} has no Training/ and Test/ folders: expected Fruits-360's {LAYOUT}")
+        named = {split: PurePosixPath(folder).name.lower() for split, folder in folders.split_dirs.items()}
+        # Fruits-360's own folder names: a train/ + test/ image set (a CIFAR-10 image copy …) is another dataset
+        if (named.get("train"), named.get("test")) != ("training", "test"):
+            found = " and ".join(f"{folder}/" for folder in folders.split_dirs.values())
+            raise DataError(f"{path} has {found}, not Training/ and Test/ folders: expected Fruits-360's {LAYOUT}")
         group_ids = _group_ids(folders.files, groups)
         varieties, train, test, meta = read_class_folders(
             source, folders, skip_bad_images=as_bool(skip_bad_images, "skip_bad_images"), group_of=group_ids.get)

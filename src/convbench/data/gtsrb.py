@@ -34,6 +34,7 @@ LAYOUT = "Final_Training/Images/000NN/*.ppm with GT-000NN.csv; optionally Final_
 _TRAIN_CSV = re.compile(r"(.*/)?Final_Training/Images/(\d{5})/GT-\2\.csv")
 _TEST_IMAGE = re.compile(r"(.*/)?Final_Test/Images/[^/]+\.ppm", re.IGNORECASE)
 _COLUMNS = ("Filename", "ClassId")
+NUM_CLASSES = 43  # GTSRB's ClassIds are 0-42
 _ROI = ("Roi.X1", "Roi.Y1", "Roi.X2", "Roi.Y2")
 
 Row = tuple[str, int, Box | None]  # (image file in the source, class id, crop box)
@@ -74,7 +75,18 @@ def _training_rows(source: Source, use_roi: bool) -> list[Row]:
     csvs = [n for n in source.names if _TRAIN_CSV.fullmatch(n)]
     if not csvs:
         raise DataError(f"no Final_Training/Images/000NN/GT-000NN.csv in {source.path}: expected GTSRB's {LAYOUT}")
-    return [row for name in csvs for row in _read_csv(source, name, use_roi)]
+    rows = []
+    for name in csvs:  # a training csv lists the images of its own class folder 000NN only
+        folder_id = int(_TRAIN_CSV.fullmatch(name)[2])  # type: ignore[index]
+        if folder_id >= NUM_CLASSES:
+            raise DataError(f"{source.where(name)}: class folder {folder_id:05d} is not a GTSRB class "
+                            f"(expected 00000-{NUM_CLASSES - 1:05d})")
+        for row in _read_csv(source, name, use_roi):
+            if row[1] != folder_id:
+                raise DataError(f"{source.where(name)} lists {row[0].rpartition('/')[2]} with ClassId {row[1]}: "
+                                f"expected {folder_id}, its class folder's")
+            rows.append(row)
+    return rows
 
 
 def _test_rows(source: Source, use_roi: bool) -> list[Row]:
@@ -112,5 +124,7 @@ def _read_csv(source: Source, name: str, use_roi: bool, image_dir: str | None = 
                    int(record["Roi.Y2"]) + 1) if use_roi else None
         except (TypeError, ValueError):
             raise DataError(f"{source.where(name)} line {line}: expected integer ClassId and Roi values") from None
+        if not 0 <= class_id < NUM_CLASSES:  # checked before any array is sized by it
+            raise DataError(f"{source.where(name)} line {line} has ClassId {class_id}: expected 0-{NUM_CLASSES - 1}")
         rows.append((file, class_id, box))
     return rows

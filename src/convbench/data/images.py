@@ -17,12 +17,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from convbench.data.archive import Source
-from convbench.data.preprocess import Preprocessing
+from convbench.data.preprocess import Preprocessing, image_pixels
 from convbench.errors import DataError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".pnm", ".bmp", ".gif", ".tif",
                             ".tiff", ".webp"})
-_GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})  # decoded as one channel
 _CHUNK = 256  # files per thread-pool task
 
 Box = tuple[int, int, int, int]  # (left, top, right, bottom), right/bottom exclusive, as PIL's crop
@@ -33,7 +32,8 @@ def is_image_name(name: str) -> bool:
 
 
 def decode_image(data: bytes, where: str, crop: Box | None = None) -> np.ndarray:
-    """Decode one image file into ``(H, W, C)`` uint8: C = 1 for grayscale files (1-bit → 0/255), else 3 (RGB).
+    """Decode one image file into ``(H, W, C)`` uint8: C = 1 for grayscale files (1-bit → 0/255, 16-bit scaled by
+    its depth), else 3 (RGB).
 
     Raises:
         DataError: the bytes are not a readable image; the message names ``where``.
@@ -42,11 +42,10 @@ def decode_image(data: bytes, where: str, crop: Box | None = None) -> np.ndarray
         with Image.open(io.BytesIO(data)) as im:
             if crop is not None:
                 im = im.crop(crop)
-            mode = "L" if im.mode in _GRAY_MODES else "RGB"
-            pixels = np.asarray(im if im.mode == mode else im.convert(mode), dtype=np.uint8)
+            pixels = image_pixels(im, where)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"cannot decode image {where}: expected a readable image file ({e})") from None
-    return pixels.reshape(*pixels.shape[:2], -1)
+    return pixels
 
 
 @dataclass(frozen=True)

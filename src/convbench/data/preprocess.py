@@ -77,14 +77,58 @@ class Preprocessing:
         """Decode an image file and preprocess it into a ``(1, H, W, C)`` float32 batch."""
         try:
             with Image.open(path) as im:
-                im = im.convert("L" if self.channels == 1 else "RGB")
-                pixels = np.asarray(im, dtype=np.uint8)
+                pixels = image_pixels(im, str(path), self.channels)
         except FileNotFoundError:
             raise DataError(f"image file not found: {path}") from None
-        except (UnidentifiedImageError, OSError) as e:
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
             raise DataError(f"cannot decode image {path}: {e}") from None
-        pixels = pixels.reshape(*pixels.shape[:2], self.channels)
         return self(pixels[None])
+
+
+GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})  # one channel
+_WIDE_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})  # integer pixels of more than 8 bits
+
+
+def image_pixels(im: Image.Image, where: str, channels: int | None = None) -> np.ndarray:
+    """A decoded PIL image as ``(H, W, C)`` uint8: C = ``channels``, or 1 for grayscale modes and 3 for the rest.
+
+    Pixels of more than 8 bits (16-bit PNG and TIFF) are scaled by their real bit depth (0-65535 → 0-255);
+    PIL's own ``convert("L")`` would clip them, turning a 16-bit image all white.
+
+    Raises:
+        DataError: floating-point pixels, or wide integer pixels whose bit depth cannot be told (names ``where``).
+    """
+    gray = im.mode in GRAY_MODES
+    if im.mode == "F":
+        raise DataError(f"cannot decode image {where}: floating-point pixels (mode F) have no known range; "
+                        "expected 8- or 16-bit integer pixels")
+    if im.mode in _WIDE_MODES:
+        bits = _bit_depth(im, where)
+        wide = np.asarray(im).astype(np.int64)
+        if wide.size and (wide.min() < 0 or wide.max() >= 1 << bits):
+            raise DataError(f"cannot decode image {where}: pixel values {wide.min()}-{wide.max()} do not fit its "
+                            f"{bits} bits")
+        pixels = ((wide * 255 + ((1 << bits) - 1) // 2) // ((1 << bits) - 1)).astype(np.uint8)[..., None]
+    else:
+        pixels = np.asarray(im if im.mode == ("L" if gray else "RGB") else im.convert("L" if gray else "RGB"),
+                            dtype=np.uint8)
+        pixels = pixels.reshape(*pixels.shape[:2], -1)
+    if channels is not None and pixels.shape[2] != channels:
+        pixels = _convert_channels(pixels[None], channels)[0]
+    return pixels
+
+
+def _bit_depth(im: Image.Image, where: str) -> int:
+    """Bits per pixel of a wide integer image: 16 for the ``I;16`` modes and PNG, else the TIFF BitsPerSample tag."""
+    if im.mode.startswith("I;16") or im.format == "PNG":  # PNG's widest grayscale is 16 bits
+        return 16
+    tags = getattr(im, "tag_v2", None)
+    bits = tags.get(258) if tags is not None else None  # TIFF BitsPerSample
+    bits = bits[0] if isinstance(bits, tuple) else bits
+    if isinstance(bits, int) and 8 < bits <= 32:
+        return bits
+    raise DataError(f"cannot decode image {where}: 32-bit integer pixels (mode I) of unknown bit depth; "
+                    "expected 8- or 16-bit pixels")
 
 
 def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

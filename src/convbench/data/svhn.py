@@ -7,6 +7,8 @@ where 10 stands for the digit 0.
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +49,14 @@ def read_svhn_mat(data: bytes, where: str) -> Split:
     """
     import scipy.io  # scipy's import takes a moment: only when SVHN is read
 
+    if not data:
+        raise DataError(f"{where} is empty: expected a MATLAB .mat file with X and y")
     try:
         mat = scipy.io.loadmat(io.BytesIO(data), variable_names=("X", "y"))
-    except (ValueError, TypeError, OSError, NotImplementedError) as e:
-        raise DataError(f"cannot read {where}: expected a MATLAB .mat file with X and y ({e})") from None
+    except (scipy.io.matlab.MatReadError, ValueError, TypeError, OSError, NotImplementedError, IndexError, KeyError,
+            EOFError, OverflowError, MemoryError, struct.error, zlib.error) as e:  # a cut or damaged file's many faces
+        raise DataError(f"cannot read {where}: expected a MATLAB .mat file with X and y "
+                        f"({type(e).__name__}: {str(e)[:200]})") from None
     missing = [k for k in ("X", "y") if k not in mat]
     if missing:
         raise DataError(f"{where} has no {' or '.join(missing)}: expected X (32, 32, 3, N) uint8 and y (N, 1)")

@@ -18,6 +18,7 @@ at conversion and checked again in the written file (``card.early_exit.ops`` lis
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,8 @@ class BranchingEarlyExit(keras.Model):
 
 
 def export_early_exit(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None,
-                      forms: tuple[str, ...] = EARLY_EXIT_FORMS) -> EarlyExitExport:
+                      forms: tuple[str, ...] = EARLY_EXIT_FORMS, *,
+                      single_file: str | os.PathLike[str] | None = None) -> EarlyExitExport:
     """Export a trained early-exit ``.keras`` model (with its card) to LiteRT, each file with a card.
 
     Always converts (whether earlier files are still current is the study's step cache's question, not this
@@ -84,6 +86,7 @@ def export_early_exit(model_path: str | os.PathLike[str], out_dir: str | os.Path
         model_path: an early-exit model written by :func:`convbench.train.early_exit.train_early_exit`.
         out_dir: where to write; defaults to the model's folder.
         forms: ``"single"`` (one file with an ``IF`` op) and/or ``"chained"`` (stem + rest).
+        single_file: where the single file goes (default ``out_dir/early_exit.tflite``).
 
     Raises:
         ModelError: not an early-exit model, an unknown form, or a conversion that needs Flex ops.
@@ -94,12 +97,15 @@ def export_early_exit(model_path: str | os.PathLike[str], out_dir: str | os.Path
                          f"{', '.join(EARLY_EXIT_FORMS)}")
     model, card = load_early_exit(model_path)
     out = Path(out_dir) if out_dir is not None else Path(model_path).parent
-    files = {"single": (out / SINGLE_FILE,), "chained": (out / STEM_FILE, out / REST_FILE)}
+    single = Path(single_file) if single_file is not None else out / SINGLE_FILE
+    files = {"single": (single,), "chained": (out / STEM_FILE, out / REST_FILE)}
     segments = model.segments()
-    settings = {"threshold": "runtime input", "default_threshold": DEFAULT_THRESHOLD,
+    calibrated = card.early_exit.calibration  # a threshold chosen on validation for a goal: the files default to it
+    settings = {"threshold": "runtime input",
+                "default_threshold": calibrated["threshold"] if calibrated else DEFAULT_THRESHOLD,
                 "source_sha256": sha256_file(model_path)}
     if "single" in forms:
-        _convert(_branching(segments, card.input_shape), out / SINGLE_FILE, _signature(card.input_shape), card,
+        _convert(_branching(segments, card.input_shape), single, _signature(card.input_shape), card,
                  {**settings, "form": "single", "output": "[P(main), P(redundant), main probabilities]"})
     if "chained" in forms:
         features = segments.stem.output
@@ -148,6 +154,7 @@ def _convert(model: keras.Model, path: Path, signature: list[Any] | None, card: 
              settings: dict[str, Any]) -> Path:
     """Keras's LiteRT export restricted to builtin ops, written atomically with its card."""
     builtins_only = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
+    started = time.perf_counter()
     with atomic_path(path) as tmp:
         target = tmp.with_suffix(".tflite")  # Keras insists on the suffix
         try:
@@ -157,5 +164,7 @@ def _convert(model: keras.Model, path: Path, signature: list[Any] | None, card: 
         ops_used = sorted(set(check_ops(target.read_bytes(), allow_flex=False, name=path.name)))
         target.rename(tmp)
     write_card(path, card.evolve(format="tflite", quantize="none", sha256=sha256_file(path),
-                                 early_exit=replace(card.early_exit, **settings, ops=tuple(ops_used))))
+                                 early_exit=replace(card.early_exit, **settings, ops=tuple(ops_used)),
+                                 extra={"size_bytes": path.stat().st_size,  # as every exported file's card says
+                                        "conversion_seconds": round(time.perf_counter() - started, 3)}))
     return path

@@ -84,6 +84,8 @@ def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str
     model_path = Path(model_path)
     source_card = _source_card(model_path)
     out = _out_path(model_path, target, mode, out)
+    if source_card.early_exit is not None:
+        return _export_early_exit(model_path, target, mode, out, notes)
 
     # Real images first: a bad data spec fails before the slow model load and conversion.
     representative = calibration_images(source_card, calibration) if mode.mode == "int8" else None
@@ -104,6 +106,22 @@ def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str
             card = card.evolve(metrics=_parity(model, tmp, out, card, checked, mode).to_metrics())
         write_card(out, card)
     return ExportResult(out, card, notes)
+
+
+def _export_early_exit(model_path: Path, target: str, mode: QuantizeMode, out: Path,
+                       notes: tuple[str, ...]) -> ExportResult:
+    """An early-exit model has two outputs and a threshold: it exports as its single LiteRT file (an ``IF`` op)."""
+    from convbench.export.early_exit import export_early_exit  # its Keras model class is only needed here
+
+    if target != "tflite" or mode.mode != "none":
+        raise ConfigError(f"{model_path} is an early-exit model: it exports to tflite with quantize='none' only "
+                          f"(the single file with an IF op), got to={target!r}, quantize={mode.requested!r}")
+    notes += ("early-exit file: parity is not checked here (its decisions are compared with Keras by "
+              "`convbench early-exit eval`)",)
+    warnings.warn(notes[-1], ExportNote, stacklevel=3)
+    path = export_early_exit(model_path, out.parent, forms=("single",), single_file=out).single
+    assert path is not None
+    return ExportResult(path, read_card(path), notes)
 
 
 def _check_options(target: str, mode: QuantizeMode, int8_io: bool) -> None:

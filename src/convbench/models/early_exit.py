@@ -148,6 +148,19 @@ class EarlyExitModel(keras.Model):
         return self.get_metrics_result()
 
     # -- deployment --------------------------------------------------------------------------------
+    def decision_probabilities(self, x: Any, threshold: float | None = None) -> Any:
+        """The deployed decision over the C classes ``(N, C)``: one-hot on the redundant class where the exit fires
+        (P(redundant) ≥ ``threshold``, default :attr:`threshold`), else the main head's probabilities and 0 for the
+        redundant class. What the exported files' runners output, so a Keras model times and scores alike."""
+        outputs = self(x, training=False)
+        exit_probs, main_probs = outputs[EXIT_OUTPUT], outputs[MAIN_OUTPUT]  # (N, 2), (N, C-1)
+        exits = ops.greater_equal(exit_probs[:, EXIT_REDUNDANT:EXIT_REDUNDANT + 1],
+                                  self.threshold if threshold is None else threshold)  # (N, 1)
+        passed = ops.concatenate([main_probs, ops.zeros_like(exit_probs[:, :1])], axis=-1)  # (N, C)
+        redundant = ops.one_hot(ops.full((ops.shape(x)[0],), self.num_classes - 1, "int32"), self.num_classes,
+                                dtype=passed.dtype)  # (N, C)
+        return ops.where(exits, redundant, passed)
+
     def segments(self) -> Segments:
         """Split into stem, exit head and rest: models over a copy of this model's layers and weights.
 

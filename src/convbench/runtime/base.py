@@ -210,7 +210,24 @@ def open_runner(path: str | os.PathLike[str], runtime: str | None = None, thread
     cls = _RUNNERS[runtime or runtime_for(path)]
     if not path.is_file() or not cls.sniff(path):
         raise ModelError(f"{path}: not a {cls.name} model file")
+    card = card if card is not None else read_card(path)
+    if card.early_exit is not None and card.early_exit.form is not None:
+        return _early_exit_runner(path, cls.name, threads, card)
     return cls(path, threads=threads, card=card)
+
+
+def _early_exit_runner(path: Path, runtime: str, threads: int, card: ModelCard) -> Runner:
+    """An exported early-exit file's own runner: its inputs (image and threshold) and its chained segments are not
+    a plain model's."""
+    from convbench.runtime.early_exit import RUNNERS  # the early-exit runners build on this module
+
+    settings = card.early_exit
+    if runtime != "litert":
+        raise ModelError(f"{path}: an exported early-exit file runs in litert only, not {runtime}")
+    if settings.segment == "rest":
+        raise ModelError(f"{path}: the rest segment of a chained early-exit model runs after its stem: open the stem "
+                         f"segment (beside it), which runs both")
+    return RUNNERS[settings.form](path, threads=threads, card=card)
 
 
 def _check_threads(threads: int) -> int:

@@ -13,6 +13,7 @@ import numpy as np
 from convbench.artifacts import ModelCard, read_card
 from convbench.data import Dataset, Preprocessing, Split, load
 from convbench.errors import DataError, ModelError
+from convbench.models import early_exit  # noqa: F401  (registers EarlyExitModel with Keras: load_model reads it)
 from convbench.train.pipeline import make_dataset
 from convbench.train.splits import SPLITS, model_splits
 
@@ -32,7 +33,10 @@ def load_model(path: str | os.PathLike[str]) -> tuple[keras.Model, ModelCard]:
     try:
         model = keras.models.load_model(path)
     except (ValueError, OSError, zipfile.BadZipFile, KeyError, TypeError) as e:
-        raise ModelError(f"{path}: not a loadable Keras model file ({type(e).__name__}: {e})") from None
+        # Keras's messages can carry the whole model config (tens of kB): one short line is what a user can read
+        reason = " ".join(str(e).split())
+        reason = reason if len(reason) <= 300 else reason[:300] + " …"
+        raise ModelError(f"{path}: not a loadable Keras model file ({type(e).__name__}: {reason})") from None
     return model, card
 
 
