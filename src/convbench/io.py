@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -12,29 +13,55 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from convbench.errors import OutputError
+
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG,
+                           errno.EEXIST, errno.ENOTDIR})
+_BODY_ERRNOS = _WRITE_ERRNOS - {errno.EEXIST, errno.ENOTDIR}  # in the writer's body these need not be about path
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``, on error delete it.
 
     Works for files and directories alike (whatever the body writes at the yielded path).
+
+    Raises:
+        OutputError: the disk is full or read-only, permission is denied, or a parent is a file: naming ``path``.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
+    with _naming(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()  # the body creates it (as a file or a directory)
     try:
-        yield tmp
-        if final.is_dir() and tmp.is_dir():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        with _naming(final, _BODY_ERRNOS):
+            yield tmp
+            if final.is_dir() and tmp.is_dir():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def _naming(path: Path, errnos: frozenset[int] = _WRITE_ERRNOS) -> Iterator[None]:
+    """Turn a failed write (disk full, read-only, permission, a parent that is a file) into an error naming ``path``.
+
+    Such an OSError often names no file (``[Errno 28] No space left on device``) or a temporary one.
+    """
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in errnos:
+            raise
+        reason = "a folder on its path is a file" if e.errno in (errno.EEXIST, errno.ENOTDIR) else e.strerror
+        raise OutputError(f"cannot write {path}: {reason}") from e
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:

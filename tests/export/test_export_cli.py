@@ -30,6 +30,7 @@ def test_alias_note_is_printed(cli, tmp_path, monkeypatch):
                      sha256="ab" * 32, extra={"size_bytes": 1234, "conversion_seconds": 1.5})
     monkeypatch.setattr(convbench.export, "export", lambda *a, **k: ExportResult(tmp_path / "m.tflite", card,
                                                                                   (ALIAS_NOTE,)))
+    (tmp_path / "m.keras").write_bytes(b"")  # the CLI checks the model file is there before it exports
     rc, stdout, stderr = cli("export", tmp_path / "m.keras", "--quantize", "OPTIMIZE_FOR_SIZE")
     assert rc == 0 and stderr.startswith("note: TensorFlow documents") and "1,234 bytes" in stdout
 

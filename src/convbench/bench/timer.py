@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from convbench.bench.measurement import Measurement, TaskSpec
+from convbench.checks import integer_in, number_in
 from convbench.errors import ConfigError
 from convbench.vocabulary import BENCH_DEFAULTS
 
@@ -35,6 +36,7 @@ Clock = Callable[[], int]
 default_clock: Clock = time.perf_counter_ns  # chosen once for the whole process
 CLOCK_NAME = "time.perf_counter_ns"
 MAX_SAMPLES = 1_000_000  # bounds memory (8 MB of samples) when a sub-microsecond call meets a long time budget
+MAX_LOOP_SECONDS = 3600.0  # a timed or warm-up loop longer than an hour is a typo (1e12), not a protocol
 
 
 class Timer:
@@ -139,15 +141,11 @@ class Timer:
 
 def validate_protocol(*, runs: int = 1, min_seconds: float = 0.0, warmup: int = 0,
                       warmup_seconds: float = 0.0) -> None:
-    """:class:`ConfigError` naming the option when a timing option is impossible."""
-    if not isinstance(runs, int) or runs < 1:
-        raise ConfigError(f"runs must be an integer >= 1, got runs={runs!r}")
-    if not min_seconds >= 0:  # also rejects NaN
-        raise ConfigError(f"min_seconds must be >= 0, got min_seconds={min_seconds!r}")
-    if not isinstance(warmup, int) or warmup < 0:
-        raise ConfigError(f"warmup must be an integer >= 0, got warmup={warmup!r}")
-    if not warmup_seconds >= 0:
-        raise ConfigError(f"warmup_seconds must be >= 0, got warmup_seconds={warmup_seconds!r}")
+    """:class:`ConfigError` naming the option when a timing option is impossible (or absurd: ``MAX_LOOP_SECONDS``)."""
+    integer_in("runs", runs, 1, MAX_SAMPLES)
+    number_in("min_seconds", min_seconds, 0.0, MAX_LOOP_SECONDS)  # NaN and inf too: a loop that never ends
+    integer_in("warmup", warmup, 0, MAX_SAMPLES)
+    number_in("warmup_seconds", warmup_seconds, 0.0, MAX_LOOP_SECONDS)
 
 
 def check_cpus(cpus: Sequence[int] | None) -> tuple[int, ...]:

@@ -1,12 +1,16 @@
 """The ``convbench`` command: a thin layer over the library; each area registers its commands here.
 
 Every :class:`~convbench.errors.ConvbenchError` (bad files, names, options) becomes one line on
-stderr and exit status 2, never a traceback.
+stderr and exit status 2, never a traceback; Ctrl-C one line saying what is kept, and exit status 130;
+a Python warning one line ``convbench: warning: …``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import warnings
+from collections.abc import Iterator
 
 import typer
 
@@ -43,30 +47,64 @@ from convbench.cli import (  # noqa: E402
     train_cmd,  # noqa: F401
 )
 
+# What Ctrl-C leaves for the next run, by command (the others write each file atomically at the end).
+_RESUMABLE = {
+    "run": "finished steps are kept: run the same command again to resume",
+    "train": "finished epochs are kept in OUT/checkpoint: run the same command again to resume",
+    "early-exit train": "finished epochs are kept in OUT's checkpoints: run the same command again to resume",
+}
+_NOTHING_HALF_WRITTEN = "nothing was half-written: run the command again"
+INTERRUPTED_STATUS = 130  # 128 + SIGINT, as a shell reports a process ended by Ctrl-C
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (errors as one line on stderr)."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        status = app(args=argv, prog_name="convbench", standalone_mode=False)
+        with _one_line_warnings():
+            status = app(args=args, prog_name="convbench", standalone_mode=False)
     except typer.Exit as e:
         return e.exit_code
     except typer.TyperException as e:  # usage errors: typer already phrases them (with the usage line)
         e.show() if hasattr(e, "show") else print(f"convbench: error: {e.format_message()}", file=sys.stderr)
         return e.exit_code
     except typer.Abort:
-        print("convbench: aborted", file=sys.stderr)
-        return 130
+        return _interrupted(args)
     except ConvbenchError as e:
         print(f"convbench: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("convbench: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted(args)
     except OSError as e:  # disk full, permission denied …: name the file, no traceback
         where = f" {e.filename}" if e.filename else ""
         print(f"convbench: error:{where} {e.strerror or e}", file=sys.stderr)
         return 2
+    if status == INTERRUPTED_STATUS:  # typer turns Ctrl-C into this status (no command returns it otherwise)
+        return _interrupted(args)
     return status if isinstance(status, int) else 0  # typer returns a command's `raise typer.Exit(n)` as n
+
+
+def _interrupted(args: list[str]) -> int:
+    """Ctrl-C: one line, what the next run keeps, status 130."""
+    words = [a for a in args if not a.startswith("-")][:2]
+    command = " ".join(words) if words[:1] == ["early-exit"] else " ".join(words[:1])
+    print(f"convbench: interrupted; {_RESUMABLE.get(command, _NOTHING_HALF_WRITTEN)}", file=sys.stderr)
+    return INTERRUPTED_STATUS
+
+
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Show each Python warning as one line on stderr (not Python's two, with a source line) while the CLI runs."""
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: object = None,
+             line: str | None = None) -> None:
+        print(f"convbench: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    original = warnings.showwarning
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
 
 
 def entry_point() -> None:

@@ -9,9 +9,11 @@ from typing import Annotated
 
 import typer
 
+from convbench.checks import output_file
 from convbench.cli import app
 from convbench.cli.helptext import listed, with_default
-from convbench.vocabulary import DEFAULT_QUANTIZE, EXPORT_SUFFIXES, QUANTIZE_MODES, TF_OPTIMIZATIONS
+from convbench.errors import ConfigError, ModelError
+from convbench.vocabulary import DEFAULT_QUANTIZE, EXPORT_SUFFIXES, QUANTIZE_MODES, QUANTIZE_NAMES, TF_OPTIMIZATIONS
 
 
 @app.command("export")
@@ -34,6 +36,15 @@ def export_command(
                                                                    "images.")] = True,
 ) -> None:
     """Export a trained model to TFLite/LiteRT or ONNX; write the file and its card; check parity."""
+    if not model.is_file():  # checked here, before TensorFlow is imported (seconds, and its log lines)
+        raise ModelError(f"model file not found: {model}" if not model.exists() else
+                         f"{model}: is a folder; give the .keras file written by convbench")
+    if to not in EXPORT_SUFFIXES:
+        raise ConfigError(f"--to must be {listed(EXPORT_SUFFIXES)}, got {to!r}")
+    if quantize is not None and quantize not in QUANTIZE_MODES and quantize.upper() not in TF_OPTIMIZATIONS:
+        raise ConfigError(f"--quantize must be one of {', '.join(QUANTIZE_NAMES)}, got {quantize!r}")
+    if out is not None:
+        output_file(out, "--out")
     from convbench.export import ExportNote, export  # lazy: tensorflow takes seconds to import
 
     options = {"quantize": quantize, "out": out}

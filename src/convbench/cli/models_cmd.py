@@ -9,9 +9,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from convbench.checks import MAX_INPUT_SIZE, check_width, integer_in
 from convbench.cli import app
 from convbench.cli.helptext import with_default
+from convbench.errors import ConfigError
 from convbench.vocabulary import DESCRIBE_DEFAULTS
+
+MAX_CLASSES = 100_000  # output classes: more than any dataset convbench reads, by far
 
 
 @app.command("models")
@@ -26,6 +30,14 @@ def models_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List each architecture with its parameter count and MACs per image."""
+    if input_size is not None:  # 0 would otherwise read as "not given" and show each default silently
+        integer_in("input_size", input_size, 1, MAX_INPUT_SIZE)
+    if channels is not None and channels not in (1, 3):
+        raise ConfigError(f"channels must be 1 or 3, got channels={channels!r}")
+    if classes is not None:
+        integer_in("classes", classes, 2, MAX_CLASSES)
+    if width is not None:
+        check_width(width)
     from convbench.models import describe_all  # lazy: keras takes seconds to import
 
     settings = {"input_size": input_size, "channels": channels, "num_classes": classes, "width": width}

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from convbench.checks import integer_in, output_file, output_folder
 from convbench.cli import app
 from convbench.cli.helptext import with_default
 from convbench.report import formats as fmt
@@ -40,7 +41,9 @@ def run_command(
         "--resume", help="Continue the study saved in --out with its saved settings (finished steps are reused on "
                          "every run).")] = False,
     force: Annotated[bool, typer.Option(
-        "--force", help="Take over an output folder holding another study (nothing is deleted).")] = False,
+        "--force", help="Take over an output folder holding another study: its record, report, results and log "
+                        "move to OUT/superseded-NAME-TIME/, its step folders stay (nothing is deleted or "
+                        "overwritten).")] = False,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Validate and print the plan (and what is cached); run nothing.")] = False,
     history: Annotated[Path | None, typer.Option("--history", help=HISTORY_HELP)] = None,
@@ -50,6 +53,10 @@ def run_command(
         "--quiet", "-q", help="No progress bars or log on the terminal (OUT/run.log is still written).")] = False,
 ) -> None:
     """Run a whole study: train, export, check parity, time, compare, and write the report."""
+    if out is not None:  # checked before the study pipeline (and TensorFlow) is imported
+        output_folder(out, "--out")
+    if history is not None and not no_history:
+        output_file(history.expanduser(), "--history")
     from convbench.experiment import run  # lazy: the study pipeline is not needed for --help
     from convbench.experiment.files import parse_assignments
 
@@ -92,6 +99,7 @@ def history_command(
     history: Annotated[Path | None, typer.Option("--history", help=HISTORY_HELP)] = None,
 ) -> None:
     """Show past results from the SQLite history, newest first."""
+    integer_in("limit", limit, 1)
     from convbench.experiment import history as read_history  # lazy: the study pipeline is not needed for --help
 
     rows = read_history(arch=arch, dataset=dataset, study=study, runtime=runtime, limit=limit, path=history)

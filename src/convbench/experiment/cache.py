@@ -5,6 +5,8 @@ Layout::
     OUT/study.json                      the study that owns the folder (name, settings, command)
     OUT/steps/<kind>/<name>-<key>/      one folder per step: its outputs …
     OUT/steps/<kind>/<name>-<key>/done.json   … and, once finished, its done-marker
+    OUT/.convbench.lock(.json)          held while a run writes the folder (convbench.locks)
+    OUT/superseded-<other>-<time>/      another study's record and report, moved aside by ``run --force``
 
 A step counts as finished only when its ``done.json`` exists and holds its key; the marker is written
 atomically after every output, so an interruption (Ctrl-C, disk full) leaves the step unfinished
@@ -15,7 +17,9 @@ several settings side by side and switching back to earlier settings reuses them
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +28,15 @@ import pydantic
 from convbench.errors import ConfigError
 from convbench.experiment.step import Done, Step, StepOutputs, step_kind
 from convbench.io import read_json, write_json
+from convbench.locks import LOCK_FILES
 
 STUDY_FILE = "study.json"
 DONE_FILE = "done.json"
+# What a study writes at the top of its folder (the report's files: report.study.write_reports): --force moves
+# another study's copies of these aside, into a folder named SUPERSEDED_PREFIX + its name + the time.
+STUDY_FILES = (STUDY_FILE, "experiment.toml", "run.log", "results.json", "results.csv", "report.md", "report.html",
+               "plots")
+SUPERSEDED_PREFIX = "superseded-"
 
 
 class StudyFolder:
@@ -49,8 +59,8 @@ class StudyFolder:
     def check_owner(self, name: str, force: bool = False) -> None:
         """Refuse a folder holding another study's results (or unrelated files) unless ``force``.
 
-        ``force`` never deletes anything: the folder is taken over, and the other study's step folders stay
-        (they are named by key, so they cannot be mistaken for this study's).
+        ``force`` never deletes anything: :meth:`set_aside` moves the other study's record and report aside, and
+        its step folders stay (they are named by key, so they cannot be mistaken for this study's).
         """
         if force or not self.root.exists():
             return
@@ -60,9 +70,34 @@ class StudyFolder:
         if owner is not None and owner.get("name") != name:
             raise ConfigError(f"output folder {self.root} holds the results of study {owner.get('name')!r}, not "
                               f"{name!r}; choose another --out, or --force to take it over")
-        if owner is None and any(self.root.iterdir()):
+        if owner is None and any(p.name not in LOCK_FILES for p in self.root.iterdir()):
             raise ConfigError(f"output folder {self.root} is not empty and holds no convbench study; choose another "
                               f"--out, or --force to write into it")
+
+    def set_aside(self, name: str) -> Path | None:
+        """Move what a study other than ``name`` wrote at the top of the folder into ``superseded-OTHER-TIME/``.
+
+        Its record, experiment file, log, results, report and plots (``STUDY_FILES``): the files this study is about
+        to write, which would otherwise overwrite them. Files of other names and the step folders stay. Returns
+        the folder they moved to, or ``None`` when there was nothing of another study's to move.
+        """
+        owner = self.owner()
+        if owner is not None and owner.get("name") == name:
+            return None
+        present = [self.root / f for f in STUDY_FILES if (self.root / f).exists()]
+        if not present:
+            return None
+        other = str(owner.get("name")) if owner is not None else "unknown"
+        stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.root / f"{SUPERSEDED_PREFIX}{safe_name(other)}-{stamp}"
+        suffix = 1
+        while aside.exists():
+            suffix += 1
+            aside = aside.with_name(f"{SUPERSEDED_PREFIX}{safe_name(other)}-{stamp}-{suffix}")
+        aside.mkdir(parents=True)
+        for path in present:
+            os.replace(path, aside / path.name)  # same folder, same file system: a rename, never a copy
+        return aside
 
     def claim(self, record: dict[str, Any]) -> None:
         """Record ``record`` (name, settings, command …) as the folder's study."""
@@ -102,3 +137,8 @@ class StudyFolder:
                   "environment": environment}
         write_json(folder / DONE_FILE, record)
         return Done(step, folder, outputs)
+
+
+def safe_name(name: str) -> str:
+    """``name`` with only letters, digits, ``.``, ``_`` and ``-`` (a study name as part of a folder name)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "study"

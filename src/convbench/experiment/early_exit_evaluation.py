@@ -55,6 +55,7 @@ from convbench.vocabulary import DEFAULT_THRESHOLD, EARLY_EXIT_FORMS
 RESULT_FILE = "eval.json"
 BASELINE_FILE = "baseline.tflite"  # the baseline's float32 LiteRT file, beside the early-exit files
 SWEEP_REDUNDANCIES = tuple(i / 10 for i in range(10))  # 0 … 0.9
+from convbench.locks import locks_output
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,7 @@ def evaluate_early_exit(directory: str | os.PathLike[str], main: str | Dataset |
         raise ConfigError(f"form must be one of {', '.join(EARLY_EXIT_FORMS)}, got form={form!r}")
     if limit is not None and limit < 2:
         raise ConfigError(f"limit must be at least 2, got limit={limit!r}")
+@locks_output("out", "directory", existing=("directory",))  # one process at a time writes there (convbench.locks)
     trained = TrainedFolder.open(directory)
     pools = trained.pools(*(load(d) if isinstance(d, str) else d for d in (main, redundant)))
     mix = dataclasses.replace(trained.mix, main=_name(main, trained.mix.main),

@@ -13,14 +13,14 @@ import datetime as _dt
 import json
 import os
 import shlex
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from convbench.checks import output_file, output_folder
 from convbench.env import environment
-from convbench.errors import ConfigError, ConvbenchError
+from convbench.errors import ConfigError, ConvbenchError, OutputError
 from convbench.experiment.cache import StudyFolder
 from convbench.experiment.display import Display
 from convbench.experiment.files import find_experiment, load_experiment, shipped_dir, validate_experiment
@@ -29,6 +29,8 @@ from convbench.experiment.plan import make_plan
 from convbench.experiment.results import collect
 from convbench.experiment.schema import Experiment
 from convbench.experiment.step import DataCache, Done, Step, StepContext, step_kind
+from convbench.io import write_text
+from convbench.locks import output_lock
 from convbench.report.study import write_reports
 from convbench.vocabulary import RESULTS_ROOT
 
@@ -96,23 +98,44 @@ def run(experiment: str | os.PathLike[str] | None = None, *, out: str | os.PathL
         >>> study.results["recommendation"]["sentence"]
     """
     started = time.perf_counter()
+    if out is not None:
+        output_folder(out, "--out")
+    if history is not None and record_history:
+        output_file(Path(history).expanduser(), "--history")
     exp, source = _experiment(experiment, out, data, settings, resume)
-    root = Path(out) if out is not None else Path(RESULTS_ROOT) / exp.name
+    root = output_folder(Path(out) if out is not None else Path(RESULTS_ROOT) / exp.name, "--out")
     folder = StudyFolder(root)
     folder.check_owner(exp.name, force=force)
     plan = make_plan(exp)
     study = StudyRun(exp, root, plan, cached={s.key for s in plan if folder.done(s) is not None})
     if dry_run:
         return study
+    with output_lock(root):
+        folder.check_owner(exp.name, force=force)  # again: another study may have claimed it meanwhile
+        study.cached = {s.key for s in plan if folder.done(s) is not None}
+        set_aside = folder.set_aside(exp.name) if force else None
+        _run_study(study, folder, experiment, source, data, settings, resume, history, record_history, progress,
+                   set_aside, started)
+    return study
+
+
+def _run_study(study: StudyRun, folder: StudyFolder, experiment: str | os.PathLike[str] | None, source: str,
+               data: dict[str, str] | None, settings: dict[str, Any] | None, resume: bool,
+               history: str | os.PathLike[str] | None, record_history: bool, progress: bool,
+               set_aside: Path | None, started: float) -> None:
+    """Run the steps not cached, then collect, report and record (the folder's lock is held)."""
+    exp, root, plan = study.experiment, study.out, study.plan
     saved = folder.owner() if resume and experiment is None else None
     command = saved["command"] if saved and saved.get("command") else _command(source, root, data, settings)
     started_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     folder.claim({"name": exp.name, "experiment": exp.model_dump(mode="json"), "source": source, "command": command,
                   "updated": started_at})
     if source and Path(source).is_file():
-        shutil.copyfile(source, root / "experiment.toml")
+        write_text(root / "experiment.toml", Path(source).read_text(encoding="utf-8"))
     display = Display(exp.name, len(plan), len(study.cached), root / "run.log", enabled=progress)
     with display:
+        if set_aside is not None:
+            display.log(f"--force: the files of the study that was in {root} moved to {set_aside}")
         display.log(f"study {exp.name}: {len(plan)} steps, {len(study.cached)} already done; output in {root}")
         _execute(plan, folder, study, display, progress)
     study.wall_seconds = time.perf_counter() - started
@@ -125,7 +148,6 @@ def run(experiment: str | os.PathLike[str] | None = None, *, out: str | os.PathL
                                                "environment": study.results["environment"]}, history)
     display.log(f"study {exp.name} done in {study.wall_seconds:.0f} s: {len(study.ran)} steps run, "
                 f"{len(study.cached)} cached, {len(study.failed)} failed; report: {root / 'report.html'}")
-    return study
 
 
 def _experiment(ref: str | os.PathLike[str] | None, out: str | os.PathLike[str] | None,
@@ -162,6 +184,10 @@ def _execute(plan: list[Step[Any]], folder: StudyFolder, study: StudyRun, displa
             ctx.dir.mkdir(parents=True, exist_ok=True)
             outputs = kind.run(step, ctx)
             finished[step.key] = folder.finish(step, outputs, time.perf_counter() - began, environment())
+        except OutputError as e:  # a write failed (disk full, read-only): stop here, keep what is finished
+            display.finish(step, f"✗ {e}", kind.draws_own_progress)
+            raise OutputError(f"{e} while running step {step.describe()!r}; finished steps are kept: run the same "
+                              f"command again to resume") from None
         except ConvbenchError as e:
             study.failed[step.key] = str(e)
             display.finish(step, f"✗ failed: {e}", kind.draws_own_progress)

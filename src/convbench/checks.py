@@ -1,0 +1,131 @@
+"""Checks of option values and output paths, run by every entry point before it loads data or a runtime.
+
+Light to import (the standard library only): the CLI runs them before it imports Keras or a runtime, so a bad
+option gets its one-line error before any library has logged a line or spent a second, and the library functions
+run the same checks for Python callers. Each error names the option and the value it got
+(``width must be a finite number in (0, 4], got width=inf``) or the path.
+
+The upper bounds are not limits of the code but of sense: a value beyond them is a typo (``1e12`` seconds) or
+asks for more than a small-device study can mean, and would otherwise run for ever or allocate without end.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from convbench.errors import ConfigError, ModelError
+from convbench.vocabulary import TRAIN_DEFAULTS
+
+MAX_SEED = 2**32 - 1  # NumPy's and TensorFlow's seeds are unsigned 32-bit integers
+MAX_WIDTH = 4.0  # width multiplier α: the papers go to 1.4; parameters grow as α², so 4 is already 16x the paper's
+MAX_INPUT_SIZE = 2048  # pixels per side: far beyond what a small-device classifier takes
+MAX_THREADS = 1024  # runtime threads
+
+
+def integer_in(name: str, value: object, low: int, high: int | None = None) -> int:
+    """``value`` when it is an integer in ``[low, high]``; else :class:`ConfigError` naming ``name`` and the value."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bound = f">= {low}" + (f" and <= {high}" if high is not None else "")
+        raise ConfigError(f"{name} must be an integer {bound}, got {name}={value!r}")
+    return value
+
+
+def number_in(name: str, value: object, low: float, high: float, *, low_open: bool = False,
+              high_open: bool = False) -> float:
+    """``value`` when it is a finite number in the interval; else :class:`ConfigError` naming ``name`` and the value.
+
+    NaN and ±inf are refused (``not low <= value`` is true for NaN).
+    """
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    above = number > low if low_open else number >= low
+    below = number < high if high_open else number <= high
+    if not (math.isfinite(number) and above and below):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ConfigError(f"{name} must be a finite number in {interval}, got {name}={value!r}")
+    return float(number)
+
+
+def check_width(width: object) -> float:
+    """A width multiplier α in (0, ``MAX_WIDTH``]; :class:`ModelError` otherwise (as the builders raise)."""
+    try:
+        return number_in("width", width, 0.0, MAX_WIDTH, low_open=True)
+    except ConfigError as e:
+        raise ModelError(str(e)) from None
+
+
+def check_seed(seed: object) -> int:
+    """A seed NumPy and TensorFlow accept: an integer in [0, 2³² - 1]."""
+    return integer_in("seed", seed, 0, MAX_SEED)
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """The options of a training run, checked when built (before any data is loaded or model built).
+
+    :func:`convbench.train.train`, ``train_early_exit`` and the CLI build one from what they were given; the
+    meaning of each field is ``train``'s argument of that name. ``None`` means "from the data or architecture".
+
+    Raises:
+        ConfigError: a value out of its range (naming it); ModelError for the width.
+    """
+
+    width: float = TRAIN_DEFAULTS.width
+    epochs: int = TRAIN_DEFAULTS.epochs
+    batch_size: int = TRAIN_DEFAULTS.batch_size
+    patience: int = TRAIN_DEFAULTS.patience
+    seed: int = TRAIN_DEFAULTS.seed
+    val_fraction: float = TRAIN_DEFAULTS.val_fraction
+    learning_rate: float = 1e-3
+    input_size: int | None = None
+    channels: int | None = None
+
+    def __post_init__(self) -> None:
+        check_width(self.width)
+        for name in ("epochs", "batch_size", "patience"):
+            integer_in(name, getattr(self, name), 1)
+        check_seed(self.seed)
+        number_in("val_fraction", self.val_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        number_in("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
+        if self.input_size is not None:
+            integer_in("input_size", self.input_size, 1, MAX_INPUT_SIZE)
+        if self.channels is not None and self.channels not in (1, 3):
+            raise ConfigError(f"channels must be 1 or 3, got channels={self.channels!r}")
+
+
+def output_folder(path: str | os.PathLike[str], option: str = "out") -> Path:
+    """``path`` as a folder this process can create or write into; :class:`ConfigError` naming it otherwise.
+
+    Refuses an existing file (which would otherwise fail late, after the work, with a bare "File exists"), and a
+    folder whose nearest existing ancestor is a file or not writable. Creates nothing.
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{option} {folder}: is a file, not a folder; give a folder (or a new name)")
+    _writable(folder, option)
+    return folder
+
+
+def output_file(path: str | os.PathLike[str], option: str = "out") -> Path:
+    """``path`` as a file this process can write; :class:`ConfigError` naming it when it is a folder or cannot be."""
+    file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"{option} {file}: is a folder; give a file name")
+    if file.exists() and not os.access(file, os.W_OK):
+        raise ConfigError(f"{option} {file}: the file is not writable")
+    _writable(file.parent, option, shown=file)
+    return file
+
+
+def _writable(folder: Path, option: str, shown: Path | None = None) -> None:
+    """Raise unless ``folder`` exists as a writable folder or can be created in the nearest existing ancestor."""
+    ancestor = folder.absolute()
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    shown = shown if shown is not None else folder
+    if not ancestor.is_dir():
+        raise ConfigError(f"{option} {shown}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {shown}: cannot write in {ancestor} (permission denied)")
