@@ -44,6 +44,7 @@ from convbench.export import export
 from convbench.export.early_exit import early_exit_card, export_early_exit
 from convbench.export.samples import PARITY_IMAGES
 from convbench.io import write_json
+from convbench.locks import locks_output
 from convbench.models.early_exit import EXIT_REDUNDANT, MacSplit, loss_terms
 from convbench.report.study_plots import accuracy_vs_threshold, time_vs_redundancy
 from convbench.runtime import Runner, open_runner
@@ -55,7 +56,6 @@ from convbench.vocabulary import DEFAULT_THRESHOLD, EARLY_EXIT_FORMS
 RESULT_FILE = "eval.json"
 BASELINE_FILE = "baseline.tflite"  # the baseline's float32 LiteRT file, beside the early-exit files
 SWEEP_REDUNDANCIES = tuple(i / 10 for i in range(10))  # 0 … 0.9
-from convbench.locks import locks_output
 
 
 @dataclass(frozen=True)
@@ -235,6 +235,7 @@ def sweep_session(session: Session, redundancy: float, *, repeats: int, limit: i
     return Sweep(by_redundancy, by_threshold)
 
 
+@locks_output("out", "directory", existing=("directory",))  # one process at a time writes there (convbench.locks)
 def evaluate_early_exit(directory: str | os.PathLike[str], main: str | Dataset | None = None,
                         redundant: str | Dataset | None = None, *, redundancy: float | None = None,
                         threshold: float = DEFAULT_THRESHOLD, form: str = "single", sweep: bool = False,
@@ -275,7 +276,6 @@ def evaluate_early_exit(directory: str | os.PathLike[str], main: str | Dataset |
         raise ConfigError(f"form must be one of {', '.join(EARLY_EXIT_FORMS)}, got form={form!r}")
     if limit is not None and limit < 2:
         raise ConfigError(f"limit must be at least 2, got limit={limit!r}")
-@locks_output("out", "directory", existing=("directory",))  # one process at a time writes there (convbench.locks)
     trained = TrainedFolder.open(directory)
     pools = trained.pools(*(load(d) if isinstance(d, str) else d for d in (main, redundant)))
     mix = dataclasses.replace(trained.mix, main=_name(main, trained.mix.main),
