@@ -124,8 +124,10 @@ def _config(row: dict[str, Any]) -> str:
 
 
 def _figures(row: dict[str, Any]) -> str:
-    return (f"{row['median_ms']:.3g} ms median inference (95 % CI {row['ci95_low_ms']:.3g}–{row['ci95_high_ms']:.3g}"
-            f" ms, p90 {row['p90_ms']:.3g} ms), {fmt.percent(row['accuracy'])} test accuracy, "
+    ci = ("95 % CI not available: aggregates only" if row.get("ci95_low_ms") is None
+          else f"95 % CI {row['ci95_low_ms']:.3g}–{row['ci95_high_ms']:.3g} ms")
+    return (f"{row['median_ms']:.3g} ms median inference ({ci}"
+            f", p90 {row['p90_ms']:.3g} ms), {fmt.percent(row['accuracy'])} test accuracy, "
             f"{fmt.size(row['size_bytes'])}")
 
 

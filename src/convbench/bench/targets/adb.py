@@ -119,7 +119,7 @@ def parse_benchmark_output(text: str) -> BenchmarkModelReport:
             elif "Timings (microseconds)" in line:
                 profiler_steady = stats
             continue
-        if "Inference timings in us:" in line:
+        if "inference timings in us:" in line.lower():  # "Inference timings …", older "Average inference timings …"
             _summary(line, report)
         elif "Memory footprint delta from the start of the tool (MB):" in line:
             report.init_memory_mb = _float(rf"init={_NUMBER}", line)
