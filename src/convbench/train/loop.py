@@ -67,15 +67,20 @@ def _fit(new_model: Callable[[], keras.Model], splits: dict[str, Split], preproc
     """Fit on ``splits["train"]``, validating on ``splits["val"]``, checkpointing into ``checkpoint_dir``.
 
     Args:
-        new_model: builds and compiles the model when there is no checkpoint to resume (called after seeding).
+        new_model: builds and compiles the model; called once, right after seeding, by a fresh and a resumed
+            run alike (a resumed run then assigns the checkpoint's values to every variable).
         identity: what identifies the run (see :func:`identity_of`); resuming requires an identical one.
         epochs, batch_size, patience, seed, augment, resume, progress: as :func:`convbench.train.train`.
 
     Raises:
-        ConfigError: ``checkpoint_dir`` holds a checkpoint of a different run.
+        ConfigError: ``checkpoint_dir`` holds a checkpoint of a different run, or one past ``epochs`` / ``patience``.
     """
-    keras.utils.set_random_seed(seed)
-    restored = checkpoint.restore(checkpoint_dir, identity) if resume else None
+    keras.utils.set_random_seed(seed)  # before building: a resumed run rebuilds the model as the fresh run did
+    if resume:
+        restored = checkpoint.restore(checkpoint_dir, identity, new_model, epochs=epochs, patience=patience)
+    else:
+        checkpoint.start_over(checkpoint_dir)
+        restored = None
     model, state, best_weights = restored or (new_model(), checkpoint.TrainingState(identity), None)
     resumed_from = state.epoch
     saver = checkpoint.Checkpoint(checkpoint_dir, state, patience=patience, best_weights=best_weights)

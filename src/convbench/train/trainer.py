@@ -3,12 +3,23 @@
 Seeding and its limits: :func:`train` seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed``),
 and the split, the batch order and the augmentation are pure functions of the seed (see
 :mod:`convbench.train.pipeline`). On CPU the same command on the same machine then gives the same
-history, bit for bit (the tests check it, across a resume too). The limits: TensorFlow's CPU kernels may
+history and weights, bit for bit. The limits: TensorFlow's CPU kernels may
 sum in an order that depends on the thread count and instruction set, so another machine or thread
 setting may differ in the last digits, and from there in an early-stopping decision. ``train`` does not
 call ``tf.config.experimental.enable_op_determinism()``: it is process-wide and cannot be undone, and it
 makes ops without a deterministic kernel raise in any other code of the process; the kernels training
-uses on CPU were deterministic without it. Set ``TF_DETERMINISTIC_OPS=1`` to ask TensorFlow for it anyway.
+uses on CPU were deterministic without it (two processes give bit-identical weights: ``tests/train/test_resume.py``).
+Set ``TF_DETERMINISTIC_OPS=1`` to ask TensorFlow for it anyway (GPU kernels need it; they were not measured).
+
+Resuming: the checkpoint written after every epoch holds everything an epoch hands to the next (every model
+variable, the dropout layers' random generators included, the optimizer's state, the early-stopping state;
+see :mod:`convbench.train.checkpoint`), so a run killed at any moment, even mid-save, and run again ends with
+the weights and figures of the run that was never interrupted, bit for bit. ``epochs=2`` then ``epochs=4``
+on one folder is one 4-epoch run in two sittings, identical to ``epochs=4`` at once (nothing in an epoch
+depends on the number of epochs asked for); the first sitting's outputs are a 2-epoch run's (its best of 2
+epochs). A checkpoint that the asked-for run would never have reached (more epochs done than ``epochs``, or
+past an epoch where ``patience`` stops the run) is refused with a :class:`ConfigError`; ``resume=False``
+starts over.
 """
 
 from __future__ import annotations
@@ -68,7 +79,8 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
     official test split (or a seeded held-out part, see :mod:`convbench.train.splits`). Training
     stops after ``patience`` epochs without a better validation accuracy (ties: lower validation loss)
     and keeps the best epoch's weights. The checkpoint in ``out/checkpoint``, written after every epoch,
-    lets an interrupted run resume; it stays there, so a finished run can also be continued with more epochs.
+    lets an interrupted run resume bit for bit; it stays there, so a finished run can also be continued with
+    more epochs (or more patience), as if they had been asked for from the start.
 
     Args:
         arch: a registered architecture (:func:`convbench.models.list_models`).
@@ -86,8 +98,9 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
         val_split: ``random`` images, or whole ``groups`` of images (e.g. ``fruits360``'s frame sequences:
             a random split of near-identical frames cannot tell models apart; see :mod:`convbench.train.splits`).
         learning_rate: Adam's learning rate.
-        resume: continue from ``out/checkpoint`` when it holds the same run (raises
-            :class:`ConfigError` when it holds a different one); ``False`` starts over.
+        resume: continue from ``out/checkpoint`` when it holds the same run (raises :class:`ConfigError`
+            when it holds a different one, or one past ``epochs`` or ``patience``); ``False`` starts over
+            (and removes the checkpoint).
         progress: show a progress bar per epoch on stderr.
         skip_bad_images: skip unreadable images while loading ``data`` (the loader reports how many).
         **model_options: architecture options passed to :func:`convbench.models.build` (``dropout=0.2`` …).
