@@ -31,11 +31,3 @@ class FolderInUse(ConvbenchError):
 
 class OutputError(ConvbenchError):
     """A result cannot be written (disk full, read-only, permission denied); the message names the path."""
-
-
-class FolderInUse(ConvbenchError):
-    """An output folder is locked by another running process; the message names it (PID, host, command, since)."""
-
-
-class OutputError(ConvbenchError):
-    """A result cannot be written (disk full, read-only, permission denied); the message names the path."""
