@@ -10,7 +10,8 @@ as they do in a terminal; ``BatchMode=yes`` makes a missing key fail at once ins
 3. ``ssh``: the agent times them (:mod:`convbench.bench.targets.agent`) and prints the raw samples back;
 4. ``ssh``: the work folder is removed.
 
-The copy and the agent's start-up are timed and recorded (``protocol["remote_overhead_s"]``).
+The probe (its own connection), the copy and the agent's start-up (the run's connection, Python, imports) are
+timed and recorded in seconds in ``protocol["remote_overhead_s"]``.
 """
 
 from __future__ import annotations
@@ -104,7 +105,9 @@ class SshTarget(Target):
         with tempfile.TemporaryDirectory(prefix="convbench-ssh-") as tmp:
             staging = Path(tmp)
             staged = [stage(c, protocol, staging / f"image{i}") for i, c in enumerate(configs)]
+            probing = time.perf_counter()
             env = self.prepare(sorted({s.runtime for s in staged}))
+            probed = time.perf_counter()
             try:
                 files = self._write_job(staged, protocol, staging)
                 started = time.perf_counter()
@@ -116,7 +119,8 @@ class SshTarget(Target):
                 answer = self._answer(out, "the run")
             finally:
                 self._cleanup()
-            overhead = {"copy": copied - started, "start": (ran - copied) - answer["measuring_s"],
+            overhead = {"probe": probed - probing, "copy": copied - started,
+                        "start": (ran - copied) - answer["measuring_s"],
                         "bytes_copied": sum(f.stat().st_size for f in files)}
         return self._results(staged, answer, protocol, env, overhead)
 
