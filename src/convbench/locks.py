@@ -4,8 +4,8 @@ Two runs writing one folder at once interleave their logs, time their models whi
 and leave whichever results finished last. So each entry point holds an exclusive lock on its output folder for
 as long as it writes there: ``OUT/.convbench.lock``, an OS file lock (``flock``, through the ``filelock``
 library), with beside it ``OUT/.convbench.lock.json`` naming the holder (PID, host, command, since when),
-written atomically once the lock is held. A second process gets :class:`~convbench.errors.FolderInUse` naming
-the holder, at once (it does not wait).
+written atomically once the lock is held; both go when the holder is done. A second process gets
+:class:`~convbench.errors.FolderInUse` naming the holder, at once (it does not wait).
 
 A lock is never left stale by a dead holder: the OS releases it when the process ends, even by ``kill -9``.
 What a killed holder leaves is its holder record; the next process finds it naming a PID that no longer runs on
@@ -140,6 +140,10 @@ def output_lock(folder: str | os.PathLike[str], command: str | None = None) -> I
             with contextlib.suppress(OSError):
                 (folder / HOLDER_FILE).unlink()
     finally:
+        # Unlinked while still held: a peer that opened this file meanwhile finds its inode gone when it gets the
+        # flock, and filelock then counts that as not acquired; so the folder is left as the run left it.
+        with contextlib.suppress(OSError):
+            (folder / LOCK_FILE).unlink()
         lock.release()
         _remove_if_empty(created)
 
@@ -197,11 +201,7 @@ def _missing_folders(folder: Path) -> list[Path]:
 
 
 def _remove_if_empty(created: list[Path]) -> None:
-    """Remove the folders this lock created when nothing but the lock file was written into them."""
-    if not created:
-        return
+    """Remove the folders this lock created when nothing was written into them (e.g. the run failed a check)."""
     with contextlib.suppress(OSError):
-        if [p.name for p in created[0].iterdir()] == [LOCK_FILE]:
-            (created[0] / LOCK_FILE).unlink()
         for path in created:
             path.rmdir()  # stops at the first folder that is not empty

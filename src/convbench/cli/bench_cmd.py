@@ -10,9 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from convbench.checks import MAX_THREADS, integer_in, output_file, output_folder
 from convbench.cli import app
 from convbench.cli.helptext import listed, with_default
-from convbench.errors import ConfigError
+from convbench.errors import ConfigError, DataError, ModelError
 from convbench.vocabulary import BENCH_DEFAULTS, DEFAULT_ROUNDS, DEFAULT_TARGET, RUNTIMES, TARGET_FORMS
 
 if TYPE_CHECKING:
@@ -65,8 +66,8 @@ def bench_command(
     spec = parse_target(on)  # a bad target is a one-line error before any work
     ops_there = profile_ops and spec.kind != DEFAULT_TARGET  # adb: benchmark_model's own per-op tables
 
-    if json_out is not None and len(models) > 1 and json_out.suffix:
-        raise ConfigError(f"--json {json_out}: with several models give a folder (one JSON file per model)")
+    _check_before_timing(models, json_out, image, threads, dict(runs=runs, min_seconds=min_seconds, warmup=warmup,
+                                                                warmup_seconds=warmup_seconds))
     targets = [BenchTarget(m, runtime, threads if threads is not None else BENCH_DEFAULTS.threads) for m in models]
     options = dict(runs=runs, min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds,
                    load_repeats=load_repeats, image=image, data=data)
@@ -95,6 +96,8 @@ def compare_command(
                                                   "plots.")] = None,
 ) -> None:
     """Compare bench results: latency table, significance of each difference, plots."""
+    if out is not None:  # before the results are read and compared
+        output_folder(out, "--out")
     from convbench.report.compare import compare  # lazy: matplotlib and scipy are not needed for --help
 
     comparison = compare(results, out=out)
@@ -162,6 +165,30 @@ def _print_profile(profile: OpProfile, top: int = 10) -> None:
     console.print(table)
     console.print("by op type: " + ", ".join(f"{op.op_type} {op.share:.1%}" for op in profile.by_op_type()),
                   highlight=False)
+
+
+def _check_before_timing(models: list[Path], json_out: Path | None, image: Path | None, threads: int | None,
+                         protocol: dict[str, float | None]) -> None:
+    """What can fail after the timing (the JSON path) or before it (options, files), checked before it starts."""
+    from convbench.bench.timer import validate_protocol
+
+    validate_protocol(**{k: v for k, v in protocol.items() if v is not None})
+    if threads is not None:
+        integer_in("threads", threads, 1, MAX_THREADS)
+    for model in models:
+        if not model.is_file():
+            raise ModelError(f"model file not found: {model}" if not model.exists() else
+                             f"{model}: is a folder; give a .tflite, .onnx or .keras file")
+    if image is not None and not image.is_file():
+        raise DataError(f"--image {image}: no such file")
+    if json_out is None:
+        return
+    if len(models) == 1:
+        output_file(json_out, "--json")
+    elif json_out.suffix and not json_out.is_dir():
+        raise ConfigError(f"--json {json_out}: with several models give a folder (one JSON file per model)")
+    else:
+        output_folder(json_out, "--json")
 
 
 def parse_cpus(text: str | None) -> list[int] | None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 
+from convbench.checks import MAX_THREADS, integer_in, number_in
 from convbench.cli import app
 from convbench.cli.helptext import listed, with_default
+from convbench.cli.train_cmd import check_before_loading
+from convbench.errors import ConfigError
 from convbench.vocabulary import DEFAULT_THRESHOLD, DEFAULT_WIDTH, EARLY_EXIT_FORMS, TRAIN_DEFAULTS
 
 sub = typer.Typer(no_args_is_help=True, help="Early-exit networks: VGG-19 with an exit for redundant images.")
@@ -42,11 +46,15 @@ def train_command(
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from the checkpoints in OUT."),
 ) -> None:
     """Train the early-exit model and its baseline (the same VGG-19 without the exit) on MAIN + REDUNDANT."""
-    from convbench.train.early_exit import train_early_exit  # lazy: keras takes seconds to import
-
     options = {"redundancy": redundancy, "width": width, "exit_after": exit_after, "backbone": backbone,
                "input_size": input_size, "channels": channels, "max_train": max_train, "dropout": dropout,
                "epochs": epochs, "batch_size": batch_size, "patience": patience, "seed": seed}
+    check_before_loading(options, out)  # before Keras is imported (seconds, and its log lines)
+    _check_shares(redundancy=redundancy, dropout=dropout)
+    if max_train is not None:
+        integer_in("max_train", max_train, 2)
+    from convbench.train.early_exit import train_early_exit  # lazy: keras takes seconds to import
+
     result = train_early_exit(main, redundant, out=out, invert_redundant=invert_redundant, resume=resume,
                               **_given(options))
     ee, base = result.report["early_exit"], result.report["baseline"]
@@ -74,7 +82,18 @@ def eval_command(
     threads: int = typer.Option(None, "--threads", help="LiteRT threads [default: 1]."),
 ) -> None:
     """Time the early-exit model against its baseline at batch 1 in LiteRT on the test mix; print the table."""
-    from convbench.experiment.early_exit_evaluation import evaluate_early_exit
+    if not Path(directory).exists():
+        raise ConfigError(f"{directory}: no such folder; expected the folder written by `convbench early-exit train`")
+    _check_shares(redundancy=redundancy)
+    if threshold is not None:
+        number_in("threshold", threshold, 0.0, 1.0, low_open=True, high_open=True)
+    if runtime_form is not None and runtime_form not in EARLY_EXIT_FORMS:
+        raise ConfigError(f"--runtime-form must be {listed(EARLY_EXIT_FORMS)}, got {runtime_form!r}")
+    for name, value, low, high in (("repeats", repeats, 1, None), ("limit", limit, 2, None),
+                                   ("threads", threads, 1, MAX_THREADS)):
+        if value is not None:
+            integer_in(name, value, low, high)
+    from convbench.experiment.early_exit_evaluation import evaluate_early_exit  # lazy: the runtimes and keras
 
     options = {"redundancy": redundancy, "threshold": threshold, "form": runtime_form, "repeats": repeats,
                "limit": limit, "threads": threads}
@@ -107,6 +126,13 @@ def _print_result(result: dict[str, Any]) -> None:
                                           paths.items()), highlight=False)
     for plot in result.get("sweep", {}).get("plots", []):
         console.print(f"plot: {plot}", highlight=False)
+
+
+def _check_shares(**shares: float | None) -> None:
+    """Each share given (redundancy, dropout) in [0, 1)."""
+    for name, value in shares.items():
+        if value is not None:
+            number_in(name, value, 0.0, 1.0, high_open=True)
 
 
 def _given(options: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from convbench.checks import TrainingOptions, output_folder
 from convbench.cli import app
 from convbench.cli.helptext import with_default
 from convbench.vocabulary import TRAIN_DEFAULTS, VAL_SPLITS
@@ -36,10 +37,11 @@ def train_command(
                                                                    "the same run."),
 ) -> None:
     """Train an architecture on a dataset; write OUT/model.keras (+ card) and OUT/training.json."""
-    from convbench.train import train  # lazy: keras takes seconds to import
-
     settings = {"width": width, "input_size": input_size, "channels": channels, "epochs": epochs,
                 "batch_size": batch_size, "patience": patience, "seed": seed, "val_split": val_split}
+    check_before_loading(settings, out)
+    from convbench.train import train  # lazy: keras takes seconds to import
+
     result = train(arch, data, out=out, augment=augment, skip_bad_images=skip_bad_images, resume=resume,
                    **{k: v for k, v in settings.items() if v is not None})
     report = result.report
@@ -47,3 +49,10 @@ def train_command(
           f"{report['train_accuracy']:.4f}), best epoch {report['best_epoch']} of {report['epochs_run']}, "
           f"{report['params']:,} params, {report['macs']:,} MACs, {report['train_seconds']:.1f} s → "
           f"{result.model_path}")
+
+
+def check_before_loading(settings: dict[str, object], out: str) -> None:
+    """The options and the output folder, checked before Keras is imported (seconds, and its log lines)."""
+    fields = TrainingOptions.__dataclass_fields__
+    TrainingOptions(**{k: v for k, v in settings.items() if v is not None and k in fields})  # type: ignore[arg-type]
+    output_folder(out, "--out")

@@ -26,10 +26,12 @@ from typing import Any
 import keras
 
 from convbench.artifacts import EarlyExitSettings, ModelCard
+from convbench.checks import TrainingOptions
 from convbench.data import Dataset, MixSettings, Preprocessing, Split, build_mix, check_redundancy, load, load_pools
 from convbench.env import environment
 from convbench.errors import ConfigError, DataError
 from convbench.io import read_json, write_json
+from convbench.locks import locks_output
 from convbench.models import defaults
 from convbench.models.early_exit import EarlyExitModel, early_exit
 from convbench.train.loop import MODEL_FILE, REPORT_FILE, FitSettings, run_fit, write_outputs
@@ -55,6 +57,7 @@ class EarlyExitTrainResult:
     report: dict[str, Any] = field(repr=False)
 
 
+@locks_output("out")  # one run at a time per output folder (convbench.locks)
 def train_early_exit(main: str | Dataset, redundant: str | Dataset, *, out: str | os.PathLike[str],
                      redundancy: float | None = None, width: float = DEFAULT_WIDTH, exit_after: str = "block1",
                      backbone: str = "vgg19", input_size: int | None = None, channels: int | None = None,
@@ -91,6 +94,7 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset, *, out: str 
     """
     started = time.perf_counter()
     check_redundancy(redundancy)
+    TrainingOptions(width, epochs, batch_size, patience, seed, val_fraction, learning_rate, input_size, channels)
     if max_train is not None and max_train < 2:
         raise ConfigError(f"max_train must be at least 2, got max_train={max_train!r}")
     model_options = {"dropout": dropout, **model_options}

@@ -33,8 +33,10 @@ from typing import Any
 import keras
 
 from convbench.artifacts import ModelCard
+from convbench.checks import TrainingOptions
 from convbench.data import Dataset, DataSpec, Preprocessing, load
 from convbench.errors import ConfigError, ModelError
+from convbench.locks import locks_output
 from convbench.models import ModelDefaults, build, defaults, total_macs
 from convbench.train.evaluation import accuracy
 from convbench.train.loop import REPORT_FILE, FitSettings, identity_of, run_fit, write_outputs
@@ -65,6 +67,7 @@ class TrainResult:
         return self.report["test_accuracy"]
 
 
+@locks_output("out")  # one run at a time per output folder (convbench.locks)
 def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLike[str],
           width: float = TRAIN_DEFAULTS.width, input_size: int | tuple[int, int] | None = None,
           channels: int | None = None, epochs: int = TRAIN_DEFAULTS.epochs, batch_size: int = TRAIN_DEFAULTS.batch_size,
@@ -118,6 +121,7 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
         >>> result.test_accuracy
     """
     started = time.perf_counter()
+    TrainingOptions(width, epochs, batch_size, patience, seed, val_fraction, learning_rate, channels=channels)
     check_val_split(val_split)
     _check_options(arch, width=width, epochs=epochs, batch_size=batch_size, patience=patience,
                    learning_rate=learning_rate)

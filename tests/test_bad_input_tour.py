@@ -1,0 +1,228 @@
+"""A bad-input tour of every command, as a new user or a hostile tester would take it.
+
+Each case runs the real CLI (in-process through ``convbench.cli.main``; a few as real processes) in a folder
+holding earlier results, and asserts what the house rules promise for bad input: exit status 2, exactly one
+line on stderr naming the culprit, nothing on stdout, no traceback, and every file there byte for byte as before
+(none changed, none added). The checks run before any data is loaded or model trained, so each case takes well
+under a second (the first ones that reach the library import Keras once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from bench.standin import make_model_file, synthetic_result
+from experiment.fakes import SMALL_TOML
+
+# (id, argv with placeholders, what the error line must name). Placeholders, filled from the workspace:
+# {file}: an existing file; {folder}: a folder of earlier results; {model}: a model file with its card;
+# {result}: a bench result JSON; {noinf}: one without phases.inference; {toml}: a small experiment file.
+CASES = [
+    # train
+    ("train-width-inf", "train --arch mobilenet_v1 --out new --width inf", "width=inf"),
+    ("train-width-nan", "train --arch mobilenet_v1 --out new --width nan", "width=nan"),
+    ("train-width-0", "train --arch mobilenet_v1 --out new --width 0", "width=0"),
+    ("train-width-huge", "train --arch mobilenet_v1 --out new --width 1e9", "width"),
+    ("train-seed-negative", "train --arch mobilenet_v1 --out new --seed -1", "seed=-1"),
+    ("train-seed-too-big", "train --arch mobilenet_v1 --out new --seed 4294967296", "seed=4294967296"),
+    ("train-epochs-0", "train --arch mobilenet_v1 --out new --epochs 0", "epochs=0"),
+    ("train-batch-0", "train --arch mobilenet_v1 --out new --batch-size 0", "batch_size=0"),
+    ("train-patience-0", "train --arch mobilenet_v1 --out new --patience 0", "patience=0"),
+    ("train-input-size-0", "train --arch mobilenet_v1 --out new --input-size 0", "input_size=0"),
+    ("train-channels-2", "train --arch mobilenet_v1 --out new --channels 2", "channels=2"),
+    ("train-out-is-a-file", "train --arch mobilenet_v1 --out {file}", "{file}"),
+    ("train-out-under-a-file", "train --arch mobilenet_v1 --out {file}/sub", "{file}"),
+    ("train-unknown-arch", "train --arch nosuchnet --out new", "nosuchnet"),
+    ("train-unknown-data", "train --arch mobilenet_v1 --out new --data nosuchset", "nosuchset"),
+    # early-exit train
+    ("ee-train-width-inf", "early-exit train --main digits --redundant digits --out new --width inf", "width=inf"),
+    ("ee-train-seed", "early-exit train --main digits --redundant digits --out new --seed -1", "seed=-1"),
+    ("ee-train-redundancy-1", "early-exit train --main digits --redundant digits --out new --redundancy 1",
+     "redundancy=1"),
+    ("ee-train-redundancy-nan", "early-exit train --main digits --redundant digits --out new --redundancy nan",
+     "redundancy=nan"),
+    ("ee-train-dropout-1", "early-exit train --main digits --redundant digits --out new --dropout 1", "dropout=1"),
+    ("ee-train-max-train-1", "early-exit train --main digits --redundant digits --out new --max-train 1",
+     "max_train=1"),
+    ("ee-train-out-is-a-file", "early-exit train --main digits --redundant digits --out {file}", "{file}"),
+    # early-exit eval
+    ("ee-eval-no-folder", "early-exit eval nosuchdir", "nosuchdir"),
+    ("ee-eval-threshold-1", "early-exit eval {folder} --threshold 1", "threshold=1"),
+    ("ee-eval-threshold-nan", "early-exit eval {folder} --threshold nan", "threshold=nan"),
+    ("ee-eval-redundancy", "early-exit eval {folder} --redundancy -0.1", "redundancy=-0.1"),
+    ("ee-eval-repeats-0", "early-exit eval {folder} --repeats 0", "repeats=0"),
+    ("ee-eval-limit-1", "early-exit eval {folder} --limit 1", "limit=1"),
+    ("ee-eval-threads-0", "early-exit eval {folder} --threads 0", "threads=0"),
+    ("ee-eval-form", "early-exit eval {folder} --runtime-form triple", "triple"),
+    ("ee-eval-not-a-training-folder", "early-exit eval {folder}", "early_exit"),
+    # bench
+    ("bench-min-seconds-inf", "bench {model} --min-seconds inf", "min_seconds=inf"),
+    ("bench-min-seconds-1e12", "bench {model} --min-seconds 1e12", "min_seconds"),
+    ("bench-min-seconds-nan", "bench {model} --min-seconds nan", "min_seconds=nan"),
+    ("bench-warmup-seconds-inf", "bench {model} --warmup-seconds inf", "warmup_seconds=inf"),
+    ("bench-runs-0", "bench {model} --runs 0", "runs=0"),
+    ("bench-warmup-negative", "bench {model} --warmup -1", "warmup=-1"),
+    ("bench-threads-0", "bench {model} --threads 0", "threads=0"),
+    ("bench-rounds-0", "bench {model} --rounds 0", "rounds=0"),
+    ("bench-load-repeats-0", "bench {model} --load-repeats 0", "load_repeats=0"),
+    ("bench-no-model", "bench nosuch.tflite", "nosuch.tflite"),
+    ("bench-model-is-a-folder", "bench {folder}", "{folder}"),
+    ("bench-no-image", "bench {model} --image nosuch.png", "nosuch.png"),
+    ("bench-json-is-a-folder", "bench {model} --json {folder}", "{folder}"),
+    ("bench-json-under-a-file", "bench {model} --json {file}/r.json", "{file}"),
+    ("bench-json-file-for-several", "bench {model} {model} --json {file}", "{file}"),
+    ("bench-pin-text", "bench {model} --pin zero", "zero"),
+    ("bench-pin-missing-cpu", "bench {model} --pin 99999", "99999"),
+    ("bench-unknown-runtime", "bench {model} --runtime nosuchrt", "nosuchrt"),
+    # compare
+    ("compare-out-is-a-file", "compare {result} {result} --out {file}", "{file}"),
+    ("compare-no-result", "compare {result} nosuch.json", "nosuch.json"),
+    ("compare-no-inference-phase", "compare {result} {noinf}", "noinf.json"),
+    # export
+    ("export-no-model", "export nosuch.keras", "nosuch.keras"),
+    ("export-model-is-a-folder", "export {folder}", "{folder}"),
+    ("export-unknown-target", "export {model} --to coreml", "coreml"),
+    ("export-unknown-quantize", "export {model} --quantize int4", "int4"),
+    ("export-out-is-a-folder", "export {model} --out {folder}", "{folder}"),
+    # models
+    ("models-input-size-0", "models --input-size 0", "input_size=0"),
+    ("models-input-size-negative", "models --input-size -3", "input_size=-3"),
+    ("models-width-inf", "models --width inf", "width=inf"),
+    ("models-channels-2", "models --channels 2", "channels=2"),
+    ("models-classes-1", "models --classes 1", "classes=1"),
+    # run and history
+    ("run-out-is-a-file", "run {toml} --out {file}", "{file}"),
+    ("run-no-experiment", "run nosuch.toml --out new", "nosuch"),
+    ("run-history-under-a-file", "run {toml} --out new --history {file}/h.sqlite", "{file}"),
+    ("run-out-holds-other-files", "run {toml} --out {folder}", "{folder}"),
+    ("run-bad-setting", "run {toml} --out new --set train.epochs=0", "epochs"),
+    ("history-limit-0", "history --limit 0", "limit=0"),
+    # datasets
+    ("datasets-unknown", "datasets nosuchset:", "nosuchset"),
+]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A working folder holding earlier results; the current directory during the test."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONVBENCH_HISTORY", str(tmp_path / "history.sqlite"))
+    Path("notes.txt").write_text("earlier notes\n")
+    earlier = Path("earlier")
+    earlier.mkdir()
+    (earlier / "results.json").write_text('{"earlier": true}\n')
+    model = make_model_file(Path("."))
+    synthetic_result("tiny", 0.001, seed=1).save("result.json")
+    broken = json.loads(Path("result.json").read_text())
+    del broken["phases"]["inference"]
+    Path("noinf.json").write_text(json.dumps(broken))
+    Path("small.toml").write_text(SMALL_TOML)
+    return {"file": "notes.txt", "folder": "earlier", "model": str(model), "result": "result.json",
+            "noinf": "noinf.json", "toml": "small.toml"}
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file and folder under ``root`` → its SHA-256 (``"dir"`` for folders)."""
+    return {str(p.relative_to(root)): "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*"))}
+
+
+@pytest.mark.parametrize("args, needle", [pytest.param(a, n, id=i) for i, a, n in CASES])
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(cli, workspace, args, needle):
+    before = snapshot(Path("."))
+    rc, out, err = cli(*args.format(**workspace).split())
+    assert rc == 2, (rc, out, err)
+    assert out == "" and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("convbench: error:"), err
+    assert needle.format(**workspace) in lines[0], lines[0]
+    assert snapshot(Path(".")) == before
+
+
+def test_ctrl_c_says_what_is_kept_and_exits_130(cli, workspace, monkeypatch):
+    import convbench.train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(convbench.train, "train", interrupted)
+    rc, out, err = cli("train", "--arch", "mobilenet_v1", "--out", "new")
+    assert rc == 130 and out == "" and "Traceback" not in err
+    assert err.strip().splitlines() == ["convbench: interrupted; finished epochs are kept in OUT/checkpoint: run the "
+                                        "same command again to resume"]
+
+
+def test_ctrl_c_of_a_real_training_process(tmp_path):
+    """SIGINT to a real `convbench train` once it holds its folder: one line, status 130, nothing half-written."""
+    out = tmp_path / "run"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}  # TensorFlow's own start-up lines are not ours to count
+    process = subprocess.Popen([sys.executable, "-m", "convbench", "train", "--arch", "alexnet_separable",
+                                "--width", "0.25", "--input-size", "32", "--epochs", "50", "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not (out / ".convbench.lock.json").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    ours = [line for line in err.splitlines() if line.startswith("convbench:")]
+    assert ours == ["convbench: interrupted; finished epochs are kept in OUT/checkpoint: run the same command again "
+                    "to resume"], err
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_run_force_moves_the_other_study_aside(small_toml, tmp_path, fake_steps, fast_plots, cli):
+    """--force never overwrites another study's files: its record and report move to superseded-NAME-TIME/."""
+    from convbench.experiment import run
+
+    out = tmp_path / "out"
+    run(small_toml, out=out, progress=False)
+    theirs = {name: (out / name).read_bytes() for name in ("study.json", "results.json", "report.md", "report.html")}
+    steps_before = snapshot(out / "steps")
+    other = tmp_path / "other.toml"
+    other.write_text(small_toml.read_text().replace('name = "small"', 'name = "other"'))
+
+    rc, _, err = cli("run", other, "--out", out, "--quiet")
+    assert rc == 2 and "--force" in err and (out / "study.json").read_bytes() == theirs["study.json"]
+
+    rc, _, _ = cli("run", other, "--out", out, "--quiet", "--force")
+    assert rc == 0
+    [aside] = out.glob("superseded-small-*")
+    assert {name: (aside / name).read_bytes() for name in theirs} == theirs
+    assert json.loads((out / "study.json").read_text())["name"] == "other"
+    assert {k: v for k, v in snapshot(out / "steps").items() if k in steps_before} == steps_before  # steps stay
+
+
+@pytest.fixture
+def small_toml(tmp_path: Path) -> Path:
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL_TOML, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def fake_steps(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    from experiment.fakes import FakeSteps
+
+    monkeypatch.setenv("CONVBENCH_HISTORY", str(tmp_path / "history.sqlite"))
+    return FakeSteps().install(monkeypatch)
+
+
+@pytest.fixture
+def fast_plots(monkeypatch: pytest.MonkeyPatch) -> None:
+    from experiment.fakes import blank_png
+
+    from convbench.report import plots, study_plots
+
+    for module, name in ((study_plots, "latency_ci"), (study_plots, "phases_stacked"),
+                         (plots, "accuracy_vs_latency"), (plots, "size_vs_latency")):
+        monkeypatch.setattr(module, name, blank_png)
