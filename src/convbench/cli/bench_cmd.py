@@ -123,6 +123,8 @@ def _print_result(result: BenchResult) -> None:
             ci = "not available (aggregates only)"
         table.add_row(phase, str(m.n), format_time(m.median, unit), format_time(m.p90, unit), ci,
                       f"{m.iqr_ratio:.1%}", "yes" if m.unstable else "")
+    if result.image.get("note"):  # e.g. the card's data could not be loaded: preprocessing timed on another image
+        print(f"note: {result.image['note']}", file=sys.stderr)
     console = _console()
     console.print(table)
     console.print(f"{rt['name']} {rt['version']}, {rt['threads']} thread(s), delegate {rt['delegate']}; "
