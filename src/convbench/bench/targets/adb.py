@@ -15,6 +15,7 @@ significance tests) are reported as not available rather than computed from it.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -262,8 +263,6 @@ class AdbTarget(Target):
     # -- the steps ----------------------------------------------------------------------------------------------
 
     def _binary(self) -> Path:
-        import os
-
         arch = ABIS.get(self._abi or "", (self._abi, None))[0]
         path = Path(os.environ.get(BENCHMARK_MODEL_ENV) or
                     Path(BENCHMARK_MODEL_HOME).expanduser() / f"android_{arch}_benchmark_model")

@@ -79,6 +79,7 @@ class SshTarget(Target):
 
     def prepare(self, runtimes: Sequence[str]) -> TargetEnvironment:
         """Make a work folder on the host and probe it (one connection); see the module docstring."""
+        self._cleanup()  # a second prepare replaces the first one's folder
         missing = sorted(set(runtimes) - set(agent.RUNNERS))
         if missing:
             raise ConfigError(f"target {self.name}: runtime {missing[0]!r} cannot run on a remote host; the agent "

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from convbench.artifacts import ModelCard
-from convbench.bench.harness import BATCH_SIZE, BenchTarget, _check_input, _model_facts
+from convbench.bench.harness import BATCH_SIZE, BenchTarget, _check_input, _model_facts  # as a local result has
 from convbench.bench.measurement import Measurement
 from convbench.bench.result import BenchResult
 from convbench.bench.sample_image import sample_image
