@@ -104,9 +104,16 @@ CASES = [
     ("run-history-under-a-file", "run {toml} --out new --history {file}/h.sqlite", "{file}"),
     ("run-out-holds-other-files", "run {toml} --out {folder}", "{folder}"),
     ("run-bad-setting", "run {toml} --out new --set train.epochs=0", "epochs"),
+    ("run-seed-negative", "run {toml} --out new --set train.seed=-1", "train.seed"),
+    ("run-width-inf", "run {toml} --out new --set models[0].width=inf", "models[0].width"),
+    ("run-min-seconds-inf", "run {toml} --out new --set bench.min_seconds=inf", "bench.min_seconds"),
+    ("run-min-seconds-1e12", "run {toml} --out new --set bench.min_seconds=1e12", "bench.min_seconds"),
     ("history-limit-0", "history --limit 0", "limit=0"),
     # datasets
     ("datasets-unknown", "datasets nosuchset:", "nosuchset"),
+    ("svhn-empty-mat", "datasets svhn:{svhn_empty}", "train_32x32.mat"),
+    ("svhn-cut-mat", "datasets svhn:{svhn_cut}", "train_32x32.mat"),
+    ("train-on-cut-svhn", "train --arch mobilenet_v1 --out new --data svhn:{svhn_cut}", "train_32x32.mat"),
 ]
 
 
@@ -125,8 +132,17 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     del broken["phases"]["inference"]
     Path("noinf.json").write_text(json.dumps(broken))
     Path("small.toml").write_text(SMALL_TOML)
+    for name, size in (("svhn_empty", 0), ("svhn_cut", 200)):  # a download that stopped short
+        Path(name).mkdir()
+        for split in ("train", "test"):
+            Path(name, f"{split}_32x32.mat").write_bytes(_MAT_V5_HEADER[:size])
     return {"file": "notes.txt", "folder": "earlier", "model": str(model), "result": "result.json",
-            "noinf": "noinf.json", "toml": "small.toml"}
+            "noinf": "noinf.json", "toml": "small.toml", "svhn_empty": "svhn_empty", "svhn_cut": "svhn_cut"}
+
+
+# The start of a MATLAB v5 file (128-byte header, then a data element that the cut leaves unfinished).
+_MAT_V5_HEADER = (b"MATLAB 5.0 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024".ljust(116)
+                  + b"\x00" * 8 + b"\x00\x01IM" + b"\x0e\x00\x00\x00" + b"\xff\xff\x00\x00" + b"\x00" * 200)
 
 
 def snapshot(root: Path) -> dict[str, str]:
