@@ -76,7 +76,7 @@ def test_evaluations_become_the_report_entries_with_the_sweep_joined(study, tmp_
     single, chained = results.early_exit
     assert (single["form"], chained["form"]) == ("single", "chained")
     assert list(single) == ["model", "training", "form", "threshold", "threads", "runtime", "repeats", "mix", "rows",
-                            "timing", "paths", "analytic", "sweep", "environment", "summary"]
+                            "timing", "paths", "analytic", "rejection", "by_source", "sweep", "environment", "summary"]
     assert "sweep" not in chained and single["training"]["backbone"] == "ee_tiny_vgg"
     assert len(single["sweep"]["by_redundancy"]) == 10 and len(single["sweep"]["by_threshold"]) > 5
     assert single["rows"][1]["images"] == 30 and single["mix"]["redundancy"] == 0.5

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -21,7 +21,22 @@ app.add_typer(sub, name="early-exit")
 @sub.command("train")
 def train_command(
     main: str = typer.Option(..., "--main", help="Data spec of the classes of interest (NAME, NAME:PATH?k=v)."),
-    redundant: str = typer.Option(..., "--redundant", help="Data spec of the redundant images (no main class)."),
+    redundant: Annotated[list[str] | None, typer.Option(
+        "--redundant", help="Data spec of the redundant images (no main class); repeat it to train on several "
+                            "sources [required].")] = None,
+    redundant_share: Annotated[list[float] | None, typer.Option(
+        "--redundant-share", help="Each --redundant source's share of the redundant class, in order [default: "
+                                  "equal shares].")] = None,
+    augment_cues: bool = typer.Option(False, "--augment-cues", help="Flip polarity, rescale contrast and shift "
+                                                                   "brightness of training images at random."),
+    outlier_exposure: str = typer.Option(None, "--outlier-exposure", help="Data spec of a generic set whose images "
+                                                                          "join the redundant class."),
+    outlier_share: float = typer.Option(None, "--outlier-share", help="The outlier-exposure set's share of the "
+                                                                      "redundant class [default: 0.25]."),
+    max_false_exit: float = typer.Option(None, "--max-false-exit", help="Calibrate the threshold on validation: at "
+                                                                        "most this share of main images exits."),
+    exit_rate: float = typer.Option(None, "--exit-rate", help="Calibrate the threshold on validation: at most this "
+                                                              "share of all images exits."),
     out: str = typer.Option(..., "--out", help="Output folder: early_exit/, baseline/ and training.json."),
     redundancy: float = typer.Option(None, "--redundancy", help="Redundant share of every split, in [0, 1) "
                                                                 "[default: all images of both sets]."),
@@ -48,19 +63,27 @@ def train_command(
     """Train the early-exit model and its baseline (the same VGG-19 without the exit) on MAIN + REDUNDANT."""
     options = {"redundancy": redundancy, "width": width, "exit_after": exit_after, "backbone": backbone,
                "input_size": input_size, "channels": channels, "max_train": max_train, "dropout": dropout,
-               "epochs": epochs, "batch_size": batch_size, "patience": patience, "seed": seed}
+               "epochs": epochs, "batch_size": batch_size, "patience": patience, "seed": seed,
+               "redundant_shares": redundant_share or None, "outlier_exposure": outlier_exposure,
+               "outlier_share": outlier_share, "max_false_exit": max_false_exit, "exit_rate": exit_rate}
     check_before_loading(options, out)  # before Keras is imported (seconds, and its log lines)
     _check_shares(redundancy=redundancy, dropout=dropout)
     if max_train is not None:
         integer_in("max_train", max_train, 2)
     from convbench.train.early_exit import train_early_exit  # lazy: keras takes seconds to import
 
-    result = train_early_exit(main, redundant, out=out, invert_redundant=invert_redundant, resume=resume,
+    redundant = redundant or []  # none: the library's one-line error names the missing source
+    result = train_early_exit(main, redundant if len(redundant) != 1 else redundant[0], out=out,
+                              invert_redundant=invert_redundant, augment_cues=augment_cues, resume=resume,
                               **_given(options))
     ee, base = result.report["early_exit"], result.report["baseline"]
     metrics = ee["test_metrics"]
     print(f"early exit: test accuracy {ee['test_accuracy']:.4f}, exit accuracy {metrics['exit_accuracy']:.4f} "
           f"(best epoch {ee['best_epoch']} of {ee['epochs_run']}) → {result.model_path}")
+    if "calibration" in result.report:
+        c = result.report["calibration"]
+        print(f"threshold {c['threshold']:.6g} calibrated on validation for {c['goal']} ≤ {c['target']:g}: "
+              f"{c['false_exit_rate']:.2%} of main images exit, {c['exit_recall']:.2%} of redundant ones")
     print(f"baseline:   test accuracy {base['test_accuracy']:.4f} (best epoch {base['best_epoch']} of "
           f"{base['epochs_run']}) → {result.baseline_path}")
 
@@ -69,17 +92,21 @@ def train_command(
 def eval_command(
     directory: str = typer.Argument(..., help="Folder written by `convbench early-exit train`."),
     main: str = typer.Option(None, "--main", help="Data spec of the main set [default: as trained]."),
-    redundant: str = typer.Option(None, "--redundant", help="Data spec of the redundant set [default: as trained]."),
+    redundant: Annotated[list[str] | None, typer.Option(
+        "--redundant", help="Data spec of a redundant set; repeat it to evaluate on each alone [default: as "
+                            "trained].")] = None,
     redundancy: float = typer.Option(None, "--redundancy", help="Redundant share of the test mix, in [0, 1) "
                                                                 "[default: as trained]."),
-    threshold: float = typer.Option(None, "--threshold", help=with_default("Exit when P(redundant) ≥ this, in (0, 1)",
-                                                                           DEFAULT_THRESHOLD)),
+    threshold: float = typer.Option(None, "--threshold", help="Exit when P(redundant) ≥ this, in (0, 1) [default: "
+                                                              f"the calibrated threshold, else {DEFAULT_THRESHOLD}]."),
     sweep: bool = typer.Option(False, "--sweep", help="Also time redundancy 0 … 0.9, sweep thresholds, and plot."),
     runtime_form: str = typer.Option(None, "--runtime-form", help=with_default(
         f"{listed(EARLY_EXIT_FORMS)}: one .tflite with an IF op, or two chained segments", EARLY_EXIT_FORMS[0])),
     repeats: int = typer.Option(None, "--repeats", help="Timed calls per image [default: 3]."),
     limit: int = typer.Option(None, "--limit", help="Time at most this many images per test mix."),
     threads: int = typer.Option(None, "--threads", help="LiteRT threads [default: 1]."),
+    out: str = typer.Option(None, "--out", help="Folder for the exported files, eval.json and plots "
+                                                "[default: DIRECTORY]."),
 ) -> None:
     """Time the early-exit model against its baseline at batch 1 in LiteRT on the test mix; print the table."""
     if not Path(directory).exists():
@@ -96,8 +123,8 @@ def eval_command(
     from convbench.experiment.early_exit_evaluation import evaluate_early_exit  # lazy: the runtimes and keras
 
     options = {"redundancy": redundancy, "threshold": threshold, "form": runtime_form, "repeats": repeats,
-               "limit": limit, "threads": threads}
-    result = evaluate_early_exit(directory, main, redundant, sweep=sweep, **_given(options))
+               "limit": limit, "threads": threads, "out": out}
+    result = evaluate_early_exit(directory, main, redundant or None, sweep=sweep, **_given(options))
     _print_result(result)
 
 
@@ -124,8 +151,23 @@ def _print_result(result: dict[str, Any]) -> None:
                   f"the full path", highlight=False)
     console.print("medians: " + ", ".join(f"{name.replace('_', ' ')} {m['median_ms']:.3f} ms" for name, m in
                                           paths.items()), highlight=False)
+    if len(result.get("by_source", ())) > 1:
+        sources = Table(title="the exit on each redundant source (its own test mix)")
+        for column in ("tested on", "exit accuracy", "precision", "recall", "main exits", "AUROC", "FPR@95TPR",
+                       "saving"):
+            sources.add_column(column, justify="left" if column == "tested on" else "right")
+        for row in result["by_source"]:
+            sources.add_row(row["source"], *(_maybe_percent(row[k]) for k in (
+                "exit_accuracy", "exit_precision", "exit_recall", "false_exit_rate")),
+                *(f"{row[k]:.3f}" if row[k] is not None else "–" for k in ("auroc", "fpr_at_95_tpr")),
+                _maybe_percent(row["saving"]))
+        console.print(sources)
     for plot in result.get("sweep", {}).get("plots", []):
         console.print(f"plot: {plot}", highlight=False)
+
+
+def _maybe_percent(value: float | None) -> str:
+    return f"{100 * value:.2f} %" if value is not None else "–"
 
 
 def _check_shares(**shares: float | None) -> None:

@@ -13,6 +13,7 @@ images are subsampled instead, so the share is always met.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,16 @@ REDUNDANT = "redundant"  # the class name of the extra, last class
 MAX_REDUNDANCY = 0.95
 REDUNDANT_TEST_FRACTION = 0.3  # of the redundant set held out for testing when it has no official test split
 MAIN_TEST_FRACTION = 0.2  # of the main set held out for testing when it has no official test split
+_SOURCE_GROUPS = 100_000  # group ids of source i are offset by i times this when several sources join
+
+
+@dataclass(frozen=True)
+class RedundantSource:
+    """One source of redundant images in a mix of several, and its share of the redundant class (shares are
+    normalised over the sources)."""
+
+    spec: str
+    share: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,8 @@ class MixSettings:
         size, channels: the model input ``(H, W)`` and channels every image is brought to.
         max_train: cap on the training mix (a stratified, seeded subset), ``None`` for all.
         seed: fixes the redundant test hold-out, the mix and the cap.
+        sources: several redundant sources with their shares of the redundant class (``redundant`` is then their
+            joint label); empty: ``redundant`` is the one source.
     """
 
     main: str
@@ -52,13 +65,18 @@ class MixSettings:
     channels: int
     max_train: int | None = None
     seed: int = 0
+    sources: tuple[RedundantSource, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "size": list(self.size)}
+        d = {**dataclasses.asdict(self), "size": list(self.size)}
+        if not self.sources:  # a one-source mix records what it always recorded
+            del d["sources"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MixSettings:
-        return cls(**{**d, "size": tuple(d["size"])})
+        sources = tuple(RedundantSource(**s) for s in d.get("sources", ()))
+        return cls(**{**d, "size": tuple(d["size"]), "sources": sources})
 
 
 def check_redundancy(redundancy: float | None) -> float | None:
@@ -69,38 +87,128 @@ def check_redundancy(redundancy: float | None) -> float | None:
 
 
 def load_pools(settings: MixSettings, main: Dataset | None = None,
-               redundant: Dataset | None = None) -> tuple[Dataset, Dataset]:
+               redundant: Dataset | Sequence[Dataset] | None = None) -> tuple[Dataset, Dataset]:
     """The main and redundant sets as the mix draws from them, each with a train and a test split.
 
     Every image is brought to the model's size and channels (the redundant ones inverted when
     ``settings.invert_redundant``), so the two sets mix at one shape. A set without an official test
     split gives up a held-out part: ``MAIN_TEST_FRACTION`` of the main set (stratified),
     ``REDUNDANT_TEST_FRACTION`` of the redundant one (whole groups when it has groups, e.g. Omniglot
-    alphabets, so test groups stay unseen).
+    alphabets, so test groups stay unseen). Several redundant sources (``settings.sources``) are each
+    held out alone, then joined by :func:`combine_sources` at their shares.
 
     Args:
-        settings: the mix (its ``main``/``redundant`` specs are loaded unless the datasets are given).
+        settings: the mix (its ``main``/``redundant`` specs, or its ``sources``, are loaded unless given).
+        main: the main set, loaded.
+        redundant: one redundant set, which replaces every source of ``settings`` (e.g. a source the model
+            never saw), or one loaded set per source of ``settings.sources``.
 
     Raises:
-        DataError: the main set has fewer than 2 classes, or data that cannot be loaded.
+        DataError: the main set has fewer than 2 classes, a redundant source without images or whose images
+            cannot be brought to the model's channels and size, or data that cannot be loaded.
     """
     main = main if main is not None else load(settings.main)
-    redundant = redundant if redundant is not None else load(settings.redundant)
     if main.num_classes < 2:
         raise DataError(f"the main set {main.source or main.name} has {main.num_classes} class; need at least 2")
     shape = Preprocessing(settings.size, settings.channels)
-    main = harmonize(main, shape)
-    redundant = harmonize(redundant, dataclasses.replace(shape, invert=settings.invert_redundant))
+    main = _harmonized(main, shape, f"main set {main.source or main.name!r}")
     if main.test is None:
         train_part, test_part = split(main.train, fractions=(1 - MAIN_TEST_FRACTION, MAIN_TEST_FRACTION),
                                       seed=settings.seed)
         main = dataclasses.replace(main, train=train_part, test=test_part)
+    if isinstance(redundant, Dataset) or (redundant is None and not settings.sources):
+        pool = redundant if redundant is not None else load(settings.redundant)
+        return main, redundant_pool(pool, shape, settings)
+    sets = list(redundant) if redundant is not None else [load(s.spec) for s in settings.sources]
+    if len(sets) != len(settings.sources):
+        raise DataError(f"the mix has {len(settings.sources)} redundant sources, got {len(sets)} data sets")
+    pools = [redundant_pool(d, shape, settings) for d in sets]
+    return main, combine_sources(pools, [s.share for s in settings.sources], main, settings.redundancy,
+                                 seed=settings.seed)
+
+
+def combine_sources(pools: Sequence[Dataset], shares: Sequence[float], main: Dataset, redundancy: float | None, *,
+                    seed: int = 0) -> Dataset:
+    """One redundant set of several harmonised sources, each split holding them at ``shares`` (normalised).
+
+    Each split takes as many images as the mix at ``redundancy`` will use beside ``main``'s split (all it can
+    when ``redundancy`` is ``None``), at most what the scarcest source allows at its share, so the mix keeps
+    the shares exactly (to the nearest image) and :func:`mix` subsamples none of them away. Class names are
+    prefixed by their source (``omniglot/…``), groups kept apart per source.
+
+    Raises:
+        ConfigError: shares that are not positive, or not one per source.
+        DataError: a source with an empty split.
+    """
+    weights = np.asarray(shares, np.float64)
+    if len(weights) != len(pools) or not len(pools) or not np.all(weights > 0):
+        raise ConfigError(f"redundant source shares must be positive, one per source; got {list(shares)} for "
+                          f"{len(pools)} sources")
+    weights = weights / weights.sum()
+    rng = np.random.default_rng(seed)
+    names = [p.source or p.name for p in pools]
+
+    def joined(split_name: str) -> Split | None:
+        parts = [getattr(p, split_name) for p in pools]
+        reference = getattr(main, split_name)
+        if any(part is None for part in parts) or reference is None:
+            return None
+        for name, part in zip(names, parts, strict=True):
+            if not len(part):
+                raise DataError(f"redundant source {name!r} has no {split_name} images to mix")
+        total = min(int(np.floor(len(part) / w + 1e-9)) for part, w in zip(parts, weights, strict=True))
+        if redundancy is not None:
+            total = min(total, round(redundancy * len(reference) / (1 - redundancy)))
+        counts = _largest_remainder(weights, total)
+        offsets = np.cumsum([0] + [len(p.class_names) for p in pools])
+        taken = [part.take(np.sort(rng.choice(len(part), k, replace=False)))
+                 for part, k in zip(parts, counts, strict=True)]
+        with_groups = any(t.groups is not None for t in taken)
+        return Split(np.concatenate([t.images for t in taken]),
+                     np.concatenate([t.labels + offsets[i] for i, t in enumerate(taken)]).astype(np.int64),
+                     np.concatenate([(t.groups.astype(np.int64) + i * _SOURCE_GROUPS if t.groups is not None
+                                      else np.full(len(t), -1 - i, np.int64)) for i, t in enumerate(taken)])
+                     if with_groups else None)
+
+    class_names = tuple(f"{p.name}/{c}" for p in pools for c in p.class_names)
+    return Dataset("+".join(p.name for p in pools), class_names, joined("train"), joined("test"), "+".join(names),
+                   {"sources": names, "shares": weights.tolist()})
+
+
+def redundant_pool(redundant: Dataset, shape: Preprocessing, settings: MixSettings) -> Dataset:
+    """One redundant source brought to ``shape`` (inverted when ``settings.invert_redundant``), with a test split
+    (held out as :func:`load_pools` holds it out when it has none); :class:`DataError` naming it when it is empty
+    or its images cannot be brought to ``shape``."""
+    name = redundant.source or redundant.name
+    if not len(redundant.train) + (len(redundant.test) if redundant.test is not None else 0):
+        raise DataError(f"redundant source {name!r} has no images")
+    redundant = _harmonized(redundant, dataclasses.replace(shape, invert=settings.invert_redundant),
+                            f"redundant source {name!r}")
     if redundant.test is None:
         by_groups = redundant.train.groups is not None
         train_part, test_part = split(redundant.train, fractions=(1 - REDUNDANT_TEST_FRACTION, REDUNDANT_TEST_FRACTION),
                                       seed=settings.seed, by_groups=by_groups)
         redundant = dataclasses.replace(redundant, train=train_part, test=test_part)
-    return main, redundant
+    return redundant
+
+
+def _harmonized(dataset: Dataset, shape: Preprocessing, what: str) -> Dataset:
+    """:func:`harmonize`, its failure a :class:`DataError` naming ``what`` and the shape it could not reach."""
+    try:
+        return harmonize(dataset, shape)
+    except (DataError, ValueError) as e:  # ValueError: PIL cannot resize images it cannot represent
+        channels = dataset.train.images.shape[3]
+        raise DataError(f"{what}: cannot bring its {channels}-channel images to the model's {shape.size[0]}x"
+                        f"{shape.size[1]}x{shape.channels} input ({e})") from None
+
+
+def _largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
+    """``total`` split in the proportions ``weights`` (integers summing to ``total``)."""
+    exact = weights * total
+    counts = np.floor(exact).astype(np.int64)
+    for k in np.argsort(-(exact - counts), kind="stable")[: total - counts.sum()]:
+        counts[k] += 1
+    return counts
 
 
 def build_mix(main: Dataset, redundant: Dataset, settings: MixSettings) -> Dataset:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,17 @@ from convbench.bench.early_exit import (
     time_mix,
     time_paths,
 )
-from convbench.data import Dataset, MixSettings, Split, check_redundancy, held_out_mix, load, load_pools
+from convbench.data import (
+    Dataset,
+    MixSettings,
+    Preprocessing,
+    Split,
+    check_redundancy,
+    held_out_mix,
+    load,
+    load_pools,
+)
+from convbench.data.mix import redundant_pool
 from convbench.env import environment
 from convbench.errors import ConfigError, ModelError
 from convbench.export import export
@@ -51,7 +62,8 @@ from convbench.runtime import Runner, open_runner
 from convbench.runtime.early_exit import EarlyExitRunner, check_threshold, open_early_exit_runner
 from convbench.train.early_exit import BASELINE_DIR, EARLY_EXIT_DIR, read_mix_settings
 from convbench.train.loop import MODEL_FILE
-from convbench.vocabulary import DEFAULT_THRESHOLD, EARLY_EXIT_FORMS
+from convbench.train.open_world import rejection
+from convbench.vocabulary import EARLY_EXIT_FORMS
 
 RESULT_FILE = "eval.json"
 BASELINE_FILE = "baseline.tflite"  # the baseline's float32 LiteRT file, beside the early-exit files
@@ -117,7 +129,8 @@ def export_for_evaluation(trained: TrainedFolder, pools: tuple[Dataset, Dataset]
 class Session:
     """Both runners loaded, with what the figures need: the pools the test mixes come from and the mix.
 
-    ``threshold`` is the one asked for (the runner holds it as float32, as the deployed graph compares).
+    ``threshold`` is the one in use: asked for, else the files' default (their calibrated threshold, if any);
+    the runner holds it as float32, as the deployed graph compares.
     """
 
     runner: EarlyExitRunner
@@ -143,13 +156,19 @@ class Session:
 
 
 def open_session(files: EvaluationFiles, form: str, pools: tuple[Dataset, Dataset], mix: MixSettings, *,
-                 threads: int, threshold: float) -> Session:
-    """Open and load the runners of ``form`` and of the baseline."""
+                 threads: int, threshold: float | None) -> Session:
+    """Open and load the runners of ``form`` and of the baseline (``threshold`` ``None``: the files' default)."""
     runner = open_early_exit_runner(files.forms[form], threads=threads, threshold=threshold)
     baseline = open_runner(files.baseline, threads=threads)
     runner.load()
     baseline.load()
-    return Session(runner, baseline, pools, mix, threshold)
+    return Session(runner, baseline, pools, mix, runner.threshold if threshold is None else threshold)
+
+
+def with_source(session: Session, name: str, pool: Dataset) -> Session:
+    """The same loaded runners, their test mixes drawn with redundant images from ``pool`` (named ``name``)."""
+    return dataclasses.replace(session, pools=(session.pools[0], pool),
+                               mix=dataclasses.replace(session.mix, redundant=name, sources=()))
 
 
 @dataclass(frozen=True)
@@ -161,6 +180,8 @@ class Evaluation:
         timing: totals and the split of images between the two paths (:meth:`MixTiming.summary`).
         paths: each path timed alone (:func:`~convbench.bench.early_exit.path_summary`).
         analytic: s, h, the ideal and measured saving, their ratio, the saving the path medians predict.
+        rejection: how well the exit rejects this mix's redundant images (exit accuracy, precision, recall,
+            false exits, AUROC of P(redundant), FPR at 95 % TPR: :class:`~convbench.train.open_world.Rejection`).
     """
 
     form: str
@@ -173,13 +194,16 @@ class Evaluation:
     timing: dict[str, Any]
     paths: dict[str, dict[str, Any]]
     analytic: dict[str, Any]
+    rejection: dict[str, Any]
     environment: dict[str, Any]
 
-    def to_dict(self, *, directory: str | None = None, sweep: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The JSON form (``directory`` first and ``sweep`` before ``environment`` when given, as ever)."""
+    def to_dict(self, *, directory: str | None = None, by_source: list[dict[str, Any]] | None = None,
+                sweep: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The JSON form (``directory`` first, ``by_source`` and ``sweep`` before ``environment`` when given)."""
         fields = dataclasses.asdict(self)
         environment_ = fields.pop("environment")
         return {**({"directory": directory} if directory is not None else {}), **fields,
+                **({"by_source": by_source} if by_source is not None else {}),
                 **({"sweep": sweep} if sweep is not None else {}), "environment": environment_}
 
 
@@ -204,11 +228,29 @@ def evaluate_session(session: Session, redundancy: float, *, repeats: int, limit
              "l2": float(l2.mean()), **decision_metrics(test.labels, timing.predicted, num_classes),
              "total_s": times["total_s"], "time_ms_per_image": times["time_ms_per_image"]}]
     macs = session.macs
+    scored = rejection(test.labels == num_classes - 1, exit_probs[:, EXIT_REDUNDANT], session.threshold)
     return Evaluation(runner.form, session.threshold, runner.threads,
                       f"{runner.name} {runner.version} ({runner.delegate})", repeats,
                       {**session.mix.to_dict(), "redundancy": redundancy}, rows, times,
                       {name: path_summary(m) for name, m in paths.items()},
-                      analytic(redundancy, macs.stem_share, macs.exit_share, timing, paths), environment())
+                      analytic(redundancy, macs.stem_share, macs.exit_share, timing, paths), scored.to_dict(),
+                      environment())
+
+
+def evaluate_sources(session: Session, sources: dict[str, Dataset], redundancy: float, *, repeats: int,
+                     limit: int | None) -> dict[str, Evaluation]:
+    """:func:`evaluate_session` once per redundant source (name → pool from :func:`~convbench.data.load_pools`),
+    each test mix holding that source's held-out images alone beside the main test images."""
+    return {name: evaluate_session(with_source(session, name, pool), redundancy, repeats=repeats, limit=limit)
+            for name, pool in sources.items()}
+
+
+def source_row(name: str, evaluation: Evaluation) -> dict[str, Any]:
+    """One row of the "tested on" table: the exit's decisions on one source's test mix and the time it saves."""
+    early_exit = next(r for r in evaluation.rows if r["model"] != "baseline")
+    return {"source": name, "redundancy": early_exit["redundancy"], "threshold": evaluation.threshold,
+            "accuracy": early_exit["accuracy"], **evaluation.rejection,
+            "saving": evaluation.analytic["saving"], "ideal_saving": evaluation.analytic["ideal_saving"]}
 
 
 @dataclass(frozen=True)
@@ -237,8 +279,9 @@ def sweep_session(session: Session, redundancy: float, *, repeats: int, limit: i
 
 @locks_output("out", "directory", existing=("directory",))  # one process at a time writes there (convbench.locks)
 def evaluate_early_exit(directory: str | os.PathLike[str], main: str | Dataset | None = None,
-                        redundant: str | Dataset | None = None, *, redundancy: float | None = None,
-                        threshold: float = DEFAULT_THRESHOLD, form: str = "single", sweep: bool = False,
+                        redundant: str | Dataset | Sequence[str | Dataset] | None = None, *,
+                        redundancy: float | None = None, threshold: float | None = None, form: str = "single",
+                        sweep: bool = False,
                         repeats: int = 3, limit: int | None = None, threads: int = 1,
                         out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Evaluate a :func:`~convbench.train.early_exit.train_early_exit` folder against its baseline in LiteRT.
@@ -249,9 +292,12 @@ def evaluate_early_exit(directory: str | os.PathLike[str], main: str | Dataset |
 
     Args:
         directory: the training output folder.
-        main, redundant: data specs or datasets (``None``: the specs it was trained on, from its ``training.json``).
+        main: data spec or dataset (``None``: the one it was trained on, from its ``training.json``).
+        redundant: a data spec or dataset, or several: each is evaluated on its own test mix (``None``: the
+            redundant images it was trained on).
         redundancy: redundant share of the test mix in [0, 1) (``None``: as trained).
-        threshold: exit when P(redundant) ≥ threshold, in (0, 1).
+        threshold: exit when P(redundant) ≥ threshold, in (0, 1) (``None``: the calibrated threshold when the model
+            has one, else ``DEFAULT_THRESHOLD``).
         form: ``"single"`` or ``"chained"``.
         sweep: also time redundancies 0 … 0.9 and sweep thresholds, with plots ``time_vs_redundancy.png``
             and ``accuracy_vs_threshold.png``.
@@ -263,36 +309,50 @@ def evaluate_early_exit(directory: str | os.PathLike[str], main: str | Dataset |
     Returns:
         The content of ``eval.json``: ``rows`` (baseline and early exit, in the reference table's layout),
         ``timing`` (totals and the split of images between the paths), ``paths`` (each path timed alone),
-        ``analytic`` (s, h, ideal and measured saving, their ratio), ``sweep`` when asked, the environment.
+        ``analytic`` (s, h, ideal and measured saving, their ratio), ``rejection`` (AUROC, FPR at 95 % TPR …),
+        all of the first redundant source; ``by_source``: per source, the exit's decisions and the saving
+        (:func:`source_row`); ``sweep`` when asked, the environment.
 
     Raises:
         ModelError: the folder holds no early-exit model (e.g. a plain model's folder).
         ConfigError: redundancy outside [0, 1), threshold outside (0, 1), an unknown form, a bad limit.
-        DataError: data that cannot be loaded, or a redundant set sharing classes with the main set.
+        DataError: data that cannot be loaded, a redundant set sharing classes with the main set, an empty
+            redundant source, or one whose images cannot be brought to the model's channels and size.
     """
-    check_threshold(threshold)
+    if threshold is not None:
+        check_threshold(threshold)
     check_redundancy(redundancy)
     if form not in EARLY_EXIT_FORMS:
         raise ConfigError(f"form must be one of {', '.join(EARLY_EXIT_FORMS)}, got form={form!r}")
     if limit is not None and limit < 2:
         raise ConfigError(f"limit must be at least 2, got limit={limit!r}")
     trained = TrainedFolder.open(directory)
-    pools = trained.pools(*(load(d) if isinstance(d, str) else d for d in (main, redundant)))
-    mix = dataclasses.replace(trained.mix, main=_name(main, trained.mix.main),
-                              redundant=_name(redundant, trained.mix.redundant))
+    main_set = load(main) if isinstance(main, str) else main if main is not None else load(trained.mix.main)
+    given = [redundant] if redundant is None or isinstance(redundant, (str, Dataset)) else list(redundant)
+    if not given:
+        raise ConfigError("redundant: name at least one redundant source to evaluate on")
+    # every source is loaded and brought to the model's shape before the export and the timing start
+    pools = trained.pools(main_set, _loaded(given[0]))
+    shape = Preprocessing(trained.mix.size, trained.mix.channels)
+    sources = {_name(given[0], trained.mix.redundant): pools[1],
+               **{_name(d, ""): redundant_pool(_loaded(d), shape, trained.mix) for d in given[1:]}}
+    first = next(iter(sources))
+    mix = dataclasses.replace(trained.mix, main=_name(main, trained.mix.main))
     redundancy = trained.mix.redundancy if redundancy is None else redundancy
     out = Path(out) if out is not None else Path(directory)
 
     files = export_for_evaluation(trained, pools, out, (form,))
     session = open_session(files, form, pools, mix, threads=threads, threshold=threshold)
-    evaluation = evaluate_session(session, redundancy, repeats=repeats, limit=limit)
+    evaluations = evaluate_sources(session, sources, redundancy, repeats=repeats, limit=limit)
+    evaluation = evaluations[first]
     swept = None
     if sweep:
         found = sweep_session(session, redundancy, repeats=repeats, limit=limit)
         plots = [time_vs_redundancy(found.by_redundancy, out / "time_vs_redundancy.png"),
                  accuracy_vs_threshold(found.by_threshold, out / "accuracy_vs_threshold.png")]
         swept = {**found.to_dict(), "plots": [str(p) for p in plots]}
-    result = evaluation.to_dict(directory=str(directory), sweep=swept)
+    result = evaluation.to_dict(directory=str(directory), sweep=swept,
+                                by_source=[source_row(name, e) for name, e in evaluations.items()])
     write_json(out / RESULT_FILE, result)
     return result
 
@@ -306,6 +366,10 @@ def _not_early_exit(directory: Path) -> str:
         what = f"a plain {arch} model" if arch else "a file"
         return f"{directory} is {what}, not an early-exit training folder (from `convbench early-exit train`)"
     return f"{directory}: no early_exit/model.keras inside; expected the folder written by `convbench early-exit train`"
+
+
+def _loaded(given: str | Dataset | None) -> Dataset | None:
+    return load(given) if isinstance(given, str) else given
 
 
 def _name(given: str | Dataset | None, trained: str) -> str:

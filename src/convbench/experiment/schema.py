@@ -16,8 +16,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from convbench.bench.timer import MAX_LOOP_SECONDS
-from convbench.checks import MAX_SEED, MAX_WIDTH
 from convbench.naming import width_text
 from convbench.vocabulary import (
     BENCH_DEFAULTS,
@@ -76,7 +74,7 @@ class TrainConfig(_Section):
     epochs: Count = TRAIN_DEFAULTS.epochs
     batch_size: Count = TRAIN_DEFAULTS.batch_size
     patience: Annotated[int, Field(ge=0)] = TRAIN_DEFAULTS.patience
-    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = TRAIN_DEFAULTS.seed
+    seed: int = TRAIN_DEFAULTS.seed
     augment: bool = False
     val_fraction: Annotated[float, Field(gt=0, lt=1)] = TRAIN_DEFAULTS.val_fraction
 
@@ -85,7 +83,7 @@ class ModelConfig(_Section):
     """One ``[[models]]`` entry: a candidate architecture and its size."""
 
     arch: str
-    width: Annotated[float, Field(gt=0, le=MAX_WIDTH)] = DEFAULT_WIDTH  # inf, NaN: refused
+    width: Annotated[float, Field(gt=0)] = DEFAULT_WIDTH
     input_size: Count | None = None  # None: the architecture's default
     channels: Literal[1, 3] | None = None  # None: the dataset's
     options: dict[str, bool | int | float | str] = Field(default_factory=dict)  # architecture options (dropout …)
@@ -121,21 +119,36 @@ class BenchConfig(_Section):
     runtimes: dict[RuntimeName, Threads] = Field(default_factory=lambda: {"litert": [BENCH_DEFAULTS.threads]},
                                                  min_length=1)
     runs: Count = BENCH_DEFAULTS.runs
-    min_seconds: Annotated[float, Field(ge=0, le=MAX_LOOP_SECONDS)] = BENCH_DEFAULTS.min_seconds  # inf, NaN: refused
+    min_seconds: Annotated[float, Field(ge=0)] = BENCH_DEFAULTS.min_seconds
     warmup: Annotated[int, Field(ge=0)] = BENCH_DEFAULTS.warmup
-    warmup_seconds: Annotated[float, Field(ge=0, le=MAX_LOOP_SECONDS)] = BENCH_DEFAULTS.warmup_seconds
+    warmup_seconds: Annotated[float, Field(ge=0)] = BENCH_DEFAULTS.warmup_seconds
     memory: bool = False  # also the peak memory of every file × runtime, each in a fresh process
     op_profile: bool = False  # also a per-operator profile of every file × runtime, from the runtime's own profiler
     # where to time: local, ssh://[user@]host[:port], adb[://SERIAL]; one bench step per file × runtime × target
     targets: Annotated[list[TargetText], Field(min_length=1)] = [DEFAULT_TARGET]
 
 
+SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+Share = Annotated[float, Field(gt=0)]
+
+
+class EarlyExitRunConfig(_Section):
+    """One ``[[early_exit.runs]]`` entry: an exit trained on some of ``[early_exit.sources]`` at their shares, with
+    the open-world remedies it uses (``None``: ``[early_exit]``'s)."""
+
+    name: SourceName
+    train_on: Annotated[dict[SourceName, Share], Field(min_length=1)]  # source name → share of the redundant class
+    augment_cues: bool | None = None
+    outlier_exposure: str | None = None  # data spec of a generic set joining the redundant class
+    outlier_share: Annotated[float, Field(gt=0, lt=1)] | None = None
+
+
 class EarlyExitConfig(_Section):
     """``[early_exit]``: a backbone with an exit branch and its baseline, trained on main + redundant images,
-    then timed image by image in LiteRT on the test mix."""
+    then timed image by image in LiteRT on the test mix (and on each named redundant source alone)."""
 
     backbone: str = "vgg19"
-    width: Annotated[float, Field(gt=0, le=MAX_WIDTH)] = DEFAULT_WIDTH  # inf, NaN: refused
+    width: Annotated[float, Field(gt=0)] = DEFAULT_WIDTH
     exit_after: str = "block1"
     input_size: Count | None = None  # None: the backbone's default
     channels: Literal[1, 3] | None = None  # None: the main set's
@@ -152,9 +165,31 @@ class EarlyExitConfig(_Section):
     epochs: Count | None = None  # None: [train]'s
     batch_size: Count | None = None
     patience: Annotated[int, Field(ge=0)] | None = None
+    # open world: named redundant sources every exit is tested on alone; exits trained on some of them (runs)
+    sources: dict[SourceName, str] = Field(default_factory=dict)  # name → data spec
+    runs: list[EarlyExitRunConfig] = Field(default_factory=list)  # none: one exit trained on [data] redundant
+    augment_cues: bool = False  # flip polarity, rescale contrast, shift brightness of training images
+    outlier_exposure: str | None = None  # data spec of a generic set joining the redundant class
+    outlier_share: Annotated[float, Field(gt=0, lt=1)] = 0.25  # its share of the redundant class
+    max_false_exit: Annotated[float, Field(ge=0, lt=1)] | None = None  # calibrate on validation: main images exiting
+    exit_rate: Annotated[float, Field(gt=0, lt=1)] | None = None  # … or: all images exiting
 
     def label(self) -> str:
         return f"early_exit_{self.backbone}_{width_text(self.width)}_{self.exit_after}"
+
+    @model_validator(mode="after")
+    def _open_world(self) -> EarlyExitConfig:
+        if self.max_false_exit is not None and self.exit_rate is not None:
+            raise ValueError("calibrate for one goal: max_false_exit or exit_rate, not both")
+        names = [run.name for run in self.runs]
+        if len(set(names)) < len(names):
+            raise ValueError(f"runs: names must differ, got {names}")
+        for i, run in enumerate(self.runs):
+            unknown = sorted(set(run.train_on) - set(self.sources))
+            if unknown:
+                raise ValueError(f"runs[{i}].train_on: unknown source {unknown[0]!r}; known (early_exit.sources): "
+                                 f"{', '.join(self.sources) or 'none'}")
+        return self
 
 
 class ReportConfig(_Section):
@@ -182,7 +217,7 @@ class Experiment(_Section):
     def _consistent(self) -> Experiment:
         if not self.models and self.early_exit is None:
             raise ValueError("models: the study has nothing to do: add [[models]] entries or an [early_exit] section")
-        if self.early_exit is not None and not self.data.redundant:
+        if self.early_exit is not None and not self.data.redundant and not self.early_exit.runs:
             raise ValueError("data.redundant: required by [early_exit] (a data spec of redundant images)")
         return self
 

@@ -1,14 +1,18 @@
 """The early-exit part of a study report: the reference study's table for the baseline and the early-exit
-model, the analytic saving next to the measured one, and the sweeps (time vs redundancy, accuracy vs threshold).
+model, the analytic saving next to the measured one, the sweeps (time vs redundancy, accuracy vs threshold),
+the open-world table "trained on → tested on" (exit accuracy, AUROC and FPR at 95 % TPR per redundant source)
+and, for a calibrated exit, the validation threshold sweep with the chosen point.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from convbench.report import formats as fmt
 from convbench.report.document import Figure, Paragraph, Section, Table
+from convbench.report.plots import new_figure, save_png
 from convbench.report.study_plots import accuracy_vs_threshold, time_vs_redundancy
 
 
@@ -26,8 +30,11 @@ def early_exit_summary(ee: dict[str, Any]) -> str:
 
 
 def early_exit_sections(evaluations: list[dict[str, Any]], plots: Path) -> list[Section]:
-    """One section per evaluation (LiteRT form × threads), the sweeps' plots in the one that has them."""
-    sections = []
+    """The open-world table when the study tests on named sources or trains several exits, then one section per
+    evaluation (LiteRT form × threads), the sweeps' plots in the one that has them and each calibrated model's
+    threshold sweep in its first."""
+    sections = open_world_sections(evaluations)
+    calibration_drawn: set[str] = set()
     for ee in evaluations:
         t = ee["timing"]
         paths = ee["paths"]
@@ -57,9 +64,82 @@ def early_exit_sections(evaluations: list[dict[str, Any]], plots: Path) -> list[
                   caption="Training (Keras, test split of the training mix)."),
         ]
         blocks += _sweep_figures(ee, plots)
+        if training.get("calibration") and ee["model"] not in calibration_drawn:
+            calibration_drawn.add(ee["model"])
+            blocks.append(_calibration_figure(ee["model"], training["calibration"], plots))
         sections.append(Section(f"Early exit: {ee['form']} form, {ee['threads']} thread{'s' * (ee['threads'] > 1)}",
                                 blocks))
     return sections
+
+
+def open_world_sections(evaluations: list[dict[str, Any]]) -> list[Section]:
+    """The matrix "trained on → tested on" (one row per trained exit, one column per redundant source it was
+    tested on alone), from each model's first evaluation; none when there is one exit tested on one source."""
+    firsts: dict[str, dict[str, Any]] = {}
+    for ee in evaluations:
+        if ee.get("by_source"):
+            firsts.setdefault(ee["model"], ee)
+    if not firsts or (len(firsts) == 1 and all(len(ee["by_source"]) < 2 for ee in firsts.values())):
+        return []
+    tested = list(dict.fromkeys(row["source"] for ee in firsts.values() for row in ee["by_source"]))
+    matrix = []
+    for ee in firsts.values():
+        cells = {row["source"]: row for row in ee["by_source"]}
+        matrix.append([_trained_on(ee), *(_cell(cells.get(name)) for name in tested)])
+    detail = [[_trained_on(ee), row["source"], fmt.percent(row["exit_accuracy"]), fmt.percent(row["exit_precision"]),
+               fmt.percent(row["exit_recall"]), fmt.percent(row["false_exit_rate"]), _number(row["auroc"]),
+               _number(row["fpr_at_95_tpr"]), fmt.percent(row["saving"]), f"{row['threshold']:.4g}"]
+              for ee in firsts.values() for row in ee["by_source"]]
+    return [Section("Early exit in the open world: trained on → tested on", [
+        Table(["trained on", *tested], matrix,
+              caption="Each cell: exit accuracy · AUROC of P(redundant) · FPR at 95 % TPR (the share of main "
+                      "images exiting when 95 % of the redundant ones do), on a test mix of the main test images "
+                      "and that source's held-out images alone."),
+        Table(["trained on", "tested on", "exit accuracy", "precision", "recall", "main exits", "AUROC",
+               "FPR@95TPR", "saving", "threshold"], detail,
+              caption="Per source: the exit's decisions at the deployed threshold (\"main exits\": main images "
+                      "that leave early and lose their class) and the time it saves against the baseline.")])]
+
+
+def threshold_sweep_plot(calibration: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Main images exiting and redundant images exiting against the threshold on the validation split, the chosen
+    threshold marked."""
+    rows = calibration["sweep"]
+    thresholds = [row[0] for row in rows]
+    fig, ax = new_figure(7.0, 4.5)
+    ax.plot(thresholds, [100 * row[1] for row in rows], "o-", label="main images exiting (false exits)")
+    ax.plot(thresholds, [100 * row[3] for row in rows], "o-", label="redundant images exiting (recall)")
+    ax.axvline(calibration["threshold"], color="black", linestyle="--",
+               label=f"chosen {calibration['threshold']:.4g} ({calibration['goal']} ≤ {calibration['target']:g})")
+    ax.set_xscale("logit")
+    ax.set_xlabel("exit threshold on P(redundant) (logit scale)")
+    ax.set_ylabel("% of validation images")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return save_png(fig, path)
+
+
+def _calibration_figure(model: str, calibration: dict[str, Any], plots: Path) -> Figure:
+    return Figure(threshold_sweep_plot(calibration, plots / f"{model}_threshold_calibration.png"),
+                  f"Threshold sweep of {model} on the validation split (never the test split): the chosen threshold "
+                  f"{calibration['threshold']:.4g} lets {fmt.percent(calibration['false_exit_rate'])} of "
+                  f"{calibration['main_images']} main images and {fmt.percent(calibration['exit_recall'])} of the "
+                  f"redundant ones exit.")
+
+
+def _trained_on(ee: dict[str, Any]) -> str:
+    names = ee["training"].get("trained_on") or []
+    return ", ".join(names) if names else ee.get("mix", {}).get("redundant", ee["model"])
+
+
+def _cell(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "–"
+    return f"{fmt.percent(row['exit_accuracy'])} · {_number(row['auroc'])} · {_number(row['fpr_at_95_tpr'])}"
+
+
+def _number(value: float | None) -> str:
+    return f"{value:.3f}" if value is not None else "–"
 
 
 def _sweep_figures(ee: dict[str, Any], plots: Path) -> list[Figure]:

@@ -197,8 +197,10 @@ RUNNERS: dict[str, type[EarlyExitRunner]] = {"single": SingleFileEarlyExitRunner
 
 
 def open_early_exit_runner(path: str | os.PathLike[str], *, threads: int = 1,
-                           threshold: float = DEFAULT_THRESHOLD) -> EarlyExitRunner:
+                           threshold: float | None = None) -> EarlyExitRunner:
     """The runner of an exported early-exit file (the single file or the chained form's stem), not loaded yet.
+
+    ``threshold``: exit when P(redundant) ≥ it; ``None``: the file's default (its calibrated threshold, if any).
 
     Raises:
         ModelError: a missing file, a file without an early-exit card, or the chained form's rest segment.
@@ -211,4 +213,6 @@ def open_early_exit_runner(path: str | os.PathLike[str], *, threads: int = 1,
     form = card.early_exit.form if card.early_exit is not None else None
     if form not in RUNNERS:
         raise ModelError(f"{path}: not an exported early-exit model (its card names no early-exit form)")
+    if threshold is None:
+        threshold = card.early_exit.default_threshold or DEFAULT_THRESHOLD
     return RUNNERS[form](path, threads=threads, card=card, threshold=threshold)

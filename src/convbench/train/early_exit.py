@@ -19,23 +19,28 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from convbench.artifacts import EarlyExitSettings, ModelCard
 from convbench.checks import TrainingOptions
 from convbench.data import Dataset, MixSettings, Preprocessing, Split, build_mix, check_redundancy, load, load_pools
+from convbench.data.mix import RedundantSource
 from convbench.env import environment
 from convbench.errors import ConfigError, DataError
 from convbench.io import read_json, write_json
 from convbench.locks import locks_output
 from convbench.models import defaults
-from convbench.models.early_exit import EarlyExitModel, early_exit
+from convbench.models.early_exit import EXIT_OUTPUT, EXIT_REDUNDANT, EarlyExitModel, early_exit
 from convbench.train.loop import MODEL_FILE, REPORT_FILE, FitSettings, run_fit, write_outputs
+from convbench.train.open_world import Calibration, calibrate, check_goal
 from convbench.train.pipeline import make_dataset
+from convbench.train.splits import training_splits
 from convbench.train.trainer import train
 from convbench.vocabulary import DEFAULT_WIDTH, TRAIN_DEFAULTS
 
@@ -45,6 +50,10 @@ _SUMMARY = ("train_accuracy", "val_accuracy", "test_accuracy", "best_epoch", "ep
 # width-reduced VGG-19 in a short run (measured on MNIST + Omniglot at α = 0.25: main-class accuracy at
 # chance after 2 epochs with 0.5, 86 % without), and the baseline alike; a user can ask for it back.
 DROPOUT = 0.0
+OUTLIER_SHARE = 0.25  # of the redundant class given to the outlier-exposure set by default
+# Cue-removing augmentation (one seeded draw per training image): polarity flipped with this chance, contrast
+# scaled about the image's mean by a factor in CONTRAST, brightness shifted by up to BRIGHTNESS of the range.
+POLARITY_FLIP, CONTRAST, BRIGHTNESS = 0.5, (0.5, 1.5), 0.25
 
 
 @dataclass(frozen=True)
@@ -58,8 +67,12 @@ class EarlyExitTrainResult:
 
 
 @locks_output("out")  # one run at a time per output folder (convbench.locks)
-def train_early_exit(main: str | Dataset, redundant: str | Dataset, *, out: str | os.PathLike[str],
-                     redundancy: float | None = None, width: float = DEFAULT_WIDTH, exit_after: str = "block1",
+def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[str | Dataset], *,
+                     out: str | os.PathLike[str], redundancy: float | None = None,
+                     redundant_shares: Sequence[float] | None = None, augment_cues: bool = False,
+                     outlier_exposure: str | Dataset | None = None, outlier_share: float = OUTLIER_SHARE,
+                     max_false_exit: float | None = None, exit_rate: float | None = None,
+                     width: float = DEFAULT_WIDTH, exit_after: str = "block1",
                      backbone: str = "vgg19", input_size: int | None = None, channels: int | None = None,
                      invert_redundant: bool = False, max_train: int | None = None,
                      epochs: int = TRAIN_DEFAULTS.epochs, batch_size: int = TRAIN_DEFAULTS.batch_size,
@@ -72,9 +85,18 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset, *, out: str 
 
     Args:
         main: the classes of interest (data spec or :class:`Dataset`).
-        redundant: images of none of those classes (data spec or :class:`Dataset`): one class "redundant".
+        redundant: images of none of those classes (data spec or :class:`Dataset`), or a list of such sources
+            mixed at ``redundant_shares``: one class "redundant".
         out: output folder (layout in the module docstring).
         redundancy: redundant share of each split of the mix, in [0, 1); ``None`` keeps every image.
+        redundant_shares: each source's share of the redundant class (normalised; default: equal shares).
+        augment_cues: remove trivial cues from the training images, main and redundant alike: flip their
+            polarity, scale their contrast and shift their brightness at random (one seeded draw per image;
+            validation and test images stay as they are).
+        outlier_exposure: a generic set (data spec or :class:`Dataset`) whose images join the redundant class
+            at ``outlier_share`` of it (outlier exposure, Hendrycks et al., ICLR 2019).
+        max_false_exit, exit_rate: calibrate the exit threshold on the validation split for one goal: at most
+            this share of main-class images exits, or of all images (at most one of the two).
         width: width multiplier α of both networks.
         exit_after: the block the exit follows (``block1`` … ``block5``).
         backbone: the registered backbone (``vgg19``).
@@ -88,8 +110,10 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset, *, out: str 
         **model_options: further backbone options (``batch_norm``, ``pooling`` …), for both networks.
 
     Raises:
-        ConfigError: redundancy outside [0, 1), or an impossible training option.
-        DataError: data that cannot be loaded, or a redundant set sharing classes with the main set.
+        ConfigError: redundancy outside [0, 1), an impossible training option, shares that do not fit the sources,
+            or a calibration goal out of range or unreachable on the validation split.
+        DataError: data that cannot be loaded, a redundant set sharing classes with the main set, an empty
+            redundant source, or one whose images cannot be brought to the model's channels and size.
         ModelError: an unknown backbone or exit position, or an impossible model option.
     """
     started = time.perf_counter()
@@ -97,6 +121,8 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset, *, out: str 
     TrainingOptions(width, epochs, batch_size, patience, seed, val_fraction, learning_rate, input_size, channels)
     if max_train is not None and max_train < 2:
         raise ConfigError(f"max_train must be at least 2, got max_train={max_train!r}")
+    goal = _goal(max_false_exit, exit_rate)
+    sources = _sources(redundant, redundant_shares, outlier_exposure, outlier_share)
     model_options = {"dropout": dropout, **model_options}
     main_set = _load(main)
     arch_defaults = defaults(backbone)
@@ -107,19 +133,31 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset, *, out: str 
     keras.utils.set_random_seed(seed)
     model = early_exit(preprocessing.input_shape, main_set.num_classes + 1, width, backbone=backbone,
                        exit_after=exit_after, l1_weight=l1_weight, l2_weight=l2_weight, **model_options)
-    redundant_set = _load(redundant)
-    settings = MixSettings(_source(main, main_set), _source(redundant, redundant_set), redundancy, invert_redundant,
-                           preprocessing.size, preprocessing.channels, max_train, seed)
-    mixed = build_mix(*load_pools(settings, main_set, redundant_set), settings)
+    redundant_sets = [_load(spec) for spec, _, _ in sources]
+    names = [_source(spec, dataset) for (spec, _, _), dataset in zip(sources, redundant_sets, strict=True)]
+    several = tuple(RedundantSource(name, share) for name, (_, share, _) in zip(names, sources, strict=True))
+    settings = MixSettings(_source(main, main_set), "+".join(names), redundancy, invert_redundant,
+                           preprocessing.size, preprocessing.channels, max_train, seed,
+                           several if len(sources) > 1 else ())
+    pools = load_pools(settings, main_set, redundant_sets if len(sources) > 1 else redundant_sets[0])
+    mixed = build_mix(*pools, settings)
+    if augment_cues:
+        mixed = with_cues_removed(mixed, val_fraction=val_fraction, seed=seed)
     macs = model.mac_split()
+    open_world = None
+    if len(sources) > 1 or augment_cues:
+        open_world = {"sources": [{"spec": name, "share": share, "role": role}
+                                  for name, (_, share, role) in zip(names, sources, strict=True)],
+                      "augment_cues": augment_cues}
 
     out = Path(out)
     fitting = FitSettings(epochs, batch_size, patience, seed, augment, val_fraction, learning_rate, resume, progress)
     ee_settings = {"backbone": backbone, "exit_after": exit_after, "l1_weight": l1_weight, "l2_weight": l2_weight,
                    "mix": settings.to_dict(), "macs": dataclasses.asdict(macs),
-                   "stem_share": macs.stem_share, "exit_share": macs.exit_share}
+                   "stem_share": macs.stem_share, "exit_share": macs.exit_share,
+                   **({"open_world": open_world} if open_world is not None else {})}
     ee_report = _fit(model, mixed, preprocessing, out / EARLY_EXIT_DIR, width=width, settings=ee_settings,
-                     model_options=model_options, fitting=fitting)
+                     model_options=model_options, fitting=fitting, goal=goal)
     baseline = train(backbone, mixed, out=out / BASELINE_DIR, width=width, input_size=settings.size,
                      channels=settings.channels, **dataclasses.asdict(fitting), **model_options)
 
@@ -129,6 +167,8 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset, *, out: str 
               "baseline": {k: baseline.report[k] for k in _SUMMARY},
               "macs": ee_settings["macs"], "stem_share": macs.stem_share, "exit_share": macs.exit_share,
               "width": width, "backbone": backbone, "exit_after": exit_after,
+              **({"open_world": open_world} if open_world is not None else {}),
+              **({"calibration": ee_report["calibration"]} if "calibration" in ee_report else {}),
               "wall_seconds": round(time.perf_counter() - started, 3), "environment": environment()}
     report_path = write_json(out / REPORT_FILE, report)
     return EarlyExitTrainResult(out / EARLY_EXIT_DIR / MODEL_FILE, baseline.model_path, report_path, report)
@@ -154,9 +194,11 @@ def _source(spec: str | Dataset, dataset: Dataset) -> str:
 
 
 def _fit(model: EarlyExitModel, mixed: Dataset, preprocessing: Preprocessing, out: Path, *, width: float,
-         settings: dict[str, Any], model_options: dict[str, Any], fitting: FitSettings) -> dict[str, Any]:
+         settings: dict[str, Any], model_options: dict[str, Any], fitting: FitSettings,
+         goal: tuple[str, float] | None) -> dict[str, Any]:
     """Fit the early-exit model with the driver :func:`convbench.train.train` uses (same splits, batches, early
-    stopping and checkpoints); write its model, card and report to ``out``."""
+    stopping and checkpoints), calibrate its threshold on the validation split when ``goal`` is given (the saved
+    model and every score below use it); write its model, card and report to ``out``."""
     started = time.perf_counter()
 
     def compiled() -> EarlyExitModel:
@@ -166,6 +208,11 @@ def _fit(model: EarlyExitModel, mixed: Dataset, preprocessing: Preprocessing, ou
     run = run_fit(compiled, mixed, preprocessing, out, fitting,
                   {"arch": f"early_exit_{settings['backbone']}", "width": width, "settings": settings,
                    "model_options": dict(sorted(model_options.items()))})
+    calibration = None
+    if goal is not None:
+        calibration = calibrate_on(run.model, run.splits["val"], preprocessing, *goal)
+        run.model.threshold = calibration.threshold
+        settings = {**settings, "calibration": calibration.to_dict()}
     scores = {name: _evaluate(run.model, part, preprocessing) for name, part in run.splits.items()}
     accuracies = {f"{name}_accuracy": s["accuracy"] for name, s in scores.items()}
     card = ModelCard(arch=run.identity["arch"], width=float(width), input_shape=preprocessing.input_shape,
@@ -173,7 +220,9 @@ def _fit(model: EarlyExitModel, mixed: Dataset, preprocessing: Preprocessing, ou
                      macs=settings["macs"]["stem"] + settings["macs"]["exit_head"] + settings["macs"]["rest"],
                      metrics=accuracies, early_exit=EarlyExitSettings.from_dict(settings),
                      extra={"training": run.config})
-    report = run.report(started, **accuracies, test_metrics=scores["test"], params=card.params, macs=card.macs)
+    report = run.report(started, **accuracies, test_metrics=scores["test"], params=card.params, macs=card.macs,
+                        threshold=run.model.threshold,
+                        **({"calibration": calibration.to_dict()} if calibration is not None else {}))
     write_outputs(out, run.model, card, report)
     return report
 
@@ -182,3 +231,73 @@ def _evaluate(model: EarlyExitModel, part: Split, preprocessing: Preprocessing) 
     """L, L1, L2 and every decision metric of ``model`` on ``part`` (Keras ``evaluate``)."""
     batches = make_dataset(part, preprocessing, batch_size=256, shuffle=False)
     return {k: float(v) for k, v in model.evaluate(batches, verbose=0, return_dict=True).items()}
+
+
+def calibrate_on(model: EarlyExitModel, part: Split, preprocessing: Preprocessing, goal: str,
+                 target: float) -> Calibration:
+    """The threshold meeting ``goal`` on ``part`` (a validation split), from the model's P(redundant)."""
+    batches = make_dataset(part, preprocessing, batch_size=256, shuffle=False)
+    p_redundant = model.predict(batches, verbose=0)[EXIT_OUTPUT][:, EXIT_REDUNDANT]
+    return calibrate(part.labels == model.num_classes - 1, p_redundant, goal, target)
+
+
+def with_cues_removed(mixed: Dataset, *, val_fraction: float, seed: int) -> Dataset:
+    """``mixed`` with the images of its training part (the ones :func:`training_splits` keeps for training, not
+    validation) flipped in polarity, rescaled in contrast and shifted in brightness at random, so the exit cannot
+    tell the sets apart by those cues alone; validation and test images are left as they are."""
+    train = mixed.train
+    # training_splits cuts by labels alone: a tracer carrying each image's index shows where every image goes
+    tracer = Split(np.zeros((len(train), 1, 1, 1), np.uint8), train.labels, np.arange(len(train)))
+    traced_test = None if mixed.test is None else Split(np.zeros((len(mixed.test), 1, 1, 1), np.uint8),
+                                                        mixed.test.labels)
+    training = training_splits(dataclasses.replace(mixed, train=tracer, test=traced_test), val_fraction=val_fraction,
+                               seed=seed)["train"].groups
+    images = train.images.copy()
+    images[training] = remove_cues(images[training], np.random.default_rng([seed, 1]))
+    return dataclasses.replace(mixed, train=Split(images, train.labels, train.groups))
+
+
+def remove_cues(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """uint8 ``(N, H, W, C)`` images, each flipped in polarity with chance ``POLARITY_FLIP``, its contrast scaled
+    about its mean by a factor drawn from ``CONTRAST`` and its brightness shifted by up to ``BRIGHTNESS`` of 255."""
+    count = len(images)
+    x = images.astype(np.float32)
+    flip = rng.random(count) < POLARITY_FLIP
+    x[flip] = 255 - x[flip]
+    mean = x.mean(axis=(1, 2, 3), keepdims=True)
+    contrast = rng.uniform(*CONTRAST, size=(count, 1, 1, 1))
+    shift = rng.uniform(-BRIGHTNESS, BRIGHTNESS, size=(count, 1, 1, 1)) * 255
+    return np.clip(np.rint(mean + contrast * (x - mean) + shift), 0, 255).astype(np.uint8)
+
+
+def _goal(max_false_exit: float | None, exit_rate: float | None) -> tuple[str, float] | None:
+    """The calibration goal asked for (checked), ``None`` for none; both at once is a :class:`ConfigError`."""
+    if max_false_exit is not None and exit_rate is not None:
+        raise ConfigError(f"calibrate for one goal: max_false_exit={max_false_exit!r} or exit_rate={exit_rate!r}, "
+                          "not both")
+    if max_false_exit is not None:
+        return check_goal("max_false_exit", max_false_exit)
+    if exit_rate is not None:
+        return check_goal("exit_rate", exit_rate)
+    return None
+
+
+def _sources(redundant: str | Dataset | Sequence[str | Dataset], shares: Sequence[float] | None,
+             outlier_exposure: str | Dataset | None,
+             outlier_share: float) -> list[tuple[str | Dataset, float, str]]:
+    """``(spec, share, role)`` of every redundant source: the redundant ones at their (normalised) shares, then the
+    outlier-exposure set at ``outlier_share`` of the redundant class."""
+    specs = [redundant] if isinstance(redundant, (str, Dataset)) else list(redundant)
+    if not specs:
+        raise ConfigError("redundant: name at least one redundant source")
+    weights = [1.0] * len(specs) if shares is None else [float(w) for w in shares]
+    if len(weights) != len(specs) or not all(w > 0 for w in weights):  # also rejects NaN
+        raise ConfigError(f"redundant_shares must be positive, one per redundant source ({len(specs)}), "
+                          f"got redundant_shares={list(shares or [])!r}")
+    kept = 1.0
+    if outlier_exposure is not None:
+        if not 0 < outlier_share < 1:
+            raise ConfigError(f"outlier_share must be in (0, 1), got outlier_share={outlier_share!r}")
+        kept = 1 - outlier_share
+    found = [(spec, kept * w / sum(weights), "redundant") for spec, w in zip(specs, weights, strict=True)]
+    return found + ([(outlier_exposure, outlier_share, "outlier_exposure")] if outlier_exposure is not None else [])

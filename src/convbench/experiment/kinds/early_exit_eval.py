@@ -1,23 +1,29 @@
 """``early_exit_eval``: time the exported early-exit network against its baseline in LiteRT, image by image at
-batch 1 on the test mix, for one deployed form at one thread count; each finished step is one early-exit
-entry of the study's results (the report's early-exit section) and two results.csv rows.
+batch 1 on the test mix, for one deployed form at one thread count, then on each named redundant source alone
+(``[early_exit.sources]``: exit accuracy, precision, recall, AUROC, FPR at 95 % TPR and the saving per source);
+each finished step is one early-exit entry of the study's results (the report's early-exit section) and two
+results.csv rows.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from convbench.data import Preprocessing
+from convbench.data.mix import redundant_pool
 from convbench.experiment.early_exit_evaluation import (
     RESULT_FILE,
     EvaluationFiles,
     Session,
     TrainedFolder,
     evaluate_session,
+    evaluate_sources,
     open_session,
+    source_row,
 )
-from convbench.experiment.inputs import MachineInputs, machine_inputs
+from convbench.experiment.inputs import MachineInputs, fingerprint, machine_inputs
 from convbench.experiment.kinds.early_exit_export import EarlyExitExportKind, EarlyExitExportOutputs
-from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind, EarlyExitTrainSettings
+from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind, EarlyExitTrainSettings, redundant_data
 from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
 from convbench.io import read_json, write_json
 from convbench.report.early_exit_section import early_exit_summary
@@ -33,10 +39,12 @@ class EarlyExitTimingSettings(MachineInputs):
 
     form: EarlyExitForm
     threads: int
-    threshold: float
+    threshold: float | None  # None: the calibrated threshold of the files
     redundancy: float | None  # of the test mix; None: as trained
     repeats: int
     limit: int | None
+    test_sources: tuple[tuple[str, str], ...] = ()  # (name, data spec): each redundant source tested alone
+    test_fingerprints: tuple[str | None, ...] = ()
 
 
 class EarlyExitEvalOutputs(StepOutputs):
@@ -52,8 +60,12 @@ def timing_settings(experiment: Experiment) -> list[EarlyExitTimingSettings]:
     ee = experiment.early_exit
     if ee is None:
         return []
-    return [EarlyExitTimingSettings(form=form, threads=threads, threshold=ee.threshold, redundancy=ee.redundancy,
-                                    repeats=ee.repeats, limit=ee.limit, **machine_inputs())
+    calibrated = ee.max_false_exit is not None or ee.exit_rate is not None
+    sources = tuple(ee.sources.items())
+    return [EarlyExitTimingSettings(form=form, threads=threads, threshold=None if calibrated else ee.threshold,
+                                    redundancy=ee.redundancy, repeats=ee.repeats, limit=ee.limit,
+                                    test_sources=sources, test_fingerprints=tuple(fingerprint(s) for _, s in sources),
+                                    **machine_inputs())
             for form in ee.forms for threads in ee.threads]
 
 
@@ -63,7 +75,7 @@ def open_timing(step: Step[EarlyExitTimingSettings], ctx: StepContext) -> tuple[
     trained_step, exported = ctx.need(EarlyExitTrainKind), ctx.need(EarlyExitExportKind)
     trained = TrainedFolder.open(trained_step.dir)
     data: EarlyExitTrainSettings = trained_step.step.settings
-    pools = trained.pools(ctx.datasets(data.data), ctx.datasets(data.redundant))
+    pools = trained.pools(ctx.datasets(data.data), redundant_data(data, ctx))
     out: EarlyExitExportOutputs = exported.outputs
     files = EvaluationFiles({form: exported.path(name) for form, name in out.forms.items()},
                             exported.path(out.baseline))
@@ -89,8 +101,16 @@ class EarlyExitEvalKind(StepKind[EarlyExitTimingSettings, EarlyExitEvalOutputs])
 
     def run(self, step: Step[EarlyExitTimingSettings], ctx: StepContext) -> EarlyExitEvalOutputs:
         session, redundancy = open_timing(step, ctx)
-        evaluation = evaluate_session(session, redundancy, repeats=step.settings.repeats, limit=step.settings.limit)
-        write_json(ctx.dir / RESULT_FILE, evaluation.to_dict())
+        s = step.settings
+        evaluation = evaluate_session(session, redundancy, repeats=s.repeats, limit=s.limit)
+        trained: EarlyExitTrainSettings = ctx.need(EarlyExitTrainKind).step.settings
+        by_source = {"+".join(trained.trained_on) or session.mix.redundant: evaluation}
+        if s.test_sources:
+            shape = Preprocessing(session.mix.size, session.mix.channels)
+            pools = {name: redundant_pool(ctx.datasets(spec), shape, session.mix) for name, spec in s.test_sources}
+            by_source = evaluate_sources(session, pools, redundancy, repeats=s.repeats, limit=s.limit)
+        write_json(ctx.dir / RESULT_FILE,
+                   evaluation.to_dict(by_source=[source_row(name, e) for name, e in by_source.items()]))
         return EarlyExitEvalOutputs(evaluation=RESULT_FILE, saving=evaluation.analytic["saving"],
                                     ideal_saving=evaluation.analytic["ideal_saving"])
 

@@ -1,20 +1,23 @@
 """``early_exit_train``: train the ``[early_exit]`` network (a backbone with an exit branch) and its baseline (the
-same backbone without it) on the main + redundant mix, once per study.
+same backbone without it) on the main + redundant mix: once per study, or once per ``[[early_exit.runs]]`` entry,
+each on some of the named ``[early_exit.sources]`` at their shares (e.g. leave-one-source-out).
 
 Its settings are exactly the dict the study hashed before step kinds were typed, so a model trained then keeps
-its key and is never trained again.
+its key and is never trained again (the open-world settings added since are left out of the key at their defaults).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from convbench.data import Dataset, check_spec
+from convbench.errors import ConfigError, DataError
 from convbench.experiment.inputs import DataInputs, TrainingInputs, data_inputs, fingerprint
 from convbench.experiment.step import Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
-from convbench.train.early_exit import train_early_exit
+from convbench.train.early_exit import OUTLIER_SHARE, train_early_exit
 
 if TYPE_CHECKING:
-    from convbench.experiment.schema import Experiment
+    from convbench.experiment.schema import EarlyExitConfig, EarlyExitRunConfig, Experiment
 
 # [early_exit] fields that shape the networks and the mix, and [train] fields (each may be overridden by
 # [early_exit]'s own epochs / batch_size / patience)
@@ -37,6 +40,16 @@ class EarlyExitTrainSettings(DataInputs, TrainingInputs):
     dropout: float
     redundant: str
     redundant_fingerprint: str | None
+    # open world (each left out of the key at its default)
+    sources: tuple[tuple[str, float], ...] = ()  # (data spec, share) of several redundant sources; (): ``redundant``
+    source_fingerprints: tuple[str | None, ...] = ()
+    trained_on: tuple[str, ...] = ()  # the sources' names in [early_exit.sources], for "trained on → tested on"
+    augment_cues: bool = False
+    outlier_exposure: str | None = None
+    outlier_fingerprint: str | None = None
+    outlier_share: float = OUTLIER_SHARE
+    max_false_exit: float | None = None
+    exit_rate: float | None = None
 
 
 class EarlyExitTrainOutputs(StepOutputs):
@@ -55,6 +68,16 @@ class EarlyExitTrainOutputs(StepOutputs):
     backbone: str
     width: float
     exit_after: str
+    trained_on: tuple[str, ...] = ()
+    threshold: float | None = None  # the calibrated one (None: not calibrated)
+    calibration: dict[str, Any] | None = None
+
+
+def redundant_data(settings: EarlyExitTrainSettings, ctx: StepContext) -> Dataset | list[Dataset]:
+    """The redundant set(s) the step's model was trained on, loaded (as :func:`~convbench.data.load_pools` takes)."""
+    if settings.sources:
+        return [ctx.datasets(spec) for spec, _ in settings.sources]
+    return ctx.datasets(settings.redundant)
 
 
 @register_kind
@@ -71,18 +94,34 @@ class EarlyExitTrainKind(StepKind[EarlyExitTrainSettings, EarlyExitTrainOutputs]
             return []
         train = {k: getattr(experiment.train, k) for k in _TRAIN_FIELDS}
         overrides = {k: getattr(ee, k) for k in ("epochs", "batch_size", "patience") if getattr(ee, k) is not None}
-        redundant = experiment.data.redundant
-        assert redundant is not None  # the schema requires it with [early_exit]
-        settings = EarlyExitTrainSettings(**{k: getattr(ee, k) for k in _MODEL_FIELDS}, **(train | overrides),
-                                          **data_inputs(experiment.data.main), redundant=redundant,
-                                          redundant_fingerprint=fingerprint(redundant))
-        return [make_step(EarlyExitTrainKind, ee.label(), settings, model=ee.label())]
+        common = {**{k: getattr(ee, k) for k in _MODEL_FIELDS}, **(train | overrides),
+                  **data_inputs(experiment.data.main), **_calibration(ee)}
+        if not ee.runs:
+            redundant = experiment.data.redundant
+            assert redundant is not None  # the schema requires it with [early_exit] and no runs
+            settings = EarlyExitTrainSettings(**common, redundant=redundant,
+                                              redundant_fingerprint=fingerprint(redundant), **_remedies(ee, None))
+            return [make_step(EarlyExitTrainKind, ee.label(), settings, model=ee.label())]
+        steps = []
+        for i, run in enumerate(ee.runs):
+            specs = [_checked(ee.sources[name], f"early_exit.sources.{name}") for name in run.train_on]
+            settings = EarlyExitTrainSettings(
+                **common, redundant="+".join(specs), redundant_fingerprint=None,
+                sources=tuple(zip(specs, run.train_on.values(), strict=True)),
+                source_fingerprints=tuple(fingerprint(spec) for spec in specs), trained_on=tuple(run.train_on),
+                **_remedies(ee, run, f"early_exit.runs[{i}]"))
+            label = f"{ee.label()}_{run.name}"
+            steps.append(make_step(EarlyExitTrainKind, label, settings, model=label))
+        return steps
 
     def run(self, step: Step[EarlyExitTrainSettings], ctx: StepContext) -> EarlyExitTrainOutputs:
         s = step.settings
         options = {k: getattr(s, k) for k in (*_MODEL_FIELDS, *_TRAIN_FIELDS)}
-        result = train_early_exit(ctx.datasets(s.data), ctx.datasets(s.redundant), out=ctx.dir, resume=True,
-                                  progress=ctx.progress, **options)
+        open_world = {"redundant_shares": [share for _, share in s.sources] or None, "augment_cues": s.augment_cues,
+                      "outlier_exposure": ctx.datasets(s.outlier_exposure) if s.outlier_exposure else None,
+                      "outlier_share": s.outlier_share, "max_false_exit": s.max_false_exit, "exit_rate": s.exit_rate}
+        result = train_early_exit(ctx.datasets(s.data), redundant_data(s, ctx), out=ctx.dir, resume=True,
+                                  progress=ctx.progress, **options, **open_world)
         report = result.report
         return EarlyExitTrainOutputs(
             model=str(result.model_path.relative_to(ctx.dir)), baseline=str(result.baseline_path.relative_to(ctx.dir)),
@@ -91,9 +130,35 @@ class EarlyExitTrainKind(StepKind[EarlyExitTrainSettings, EarlyExitTrainOutputs]
             exit_accuracy=report["early_exit"]["test_metrics"].get("exit_accuracy"),
             params=report["early_exit"]["params"], baseline_params=report["baseline"]["params"],
             stem_share=report["stem_share"], exit_share=report["exit_share"], backbone=s.backbone, width=s.width,
-            exit_after=s.exit_after)
+            exit_after=s.exit_after, trained_on=s.trained_on,
+            threshold=report["calibration"]["threshold"] if "calibration" in report else None,
+            calibration=report.get("calibration"))
 
     def summary(self, outputs: EarlyExitTrainOutputs) -> str:
         exit_accuracy = outputs.exit_accuracy if outputs.exit_accuracy is not None else float("nan")
         return (f"test accuracy {outputs.test_accuracy:.1%} (baseline {outputs.baseline_test_accuracy:.1%}), "
                 f"exit accuracy {exit_accuracy:.1%}")
+
+
+def _calibration(ee: EarlyExitConfig) -> dict[str, float | None]:
+    return {"max_false_exit": ee.max_false_exit, "exit_rate": ee.exit_rate}
+
+
+def _remedies(ee: EarlyExitConfig, run: EarlyExitRunConfig | None, where: str = "early_exit") -> dict[str, Any]:
+    """The open-world remedies of one exit: the run's own, else ``[early_exit]``'s."""
+    augment_cues = run.augment_cues if run is not None and run.augment_cues is not None else ee.augment_cues
+    outlier = run.outlier_exposure if run is not None and run.outlier_exposure is not None else ee.outlier_exposure
+    share = run.outlier_share if run is not None and run.outlier_share is not None else ee.outlier_share
+    if outlier is not None:
+        _checked(outlier, f"{where}.outlier_exposure")
+    return {"augment_cues": augment_cues, "outlier_exposure": outlier, "outlier_fingerprint": fingerprint(outlier),
+            "outlier_share": share}
+
+
+def _checked(spec: str, where: str) -> str:
+    """``spec`` when its dataset is known and its files exist, else a :class:`ConfigError` naming ``where``."""
+    try:
+        check_spec(spec)
+    except DataError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    return spec

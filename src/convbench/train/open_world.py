@@ -1,0 +1,198 @@
+"""How well an exit rejects redundant images, and the threshold that meets a stated goal: one home for both.
+
+An exit deployed behind a camera sees images from sources it never trained on, so its decision is scored the way
+out-of-distribution detection work scores a detector (Hendrycks & Gimpel, "A Baseline for Detecting Misclassified
+and Out-of-Distribution Examples", ICLR 2017): the AUROC of the score P(redundant) (main vs redundant, threshold-
+free) and the false-positive rate at 95 % true-positive rate, here the share of *main* images that exit when the
+threshold lets 95 % of the redundant ones exit. Both come from scikit-learn's ``roc_auc_score`` / ``roc_curve``.
+
+The threshold is then chosen on the validation split, never the test split, for one stated goal:
+
+- ``max_false_exit = g``: at most ``g`` of the main-class validation images exit (the lowest such threshold, which
+  lets the most redundant images exit);
+- ``exit_rate = R``: at most ``R`` of all validation images exit (the lowest such threshold).
+
+Thresholds are float32 numbers, compared as the deployed graph compares them (``P(redundant) ≥ threshold``).
+Kept Keras-free (NumPy and scikit-learn only): training calibrates with it and the evaluation measures with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from convbench.errors import ConfigError
+
+TPR_GOAL = 0.95  # FPR is read at this true-positive rate (the OOD literature's FPR95)
+GoalName = Literal["max_false_exit", "exit_rate"]
+GOALS: tuple[str, ...] = ("max_false_exit", "exit_rate")
+SWEEP_POINTS = 41  # thresholds in the validation sweep a card records (plus the chosen one)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """The exit's decisions on one test mix, "redundant" (the exit firing) being the positive class.
+
+    Attributes:
+        images, redundant_images: how many images, and how many of them are redundant.
+        exit_accuracy: share of images on the right side (redundant exits, main passes).
+        exit_precision, exit_recall: of the images that exit, the share redundant; of the redundant, the share
+            that exit (0 when there are none to count, as Keras reports it).
+        false_exit_rate: share of main images that exit (they lose their class).
+        auroc: area under the ROC curve of P(redundant); ``None`` when the mix holds one side only.
+        fpr_at_95_tpr: share of main images exiting at the threshold where 95 % of the redundant ones exit.
+    """
+
+    images: int
+    redundant_images: int
+    exit_accuracy: float
+    exit_precision: float
+    exit_recall: float
+    false_exit_rate: float
+    auroc: float | None
+    fpr_at_95_tpr: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def rejection(is_redundant: np.ndarray, p_redundant: np.ndarray, threshold: float) -> Rejection:
+    """Score the exit on images whose truth is ``is_redundant`` (bool ``(N,)``) from their P(redundant).
+
+    Args:
+        is_redundant: the truth per image.
+        p_redundant: the exit's P(redundant) per image (what the deployed graph compares).
+        threshold: exit when P(redundant) ≥ threshold (compared in float32, as deployed).
+    """
+    truth = np.asarray(is_redundant, bool)
+    scores = np.asarray(p_redundant, np.float32)
+    exits = scores >= np.float32(threshold)
+    hits, redundant, main = int(np.sum(truth & exits)), int(truth.sum()), int((~truth).sum())
+    both_sides = redundant > 0 and main > 0
+    return Rejection(images=len(truth), redundant_images=redundant,
+                     exit_accuracy=float(np.mean(truth == exits)) if len(truth) else 0.0,
+                     exit_precision=hits / max(int(exits.sum()), 1), exit_recall=hits / max(redundant, 1),
+                     false_exit_rate=int(np.sum(~truth & exits)) / max(main, 1),
+                     auroc=float(roc_auc_score(truth, scores)) if both_sides else None,
+                     fpr_at_95_tpr=fpr_at_tpr(truth, scores, TPR_GOAL) if both_sides else None)
+
+
+def fpr_at_tpr(is_redundant: np.ndarray, p_redundant: np.ndarray, tpr_goal: float = TPR_GOAL) -> float:
+    """The lowest false-positive rate at which the true-positive rate reaches ``tpr_goal`` (from ``roc_curve``)."""
+    fpr, tpr, _ = roc_curve(np.asarray(is_redundant, bool), np.asarray(p_redundant, np.float32))
+    return float(fpr[np.argmax(tpr >= tpr_goal)])  # tpr rises along the curve and ends at 1
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A threshold chosen on the validation split for a stated goal, as the model card records it.
+
+    Attributes:
+        goal: ``max_false_exit`` or ``exit_rate``; target: its value.
+        threshold: the chosen threshold (float32, exit when P(redundant) ≥ it).
+        split: where it was chosen (always ``val``).
+        images, main_images: validation images it was chosen on, and how many of them are main-class.
+        false_exit_rate, exit_rate, exit_recall: what the threshold gives on those images.
+        sweep: ``(threshold, false_exit_rate, exit_rate, exit_recall)`` rows over the validation images, for the
+            report's sweep plot (the chosen point among them).
+    """
+
+    goal: str
+    target: float
+    threshold: float
+    split: str
+    images: int
+    main_images: int
+    false_exit_rate: float
+    exit_rate: float
+    exit_recall: float
+    sweep: tuple[tuple[float, float, float, float], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "sweep": [list(row) for row in self.sweep]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Calibration:
+        return cls(**{**d, "sweep": tuple(tuple(row) for row in d.get("sweep", ()))})
+
+
+def check_goal(goal: str, target: float) -> tuple[str, float]:
+    """``(goal, target)`` when the goal is known and its target a share in [0, 1) (an exit rate in (0, 1)), else
+    :class:`ConfigError` naming it."""
+    if goal not in GOALS:
+        raise ConfigError(f"unknown calibration goal {goal!r}; known: {', '.join(GOALS)}")
+    low_ok = target >= 0 if goal == "max_false_exit" else target > 0
+    if not (low_ok and target < 1):  # also rejects NaN
+        bounds = "[0, 1)" if goal == "max_false_exit" else "(0, 1)"
+        raise ConfigError(f"calibration goal {goal} must be in {bounds}, got {goal}={target!r}")
+    return goal, float(target)
+
+
+def calibrate(is_redundant: np.ndarray, p_redundant: np.ndarray, goal: str, target: float) -> Calibration:
+    """The lowest threshold whose exits on these (validation) images stay within ``goal``'s ``target``.
+
+    Args:
+        is_redundant: truth per validation image.
+        p_redundant: the exit's P(redundant) per validation image.
+        goal: ``max_false_exit`` (share of main images that may exit) or ``exit_rate`` (share of all images).
+        target: the goal's value.
+
+    Raises:
+        ConfigError: an unknown goal or target out of range, no images the goal counts, or a goal that no
+            threshold in (0, 1) reaches (too many images with P(redundant) = 1 in float32).
+    """
+    goal, target = check_goal(goal, target)
+    truth = np.asarray(is_redundant, bool)
+    scores = np.asarray(p_redundant, np.float32)
+    counted = scores[~truth] if goal == "max_false_exit" else scores
+    if not len(counted):
+        raise ConfigError(f"calibration goal {goal}={target:g}: no {'main-class ' * (goal == 'max_false_exit')}"
+                          f"validation images to count")
+    threshold = _lowest_threshold(counted, allowed=int(np.floor(target * len(counted) + 1e-9)))
+    if threshold is None:
+        saturated = int(np.sum(counted >= np.float32(np.nextafter(np.float32(1), np.float32(0)))))
+        raise ConfigError(f"calibration goal {goal}={target:g} is unreachable: {saturated} of {len(counted)} "
+                          f"counted validation images have P(redundant) ≈ 1, so every threshold in (0, 1) lets more "
+                          f"than {target:.2%} of them exit")
+    exits = scores >= threshold
+    return Calibration(goal=goal, target=target, threshold=float(threshold), split="val", images=len(scores),
+                       main_images=int((~truth).sum()),
+                       false_exit_rate=float(np.mean(exits[~truth])) if (~truth).any() else 0.0,
+                       exit_rate=float(np.mean(exits)),
+                       exit_recall=float(np.mean(exits[truth])) if truth.any() else 0.0,
+                       sweep=sweep(truth, scores, extra=(float(threshold),)))
+
+
+def sweep(is_redundant: np.ndarray, p_redundant: np.ndarray,
+          extra: tuple[float, ...] = ()) -> tuple[tuple[float, float, float, float], ...]:
+    """``(threshold, false_exit_rate, exit_rate, exit_recall)`` at ``SWEEP_POINTS`` thresholds spread over (0, 1)
+    on a logit scale (dense near 0 and 1, where strict goals land), plus ``extra`` thresholds."""
+    truth = np.asarray(is_redundant, bool)
+    scores = np.asarray(p_redundant, np.float32)
+    logits = np.linspace(-12, 12, SWEEP_POINTS)
+    grid = sorted({*(float(np.float32(t)) for t in 1 / (1 + np.exp(-logits))), *extra})
+    rows = []
+    for t in grid:
+        exits = scores >= np.float32(t)
+        rows.append((t, float(np.mean(exits[~truth])) if (~truth).any() else 0.0, float(np.mean(exits)),
+                     float(np.mean(exits[truth])) if truth.any() else 0.0))
+    return tuple(rows)
+
+
+def _lowest_threshold(scores: np.ndarray, allowed: int) -> np.float32 | None:
+    """The lowest float32 threshold in (0, 1) at which at most ``allowed`` of ``scores`` are ≥ it; ``None`` if none.
+
+    With the scores sorted high to low, the threshold sits just above the ``allowed+1``-th highest one (ties with it
+    stay below, so never more than ``allowed`` exit).
+    """
+    if allowed >= len(scores):
+        return np.float32(np.nextafter(np.float32(0), np.float32(1)))
+    ranked = np.sort(scores)[::-1]
+    threshold = np.nextafter(ranked[allowed], np.float32(1))  # just above the first score that must not exit
+    if not 0 < threshold < 1:
+        return None
+    return np.float32(threshold)

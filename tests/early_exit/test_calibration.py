@@ -1,0 +1,151 @@
+"""Open-world metrics (AUROC, FPR at 95 % TPR) against hand-checkable cases, threshold calibration on the validation
+split meeting its goal, and calibration end to end: recorded in the card, used by the deployed files."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from support import assert_one_line_error
+
+from convbench.artifacts import read_card
+from convbench.errors import ConfigError
+from convbench.io import read_json
+from convbench.train.open_world import calibrate, fpr_at_tpr, rejection
+from convbench.vocabulary import TRAIN_DEFAULTS
+
+
+def test_perfectly_separated_scores_give_auroc_1_and_no_false_exits_at_95_tpr():
+    truth = np.array([0, 0, 0, 1, 1, 1], bool)
+    scores = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    found = rejection(truth, scores, 0.5)
+    assert found.auroc == 1.0 and found.fpr_at_95_tpr == 0.0
+    assert (found.exit_accuracy, found.exit_precision, found.exit_recall, found.false_exit_rate) == (1, 1, 1, 0)
+    reversed_ = rejection(truth, 1 - scores, 0.5)
+    assert reversed_.auroc == 0.0 and reversed_.fpr_at_95_tpr == 1.0 and reversed_.exit_accuracy == 0
+
+
+def _pairwise_auroc(truth: np.ndarray, scores: np.ndarray) -> float:
+    """AUROC by its definition: P(score of a redundant image > score of a main one), ties counting one half."""
+    pairs = list(itertools.product(scores[truth], scores[~truth]))
+    return sum(1.0 if r > m else 0.5 if r == m else 0.0 for r, m in pairs) / len(pairs)
+
+
+def _brute_fpr_at_tpr(truth: np.ndarray, scores: np.ndarray, goal: float) -> float:
+    """The lowest FPR over every threshold (each distinct score) whose TPR reaches ``goal``."""
+    best = 1.0
+    for t in np.unique(scores):
+        exits = scores >= t
+        if np.mean(exits[truth]) >= goal:
+            best = min(best, float(np.mean(exits[~truth])))
+    return best
+
+
+def test_auroc_and_fpr_match_a_direct_computation_on_a_small_mixed_example():
+    truth = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1], bool)
+    scores = np.array([0.9, 0.8, 0.7, 0.7, 0.6, 0.4, 0.95, 0.2, 0.5, 0.1, 0.85, 0.3, 0.75, 0.99, 0.05, 0.6, 0.65,
+                       0.91, 0.92, 0.93, 0.94])
+    found = rejection(truth, scores, 0.65)
+    assert found.auroc == pytest.approx(_pairwise_auroc(truth, scores))
+    assert 0.5 < found.auroc < 1  # a genuinely mixed case
+    assert found.fpr_at_95_tpr == pytest.approx(_brute_fpr_at_tpr(truth, scores, 0.95))
+    assert fpr_at_tpr(truth, scores, 0.5) == pytest.approx(_brute_fpr_at_tpr(truth, scores, 0.5))
+    exits = scores >= 0.65
+    assert found.exit_precision == pytest.approx(np.sum(exits & truth) / np.sum(exits))
+    assert found.exit_recall == pytest.approx(np.sum(exits & truth) / np.sum(truth))
+    assert found.false_exit_rate == pytest.approx(np.sum(exits & ~truth) / np.sum(~truth))
+    assert (found.images, found.redundant_images) == (21, 14)
+
+
+def test_one_sided_mix_has_no_auroc():
+    found = rejection(np.ones(4, bool), np.array([0.2, 0.6, 0.7, 0.9]), 0.5)
+    assert found.auroc is None and found.fpr_at_95_tpr is None and found.exit_recall == 0.75
+
+
+@pytest.mark.parametrize("target", [0.0, 0.001, 0.01, 0.1, 0.3])
+def test_max_false_exit_calibration_meets_its_goal_with_the_lowest_threshold(target):
+    rng = np.random.default_rng(3)
+    truth = np.r_[np.zeros(2000, bool), np.ones(800, bool)]
+    scores = np.r_[rng.beta(1, 8, 2000), rng.beta(8, 1, 800)].astype(np.float32)
+    found = calibrate(truth, scores, "max_false_exit", target)
+    exits = scores >= np.float32(found.threshold)
+    allowed = int(np.floor(target * 2000))
+    assert np.sum(exits[~truth]) <= allowed and found.false_exit_rate == np.mean(exits[~truth])
+    lower = np.nextafter(np.float32(found.threshold), np.float32(0))  # one float32 step lower lets one more exit
+    assert np.sum(scores[~truth] >= lower) > allowed
+    assert found.split == "val" and found.main_images == 2000 and found.images == 2800
+    assert any(row[0] == found.threshold for row in found.sweep)
+
+
+def test_exit_rate_calibration_and_ties():
+    truth = np.array([0, 0, 0, 0, 1, 1, 1, 1], bool)
+    scores = np.array([0.1, 0.2, 0.6, 0.6, 0.6, 0.8, 0.9, 0.9], np.float32)
+    found = calibrate(truth, scores, "exit_rate", 0.5)  # 4 of 8 may exit: 0.6 is tied three times, so only 3 do
+    assert found.exit_rate == 3 / 8 and found.threshold > 0.6
+    tied = calibrate(truth, scores, "max_false_exit", 0.25)  # 1 of 4 main images may exit; both 0.6s would
+    assert tied.false_exit_rate == 0 and tied.exit_recall == 3 / 4
+
+
+def test_unreachable_and_bad_goals_are_one_line_errors():
+    truth = np.array([0, 0, 1], bool)
+    with pytest.raises(ConfigError, match=r"max_false_exit=0\.001 is unreachable.*2 of 2"):
+        calibrate(truth, np.array([1.0, 1.0, 1.0], np.float32), "max_false_exit", 0.001)
+    for goal, target, needle in (("max_false_exit", 1.5, "max_false_exit=1.5"), ("exit_rate", 0.0, "exit_rate=0.0"),
+                                 ("max_false_exit", float("nan"), "max_false_exit=nan"), ("recall", 0.5, "'recall'")):
+        with pytest.raises(ConfigError, match=needle) as caught:
+            calibrate(truth, np.array([0.1, 0.2, 0.9]), goal, target)
+        assert "\n" not in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def calibrated_dir(tmp_path_factory, tiny_backbone):
+    from convbench.cli import main
+
+    out = tmp_path_factory.mktemp("calibrated")
+    rc = main(["early-exit", "train", "--main", "ee_main", "--redundant", "ee_redundant", "--redundancy", "0.5",
+               "--backbone", tiny_backbone, "--epochs", "2", "--max-false-exit", "0.01", "--out", str(out)])
+    assert rc == 0
+    return out
+
+
+@pytest.mark.slow
+def test_calibrated_threshold_is_recorded_and_used_by_the_deployed_files(calibrated_dir, cli):
+    from convbench.experiment.early_exit_evaluation import TrainedFolder
+    from convbench.train.early_exit import calibrate_on
+    from convbench.train.splits import training_splits
+
+    card = read_card(calibrated_dir / "early_exit" / "model.keras")
+    chosen = card.early_exit.calibration
+    assert chosen["goal"] == "max_false_exit" and chosen["target"] == 0.01 and chosen["split"] == "val"
+    assert chosen["false_exit_rate"] <= 0.01 and read_json(calibrated_dir / "training.json")["calibration"] == chosen
+    # the goal holds on the validation split when it is drawn again from the mix (never on test)
+    from convbench.data import build_mix
+    from convbench.export.early_exit import load_early_exit
+
+    trained = TrainedFolder.open(calibrated_dir)
+    mixed = build_mix(*trained.pools(), trained.mix)
+    model, _ = load_early_exit(calibrated_dir / "early_exit" / "model.keras")
+    assert model.threshold == pytest.approx(chosen["threshold"])
+    val = training_splits(mixed, val_fraction=TRAIN_DEFAULTS.val_fraction, seed=TRAIN_DEFAULTS.seed)["val"]
+    again = calibrate_on(model, val, card.preprocessing, "max_false_exit", 0.01)
+    assert again.threshold == pytest.approx(chosen["threshold"], rel=1e-5)
+
+    rc, _, err = cli("early-exit", "eval", calibrated_dir, "--limit", "30", "--repeats", "1")
+    assert rc == 0, err
+    result = read_json(calibrated_dir / "eval.json")
+    assert result["threshold"] == pytest.approx(chosen["threshold"])
+    single = read_card(calibrated_dir / "early_exit.tflite")
+    assert single.early_exit.default_threshold == chosen["threshold"]
+
+
+@pytest.mark.parametrize(("args", "culprit"), [
+    (("--max-false-exit", "1.5"), "max_false_exit=1.5"),
+    (("--exit-rate", "0"), "exit_rate=0.0"),
+    (("--max-false-exit", "0.01", "--exit-rate", "0.5"), "not both"),
+])
+def test_train_refuses_bad_calibration_goals_in_one_line(cli, tmp_path, args, culprit):
+    rc, _, err = cli("early-exit", "train", "--main", "ee_main", "--redundant", "ee_redundant", "--epochs", "1",
+                     *args, "--out", tmp_path / "run")
+    assert_one_line_error(rc, err, culprit)
+    assert not (tmp_path / "run" / "training.json").exists()

@@ -1,0 +1,266 @@
+"""The exit in the open world, on real digits: several redundant sources mixed at their shares, the cue-removing
+augmentation, per-source evaluation end to end (each source on its own test mix), the study's runs and sources,
+and one-line errors for an empty source or one whose images cannot be brought to the model's input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+from support import assert_one_line_error
+
+from convbench.artifacts import read_card
+from convbench.data import Dataset, MixSettings, Split, build_mix, list_datasets, load, load_pools, register_dataset
+from convbench.data.mix import RedundantSource
+from convbench.io import read_json
+from convbench.train.early_exit import remove_cues, with_cues_removed
+from convbench.train.splits import training_splits
+
+SOURCE_A, SOURCE_B = (7, 8), (9,)  # two redundant sources cut from the digits the main set (0-6) lacks
+
+
+def _digits(digits: tuple[int, ...], name: str) -> Dataset:
+    full = load("digits")
+    part = full.train.take(np.isin(full.train.labels, digits))
+    labels = np.searchsorted(np.array(digits), part.labels).astype(np.int64)
+    return Dataset(name, tuple(f"d{d}" for d in digits), Split(part.images, labels), None, name, {})
+
+
+if "ee_source_a" not in {info.name for info in list_datasets()}:
+
+    @register_dataset("ee_source_a", layout="test stand-in: embedded digits 7 and 8", needs_path=False)
+    def _source_a(path: Path | None = None, skip_bad_images: bool = False) -> Dataset:
+        return _digits(SOURCE_A, "ee_source_a")
+
+    @register_dataset("ee_source_b", layout="test stand-in: embedded digit 9", needs_path=False)
+    def _source_b(path: Path | None = None, skip_bad_images: bool = False) -> Dataset:
+        return _digits(SOURCE_B, "ee_source_b")
+
+    @register_dataset("ee_source_empty", layout="test stand-in: a redundant source without images", needs_path=False)
+    def _source_empty(path: Path | None = None, skip_bad_images: bool = False) -> Dataset:
+        return Dataset("ee_source_empty", ("nothing",), Split(np.zeros((0, 8, 8, 1), np.uint8),
+                                                              np.zeros(0, np.int64)), None, "ee_source_empty", {})
+
+    @register_dataset("ee_source_two_channel", layout="test stand-in: 2-channel images", needs_path=False)
+    def _source_two_channel(path: Path | None = None, skip_bad_images: bool = False) -> Dataset:
+        images = np.random.default_rng(0).integers(0, 255, (40, 8, 8, 2), dtype=np.uint8)
+        return Dataset("ee_source_two_channel", ("blob",), Split(images, np.zeros(40, np.int64)), None,
+                       "ee_source_two_channel", {})
+
+
+def _mix(shares: tuple[float, float], redundancy: float | None) -> MixSettings:
+    sources = (RedundantSource("ee_source_a", shares[0]), RedundantSource("ee_source_b", shares[1]))
+    return MixSettings("ee_main", "ee_source_a+ee_source_b", redundancy, False, (32, 32), 1, None, 0, sources)
+
+
+@pytest.mark.parametrize(("shares", "redundancy"), [((0.75, 0.25), 0.5), ((1, 1), 0.3), ((0.2, 0.8), None)])
+def test_several_sources_keep_their_shares_in_every_split_of_the_mix(shares, redundancy):
+    settings = _mix(shares, redundancy)
+    main, redundant = load_pools(settings)
+    assert redundant.class_names == ("ee_source_a/d7", "ee_source_a/d8", "ee_source_b/d9")
+    mixed = build_mix(main, redundant, settings)
+    want = np.array(shares) / sum(shares)
+    for name in ("train", "test"):
+        part = getattr(redundant, name)
+        from_a = int(np.sum(part.labels < 2))
+        assert abs(from_a - want[0] * len(part)) <= 1, (name, from_a, len(part))
+        # the mix keeps every pooled redundant image, so the shares reach it unchanged
+        assert np.sum(getattr(mixed, name).labels == main.num_classes) == len(part)
+        if redundancy is not None:  # too few redundant images: the mix drops main ones to reach the share
+            assert np.mean(getattr(mixed, name).labels == main.num_classes) == pytest.approx(redundancy, abs=0.01)
+
+
+def test_mix_settings_round_trip_and_one_source_mixes_record_what_they_always_did():
+    settings = _mix((3, 1), 0.5)
+    assert MixSettings.from_dict(settings.to_dict()) == settings
+    single = MixSettings("ee_main", "ee_redundant", 0.5, False, (32, 32), 1)
+    assert "sources" not in single.to_dict() and MixSettings.from_dict(single.to_dict()) == single
+
+
+def test_remove_cues_flips_polarity_and_varies_brightness_and_contrast():
+    images = np.tile(np.arange(0, 256, 4, dtype=np.uint8).reshape(1, 8, 8, 1), (400, 1, 1, 1))
+    out = remove_cues(images, np.random.default_rng(0))
+    assert out.dtype == np.uint8 and out.shape == images.shape
+    first_pixel = out[:, 0, 0, 0].astype(int)
+    last_pixel = out[:, -1, -1, 0].astype(int)
+    flipped = first_pixel > last_pixel  # the ramp runs the other way
+    assert 0.4 < flipped.mean() < 0.6
+    assert np.std(out.reshape(400, -1).mean(axis=1)) > 20  # brightness spread
+    assert np.std(out.reshape(400, -1).std(axis=1)) > 5  # contrast spread
+
+
+def test_cue_augmentation_leaves_validation_and_test_images_alone(digit_mix):
+    augmented = with_cues_removed(digit_mix, val_fraction=0.2, seed=0)
+    before = training_splits(digit_mix, val_fraction=0.2, seed=0)
+    after = training_splits(augmented, val_fraction=0.2, seed=0)
+    assert np.array_equal(before["val"].images, after["val"].images)
+    assert np.array_equal(before["test"].images, after["test"].images)
+    changed = np.any(before["train"].images != after["train"].images, axis=(1, 2, 3))
+    assert changed.mean() > 0.9 and np.array_equal(before["train"].labels, after["train"].labels)
+
+
+@pytest.mark.slow
+def test_training_on_several_sources_records_them_and_respects_their_shares(cli, tmp_path, tiny_backbone):
+    from convbench.experiment.early_exit_evaluation import TrainedFolder
+
+    rc, _, err = cli("early-exit", "train", "--main", "ee_main", "--redundant", "ee_source_a", "--redundant",
+                     "ee_source_b", "--redundant-share", "3", "--redundant-share", "1", "--augment-cues",
+                     "--redundancy", "0.5", "--backbone", tiny_backbone, "--epochs", "1", "--out", tmp_path)
+    assert rc == 0, err
+    card = read_card(tmp_path / "early_exit" / "model.keras")
+    assert card.early_exit.open_world == {
+        "sources": [{"spec": "ee_source_a", "share": 0.75, "role": "redundant"},
+                    {"spec": "ee_source_b", "share": 0.25, "role": "redundant"}], "augment_cues": True}
+    trained = TrainedFolder.open(tmp_path)
+    assert [(s.spec, s.share) for s in trained.mix.sources] == [("ee_source_a", 0.75), ("ee_source_b", 0.25)]
+    _, redundant = trained.pools()  # rebuilt from the recorded specs, as every evaluation rebuilds it
+    assert abs(np.sum(redundant.train.labels < 2) - 0.75 * len(redundant.train)) <= 1
+
+
+@pytest.mark.slow
+def test_eval_scores_each_redundant_source_on_its_own_test_mix(cli, trained_dir, tmp_path):
+    rc, out, err = cli("early-exit", "eval", trained_dir, "--redundant", "ee_redundant", "--redundant", "ee_source_b",
+                       "--limit", "40", "--repeats", "1", "--out", tmp_path)
+    assert rc == 0, err
+    assert "the exit on each redundant source" in out and "AUROC" in out
+    result = read_json(tmp_path / "eval.json")
+    rows = result["by_source"]
+    assert [row["source"] for row in rows] == ["ee_redundant", "ee_source_b"]
+    for row in rows:
+        assert 0 <= row["auroc"] <= 1 and 0 <= row["fpr_at_95_tpr"] <= 1 and row["images"] == 40
+        assert row["redundant_images"] == 20 and row["threshold"] == 0.5
+    first = next(r for r in result["rows"] if r["model"] == "early exit")
+    # the forced-full-path scores give the same decisions as the timed deployed runs
+    assert rows[0]["exit_accuracy"] == first["exit_accuracy"] and rows[0]["exit_recall"] == first["exit_recall"]
+    assert result["rejection"] == {k: rows[0][k] for k in result["rejection"]}
+    assert rows[1]["saving"] != rows[0]["saving"]  # timed on its own mix
+
+
+@pytest.mark.parametrize(("source", "culprit"), [
+    ("ee_source_empty", ("ee_source_empty", "no images")),
+    ("ee_source_two_channel", ("redundant source 'ee_source_two_channel': cannot bring its 2-channel images",)),
+])
+def test_train_refuses_an_unusable_redundant_source_in_one_line(cli, tmp_path, source, culprit):
+    rc, _, err = cli("early-exit", "train", "--main", "ee_main", "--redundant", "ee_redundant", "--redundant", source,
+                     "--epochs", "1", "--out", tmp_path / "run")
+    assert_one_line_error(rc, err, *culprit)
+    assert not (tmp_path / "run" / "training.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("source", "culprit"), [
+    ("ee_source_empty", ("ee_source_empty", "no images")),
+    ("ee_source_two_channel", ("ee_source_two_channel", "to the model's 32x32x1 input")),
+])
+def test_eval_refuses_an_unusable_redundant_source_before_any_work(cli, trained_dir, tmp_path, source, culprit):
+    rc, _, err = cli("early-exit", "eval", trained_dir, "--redundant", "ee_redundant", "--redundant", source,
+                     "--out", tmp_path)
+    assert_one_line_error(rc, err, *culprit)
+    assert not list(tmp_path.glob("*.tflite")) and not (tmp_path / "eval.json").exists()  # refused before exporting
+
+
+def test_study_plans_one_exit_per_run_each_tested_on_every_source(tiny_backbone):
+    from convbench.experiment.kinds.early_exit_eval import EarlyExitEvalKind
+    from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind
+    from convbench.experiment.plan import make_plan
+    from convbench.experiment.schema import DataConfig, EarlyExitConfig, Experiment
+
+    early_exit = EarlyExitConfig(
+        backbone=tiny_backbone, redundancy=0.5, max_false_exit=0.01, augment_cues=True,
+        sources={"sevens_eights": "ee_source_a", "nines": "ee_source_b"},
+        runs=[{"name": "without-nines", "train_on": {"sevens_eights": 1}},
+              {"name": "both", "train_on": {"sevens_eights": 1, "nines": 3}, "augment_cues": False}])
+    steps = make_plan(Experiment(name="ow", data=DataConfig(main="ee_main"), early_exit=early_exit))
+    trains = [s for s in steps if s.kind == EarlyExitTrainKind.name]
+    assert [s.name for s in trains] == ["early_exit_ee_tiny_vgg_1.00_block1_without-nines",
+                                        "early_exit_ee_tiny_vgg_1.00_block1_both"]
+    first, second = (s.settings for s in trains)
+    assert first.sources == (("ee_source_a", 1.0),) and first.trained_on == ("sevens_eights",) and first.augment_cues
+    assert second.sources == (("ee_source_a", 1.0), ("ee_source_b", 3.0)) and not second.augment_cues
+    assert first.max_false_exit == 0.01
+    evals = [s for s in steps if s.kind == EarlyExitEvalKind.name]
+    assert len(evals) == 2 and all(s.settings.threshold is None for s in evals)  # the calibrated one
+    assert evals[0].settings.test_sources == (("sevens_eights", "ee_source_a"), ("nines", "ee_source_b"))
+
+
+def test_study_without_open_world_settings_keeps_its_step_keys(tiny_backbone):
+    """Steps of an experiment that names no source, run or remedy hash what they hashed before (no retraining)."""
+    from convbench.experiment.kinds.early_exit_train import EarlyExitTrainSettings
+
+    settings = EarlyExitTrainSettings(backbone="vgg19", width=0.25, exit_after="block1", input_size=32, channels=1,
+                                      invert_redundant=False, redundancy=0.5, max_train=None, dropout=0.0,
+                                      epochs=1, batch_size=32, patience=1, seed=0, augment=False, val_fraction=0.1,
+                                      data="ee_main", data_fingerprint="embedded", redundant="ee_redundant",
+                                      redundant_fingerprint="embedded")
+    dumped = settings.model_dump(mode="json", exclude_defaults=True)
+    open_world = {"sources", "trained_on", "augment_cues", "outlier_exposure", "max_false_exit", "exit_rate"}
+    assert not open_world & set(dumped)
+
+
+@pytest.mark.parametrize(("early_exit", "culprit"), [
+    ({"sources": {"a": "ee_source_a"}, "runs": [{"name": "x", "train_on": {"b": 1}}]}, "unknown source 'b'"),
+    ({"max_false_exit": 0.01, "exit_rate": 0.5}, "not both"),
+    ({"sources": {"a": "ee_source_a"}, "runs": [{"name": "x", "train_on": {"a": 0}}]}, "greater than 0"),
+])
+def test_schema_refuses_bad_open_world_settings(early_exit, culprit):
+    from convbench.experiment.schema import EarlyExitConfig
+
+    with pytest.raises(ValidationError, match=culprit):
+        EarlyExitConfig(**early_exit)
+
+
+def test_shipped_open_world_experiment_plans_leave_one_source_out():
+    from convbench.experiment.files import load_experiment
+    from convbench.experiment.plan import make_plan
+
+    if not Path("../shared/data/mnist").is_dir():
+        pytest.skip("real data not found at ../shared/data (run from the project root)")
+    experiment = load_experiment("mnist-open-world-early-exit")
+    ee = experiment.early_exit
+    assert set(ee.sources) == {"omniglot", "cifar10", "gtsrb"} and ee.max_false_exit == 0.001
+    for source in ee.sources:  # each source left out by a run with and one without the remedies
+        left_out = [run for run in ee.runs if source not in run.train_on and len(run.train_on) == 2]
+        assert sorted(bool(run.augment_cues) for run in left_out) == [False, True]
+    steps = make_plan(experiment)
+    assert sum(s.kind == "early_exit_train" for s in steps) == len(ee.runs)
+
+
+@pytest.mark.slow
+def test_study_eval_step_tests_every_source_and_the_report_shows_the_matrix(trained_dir, tiny_backbone, tmp_path):
+    """The CLI run's model (its checkpoints copied: no retraining) through the study's kinds with named sources."""
+    import shutil
+
+    from convbench.experiment.kinds.early_exit_eval import EarlyExitEvalKind
+    from convbench.experiment.kinds.early_exit_export import EarlyExitExportKind
+    from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind
+    from convbench.experiment.results import StudyResults
+    from convbench.experiment.schema import DataConfig, EarlyExitConfig, Experiment, TrainConfig
+    from convbench.experiment.step import DataCache, Done, Planned, StepContext, step_kind
+    from convbench.report.early_exit_section import early_exit_sections
+
+    early_exit = EarlyExitConfig(backbone=tiny_backbone, redundancy=0.5, limit=30, repeats=1,
+                                 sources={"sevens_eights": "ee_source_a", "nines": "ee_source_b"})
+    experiment = Experiment(name="ow", data=DataConfig(main="ee_main", redundant="ee_redundant"),
+                            train=TrainConfig(epochs=3), early_exit=early_exit)
+    planned = Planned()
+    for kind in (EarlyExitTrainKind, EarlyExitExportKind, EarlyExitEvalKind):
+        planned.steps += step_kind(kind.name).plan(experiment, planned)
+    shutil.copytree(trained_dir, tmp_path / planned.of(EarlyExitTrainKind)[0].folder)
+    results, datasets = StudyResults(tmp_path, "ee_main", {}), DataCache()
+    for step in planned.steps:
+        ctx = StepContext(tmp_path / step.folder, tuple(results.finished[k] for k in step.needs), datasets,
+                          progress=False)
+        ctx.dir.mkdir(parents=True, exist_ok=True)
+        results.finished[step.key] = Done(step, ctx.dir, step_kind(step.kind).run(step, ctx))
+    for step in planned.steps:
+        step_kind(step.kind).contribute(results.finished[step.key], results)
+    (ee,) = results.early_exit
+    assert [row["source"] for row in ee["by_source"]] == ["sevens_eights", "nines"]
+    assert all(row["images"] == 30 and row["auroc"] is not None for row in ee["by_source"])
+    sections = early_exit_sections(results.early_exit, tmp_path)
+    matrix = sections[0]
+    assert matrix.title.startswith("Early exit in the open world")
+    table = matrix.blocks[0]
+    assert table.columns == ["trained on", "sevens_eights", "nines"] and len(table.rows) == 1
