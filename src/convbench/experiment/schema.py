@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from convbench.bench.timer import MAX_LOOP_SECONDS
+from convbench.checks import MAX_SEED, MAX_WIDTH
 from convbench.naming import width_text
 from convbench.vocabulary import (
     BENCH_DEFAULTS,
@@ -74,7 +76,7 @@ class TrainConfig(_Section):
     epochs: Count = TRAIN_DEFAULTS.epochs
     batch_size: Count = TRAIN_DEFAULTS.batch_size
     patience: Annotated[int, Field(ge=0)] = TRAIN_DEFAULTS.patience
-    seed: int = TRAIN_DEFAULTS.seed
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = TRAIN_DEFAULTS.seed
     augment: bool = False
     val_fraction: Annotated[float, Field(gt=0, lt=1)] = TRAIN_DEFAULTS.val_fraction
 
@@ -83,7 +85,7 @@ class ModelConfig(_Section):
     """One ``[[models]]`` entry: a candidate architecture and its size."""
 
     arch: str
-    width: Annotated[float, Field(gt=0)] = DEFAULT_WIDTH
+    width: Annotated[float, Field(gt=0, le=MAX_WIDTH)] = DEFAULT_WIDTH  # inf, NaN: refused
     input_size: Count | None = None  # None: the architecture's default
     channels: Literal[1, 3] | None = None  # None: the dataset's
     options: dict[str, bool | int | float | str] = Field(default_factory=dict)  # architecture options (dropout …)
@@ -119,9 +121,9 @@ class BenchConfig(_Section):
     runtimes: dict[RuntimeName, Threads] = Field(default_factory=lambda: {"litert": [BENCH_DEFAULTS.threads]},
                                                  min_length=1)
     runs: Count = BENCH_DEFAULTS.runs
-    min_seconds: Annotated[float, Field(ge=0)] = BENCH_DEFAULTS.min_seconds
+    min_seconds: Annotated[float, Field(ge=0, le=MAX_LOOP_SECONDS)] = BENCH_DEFAULTS.min_seconds  # inf, NaN: refused
     warmup: Annotated[int, Field(ge=0)] = BENCH_DEFAULTS.warmup
-    warmup_seconds: Annotated[float, Field(ge=0)] = BENCH_DEFAULTS.warmup_seconds
+    warmup_seconds: Annotated[float, Field(ge=0, le=MAX_LOOP_SECONDS)] = BENCH_DEFAULTS.warmup_seconds
     memory: bool = False  # also the peak memory of every file × runtime, each in a fresh process
     op_profile: bool = False  # also a per-operator profile of every file × runtime, from the runtime's own profiler
     # where to time: local, ssh://[user@]host[:port], adb[://SERIAL]; one bench step per file × runtime × target
@@ -148,7 +150,7 @@ class EarlyExitConfig(_Section):
     then timed image by image in LiteRT on the test mix (and on each named redundant source alone)."""
 
     backbone: str = "vgg19"
-    width: Annotated[float, Field(gt=0)] = DEFAULT_WIDTH
+    width: Annotated[float, Field(gt=0, le=MAX_WIDTH)] = DEFAULT_WIDTH  # inf, NaN: refused
     exit_after: str = "block1"
     input_size: Count | None = None  # None: the backbone's default
     channels: Literal[1, 3] | None = None  # None: the main set's
