@@ -14,6 +14,7 @@ from convbench.data import Dataset, load
 from convbench.errors import ConfigError
 from convbench.models import defaults, list_models
 from convbench.search import (
+    STUDY_DB,
     Latency,
     TrialParams,
     TrialRecord,
@@ -107,6 +108,15 @@ def test_an_unreachable_ray_address_is_a_one_line_error(tmp_path: Path, cli):
     rc, _, err = cli("search", "--floor", "0.9", "--ray", address, "--out", tmp_path / "out", "--quiet")
     assert_one_line_error(rc, err, address)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_output_folder_holding_a_search_is_refused_without_resume(tmp_path: Path, cli):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / STUDY_DB).write_bytes(b"")
+    rc, _, err = cli("search", "--floor", "0.9", "--out", out, "--quiet")
+    assert_one_line_error(rc, err, "--resume")
+    assert [p.name for p in out.iterdir()] == [STUDY_DB]
 
 
 def test_pruning_is_successive_halving_on_the_earlier_trials_per_epoch_scores():

@@ -183,17 +183,20 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
                               val_fraction=val_fraction, space=space, storage=_redacted(storage_url),
                               study_name=STUDY_NAME, ray=ray)
     out.mkdir(parents=True, exist_ok=True)
-    study = _open_study(storage_url, settings, floor, seed, resume)
-    runner = _Search(study, settings, dataset, out, Fit(epochs, patience, batch_size, seed, val_fraction), timing)
-    try:
-        with SearchProgress(floor, enabled=progress) as view:
-            runner.view = view
-            runner.retry_stale()
-            runner.run_in_process() if cluster is None else runner.run_on(cluster)
-    finally:
-        if cluster is not None:
-            cluster.close()
-    return runner.finish()
+    with warnings.catch_warnings():  # Optuna's notes on its experimental options and on importance with few trials
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message=".*have less than 2 trials.*")
+        study = _open_study(storage_url, settings, seed, resume)
+        runner = _Search(study, settings, dataset, out, Fit(epochs, patience, batch_size, seed, val_fraction), timing)
+        try:
+            with SearchProgress(floor, enabled=progress) as view:
+                runner.view = view
+                runner.retry_stale()
+                runner.run_in_process() if cluster is None else runner.run_on(cluster)
+        finally:
+            if cluster is not None:
+                cluster.close()
+        return runner.finish()
 
 
 def _redacted(url: str) -> str:
@@ -201,9 +204,8 @@ def _redacted(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
 
 
-def _open_study(url: str, settings: SearchSettings, floor: float, seed: int, resume: bool) -> optuna.Study:
+def _open_study(url: str, settings: SearchSettings, seed: int, resume: bool) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True,
                                          n_startup_trials=8)
     storage = optuna.storages.RDBStorage(url)
@@ -267,8 +269,10 @@ class _Search:
 
     def may_start(self) -> bool:
         cap = self.settings.max_trials
-        asked = len([t for t in self.study.get_trials(deepcopy=False) if t.state != TrialState.WAITING])
-        return self.time_left() > 0 and (cap is None or asked < cap)
+        trials = self.study.get_trials(deepcopy=False)
+        retried = {t.user_attrs.get("retry_of") for t in trials}  # a retried trial counts once, with its retry
+        asked = [t for t in trials if t.state != TrialState.WAITING and t.number not in retried]
+        return self.time_left() > 0 and (cap is None or len(asked) < cap)
 
     def _save_spent(self) -> None:
         self.study.set_user_attr("spent_seconds", self.spent_before + time.time() - self.started)

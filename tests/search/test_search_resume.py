@@ -1,0 +1,86 @@
+"""A search killed with SIGKILL mid-trial resumes: finished trials kept as they were and never re-run, the trial the
+kill interrupted marked failed and its params asked again; through the real CLI in a subprocess, which never
+imports Ray without --ray."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from search.searchkit import write_space
+
+from convbench.io import sha256_file
+from convbench.search import RESULT_FILE, STUDY_DB, SearchResult
+
+pytestmark = pytest.mark.slow
+
+# The CLI in a fresh interpreter; afterwards it says whether Ray was ever imported.
+CLI = ("import sys\nfrom convbench.cli import main\nstatus = main(sys.argv[1:])\n"
+       "print('ray imported:', 'ray' in sys.modules)\nsys.exit(status)\n")
+KILL_WITHIN_S = 240
+
+
+def _cli(*args: object) -> list[str]:
+    return [sys.executable, "-c", CLI, "search", *map(str, args)]
+
+
+def _trials(out: Path) -> list[optuna.trial.FrozenTrial]:
+    storage = optuna.storages.RDBStorage(f"sqlite:///{out / STUDY_DB}")
+    return optuna.load_study(study_name="convbench-search", storage=storage).get_trials()
+
+
+def _wait_for_a_running_trial_after_a_finished_one(process: subprocess.Popen[bytes], out: Path) -> None:
+    deadline = time.monotonic() + KILL_WITHIN_S
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the search ended before it could be killed"
+        if (out / STUDY_DB).exists():
+            trials = _trials(out)
+            running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+            if any(t.state.is_finished() for t in trials) and running and \
+                    (out / running[0].user_attrs["folder"] / "checkpoint").exists():  # an epoch into it
+                return
+        time.sleep(0.5)
+    pytest.fail("no trial was running after a finished one in time")
+
+
+def test_a_search_killed_mid_trial_resumes_without_rerunning_finished_trials(tmp_path: Path):
+    out = tmp_path / "search"
+    args = ("--floor", "0.05", "--out", out, "--space", write_space(tmp_path), "--trials", "3", "--epochs", "3",
+            "--quiet")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen(_cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        _wait_for_a_running_trial_after_a_finished_one(process, out)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+
+    before = _trials(out)
+    finished = {t.number: t for t in before if t.state.is_finished()}
+    (killed,) = [t for t in before if t.state == optuna.trial.TrialState.RUNNING]
+    files = {p: sha256_file(p) for t in finished.values() for p in (out / t.user_attrs["folder"]).rglob("*.tflite")}
+
+
+    resumed = subprocess.run(_cli(*args, "--resume"), capture_output=True, text=True, env=env, timeout=600)
+    assert resumed.returncode in (0, 1), resumed.stderr[-2000:]
+    assert "ray imported: False" in resumed.stdout
+
+    result = SearchResult.load(out / RESULT_FILE)
+    after = {t.number: t for t in _trials(out)}
+    for number, trial in finished.items():  # kept as they were: same state, values and record
+        assert after[number].state == trial.state
+        assert after[number].values == trial.values
+        assert after[number].user_attrs["record"] == trial.user_attrs["record"]
+    assert all(sha256_file(p) == sha for p, sha in files.items())  # never re-run: their files untouched
+    assert after[killed.number].state == optuna.trial.TrialState.FAIL
+    assert "killed" in result.trial(killed.number).error
+    (retry,) = [t for t in result.trials if t.retry_of == killed.number]
+    assert retry.params.model_dump() == killed.user_attrs["params"]
+    assert retry.state != "failed"
