@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -63,6 +64,7 @@ CASES = [
     ("ee-eval-threads-0", "early-exit eval {folder} --threads 0", "threads=0"),
     ("ee-eval-form", "early-exit eval {folder} --runtime-form triple", "triple"),
     ("ee-eval-not-a-training-folder", "early-exit eval {folder}", "early_exit"),
+    ("ee-eval-out-is-a-file", "early-exit eval {folder} --out {file}", "{file}"),
     # bench
     ("bench-min-seconds-inf", "bench {model} --min-seconds inf", "min_seconds=inf"),
     ("bench-min-seconds-1e12", "bench {model} --min-seconds 1e12", "min_seconds"),
@@ -194,6 +196,42 @@ def test_ctrl_c_of_a_real_training_process(tmp_path):
     assert ours == ["convbench: interrupted; finished epochs are kept in OUT/checkpoint: run the same command again "
                     "to resume"], err
     assert not list(out.rglob("*.tmp"))
+
+
+def test_a_full_disk_names_the_file(workspace):
+    """Writes beyond a file-size limit fail as on a full disk (EFBIG instead of ENOSPC): one line naming the file."""
+    synthetic_result("other", 0.002, seed=2).save("other.json")
+    before = snapshot(Path("."))
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+
+    result = subprocess.run([sys.executable, "-m", "convbench", "compare", "result.json", "other.json", "--out",
+                             "comparison"], preexec_fn=small_files, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("convbench: error: cannot write comparison/") and "File too large" in line
+    assert {k: v for k, v in snapshot(Path(".")).items() if not k.startswith("comparison")} == before
+    assert not [p for p in Path("comparison").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_run_into_a_folder_another_process_holds(small_toml, tmp_path, fake_steps, fast_plots, cli):
+    out = tmp_path / "out"
+    hold = ("import sys, time\nfrom convbench.locks import output_lock\nwith output_lock(sys.argv[1]):\n"
+            "    print('held', flush=True)\n    time.sleep(120)\n")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        rc, text, err = cli("run", small_toml, "--out", out, "--quiet")
+        assert rc == 2 and text == "" and fake_steps.calls == {}
+        [line] = err.strip().splitlines()
+        assert f"output folder {out} is in use by PID {holder.pid}" in line
+    finally:
+        holder.kill()
+        holder.wait()
+    rc, _, _ = cli("run", small_toml, "--out", out, "--quiet")  # the holder is gone: the folder is free
+    assert rc == 0 and (out / "report.html").is_file() and not (out / ".convbench.lock").exists()
 
 
 def test_run_force_moves_the_other_study_aside(small_toml, tmp_path, fake_steps, fast_plots, cli):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from convbench.checks import MAX_THREADS, integer_in, number_in
+from convbench.checks import MAX_THREADS, integer_in, number_in, output_folder
 from convbench.cli import app
 from convbench.cli.helptext import listed, with_default
 from convbench.cli.train_cmd import check_before_loading
@@ -112,6 +112,8 @@ def eval_command(
     if not Path(directory).exists():
         raise ConfigError(f"{directory}: no such folder; expected the folder written by `convbench early-exit train`")
     _check_shares(redundancy=redundancy)
+    if out is not None:
+        output_folder(out, "--out")
     if threshold is not None:
         number_in("threshold", threshold, 0.0, 1.0, low_open=True, high_open=True)
     if runtime_form is not None and runtime_form not in EARLY_EXIT_FORMS:
