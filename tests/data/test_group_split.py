@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import assert_one_line_error
 
 from convbench.artifacts import SplitSettings
@@ -35,6 +37,22 @@ def test_every_group_lies_in_exactly_one_part(seed):
     for part in parts:  # images stay with their group and their class
         np.testing.assert_array_equal(part.images[:, 0, 0, 0], part.groups)
         np.testing.assert_array_equal(part.labels, data.labels[np.searchsorted(data.groups, part.groups)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(groups=st.lists(st.integers(0, 15), min_size=2, max_size=80), seed=st.integers(0, 2**32 - 1),
+       val=st.floats(0.05, 0.6), labels_from_groups=st.booleans())
+def test_any_grouping_is_cut_into_disjoint_whole_groups(groups, seed, val, labels_from_groups):
+    groups = np.asarray(groups, np.int64)
+    if len(np.unique(groups)) < 2:
+        return
+    labels = groups % 3 if labels_from_groups else np.arange(len(groups), dtype=np.int64) % 2
+    data = Split(np.zeros((len(groups), 1, 1, 1), np.uint8), labels, groups)
+    train, held = split(data, (1 - val, val), seed=seed, by_groups=True)
+    assert len(train) + len(held) == len(data) and len(train) > 0 and len(held) > 0
+    assert set(train.groups.tolist()).isdisjoint(held.groups.tolist())
+    again = split(data, (1 - val, val), seed=seed, by_groups=True)[1]
+    np.testing.assert_array_equal(held.groups, again.groups)
 
 
 def test_groups_are_shared_out_class_by_class():
