@@ -51,7 +51,7 @@ def _wait_for_a_running_trial_after_a_finished_one(process: subprocess.Popen[byt
 
 def test_a_search_killed_mid_trial_resumes_without_rerunning_finished_trials(tmp_path: Path):
     out = tmp_path / "search"
-    args = ("--floor", "0.05", "--out", out, "--space", write_space(tmp_path), "--trials", "3", "--epochs", "3",
+    args = ("--floor", "0.05", "--out", out, "--space", write_space(tmp_path), "--trials", "2", "--epochs", "3",
             "--quiet")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.Popen(_cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
