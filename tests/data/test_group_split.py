@@ -157,6 +157,15 @@ def test_fruits360_groups_are_frame_sequences_of_one_video(tmp_path, fmt):
     assert set(ds.test.groups.tolist()) <= set(ds.train.groups.tolist())  # Test frames interleave Training's
 
 
+def test_fruits360_sequence_length_is_an_option(tmp_path, fmt):
+    path = fmt.write_zip(tmp_path / "fruits.zip", fruit_video_files(fmt))
+    ds = load(f"fruits360:{path}?sequence_frames=10")
+    assert ds.meta["group_count"] == len(fmt.FRUITS) * 2 * 7  # frames 0…69 in runs of 10
+    for bad in ("0", "ten", "-3"):
+        with pytest.raises(ConfigError, match=f"must be a positive integer, got sequence_frames='{bad}'"):
+            load(f"fruits360:{path}?sequence_frames={bad}")
+
+
 def test_fruits360_variety_groups_and_bad_option(tmp_path, fmt):
     path = fmt.write_zip(tmp_path / "fruits.zip", fruit_video_files(fmt, frames=8))
     ds = load(f"fruits360:{path}?groups=variety")

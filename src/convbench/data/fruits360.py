@@ -8,7 +8,7 @@ its name carries the video and the frame: ``<frame>_100.jpg`` and ``r_<frame>_10
 of the same fruit, turned about another axis). Training and Test hold interleaved frames of the same
 videos, so a random part of Training is made of near-copies of the images beside it (the neighbouring
 frames, a degree apart). ``groups`` (typed ids on every split) therefore says where an image comes from,
-so a validation split can hold out whole groups: a run of ``SEQUENCE_FRAMES`` consecutive frames of one
+so a validation split can hold out whole groups: a run of ``sequence_frames`` consecutive frames of one
 video (``groups=sequence``, the default: views of a known fruit from angles training has not seen), or a
 whole variety (``groups=variety``: fruits training has not seen at all).
 """
@@ -25,30 +25,35 @@ from convbench.data.archive import Source
 from convbench.data.dataset import Dataset, Split
 from convbench.data.folder import find_class_folders, read_class_folders
 from convbench.data.options import as_bool, as_choice
-from convbench.errors import DataError
+from convbench.errors import ConfigError, DataError
 
 LAYOUT = "Training/<Class>/*.jpg and Test/<Class>/*.jpg (directory or .zip, any top folder)"
 GROUPINGS = {"sequence": "frame sequence", "variety": "variety"}  # the groups option → what one group is
 # Frames per held-out sequence: about 35° of the turn (a video has ~330 frames), so the middle of a held-out
 # run is ~17° from the nearest training view, and each video gives ~10 groups (~300 in the apples-and-pears set).
-SEQUENCE_FRAMES = 32
+SEQUENCE_FRAMES = 32  # the default of the sequence_frames option
 _FRAME_NAME = re.compile(r"(?P<video>.*?)(?P<frame>\d+)_\d+\.\w+")  # r_123_100.jpg → video "r_", frame 123
 
 
 @register_dataset("fruits360", layout=LAYOUT)
 def load_fruits360(path: Path, labels: str = "group", groups: str = "sequence",
-                   skip_bad_images: bool | str = False) -> Dataset:
+                   sequence_frames: int | str = SEQUENCE_FRAMES, skip_bad_images: bool | str = False) -> Dataset:
     """Fruits-360 with its official Training / Test splits.
 
     Args:
         labels: ``group`` (default) — one class per first word of the variety, lower-cased
             (``Apple Red 1`` → ``apple``); ``variety`` — one class per folder.
         groups: what the splits' ``groups`` hold (see the module docstring): ``sequence`` (default) — a run
-            of ``SEQUENCE_FRAMES`` frames of one video; ``variety`` — the class folder.
+            of ``sequence_frames`` frames of one video; ``variety`` — the class folder.
+        sequence_frames: frames per sequence group (default ``SEQUENCE_FRAMES``): shorter runs hold out views
+            closer to those training sees (an easier validation), longer ones views farther away.
         skip_bad_images: leave unreadable images out (counted in ``meta["skipped_images"]``).
     """
     labels = as_choice(labels, "labels", ("group", "variety"))
     groups = as_choice(groups, "groups", tuple(GROUPINGS))
+    frames = str(sequence_frames).strip()
+    if not frames.isdecimal() or int(frames) < 1:
+        raise ConfigError(f"option sequence_frames must be a positive integer, got sequence_frames={sequence_frames!r}")
     with Source(path) as source:
         folders = find_class_folders(source, expect=f"Fruits-360's {LAYOUT}")
         if "test" not in folders.files:
@@ -58,7 +63,7 @@ def load_fruits360(path: Path, labels: str = "group", groups: str = "sequence",
         if (named.get("train"), named.get("test")) != ("training", "test"):
             found = " and ".join(f"{folder}/" for folder in folders.split_dirs.values())
             raise DataError(f"{path} has {found}, not Training/ and Test/ folders: expected Fruits-360's {LAYOUT}")
-        group_ids = _group_ids(folders.files, groups)
+        group_ids = _group_ids(folders.files, groups, int(frames))
         varieties, train, test, meta = read_class_folders(
             source, folders, skip_bad_images=as_bool(skip_bad_images, "skip_bad_images"), group_of=group_ids.get)
     meta = {**meta, "labels": labels, "varieties": list(varieties), "groups": groups,
@@ -73,10 +78,10 @@ def load_fruits360(path: Path, labels: str = "group", groups: str = "sequence",
     return Dataset("fruits360", class_names, train, test, f"fruits360:{path}", meta, grouping=GROUPINGS[groups])
 
 
-def _group_ids(files: dict[str, dict[str, list[str]]], groups: str) -> dict[str, int]:
+def _group_ids(files: dict[str, dict[str, list[str]]], groups: str, frames: int) -> dict[str, int]:
     """File → group id, ids numbered in the sorted order of the groups' keys (the same in Training and Test).
 
-    A sequence's key is (variety, video, frame // SEQUENCE_FRAMES); a name without a frame number is a
+    A sequence's key is (variety, video, frame // frames); a name without a frame number is a
     group of its own.
     """
     keys = {}
@@ -89,7 +94,7 @@ def _group_ids(files: dict[str, dict[str, list[str]]], groups: str) -> dict[str,
                 elif match is None:
                     keys[name] = (variety, PurePosixPath(name).name, -1)
                 else:
-                    keys[name] = (variety, match["video"], int(match["frame"]) // SEQUENCE_FRAMES)
+                    keys[name] = (variety, match["video"], int(match["frame"]) // frames)
     number = {key: i for i, key in enumerate(sorted(set(keys.values())))}
     return {name: number[key] for name, key in keys.items()}
 
