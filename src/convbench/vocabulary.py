@@ -83,9 +83,6 @@ DEFAULT_WIDTH = 1.0  # width multiplier α: every builder at its paper's width
 # How the validation split is held out of the training pool: single images at random (stratified by class),
 # or whole groups of images as the loader gives them (a Fruits-360 frame sequence, an Omniglot alphabet …).
 VAL_SPLITS = ("random", "groups")
-# How the validation split is held out of the training pool: single images at random (stratified by class),
-# or whole groups of images as the loader gives them (a Fruits-360 frame sequence, an Omniglot alphabet …).
-VAL_SPLITS = ("random", "groups")
 
 
 @dataclass(frozen=True)
@@ -98,7 +95,6 @@ class TrainDefaults:
     patience: int = 5  # epochs without a better validation accuracy before stopping
     seed: int = 0
     val_fraction: float = 0.1  # share of the training split held out for validation
-    val_split: str = "random"  # how validation is held out: one of VAL_SPLITS
     val_split: str = "random"  # how validation is held out: one of VAL_SPLITS
 
 
