@@ -43,6 +43,7 @@ CASES = [
     ("train-out-under-a-file", "train --arch mobilenet_v1 --out {file}/sub", "{file}"),
     ("train-unknown-arch", "train --arch nosuchnet --out new", "nosuchnet"),
     ("train-unknown-data", "train --arch mobilenet_v1 --out new --data nosuchset", "nosuchset"),
+    ("train-missing-data-path", "train --arch mobilenet_v1 --out new --data fruits360:nosuch.zip", "nosuch.zip"),
     # early-exit train
     ("ee-train-width-inf", "early-exit train --main digits --redundant digits --out new --width inf", "width=inf"),
     ("ee-train-seed", "early-exit train --main digits --redundant digits --out new --seed -1", "seed=-1"),
@@ -54,6 +55,7 @@ CASES = [
     ("ee-train-max-train-1", "early-exit train --main digits --redundant digits --out new --max-train 1",
      "max_train=1"),
     ("ee-train-out-is-a-file", "early-exit train --main digits --redundant digits --out {file}", "{file}"),
+    ("ee-train-missing-redundant", "early-exit train --main digits --redundant omniglot:nosuch --out new", "nosuch"),
     # early-exit eval
     ("ee-eval-no-folder", "early-exit eval nosuchdir", "nosuchdir"),
     ("ee-eval-threshold-1", "early-exit eval {folder} --threshold 1", "threshold=1"),
@@ -84,6 +86,7 @@ CASES = [
     ("bench-pin-text", "bench {model} --pin zero", "zero"),
     ("bench-pin-missing-cpu", "bench {model} --pin 99999", "99999"),
     ("bench-unknown-runtime", "bench {model} --runtime nosuchrt", "nosuchrt"),
+    ("bench-unknown-data", "bench {model} --data nosuchset", "nosuchset"),
     # compare
     ("compare-out-is-a-file", "compare {result} {result} --out {file}", "{file}"),
     ("compare-no-result", "compare {result} nosuch.json", "nosuch.json"),
@@ -94,6 +97,7 @@ CASES = [
     ("export-unknown-target", "export {model} --to coreml", "coreml"),
     ("export-unknown-quantize", "export {model} --quantize int4", "int4"),
     ("export-out-is-a-folder", "export {model} --out {folder}", "{folder}"),
+    ("export-missing-calibration", "export {model} --quantize int8 --calibration mnist:nosuch", "nosuch"),
     # models
     ("models-input-size-0", "models --input-size 0", "input_size=0"),
     ("models-input-size-negative", "models --input-size -3", "input_size=-3"),

@@ -66,8 +66,8 @@ def bench_command(
     spec = parse_target(on)  # a bad target is a one-line error before any work
     ops_there = profile_ops and spec.kind != DEFAULT_TARGET  # adb: benchmark_model's own per-op tables
 
-    _check_before_timing(models, json_out, image, threads, dict(runs=runs, min_seconds=min_seconds, warmup=warmup,
-                                                                warmup_seconds=warmup_seconds))
+    _check_before_timing(models, json_out, image, data, threads, dict(runs=runs, min_seconds=min_seconds,
+                                                                      warmup=warmup, warmup_seconds=warmup_seconds))
     targets = [BenchTarget(m, runtime, threads if threads is not None else BENCH_DEFAULTS.threads) for m in models]
     options = dict(runs=runs, min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds,
                    load_repeats=load_repeats, image=image, data=data)
@@ -169,10 +169,11 @@ def _print_profile(profile: OpProfile, top: int = 10) -> None:
                   highlight=False)
 
 
-def _check_before_timing(models: list[Path], json_out: Path | None, image: Path | None, threads: int | None,
-                         protocol: dict[str, float | None]) -> None:
+def _check_before_timing(models: list[Path], json_out: Path | None, image: Path | None, data: str | None,
+                         threads: int | None, protocol: dict[str, float | None]) -> None:
     """What can fail after the timing (the JSON path) or before it (options, files), checked before it starts."""
     from convbench.bench.timer import validate_protocol
+    from convbench.data import check_spec
 
     validate_protocol(**{k: v for k, v in protocol.items() if v is not None})
     if threads is not None:
@@ -183,6 +184,8 @@ def _check_before_timing(models: list[Path], json_out: Path | None, image: Path 
                              f"{model}: is a folder; give a .tflite, .onnx or .keras file")
     if image is not None and not image.is_file():
         raise DataError(f"--image {image}: no such file")
+    if data is not None:
+        check_spec(data)
     if json_out is None:
         return
     if len(models) == 1:

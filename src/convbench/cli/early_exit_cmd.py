@@ -66,7 +66,7 @@ def train_command(
                "epochs": epochs, "batch_size": batch_size, "patience": patience, "seed": seed,
                "redundant_shares": redundant_share or None, "outlier_exposure": outlier_exposure,
                "outlier_share": outlier_share, "max_false_exit": max_false_exit, "exit_rate": exit_rate}
-    check_before_loading(options, out)  # before Keras is imported (seconds, and its log lines)
+    check_before_loading(options, out, main, *(redundant or ()), outlier_exposure)  # before Keras is imported
     _check_shares(redundancy=redundancy, dropout=dropout)
     if max_train is not None:
         integer_in("max_train", max_train, 2)

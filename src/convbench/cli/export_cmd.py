@@ -36,6 +36,8 @@ def export_command(
                                                                    "images.")] = True,
 ) -> None:
     """Export a trained model to TFLite/LiteRT or ONNX; write the file and its card; check parity."""
+    from convbench.data import check_spec  # numpy only
+
     if not model.is_file():  # checked here, before TensorFlow is imported (seconds, and its log lines)
         raise ModelError(f"model file not found: {model}" if not model.exists() else
                          f"{model}: is a folder; give the .keras file written by convbench")
@@ -45,6 +47,9 @@ def export_command(
         raise ConfigError(f"--quantize must be one of {', '.join(QUANTIZE_NAMES)}, got {quantize!r}")
     if out is not None:
         output_file(out, "--out")
+    for spec in (calibration, data):
+        if spec is not None:
+            check_spec(spec)
     from convbench.export import ExportNote, export  # lazy: tensorflow takes seconds to import
 
     options = {"quantize": quantize, "out": out}

@@ -39,7 +39,7 @@ def train_command(
     """Train an architecture on a dataset; write OUT/model.keras (+ card) and OUT/training.json."""
     settings = {"width": width, "input_size": input_size, "channels": channels, "epochs": epochs,
                 "batch_size": batch_size, "patience": patience, "seed": seed, "val_split": val_split}
-    check_before_loading(settings, out)
+    check_before_loading(settings, out, data)
     from convbench.train import train  # lazy: keras takes seconds to import
 
     result = train(arch, data, out=out, augment=augment, skip_bad_images=skip_bad_images, resume=resume,
@@ -51,8 +51,14 @@ def train_command(
           f"{result.model_path}")
 
 
-def check_before_loading(settings: dict[str, object], out: str) -> None:
-    """The options and the output folder, checked before Keras is imported (seconds, and its log lines)."""
+def check_before_loading(settings: dict[str, object], out: str, *data_specs: str | None) -> None:
+    """The options, the output folder and the data specs (names, paths), checked before Keras is imported (seconds,
+    and its log lines)."""
+    from convbench.data import check_spec  # numpy only
+
     fields = TrainingOptions.__dataclass_fields__
     TrainingOptions(**{k: v for k, v in settings.items() if v is not None and k in fields})  # type: ignore[arg-type]
     output_folder(out, "--out")
+    for spec in data_specs:
+        if spec is not None:
+            check_spec(spec)
