@@ -24,6 +24,7 @@ from convbench.experiment.cache import StudyFolder
 from convbench.experiment.schema import Experiment
 from convbench.experiment.step import Done, Step, StepKind, step_kind
 from convbench.report.study import LatencyCandidate, recommend
+from convbench.search import SearchResult
 
 if TYPE_CHECKING:
     from convbench.experiment.runner import StudyRun
@@ -44,6 +45,7 @@ class StudyResults:
         early_exit: the early-exit evaluations (``eval.json`` with the training figures and a summary).
         op_profiles: per file × runtime, its slowest nodes (``top``: op type, node, ms per run, share) and the
             profile files, or ``unavailable``: why the runtime could not profile.
+        searches: the architecture searches' results (``[search]``).
         rows: the rows of results.csv and the history beyond the latency rows (early-exit evaluations …).
     """
 
@@ -54,6 +56,7 @@ class StudyResults:
     latency: list[LatencyCandidate] = field(default_factory=list)
     early_exit: list[dict[str, Any]] = field(default_factory=list)
     op_profiles: list[dict[str, Any]] = field(default_factory=list)
+    searches: list[SearchResult] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def add_latency(self, row: dict[str, Any], result: BenchResult) -> None:
@@ -104,4 +107,5 @@ def collect(experiment: Experiment, plan: list[Step[Any]], folder: StudyFolder, 
         "errors": errors,
         # only when profiled: a study without profiles keeps its results.json as before
         **({"op_profiles": results.op_profiles} if results.op_profiles else {}),
+        **({"searches": [s.model_dump(mode="json") for s in results.searches]} if results.searches else {}),
     }

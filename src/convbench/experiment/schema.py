@@ -194,6 +194,19 @@ class EarlyExitConfig(_Section):
         return self
 
 
+class SearchConfig(_Section):
+    """``[search]``: an architecture search on ``[data] main`` (``convbench search``'s options; its report joins the
+    study's). Target, budget and space file are checked when the study is planned."""
+
+    floor: Annotated[float, Field(gt=0, le=1)]  # validation accuracy the found model must reach
+    target: str = "litert:1"  # RUNTIME:THREADS the exported files are timed on
+    budget: str = "60m"  # wall time: 60m, 90s, 1h30m
+    space: str | None = None  # TOML file narrowing or widening the default space
+    epochs: Count | None = None  # most epochs per trial (None: the search's default)
+    max_trials: Count | None = None
+    ray: str | None = None  # auto or HOST:PORT of a Ray cluster
+
+
 class ReportConfig(_Section):
     """``[report]``: the user's constraint, which the report's summary answers."""
 
@@ -213,12 +226,14 @@ class Experiment(_Section):
     export: ExportConfig = ExportConfig()
     bench: BenchConfig = BenchConfig()
     early_exit: EarlyExitConfig | None = None
+    search: SearchConfig | None = None
     report: ReportConfig = ReportConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> Experiment:
-        if not self.models and self.early_exit is None:
-            raise ValueError("models: the study has nothing to do: add [[models]] entries or an [early_exit] section")
+        if not self.models and self.early_exit is None and self.search is None:
+            raise ValueError("models: the study has nothing to do: add [[models]] entries, an [early_exit] or a "
+                             "[search] section")
         if self.early_exit is not None and not self.data.redundant and not self.early_exit.runs:
             raise ValueError("data.redundant: required by [early_exit] (a data spec of redundant images)")
         return self

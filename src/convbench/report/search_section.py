@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from convbench.io import write_text
 from convbench.report import formats as fmt
@@ -51,6 +52,17 @@ def search_sections(result: SearchResult, plots: Path, hand_shrunk: list[HandShr
             caption="optuna.importance (fANOVA) over the complete trials; parameters every trial has")]))
     sections.append(Section("Search: trials", [_trials_table(result.trials, result, "Every trial, in order")]))
     return sections
+
+
+def study_search_sections(search: dict[str, Any], latency_rows: list[dict[str, Any]], plots: Path) -> list[Section]:
+    """A study's search sections: its recommendation against the study's own candidates timed on the target."""
+    result = SearchResult.model_validate(search)
+    target = result.settings.target
+    hand_shrunk = [HandShrunk(f"{row['model']} {row.get('quantize', 'none')}", row.get("params"), row.get("accuracy"),
+                              row.get("median_ms"))
+                   for row in latency_rows
+                   if row.get("runtime") == target.runtime and row.get("threads") == target.threads]
+    return search_sections(result, plots, hand_shrunk)
 
 
 def write_search_report(result: SearchResult, out: str | os.PathLike[str],

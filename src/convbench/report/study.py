@@ -26,6 +26,7 @@ from convbench.report.early_exit_section import early_exit_sections
 from convbench.report.html import render_html
 from convbench.report.markdown import render_markdown
 from convbench.report.plots import pareto_front
+from convbench.report.search_section import study_search_sections
 from convbench.report.study_plots import file_kind, file_label, runtime_label
 from convbench.vocabulary import DEFAULT_TARGET, quantize_label, runtime_display
 
@@ -173,6 +174,8 @@ def build_document(results: dict[str, Any], plots: Path) -> Document:
         doc.sections.append(_op_profiles(results["op_profiles"]))
     if results["early_exit"]:
         doc.sections += early_exit_sections(results["early_exit"], plots)
+    for search in results.get("searches", []):  # only studies with a [search] section have them
+        doc.sections += study_search_sections(search, results["latency"], plots)
     if results["errors"]:
         doc.sections.append(Section("Problems", [Table(["step", "what went wrong"],
                                                        [[e["step"], e["error"]] for e in results["errors"]],

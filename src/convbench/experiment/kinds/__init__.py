@@ -10,8 +10,9 @@ from convbench.experiment.kinds import (
     memory,
     op_profile,
     parity,
+    search,
     train,
 )
 
 __all__ = ["bench", "early_exit_eval", "early_exit_export", "early_exit_sweep", "early_exit_train", "export", "memory",
-           "op_profile", "parity", "train"]
+           "op_profile", "parity", "search", "train"]
