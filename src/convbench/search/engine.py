@@ -39,6 +39,7 @@ from convbench.data import Dataset, DataSpec, Split, load
 from convbench.env import environment
 from convbench.errors import ConfigError, ConvbenchError
 from convbench.export import PREDICT_CHUNK, Images
+from convbench.locks import locks_output
 from convbench.runtime import open_runner
 from convbench.search.progress import SearchProgress
 from convbench.search.records import (
@@ -119,6 +120,7 @@ def check_floor(floor: float) -> float:
     return float(floor)
 
 
+@locks_output("out")  # one search at a time per output folder (convbench.locks)
 def search(data: str | Dataset | None = None, *, floor: float, out: str | os.PathLike[str],
            target: str | Target = "litert:1", budget: str | float = "60m",
            space: SearchSpace | str | os.PathLike[str] | None = None, resume: bool = False,
