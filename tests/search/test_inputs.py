@@ -143,3 +143,29 @@ def test_the_recommendation_is_the_fastest_feasible_trial_with_latency_ties_rank
     assert recommend(records, floor=0.99) == 1
     assert recommend(records, floor=0.5) == 2
     assert recommend(records[2:3], floor=0.99) is None
+
+
+STUDY = """
+name = "tiny-search"
+[data]
+main = "digits"
+[search]
+floor = 0.9
+budget = "{budget}"
+space = "{space}"
+"""
+
+
+def test_a_study_with_a_search_section_plans_a_search_step(tmp_path: Path, cli):
+    study = tmp_path / "study.toml"
+    study.write_text(STUDY.format(budget="5m", space=write_space(tmp_path)), encoding="utf-8")
+    rc, out, err = cli("run", study, "--out", tmp_path / "out", "--dry-run", "--no-history")
+    assert rc == 0, err
+    assert "search" in out and "floor 0.9 litert:1" in out
+
+
+def test_a_bad_search_section_fails_the_plan_in_one_line(tmp_path: Path, cli):
+    study = tmp_path / "study.toml"
+    study.write_text(STUDY.format(budget="0m", space=write_space(tmp_path)), encoding="utf-8")
+    rc, _, err = cli("run", study, "--out", tmp_path / "out", "--dry-run", "--no-history")
+    assert_one_line_error(rc, err, "budget")
