@@ -103,6 +103,12 @@ def test_a_dataset_with_one_class_is_refused_before_training(tmp_path: Path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_group_validation_split_of_data_without_groups_is_refused_before_training(tmp_path: Path, cli):
+    rc, _, err = cli("search", "--floor", "0.9", "--val-split", "groups", "--out", tmp_path / "out", "--quiet")
+    assert_one_line_error(rc, err, "groups")
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_unreachable_ray_address_is_a_one_line_error(tmp_path: Path, cli):
     address = f"127.0.0.1:{free_port()}"
     rc, _, err = cli("search", "--floor", "0.9", "--ray", address, "--out", tmp_path / "out", "--quiet")

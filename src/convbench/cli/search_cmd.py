@@ -9,6 +9,7 @@ import typer
 
 from convbench.cli import app
 from convbench.cli.helptext import with_default
+from convbench.vocabulary import TRAIN_DEFAULTS
 
 DEFAULT_OUT = "results/search"
 
@@ -36,6 +37,10 @@ def search_command(
                                                           "'{\"timing_slot\": 1}').")] = None,
     trials: Annotated[int | None, typer.Option("--trials", help="Stop after this many trials in all.")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Most epochs per trial.")] = None,
+    val_split: Annotated[str, typer.Option("--val-split", help="How validation is held out: random images, or whole "
+                                                               "groups (fruits360's frame sequences: a random split "
+                                                               "of near-identical frames saturates).")] \
+        = TRAIN_DEFAULTS.val_split,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view on the terminal.")] = False,
 ) -> None:
     """Find the fastest model that meets an accuracy floor, timed on the target runtime; write its report."""
@@ -43,7 +48,7 @@ def search_command(
     from convbench.search import search
 
     result = search(data, floor=floor, out=out, target=target, budget=budget, space=space, resume=resume,
-                    storage=storage, ray=ray, max_trials=trials, progress=not quiet,
+                    storage=storage, ray=ray, max_trials=trials, val_split=val_split, progress=not quiet,
                     **({"epochs": epochs} if epochs is not None else {}))
     write_search_report(result, out)
     best = result.recommended

@@ -53,7 +53,7 @@ from convbench.search.records import (
 )
 from convbench.search.space import SearchSpace, load_space
 from convbench.search.trial import Fit, Trained, TrialJob, export_format, time_exported, train_and_export
-from convbench.train.splits import training_splits
+from convbench.train.splits import check_val_split, training_splits
 from convbench.vocabulary import RUNTIMES, TRAIN_DEFAULTS
 
 STUDY_DB = "study.db"
@@ -65,7 +65,8 @@ DEFAULT_EPOCHS = 9  # rungs at epochs 1 and 3, then up to 9
 DEFAULT_PATIENCE = 3
 TIMING_RUNS, TIMING_SECONDS = 50, 0.5  # per trial: enough for a median with a CI, short enough for many trials
 # Settings a resumed search must share with the one it continues (budget and trial cap may change).
-SAME_ON_RESUME = ("data", "floor", "target", "epochs", "patience", "batch_size", "seed", "val_fraction", "space")
+SAME_ON_RESUME = ("data", "floor", "target", "epochs", "patience", "batch_size", "seed", "val_fraction", "val_split",
+                  "space")
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,8 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
            storage: str | None = None, ray: str | None = None, max_trials: int | None = None,
            epochs: int = DEFAULT_EPOCHS, patience: int = DEFAULT_PATIENCE,
            batch_size: int = TRAIN_DEFAULTS.batch_size, seed: int = TRAIN_DEFAULTS.seed,
-           val_fraction: float = TRAIN_DEFAULTS.val_fraction, timing: Timing = Timing(),
-           progress: bool = True) -> SearchResult:
+           val_fraction: float = TRAIN_DEFAULTS.val_fraction, val_split: str = TRAIN_DEFAULTS.val_split,
+           timing: Timing = Timing(), progress: bool = True) -> SearchResult:
     """Search the space for the fastest model whose validation accuracy meets ``floor`` on the target runtime.
 
     Args:
@@ -144,6 +145,9 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
         ray: ``"auto"`` or ``HOST:PORT`` of a Ray cluster to run trials on (None: in-process, Ray not imported).
         max_trials: stop after this many trials in all (None: only the budget stops it).
         epochs, patience, batch_size, seed, val_fraction: how every trial trains (as :func:`convbench.train.train`).
+        val_split: how validation is held out (as :func:`convbench.train.train`): ``groups`` holds out whole groups
+            (Fruits-360's frame sequences), whose validation still discriminates where a random split of
+            near-identical frames saturates at 100 %; a floor on a saturated validation cannot tell trials apart.
         timing: the per-trial timing protocol.
         progress: show the live view on stderr.
 
@@ -166,6 +170,7 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
         raise ConfigError(f"max_trials must be an integer >= 1, got max_trials={max_trials!r}")
     if not isinstance(epochs, int) or epochs < 1:
         raise ConfigError(f"epochs must be an integer >= 1, got epochs={epochs!r}")
+    check_val_split(val_split)
     out = Path(out)
     storage_url = storage or f"sqlite:///{(out / STUDY_DB).resolve()}"
     if not resume and storage is None and (out / STUDY_DB).exists():
@@ -179,17 +184,20 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
     dataset = data if isinstance(data, Dataset) else load(data)
     if dataset.num_classes < 2 or len(set(dataset.train.labels.tolist())) < 2:
         raise ConfigError(f"data {dataset.source or dataset.name!r} has one class; a search needs at least two")
+    training_splits(dataset, val_fraction=val_fraction, seed=seed, val_split=val_split)  # ConfigError: can't be cut
     source = (dataset.source or dataset.name) if isinstance(data, Dataset) else str(DataSpec.parse(data))
     settings = SearchSettings(data=source, floor=floor, target=target, budget_s=budget_s, max_trials=max_trials,
                               epochs=epochs, patience=patience, batch_size=batch_size, seed=seed,
-                              val_fraction=val_fraction, space=space, storage=_redacted(storage_url),
+                              val_fraction=val_fraction, val_split=val_split, space=space,
+                              storage=_redacted(storage_url),
                               study_name=STUDY_NAME, ray=ray)
     out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # Optuna's notes on its experimental options and on importance with few trials
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         warnings.filterwarnings("ignore", message=".*have less than 2 trials.*")
         study = _open_study(storage_url, settings, seed, resume)
-        runner = _Search(study, settings, dataset, out, Fit(epochs, patience, batch_size, seed, val_fraction), timing)
+        fit = Fit(epochs, patience, batch_size, seed, val_fraction, val_split)
+        runner = _Search(study, settings, dataset, out, fit, timing)
         try:
             with SearchProgress(floor, enabled=progress) as view:
                 runner.view = view
@@ -397,7 +405,8 @@ class _Search:
 
     def _score_on_test(self, records: list[TrialRecord]) -> list[TestScore]:
         """The one place a search reads the test split: after every trial has ended."""
-        test: Split = training_splits(self.dataset, val_fraction=self.fit.val_fraction, seed=self.fit.seed)["test"]
+        test: Split = training_splits(self.dataset, val_fraction=self.fit.val_fraction, seed=self.fit.seed,
+                                      val_split=self.fit.val_split)["test"]
         scores = []
         for record in records:
             path = self.out / record.model_file  # type: ignore[operator]

@@ -127,6 +127,7 @@ class SearchSettings(BaseModel):
     batch_size: int
     seed: int
     val_fraction: float
+    val_split: str = "random"
     space: SearchSpace
     storage: str
     study_name: str

@@ -31,7 +31,7 @@ import numpy as np
 import optuna
 from PIL import Image
 
-from convbench.artifacts import ModelCard, SplitSettings
+from convbench.artifacts import ModelCard
 from convbench.bench import bench
 from convbench.data import Dataset, Preprocessing
 from convbench.errors import ConvbenchError, ModelError
@@ -39,6 +39,7 @@ from convbench.export import export
 from convbench.models import build, defaults, total_macs
 from convbench.search.records import Latency, TrialParams
 from convbench.train.loop import FitSettings, Run, run_fit, write_outputs
+from convbench.train.splits import split_settings
 from convbench.vocabulary import RUNTIMES
 
 REDUCTION_FACTOR = 3  # successive halving keeps the best third at each rung
@@ -55,6 +56,7 @@ class Fit:
     batch_size: int
     seed: int
     val_fraction: float
+    val_split: str = "random"
     learning_rate: float = 1e-3
 
 
@@ -154,7 +156,7 @@ def train_and_export(job: TrialJob, dataset: Dataset) -> Trained:
     try:
         for stop in [*rungs(fit.epochs), fit.epochs]:
             settings = FitSettings(stop, fit.batch_size, fit.patience, fit.seed, False, fit.val_fraction,
-                                   fit.learning_rate, resume=True, progress=False)
+                                   fit.learning_rate, resume=True, progress=False, val_split=fit.val_split)
             run = run_fit(new_model, dataset, preprocessing, job.folder, settings, identity)
             history = run.fitted.state.history
             scores = [a - TIE_WEIGHT * loss for a, loss in zip(history["val_accuracy"], history["val_loss"],
@@ -185,7 +187,8 @@ def _export(job: TrialJob, run: Run, preprocessing: Preprocessing, dataset: Data
     card = ModelCard(arch=job.params.arch, width=float(job.params.width), input_shape=preprocessing.input_shape,
                      class_names=tuple(dataset.class_names), preprocessing=preprocessing, params=model.count_params(),
                      macs=total_macs(model), metrics={"val_accuracy": state.best_accuracy, "val_loss": state.best_loss},
-                     data=job.data_source, split=SplitSettings(seed=job.fit.seed, val_fraction=job.fit.val_fraction),
+                     data=job.data_source, split=split_settings(dataset, val_fraction=job.fit.val_fraction,
+                                                                seed=job.fit.seed, val_split=job.fit.val_split),
                      extra={"training": run.config, "search_trial": job.number})
     model_path, _ = write_outputs(job.folder, model, card)
     exported = export(model_path, to=job.export_format, quantize=job.params.quantize,

@@ -30,6 +30,7 @@ class SearchStepSettings(DataInputs, MachineInputs):
     max_trials: int | None
     seed: int
     val_fraction: float
+    val_split: str = "random"
     ray: str | None
 
 
@@ -61,7 +62,8 @@ class SearchKind(StepKind[SearchStepSettings, SearchOutputs]):
         settings = SearchStepSettings(floor=config.floor, target=str(target), budget_s=budget_s,
                                       space=space.model_dump_json(), epochs=config.epochs,
                                       max_trials=config.max_trials, seed=experiment.train.seed,
-                                      val_fraction=experiment.train.val_fraction, ray=config.ray,
+                                      val_fraction=experiment.train.val_fraction, val_split=config.val_split,
+                                      ray=config.ray,
                                       **data_inputs(experiment.data.main), **machine_inputs())
         return [make_step(SearchKind, f"floor {config.floor:g} {target}", settings, model="search")]
 
@@ -71,7 +73,8 @@ class SearchKind(StepKind[SearchStepSettings, SearchOutputs]):
         s = step.settings
         result = search(ctx.datasets(s.data), floor=s.floor, out=ctx.dir, target=s.target, budget=s.budget_s,
                         space=SearchSpace.model_validate_json(s.space), resume=True, ray=s.ray,
-                        max_trials=s.max_trials, seed=s.seed, val_fraction=s.val_fraction, progress=ctx.progress,
+                        max_trials=s.max_trials, seed=s.seed, val_fraction=s.val_fraction, val_split=s.val_split,
+                        progress=ctx.progress,
                         **({"epochs": s.epochs} if s.epochs is not None else {}))
         best = result.recommended
         return SearchOutputs(result=RESULT_FILE, recommended=best.params.label if best else None,
