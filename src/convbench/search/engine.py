@@ -10,8 +10,9 @@ search resumes: every finished trial stays as it is and is never re-run; a trial
 marked failed and its params are asked again (``enqueue_trial``). Each trial's outcome is kept in the study
 (trial user attributes) as the :class:`TrialRecord` it becomes, so the result is rebuilt from storage alone.
 
-The budget is wall time over every session of the search: no trial starts after it is spent (running ones
-finish). Pruning is explained in :mod:`convbench.search.trial`.
+The budget is wall time over every session of the search: no trial starts after it is spent, and a trial
+running then stops training after its current epoch (then is exported and timed with its best epoch).
+Pruning is explained in :mod:`convbench.search.trial`.
 
 The recommendation is the fastest trial whose validation accuracy meets the floor; trials whose latency
 intervals overlap the fastest's are tied on speed, and ties go to the higher validation accuracy, then the
@@ -331,7 +332,8 @@ class _Search:
         trial.set_user_attr("started", time.time())
         self.running[trial.number] = f"#{trial.number} {params.arch}"
         job = TrialJob(trial.number, params, folder.resolve(), self.fit, self.settings.data,
-                       export_format(self.settings.target.runtime), self.earlier_scores())
+                       export_format(self.settings.target.runtime), self.earlier_scores(),
+                       deadline=time.time() + self.time_left())
         return trial, job
 
     def tell(self, trial: optuna.Trial, job: TrialJob, trained: Trained, latency: Latency | None = None,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,8 @@ class TrialJob:
 
     Attributes:
         folder: the trial's folder (on a filesystem every node sees).
+        deadline: when the search's budget ends; training stops after the epoch running then (a huge trial cannot
+            hold the search far past its budget), and the trial is exported and timed with its best epoch so far.
         earlier_scores: per-epoch pruning scores of the trials that ended before this one was asked.
     """
 
@@ -76,6 +79,7 @@ class TrialJob:
     data_source: str
     export_format: str
     earlier_scores: tuple[tuple[float, ...], ...] = ()
+    deadline: float = float("inf")  # Unix time the budget ends: a trial running then stops after its epoch
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,8 @@ def train_and_export(job: TrialJob, dataset: Dataset) -> Trained:
     identity = {"arch": params.arch, "width": params.width, "model_options": dict(sorted(params.options.items())),
                 "data": job.data_source}
     try:
-        for stop in [*rungs(fit.epochs), fit.epochs]:
+        decisions = set(rungs(fit.epochs))
+        for stop in range(1, fit.epochs + 1):  # one epoch at a time: the budget's end is checked between epochs
             settings = FitSettings(stop, fit.batch_size, fit.patience, fit.seed, False, fit.val_fraction,
                                    fit.learning_rate, resume=True, progress=False, val_split=fit.val_split)
             run = run_fit(new_model, dataset, preprocessing, job.folder, settings, identity)
@@ -162,9 +167,9 @@ def train_and_export(job: TrialJob, dataset: Dataset) -> Trained:
             scores = [a - TIE_WEIGHT * loss for a, loss in zip(history["val_accuracy"], history["val_loss"],
                                                                  strict=True)]
             done = run.fitted.stopped_early or stop == fit.epochs
-            if not done and should_prune(job.earlier_scores, scores):
+            if not done and stop in decisions and should_prune(job.earlier_scores, scores):
                 return _outcome("pruned", run, scores, node)
-            if done:
+            if done or time.time() >= job.deadline:  # past the budget: ship the best epoch so far
                 break
         return _export(job, run, preprocessing, dataset, scores, node)
     except ConvbenchError as e:
