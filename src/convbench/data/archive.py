@@ -14,6 +14,7 @@ present or not.
 
 from __future__ import annotations
 
+import lzma
 import os
 import re
 import struct
@@ -24,6 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from convbench.errors import DataError
+
+# What a damaged archive raises on opening or reading: a bad header, checksum or stream, a flag byte turned into
+# "encrypted" (RuntimeError) or an unknown compression method (NotImplementedError), a name that is not UTF-8.
+_ARCHIVE_ERRORS = (OSError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, ValueError, RuntimeError,
+                   NotImplementedError, struct.error)
 
 ZIP_SUFFIXES = (".zip",)
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
@@ -69,8 +75,8 @@ class Source:
             raise DataError(f"{self.where(name)} not found")
         try:
             return reader()
-        except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as e:  # e.g. a damaged zip member
-            raise DataError(f"cannot read {self.where(name)}: {e}") from None
+        except _ARCHIVE_ERRORS as e:  # e.g. a damaged zip member
+            raise DataError(f"cannot read {self.where(name)}: {type(e).__name__}: {e}") from None
 
     def __contains__(self, name: str) -> bool:
         return name in self._readers
@@ -123,11 +129,16 @@ class Source:
     def _add_zip(self, path: Path) -> None:
         try:
             zf = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError) as e:
+        except _ARCHIVE_ERRORS as e:
             raise DataError(f"cannot open {path}: expected a readable .zip archive ({e})") from None
         self._closers.append(zf.close)
         for info in zf.infolist():
             name = zip_member_name(info).rstrip("/")
+            try:  # the local header must agree with the central directory: a damaged name would drop a file unseen
+                with zf.open(info):
+                    pass
+            except _ARCHIVE_ERRORS as e:
+                raise DataError(f"cannot read {name} (in {path}): {type(e).__name__}: {e}") from None
             if info.is_dir():
                 if not _is_junk(name):
                     self.dirs.add(name)
@@ -147,7 +158,7 @@ class Source:
                     elif member.isfile() and not _is_junk(name):
                         data = tf.extractfile(member).read()  # type: ignore[union-attr]
                         self._add(name, _const(data), f"{name} (in {path})")
-        except (tarfile.TarError, OSError, EOFError) as e:
+        except (tarfile.TarError, *_ARCHIVE_ERRORS) as e:
             raise DataError(f"cannot read {path}: expected a readable .tar/.tar.gz archive ({e})") from None
 
     # -- lifetime ---------------------------------------------------------------------------------

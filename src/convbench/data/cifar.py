@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import struct
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
@@ -41,7 +42,7 @@ def load_cifar10(path: Path, skip_bad_images: bool | str = False) -> Dataset:
         if not source.find(r"data_batch_\d+"):
             return _image_copy(source, "cifar10", CIFAR10_LAYOUT, skip, lambda n: set(n) == set(CIFAR10_CLASSES))
         meta_name = _one(source, "batches.meta", CIFAR10_LAYOUT)
-        names = _label_names(source, meta_name, "label_names")
+        names = _label_names(source, meta_name, "label_names", len(CIFAR10_CLASSES))
         batches = sorted(source.find(r"data_batch_\d+"), key=lambda n: int(n.rsplit("_", 1)[1]))
         train = _concat([_read_batch(source, b, "labels", len(names)) for b in batches])
         test = _read_batch(source, _one(source, "test_batch", CIFAR10_LAYOUT), "labels", len(names))
@@ -65,7 +66,8 @@ def load_cifar100(path: Path, labels: str = "fine", skip_bad_images: bool | str 
             if labels == "coarse":
                 raise ConfigError(f"labels=coarse needs CIFAR-100's pickled batches; {path} has none")
             return _image_copy(source, "cifar100", CIFAR100_LAYOUT, skip, lambda n: len(n) in (100, 20))
-        names = _label_names(source, _one(source, "meta", CIFAR100_LAYOUT), f"{labels}_label_names")
+        names = _label_names(source, _one(source, "meta", CIFAR100_LAYOUT), f"{labels}_label_names",
+                             {"fine": 100, "coarse": 20}[labels])
         key = f"{labels}_labels"
         train = _read_batch(source, train_name, key, len(names))
         test = _read_batch(source, _one(source, "test", CIFAR100_LAYOUT), key, len(names))
@@ -89,11 +91,17 @@ def _one(source: Source, basename: str, layout: str, required: bool = True) -> s
     return found[0] if found else None
 
 
-def _label_names(source: Source, name: str, key: str) -> tuple[str, ...]:
+def _label_names(source: Source, name: str, key: str, count: int) -> tuple[str, ...]:
     names = _unpickle(source, name).get(key)
     if not isinstance(names, list) or not names:
         raise DataError(f"{source.where(name)} has no {key!r} list: expected the CIFAR meta file")
-    return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
+    if len(names) != count:  # a damaged file can merge or drop names: the labels would then mean other classes
+        raise DataError(f"{source.where(name)} has {len(names)} {key!r}: expected {count}")
+    try:
+        return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
+    except UnicodeDecodeError:
+        raise DataError(f"{source.where(name)}: a name in {key!r} is not UTF-8 text: expected the CIFAR meta file") \
+            from None
 
 
 def _read_batch(source: Source, name: str, label_key: str, num_classes: int) -> Split:
@@ -103,7 +111,10 @@ def _read_batch(source: Source, name: str, label_key: str, num_classes: int) -> 
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != _PIXELS:
         got = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise DataError(f"{source.where(name)}: 'data' is {got}: expected a uint8 array of shape (N, {_PIXELS})")
-    labels = np.asarray(labels if labels is not None else [], dtype=np.int64)
+    try:
+        labels = np.asarray(labels if labels is not None else [], dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(f"{source.where(name)}: {label_key!r} holds something else than integer labels") from None
     if labels.shape != (len(data),):
         raise DataError(f"{source.where(name)} has {labels.size} {label_key!r} for {len(data)} images: "
                         f"expected one per image")
@@ -135,8 +146,9 @@ def _unpickle(source: Source, name: str) -> dict[str, Any]:
     """A pickled CIFAR dict with its (Python 2 byte string) keys as ``str``."""
     try:
         obj = _ArrayUnpickler(io.BytesIO(source.read(name)), encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            OverflowError, MemoryError, RecursionError, struct.error) as e:  # the ways a damaged pickle fails
         raise DataError(f"cannot unpickle {source.where(name)}: expected a CIFAR python batch ({e})") from None
     if not isinstance(obj, dict):
         raise DataError(f"{source.where(name)} holds a {type(obj).__name__}: expected a CIFAR batch dict")
-    return {k.decode() if isinstance(k, bytes) else k: v for k, v in obj.items()}
+    return {k.decode("latin-1") if isinstance(k, bytes) else k: v for k, v in obj.items()}  # any bytes decode

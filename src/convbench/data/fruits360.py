@@ -61,7 +61,7 @@ def load_fruits360(path: Path, labels: str = "group", groups: str = "sequence",
         named = {split: PurePosixPath(folder).name.lower() for split, folder in folders.split_dirs.items()}
         # Fruits-360's own folder names: a train/ + test/ image set (a CIFAR-10 image copy …) is another dataset
         if (named.get("train"), named.get("test")) != ("training", "test"):
-            found = " and ".join(f"{folder}/" for folder in folders.split_dirs.values())
+            found = " and ".join(f"{folders.split_dirs[split]}/" for split in ("train", "test"))
             raise DataError(f"{path} has {found}, not Training/ and Test/ folders: expected Fruits-360's {LAYOUT}")
         group_ids = _group_ids(folders.files, groups, int(frames))
         varieties, train, test, meta = read_class_folders(

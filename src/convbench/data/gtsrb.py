@@ -105,14 +105,18 @@ def _read_csv(source: Source, name: str, use_roi: bool, image_dir: str | None = 
     """The ``(file, class id, box)`` rows of one GTSRB csv; files lie beside it unless ``image_dir`` says."""
     folder = image_dir if image_dir is not None else str(PurePosixPath(name).parent)
     text = source.read(name).decode("utf-8-sig", errors="replace")
-    reader = csv.DictReader(io.StringIO(text), delimiter=";")
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=";")
+        columns, records = reader.fieldnames or (), list(reader)
+    except csv.Error as e:  # a NUL byte, a stray quote at the end …
+        raise DataError(f"{source.where(name)} is not a readable ';'-separated csv ({e})") from None
     needed = _COLUMNS + (_ROI if use_roi else ())
-    missing = [c for c in needed if c not in (reader.fieldnames or ())]
+    missing = [c for c in needed if c not in columns]
     if missing:
         raise DataError(f"{source.where(name)} has no {', '.join(missing)} column: expected the ';'-separated "
                         f"GTSRB columns Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId")
     rows = []
-    for line, record in enumerate(reader, start=2):
+    for line, record in enumerate(records, start=2):
         file = f"{folder}/{record['Filename']}"
         if file not in source:
             raise DataError(f"{source.where(name)} line {line} names {record['Filename']}, which is not in "

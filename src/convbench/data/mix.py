@@ -13,14 +13,18 @@ images are subsampled instead, so the share is always met.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from convbench.data._registry import load
+from convbench.data._registry import DataSpec, absolute_spec, load, register_dataset
 from convbench.data.dataset import Dataset, Split
+from convbench.data.options import as_bool, as_size
 from convbench.data.preprocess import Preprocessing
 from convbench.data.split import split
 from convbench.errors import ConfigError, DataError
@@ -77,6 +81,78 @@ class MixSettings:
     def from_dict(cls, d: dict[str, Any]) -> MixSettings:
         sources = tuple(RedundantSource(**s) for s in d.get("sources", ()))
         return cls(**{**d, "size": tuple(d["size"]), "sources": sources})
+
+    def spec(self) -> str:
+        """The ``mix?main=…&redundant=…`` data spec that :func:`load` turns back into this very mix (paths absolute)."""
+        options = {"main": self.main, "redundant": self.redundant, "size": f"{self.size[0]}x{self.size[1]}",
+                   "channels": str(self.channels), "seed": str(self.seed),
+                   **({"redundancy": repr(self.redundancy)} if self.redundancy is not None else {}),
+                   **({"invert_redundant": "1"} if self.invert_redundant else {}),
+                   **({"max_train": str(self.max_train)} if self.max_train is not None else {}),
+                   **({"sources": json.dumps([{"spec": absolute_spec(s.spec), "share": s.share} for s in self.sources])}
+                      if self.sources else {})}
+        return str(DataSpec(MIX_DATASET, None, options).absolute())
+
+
+MIX_DATASET = "mix"
+
+
+@register_dataset(MIX_DATASET, needs_path=False, spec_options=("main", "redundant"),
+                  layout="a main + redundant mix: mix?main=SPEC&redundant=SPEC&size=HxW&channels=C[&redundancy=r"
+                         "&invert_redundant=1&max_train=N&seed=S&sources=JSON] (what an early-exit baseline's card "
+                         "records)")
+def load_mix(path: Path | None = None, main: str | None = None, redundant: str | None = None,
+             size: str | None = None, channels: str | int | None = None, redundancy: str | float | None = None,
+             invert_redundant: bool | str = False, max_train: str | int | None = None, seed: str | int = 0,
+             sources: str | None = None, skip_bad_images: bool | str = False) -> Dataset:
+    """The training mix of two data specs, exactly as :func:`build_mix` built it for early-exit training.
+
+    ``skip_bad_images`` is accepted for a uniform interface; put it in the main or redundant spec instead.
+    """
+    as_bool(skip_bad_images, "skip_bad_images")
+    if path is not None:
+        raise DataError(f"a mix takes no path (got {path}): give mix?main=SPEC&redundant=SPEC&size=HxW&channels=C")
+    missing = [name for name, value in (("main", main), ("redundant", redundant), ("size", size),
+                                        ("channels", channels)) if value in (None, "")]
+    if missing:
+        raise ConfigError(f"a mix spec needs option(s) {', '.join(missing)}: "
+                          "mix?main=SPEC&redundant=SPEC&size=HxW&channels=C")
+    settings = MixSettings(str(main), str(redundant), _optional_number(redundancy, "redundancy", float),
+                           as_bool(invert_redundant, "invert_redundant"), as_size(size),  # type: ignore[arg-type]
+                           _number(channels, "channels", int), _optional_number(max_train, "max_train", int),
+                           _number(seed, "seed", int), _sources(sources))
+    if settings.channels not in (1, 3):
+        raise ConfigError(f"option channels must be 1 or 3, got channels={channels!r}")
+    check_redundancy(settings.redundancy)
+    return build_mix(*load_pools(settings), settings)
+
+
+def _sources(text: str | None) -> tuple[RedundantSource, ...]:
+    """The ``sources`` option: a JSON list of ``{"spec": SPEC, "share": number}``."""
+    if not text:
+        return ()
+    try:
+        found = json.loads(text)
+        sources = tuple(RedundantSource(str(s["spec"]), _number(s.get("share", 1.0), "sources share", float))
+                        for s in found)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise ConfigError(f'option sources must be a JSON list of {{"spec": SPEC, "share": number}}, '
+                          f"got sources={text!r}") from None
+    return sources
+
+
+def _number(value: Any, option: str, kind: type) -> Any:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"option {option} must be a {kind.__name__}, got {option}={value!r}") from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ConfigError(f"option {option} must be a finite number, got {option}={value!r}")
+    return number
+
+
+def _optional_number(value: Any, option: str, kind: type) -> Any:
+    return None if value in (None, "") else _number(value, option, kind)
 
 
 def check_redundancy(redundancy: float | None) -> float | None:
@@ -219,7 +295,9 @@ def build_mix(main: Dataset, redundant: Dataset, settings: MixSettings) -> Datas
         DataError: the redundant set shares class names with the main set.
     """
     mixed = mix(main, redundant, settings.redundancy, seed=settings.seed)
-    return dataclasses.replace(mixed, train=subset(mixed.train, settings.max_train, settings.seed))
+    # the source is a spec `load` rebuilds this very mix from: what a card records, so export and bench find the data
+    return dataclasses.replace(mixed, train=subset(mixed.train, settings.max_train, settings.seed),
+                               source=settings.spec())
 
 
 def held_out_mix(main: Dataset, redundant: Dataset, redundancy: float | None, seed: int = 0,
@@ -229,11 +307,22 @@ def held_out_mix(main: Dataset, redundant: Dataset, redundancy: float | None, se
 
 
 def subset(part: Split, limit: int | None, seed: int) -> Split:
-    """A stratified, seeded subset of ``limit`` images (``part`` itself when it is no larger)."""
+    """A stratified, seeded subset of exactly ``limit`` images (``part`` itself when it is no larger).
+
+    Each class keeps its share, rounded by largest remainder over all classes at once, so the counts add up to
+    ``limit`` (rounding class by class would not: ``--limit 20`` gave 22 images).
+    """
     if limit is None or len(part) <= limit:
         return part
-    keep = limit / len(part)
-    return split(part, fractions=(keep, 1 - keep), seed=seed)[0]
+    classes, sizes = np.unique(part.labels, return_counts=True)
+    exact = sizes * (limit / len(part))
+    counts = np.floor(exact).astype(np.int64)
+    for k in np.argsort(-(exact - counts), kind="stable")[: limit - counts.sum()]:
+        counts[k] += 1
+    rng = np.random.default_rng(seed)
+    keep = [rng.permutation(np.flatnonzero(part.labels == label))[:count] for label, count in zip(classes, counts,
+                                                                                                   strict=True)]
+    return part.take(np.sort(np.concatenate(keep)))
 
 
 def mix(main: Dataset, redundant: Dataset, redundancy: float | None = None, *, seed: int = 0) -> Dataset:

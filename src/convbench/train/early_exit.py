@@ -40,7 +40,7 @@ from convbench.models.early_exit import EXIT_OUTPUT, EXIT_REDUNDANT, EarlyExitMo
 from convbench.train.loop import MODEL_FILE, REPORT_FILE, FitSettings, run_fit, write_outputs
 from convbench.train.open_world import Calibration, calibrate, check_goal
 from convbench.train.pipeline import make_dataset
-from convbench.train.splits import training_splits
+from convbench.train.splits import split_settings, training_splits
 from convbench.train.trainer import train
 from convbench.vocabulary import DEFAULT_WIDTH, TRAIN_DEFAULTS
 
@@ -218,7 +218,8 @@ def _fit(model: EarlyExitModel, mixed: Dataset, preprocessing: Preprocessing, ou
     card = ModelCard(arch=run.identity["arch"], width=float(width), input_shape=preprocessing.input_shape,
                      class_names=tuple(mixed.class_names), preprocessing=preprocessing, params=run.model.count_params(),
                      macs=settings["macs"]["stem"] + settings["macs"]["exit_head"] + settings["macs"]["rest"],
-                     metrics=accuracies, early_exit=EarlyExitSettings.from_dict(settings),
+                     metrics=accuracies, early_exit=EarlyExitSettings.from_dict(settings), data=mixed.source,
+                     split=split_settings(mixed, val_fraction=fitting.val_fraction, seed=fitting.seed),
                      extra={"training": run.config})
     report = run.report(started, **accuracies, test_metrics=scores["test"], params=card.params, macs=card.macs,
                         threshold=run.model.threshold,
