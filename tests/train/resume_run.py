@@ -1,9 +1,9 @@
 """One training run in its own process, for tests/train/test_resume.py to kill with SIGKILL and run again.
 
 Usage: ``python resume_run.py OUT EPOCHS`` trains a tiny network with batch norm and dropout (every kind of
-state a resume must carry: weights, batch-norm statistics, dropout's random generator, Adam's moments) on
-the embedded digits into ``OUT`` through :func:`convbench.train.train`. The test imports it too, to run the
-same training in its own process.
+state a resume must carry: weights, batch-norm statistics, dropout's random generator, Adam's moments), with
+augmentation, on the embedded digits into ``OUT`` through :func:`convbench.train.train`. The test imports it
+too, to run the same training in its own process.
 
 Two environment variables, read only here, make the run stop at a known point, print ``PAUSED`` on stdout
 and wait for the test to kill it (so what the kill interrupts does not depend on timing):
@@ -81,7 +81,7 @@ def pause_in_save(epoch: int) -> None:
 def train_run(out: str | os.PathLike[str], epochs: int) -> None:
     """The run itself (the test also runs it in its own process, as the uninterrupted reference)."""
     train("tiny_dropout_cnn", None, out=out, input_size=8, epochs=epochs, batch_size=32, patience=10, seed=3,
-          progress=False)
+          augment=True, progress=False)
 
 
 def main(out: str, epochs: int) -> None:

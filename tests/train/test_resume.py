@@ -125,3 +125,11 @@ def test_killed_mid_save_leaves_nothing_that_steers_the_rerun(uninterrupted, tmp
     assert_identical(tmp_path, uninterrupted)
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]  # leftovers removed
     assert [p.name for p in folder.iterdir()] == [f"epoch-{EPOCHS:04d}"]
+
+
+def test_two_epochs_then_four_is_the_four_epoch_run(uninterrupted, tmp_path):
+    resume_run.train_run(tmp_path, 2)
+    assert read_json(tmp_path / "training.json")["epochs_run"] == 2
+    resume_run.train_run(tmp_path, EPOCHS)
+    assert read_json(tmp_path / "training.json")["resumed_from_epoch"] == 2
+    assert_identical(tmp_path, uninterrupted)

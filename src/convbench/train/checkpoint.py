@@ -13,7 +13,9 @@ holds everything the training loop carries from one epoch to the next:
 
 The order of the batches and the augmentation are functions of ``(seed, epoch)``
 (:mod:`convbench.train.pipeline`), and the model is rebuilt by the caller's own code after the same seeding
-before the saved values are assigned, so nothing else needs saving.
+before the saved values are assigned, so nothing else needs saving: Python's, NumPy's and Keras' global
+random generators are seeded before the model is built and not drawn from while fitting (layers draw from
+their own generators, which are saved).
 
 Layout and atomicity: the folder holds one complete checkpoint, ``epoch-0003/``. The next one is written as
 ``.epoch-0004.tmp/``, flushed to disk, renamed to ``epoch-0004/`` (a rename is atomic), and only then is
