@@ -117,7 +117,7 @@ def eval_command(
     if threshold is not None:
         number_in("threshold", threshold, 0.0, 1.0, low_open=True, high_open=True)
     if runtime_form is not None and runtime_form not in EARLY_EXIT_FORMS:
-        raise ConfigError(f"--runtime-form must be {listed(EARLY_EXIT_FORMS)}, got {runtime_form!r}")
+        raise ConfigError(f"form must be one of {', '.join(EARLY_EXIT_FORMS)}, got form={runtime_form!r}")
     for name, value, low, high in (("repeats", repeats, 1, None), ("limit", limit, 2, None),
                                    ("threads", threads, 1, MAX_THREADS)):
         if value is not None:
