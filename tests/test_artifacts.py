@@ -84,3 +84,18 @@ def test_a_malformed_split_is_an_invalid_card(tmp_path):
     (tmp_path / "model.keras.json").write_text(json.dumps(broken))
     with pytest.raises(ModelError, match=r"model\.keras\.json: not a valid model card .*folds"):
         read_card(path)
+
+
+def test_a_card_records_its_data_paths_absolute(tmp_path, monkeypatch):
+    """Relative data paths mean "from where training ran": the card records them resolved, nested specs too, so
+    export and bench find the data from any folder; a path that does not exist here is left as given."""
+    (tmp_path / "shapes").mkdir()
+    monkeypatch.chdir(tmp_path)
+    card = ModelCard.from_dict(TRAINED)
+    for given, recorded in [("folder:shapes?size=8", f"folder:{tmp_path / 'shapes'}?size=8"),
+                            ("folder:missing", "folder:missing"), ("digits", "digits"),
+                            ("mix?main=digits&redundant=folder%3Ashapes",
+                             f"mix?main=digits&redundant=folder%3A{str(tmp_path / 'shapes').replace('/', '%2F')}"),
+                            ("not a spec(", "not a spec(")]:
+        write_card(tmp_path / "model.keras", card.evolve(data=given))
+        assert read_card(tmp_path / "model.keras").data == recorded

@@ -115,6 +115,19 @@ def test_a_valid_image_decodes_to_the_exact_pixels_written(image: tuple[bytes, n
 
 
 @FUZZ
+@given(mode=st.sampled_from(["L", "RGB", "CMYK"]), h=_side, w=_side, quality=st.integers(5, 95), data=st.data())
+def test_a_jpeg_decodes_to_what_its_decoder_reads_in_one_or_three_channels(mode: str, h: int, w: int, quality: int,
+                                                                           data: st.DataObject) -> None:
+    """JPEG is lossy: the reference is the file's own decoded pixels (grayscale kept, CMYK and RGB as RGB)."""
+    pixels = data.draw(arrays(np.uint8, (h, w, len(mode))))
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if mode == "L" else pixels, mode).save(buffer, "JPEG", quality=quality)
+    with Image.open(io.BytesIO(buffer.getvalue())) as reference:
+        expected = np.asarray(reference if mode == "L" else reference.convert("RGB"))
+    np.testing.assert_array_equal(decode_image(buffer.getvalue(), "x.jpg"), expected.reshape(h, w, -1))
+
+
+@FUZZ
 @given(image=_images(), fmt_name=st.sampled_from(["PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM"]),
        data=st.data())
 def test_a_damaged_image_is_a_data_error_or_an_image(image: tuple[bytes, np.ndarray], fmt_name: str,

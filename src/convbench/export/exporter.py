@@ -176,7 +176,7 @@ def _exported_card(source: ModelCard, model_path: Path, path: Path, target: str,
                    seconds: float, extra: dict[str, Any], notes: tuple[str, ...]) -> ModelCard:
     # The source's metrics describe the Keras model; the exported file gets its own (from the parity check).
     card = replace(source, format=target, quantize=mode.mode, sha256=sha256_file(path), metrics={},
-                   source=Provenance(str(model_path), source.sha256, source.metrics))
+                   source=Provenance(str(model_path.absolute()), source.sha256, source.metrics))  # readable anywhere
     return card.evolve(extra={
         "requested_quantize": mode.requested, "size_bytes": path.stat().st_size,
         "conversion_seconds": round(seconds, 3), **extra, **({"notes": list(notes)} if notes else {})})
