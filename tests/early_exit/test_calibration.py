@@ -12,7 +12,7 @@ from support import assert_one_line_error
 from convbench.artifacts import read_card
 from convbench.errors import ConfigError
 from convbench.io import read_json
-from convbench.train.open_world import calibrate, fpr_at_tpr, rejection
+from convbench.train.open_world import calibrate, fpr_at_tpr, rejection, upper_bound
 from convbench.vocabulary import TRAIN_DEFAULTS
 
 
@@ -63,7 +63,7 @@ def test_one_sided_mix_has_no_auroc():
     assert found.auroc is None and found.fpr_at_95_tpr is None and found.exit_recall == 0.75
 
 
-@pytest.mark.parametrize("target", [0.0, 0.001, 0.01, 0.1, 0.3])
+@pytest.mark.parametrize("target", [0.001, 0.01, 0.1, 0.3])
 def test_max_false_exit_calibration_meets_its_goal_with_the_lowest_threshold(target):
     rng = np.random.default_rng(3)
     truth = np.r_[np.zeros(2000, bool), np.ones(800, bool)]
@@ -76,6 +76,21 @@ def test_max_false_exit_calibration_meets_its_goal_with_the_lowest_threshold(tar
     assert np.sum(scores[~truth] >= lower) > allowed
     assert found.split == "val" and found.main_images == 2000 and found.images == 2800
     assert any(row[0] == found.threshold for row in found.sweep)
+    assert found.upper_95 == pytest.approx(upper_bound(int(np.sum(exits[~truth])), 2000))
+
+
+def test_upper_bound_matches_the_closed_form_for_zero_events():
+    # Clopper-Pearson with no event: 1 - (1 - confidence) ** (1 / n); with all events: 1
+    assert upper_bound(0, 516) == pytest.approx(1 - 0.05 ** (1 / 516))
+    assert upper_bound(7, 7) == 1.0 and upper_bound(1, 1000) > upper_bound(0, 1000)
+
+
+def test_a_goal_finer_than_the_validation_split_resolves_is_warned_about():
+    truth = np.r_[np.zeros(500, bool), np.ones(100, bool)]
+    scores = np.r_[np.linspace(0, 0.4, 500), np.linspace(0.6, 1, 100)].astype(np.float32)
+    with pytest.warns(UserWarning, match=r"cannot be resolved on 500 validation images"):
+        found = calibrate(truth, scores, "max_false_exit", 0.001)
+    assert found.false_exit_rate == 0 and found.threshold > 0.4 and found.upper_95 > 0.005
 
 
 def test_exit_rate_calibration_and_ties():
@@ -104,7 +119,7 @@ def calibrated_dir(tmp_path_factory, tiny_backbone):
 
     out = tmp_path_factory.mktemp("calibrated")
     rc = main(["early-exit", "train", "--main", "ee_main", "--redundant", "ee_redundant", "--redundancy", "0.5",
-               "--backbone", tiny_backbone, "--epochs", "2", "--max-false-exit", "0.01", "--out", str(out)])
+               "--backbone", tiny_backbone, "--epochs", "2", "--max-false-exit", "0.05", "--out", str(out)])
     assert rc == 0
     return out
 
@@ -117,8 +132,8 @@ def test_calibrated_threshold_is_recorded_and_used_by_the_deployed_files(calibra
 
     card = read_card(calibrated_dir / "early_exit" / "model.keras")
     chosen = card.early_exit.calibration
-    assert chosen["goal"] == "max_false_exit" and chosen["target"] == 0.01 and chosen["split"] == "val"
-    assert chosen["false_exit_rate"] <= 0.01 and read_json(calibrated_dir / "training.json")["calibration"] == chosen
+    assert chosen["goal"] == "max_false_exit" and chosen["target"] == 0.05 and chosen["split"] == "val"
+    assert chosen["false_exit_rate"] <= 0.05 and read_json(calibrated_dir / "training.json")["calibration"] == chosen
     # the goal holds on the validation split when it is drawn again from the mix (never on test)
     from convbench.data import build_mix
     from convbench.export.early_exit import load_early_exit
@@ -128,7 +143,7 @@ def test_calibrated_threshold_is_recorded_and_used_by_the_deployed_files(calibra
     model, _ = load_early_exit(calibrated_dir / "early_exit" / "model.keras")
     assert model.threshold == pytest.approx(chosen["threshold"])
     val = training_splits(mixed, val_fraction=TRAIN_DEFAULTS.val_fraction, seed=TRAIN_DEFAULTS.seed)["val"]
-    again = calibrate_on(model, val, card.preprocessing, "max_false_exit", 0.01)
+    again = calibrate_on(model, val, card.preprocessing, "max_false_exit", 0.05)
     assert again.threshold == pytest.approx(chosen["threshold"], rel=1e-5)
 
     rc, _, err = cli("early-exit", "eval", calibrated_dir, "--limit", "30", "--repeats", "1")
@@ -149,3 +164,13 @@ def test_train_refuses_bad_calibration_goals_in_one_line(cli, tmp_path, args, cu
                      *args, "--out", tmp_path / "run")
     assert_one_line_error(rc, err, culprit)
     assert not (tmp_path / "run" / "training.json").exists()
+
+
+def test_report_draws_the_validation_sweep_with_the_chosen_point(tmp_path):
+    from convbench.report.early_exit_section import threshold_sweep_plot
+
+    truth = np.r_[np.zeros(3000, bool), np.ones(1000, bool)]
+    scores = np.r_[np.random.default_rng(0).beta(1, 9, 3000), np.random.default_rng(1).beta(9, 1, 1000)]
+    found = calibrate(truth, scores.astype(np.float32), "max_false_exit", 0.001)
+    path = threshold_sweep_plot(found.to_dict(), tmp_path / "sweep.png")
+    assert path.read_bytes()[:4] == b"\x89PNG" and len(found.sweep) > 40

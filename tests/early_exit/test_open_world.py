@@ -107,16 +107,32 @@ def test_training_on_several_sources_records_them_and_respects_their_shares(cli,
 
     rc, _, err = cli("early-exit", "train", "--main", "ee_main", "--redundant", "ee_source_a", "--redundant",
                      "ee_source_b", "--redundant-share", "3", "--redundant-share", "1", "--augment-cues",
+                     "--outlier-exposure", "ee_redundant", "--outlier-share", "0.2",
                      "--redundancy", "0.5", "--backbone", tiny_backbone, "--epochs", "1", "--out", tmp_path)
     assert rc == 0, err
     card = read_card(tmp_path / "early_exit" / "model.keras")
     assert card.early_exit.open_world == {
-        "sources": [{"spec": "ee_source_a", "share": 0.75, "role": "redundant"},
-                    {"spec": "ee_source_b", "share": 0.25, "role": "redundant"}], "augment_cues": True}
+        "sources": [{"spec": "ee_source_a", "share": pytest.approx(0.6), "role": "redundant"},
+                    {"spec": "ee_source_b", "share": pytest.approx(0.2), "role": "redundant"},
+                    {"spec": "ee_redundant", "share": 0.2, "role": "outlier_exposure"}], "augment_cues": True}
     trained = TrainedFolder.open(tmp_path)
-    assert [(s.spec, s.share) for s in trained.mix.sources] == [("ee_source_a", 0.75), ("ee_source_b", 0.25)]
+    assert [s.spec for s in trained.mix.sources] == ["ee_source_a", "ee_source_b", "ee_redundant"]
     _, redundant = trained.pools()  # rebuilt from the recorded specs, as every evaluation rebuilds it
-    assert abs(np.sum(redundant.train.labels < 2) - 0.75 * len(redundant.train)) <= 1
+    from_source = [np.sum(np.char.startswith(np.array(redundant.class_names)[redundant.train.labels], f"{name}/"))
+                   for name in ("ee_source_a", "ee_source_b", "ee_redundant")]
+    assert np.allclose(np.array(from_source) / len(redundant.train), [0.6, 0.2, 0.2], atol=1 / len(redundant.train))
+
+
+@pytest.mark.parametrize(("args", "culprit"), [
+    (("--redundant", "ee_source_a", "--redundant", "ee_source_b", "--redundant-share", "1"), "redundant_shares"),
+    (("--redundant", "ee_source_a", "--redundant-share", "-1"), "redundant_shares=[-1.0]"),
+    (("--redundant", "ee_source_a", "--outlier-exposure", "ee_source_b", "--outlier-share", "1.5"),
+     "outlier_share=1.5"),
+])
+def test_train_refuses_bad_source_shares_in_one_line(cli, tmp_path, args, culprit):
+    rc, _, err = cli("early-exit", "train", "--main", "ee_main", *args, "--epochs", "1", "--out", tmp_path / "run")
+    assert_one_line_error(rc, err, culprit)
+    assert not (tmp_path / "run" / "training.json").exists()
 
 
 @pytest.mark.slow

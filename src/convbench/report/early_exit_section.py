@@ -120,11 +120,15 @@ def threshold_sweep_plot(calibration: dict[str, Any], path: str | os.PathLike[st
 
 
 def _calibration_figure(model: str, calibration: dict[str, Any], plots: Path) -> Figure:
-    return Figure(threshold_sweep_plot(calibration, plots / f"{model}_threshold_calibration.png"),
+    c = calibration
+    bound = f" (95 % upper bound {fmt.percent(c['upper_95'], 2)})" if c.get("upper_95") is not None else ""
+    counted = c["main_images"] if c["goal"] == "max_false_exit" else c["images"]
+    unresolved = (f" {c['target']:g} of {counted} images is less than one: the split cannot resolve the goal, "
+                  f"expect more exits on new images." if c["target"] * counted < 1 else "")
+    return Figure(threshold_sweep_plot(c, plots / f"{model}_threshold_calibration.png"),
                   f"Threshold sweep of {model} on the validation split (never the test split): the chosen threshold "
-                  f"{calibration['threshold']:.4g} lets {fmt.percent(calibration['false_exit_rate'])} of "
-                  f"{calibration['main_images']} main images and {fmt.percent(calibration['exit_recall'])} of the "
-                  f"redundant ones exit.")
+                  f"{c['threshold']:.4g} lets {fmt.percent(c['false_exit_rate'], 2)}{bound} of {c['main_images']} "
+                  f"main images and {fmt.percent(c['exit_recall'])} of the redundant ones exit.{unresolved}")
 
 
 def _trained_on(ee: dict[str, Any]) -> str:

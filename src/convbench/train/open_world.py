@@ -12,17 +12,24 @@ The threshold is then chosen on the validation split, never the test split, for 
   lets the most redundant images exit);
 - ``exit_rate = R``: at most ``R`` of all validation images exit (the lowest such threshold).
 
+A goal is only as good as the images it is counted on: 0.1 % of 516 main images is less than one image, so the
+threshold then sits just above the highest main-class score seen, and new images exceed it more often (measured:
+0.19 % of the MNIST test images, benchmarks/results/early_exit_open_world.md). The calibration records the one-sided
+95 % upper bound of the rate it reached (Clopper-Pearson) and warns when the split cannot resolve the goal.
+
 Thresholds are float32 numbers, compared as the deployed graph compares them (``P(redundant) ≥ threshold``).
-Kept Keras-free (NumPy and scikit-learn only): training calibrates with it and the evaluation measures with it.
+Kept Keras-free (NumPy, SciPy and scikit-learn only): training calibrates with it and the evaluation measures with it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from scipy.stats import beta
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from convbench.errors import ConfigError
@@ -81,6 +88,11 @@ def rejection(is_redundant: np.ndarray, p_redundant: np.ndarray, threshold: floa
                      fpr_at_95_tpr=fpr_at_tpr(truth, scores, TPR_GOAL) if both_sides else None)
 
 
+def upper_bound(count: int, total: int, confidence: float = 0.95) -> float:
+    """One-sided upper confidence bound of a rate seen ``count`` times in ``total`` (Clopper-Pearson)."""
+    return 1.0 if count >= total else float(beta.ppf(confidence, count + 1, total - count))
+
+
 def fpr_at_tpr(is_redundant: np.ndarray, p_redundant: np.ndarray, tpr_goal: float = TPR_GOAL) -> float:
     """The lowest false-positive rate at which the true-positive rate reaches ``tpr_goal`` (from ``roc_curve``)."""
     fpr, tpr, _ = roc_curve(np.asarray(is_redundant, bool), np.asarray(p_redundant, np.float32))
@@ -97,6 +109,7 @@ class Calibration:
         split: where it was chosen (always ``val``).
         images, main_images: validation images it was chosen on, and how many of them are main-class.
         false_exit_rate, exit_rate, exit_recall: what the threshold gives on those images.
+        upper_95: one-sided 95 % upper bound (Clopper-Pearson) of the goal's rate behind the images counted.
         sweep: ``(threshold, false_exit_rate, exit_rate, exit_recall)`` rows over the validation images, for the
             report's sweep plot (the chosen point among them).
     """
@@ -110,6 +123,7 @@ class Calibration:
     false_exit_rate: float
     exit_rate: float
     exit_recall: float
+    upper_95: float | None = None
     sweep: tuple[tuple[float, float, float, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,18 +166,25 @@ def calibrate(is_redundant: np.ndarray, p_redundant: np.ndarray, goal: str, targ
     if not len(counted):
         raise ConfigError(f"calibration goal {goal}={target:g}: no {'main-class ' * (goal == 'max_false_exit')}"
                           f"validation images to count")
-    threshold = _lowest_threshold(counted, allowed=int(np.floor(target * len(counted) + 1e-9)))
+    allowed = int(np.floor(target * len(counted) + 1e-9))
+    threshold = _lowest_threshold(counted, allowed)
     if threshold is None:
         saturated = int(np.sum(counted >= np.float32(np.nextafter(np.float32(1), np.float32(0)))))
         raise ConfigError(f"calibration goal {goal}={target:g} is unreachable: {saturated} of {len(counted)} "
                           f"counted validation images have P(redundant) ≈ 1, so every threshold in (0, 1) lets more "
                           f"than {target:.2%} of them exit")
+    if target * len(counted) < 1:
+        warnings.warn(f"calibration goal {goal}={target:g} cannot be resolved on {len(counted)} validation images "
+                      f"(fewer than 1/{target:g}): the threshold sits above every one counted, and new images will "
+                      f"exceed it more often; use a larger validation split", stacklevel=2)
     exits = scores >= threshold
+    reached = int(np.sum(counted >= threshold))
     return Calibration(goal=goal, target=target, threshold=float(threshold), split="val", images=len(scores),
                        main_images=int((~truth).sum()),
                        false_exit_rate=float(np.mean(exits[~truth])) if (~truth).any() else 0.0,
                        exit_rate=float(np.mean(exits)),
                        exit_recall=float(np.mean(exits[truth])) if truth.any() else 0.0,
+                       upper_95=upper_bound(reached, len(counted)),
                        sweep=sweep(truth, scores, extra=(float(threshold),)))
 
 
