@@ -73,6 +73,7 @@ def runtime_display(name: str) -> str:
 EARLY_EXIT_FORMS = ("single", "chained")  # one .tflite with an IF op; two chained segments
 EarlyExitForm = Literal["single", "chained"]
 DEFAULT_THRESHOLD = 0.5  # exit when P(redundant) ≥ threshold
+DEFAULT_OUTLIER_SHARE = 0.25  # of the redundant class given to an outlier-exposure set
 
 
 # -- defaults -------------------------------------------------------------------------------------------------

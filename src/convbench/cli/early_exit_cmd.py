@@ -12,7 +12,13 @@ from convbench.cli import app
 from convbench.cli.helptext import listed, with_default
 from convbench.cli.train_cmd import check_before_loading
 from convbench.errors import ConfigError
-from convbench.vocabulary import DEFAULT_THRESHOLD, DEFAULT_WIDTH, EARLY_EXIT_FORMS, TRAIN_DEFAULTS
+from convbench.vocabulary import (
+    DEFAULT_OUTLIER_SHARE,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WIDTH,
+    EARLY_EXIT_FORMS,
+    TRAIN_DEFAULTS,
+)
 
 sub = typer.Typer(no_args_is_help=True, help="Early-exit networks: VGG-19 with an exit for redundant images.")
 app.add_typer(sub, name="early-exit")
@@ -31,8 +37,8 @@ def train_command(
                                                                    "brightness of training images at random."),
     outlier_exposure: str = typer.Option(None, "--outlier-exposure", help="Data spec of a generic set whose images "
                                                                           "join the redundant class."),
-    outlier_share: float = typer.Option(None, "--outlier-share", help="The outlier-exposure set's share of the "
-                                                                      "redundant class [default: 0.25]."),
+    outlier_share: float = typer.Option(None, "--outlier-share", help=with_default(
+        "The outlier-exposure set's share of the redundant class", DEFAULT_OUTLIER_SHARE)),
     max_false_exit: float = typer.Option(None, "--max-false-exit", help="Calibrate the threshold on validation: at "
                                                                         "most this share of main images exits."),
     exit_rate: float = typer.Option(None, "--exit-rate", help="Calibrate the threshold on validation: at most this "

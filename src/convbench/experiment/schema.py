@@ -21,6 +21,7 @@ from convbench.checks import MAX_SEED, MAX_WIDTH
 from convbench.naming import width_text
 from convbench.vocabulary import (
     BENCH_DEFAULTS,
+    DEFAULT_OUTLIER_SHARE,
     DEFAULT_QUANTIZE,
     DEFAULT_TARGET,
     DEFAULT_THRESHOLD,
@@ -172,7 +173,7 @@ class EarlyExitConfig(_Section):
     runs: list[EarlyExitRunConfig] = Field(default_factory=list)  # none: one exit trained on [data] redundant
     augment_cues: bool = False  # flip polarity, rescale contrast, shift brightness of training images
     outlier_exposure: str | None = None  # data spec of a generic set joining the redundant class
-    outlier_share: Annotated[float, Field(gt=0, lt=1)] = 0.25  # its share of the redundant class
+    outlier_share: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_OUTLIER_SHARE  # its share of the redundant class
     max_false_exit: Annotated[float, Field(ge=0, lt=1)] | None = None  # calibrate on validation: main images exiting
     exit_rate: Annotated[float, Field(gt=0, lt=1)] | None = None  # … or: all images exiting
 

@@ -42,7 +42,7 @@ from convbench.train.open_world import Calibration, calibrate, check_goal
 from convbench.train.pipeline import make_dataset
 from convbench.train.splits import split_settings, training_splits
 from convbench.train.trainer import train
-from convbench.vocabulary import DEFAULT_WIDTH, TRAIN_DEFAULTS
+from convbench.vocabulary import DEFAULT_OUTLIER_SHARE, DEFAULT_WIDTH, TRAIN_DEFAULTS
 
 EARLY_EXIT_DIR, BASELINE_DIR = "early_exit", "baseline"
 _SUMMARY = ("train_accuracy", "val_accuracy", "test_accuracy", "best_epoch", "epochs_run", "params")
@@ -50,7 +50,6 @@ _SUMMARY = ("train_accuracy", "val_accuracy", "test_accuracy", "best_epoch", "ep
 # width-reduced VGG-19 in a short run (measured on MNIST + Omniglot at α = 0.25: main-class accuracy at
 # chance after 2 epochs with 0.5, 86 % without), and the baseline alike; a user can ask for it back.
 DROPOUT = 0.0
-OUTLIER_SHARE = 0.25  # of the redundant class given to the outlier-exposure set by default
 # Cue-removing augmentation (one seeded draw per training image): polarity flipped with this chance, contrast
 # scaled about the image's mean by a factor in CONTRAST, brightness shifted by up to BRIGHTNESS of the range.
 POLARITY_FLIP, CONTRAST, BRIGHTNESS = 0.5, (0.5, 1.5), 0.25
@@ -70,7 +69,7 @@ class EarlyExitTrainResult:
 def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[str | Dataset], *,
                      out: str | os.PathLike[str], redundancy: float | None = None,
                      redundant_shares: Sequence[float] | None = None, augment_cues: bool = False,
-                     outlier_exposure: str | Dataset | None = None, outlier_share: float = OUTLIER_SHARE,
+                     outlier_exposure: str | Dataset | None = None, outlier_share: float = DEFAULT_OUTLIER_SHARE,
                      max_false_exit: float | None = None, exit_rate: float | None = None,
                      width: float = DEFAULT_WIDTH, exit_after: str = "block1",
                      backbone: str = "vgg19", input_size: int | None = None, channels: int | None = None,

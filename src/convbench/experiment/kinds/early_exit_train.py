@@ -14,7 +14,8 @@ from convbench.data import Dataset, check_spec
 from convbench.errors import ConfigError, DataError
 from convbench.experiment.inputs import DataInputs, TrainingInputs, data_inputs, fingerprint
 from convbench.experiment.step import Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
-from convbench.train.early_exit import OUTLIER_SHARE, train_early_exit
+from convbench.train.early_exit import train_early_exit
+from convbench.vocabulary import DEFAULT_OUTLIER_SHARE
 
 if TYPE_CHECKING:
     from convbench.experiment.schema import EarlyExitConfig, EarlyExitRunConfig, Experiment
@@ -47,7 +48,7 @@ class EarlyExitTrainSettings(DataInputs, TrainingInputs):
     augment_cues: bool = False
     outlier_exposure: str | None = None
     outlier_fingerprint: str | None = None
-    outlier_share: float = OUTLIER_SHARE
+    outlier_share: float = DEFAULT_OUTLIER_SHARE
     max_false_exit: float | None = None
     exit_rate: float | None = None
 
