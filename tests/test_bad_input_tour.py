@@ -84,7 +84,9 @@ CASES = [
     ("bench-json-under-a-file", "bench {model} --json {file}/r.json", "{file}"),
     ("bench-json-file-for-several", "bench {model} {model} --json {file}", "{file}"),
     ("bench-pin-text", "bench {model} --pin zero", "zero"),
-    ("bench-pin-missing-cpu", "bench {model} --pin 99999", "99999"),
+    ("bench-pin-missing-cpu", "bench {model} --pin 99", "99"),
+    ("bench-pin-huge-range", "bench {model} --pin 0-999999999999", "0-999999999999"),
+    ("bench-pin-reversed", "bench {model} --pin 3-1", "3-1"),
     ("bench-unknown-runtime", "bench {model} --runtime nosuchrt", "nosuchrt"),
     ("bench-unknown-data", "bench {model} --data nosuchset", "nosuchset"),
     # compare
@@ -117,6 +119,11 @@ CASES = [
     ("history-limit-0", "history --limit 0", "limit=0"),
     # datasets
     ("datasets-unknown", "datasets nosuchset:", "nosuchset"),
+    # usage errors: typer's own checks, as one line too
+    ("usage-missing-argument", "compare", "results"),
+    ("usage-not-a-number", "train --arch mobilenet_v1 --out new --width abc", "--width"),
+    ("usage-unknown-option", "bench {model} --nosuch 1", "--nosuch"),
+    ("usage-unknown-command", "nosuchcommand", "nosuchcommand"),
     ("svhn-empty-mat", "datasets svhn:{svhn_empty}", "train_32x32.mat"),
     ("svhn-cut-mat", "datasets svhn:{svhn_cut}", "train_32x32.mat"),
     ("train-on-cut-svhn", "train --arch mobilenet_v1 --out new --data svhn:{svhn_cut}", "train_32x32.mat"),

@@ -65,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
             status = app(args=args, prog_name="convbench", standalone_mode=False)
     except typer.Exit as e:
         return e.exit_code
-    except typer.TyperException as e:  # usage errors: typer already phrases them (with the usage line)
-        e.show() if hasattr(e, "show") else print(f"convbench: error: {e.format_message()}", file=sys.stderr)
+    except typer.TyperException as e:  # usage errors (missing argument, unknown option, a value of the wrong type)
+        ctx = getattr(e, "ctx", None)
+        where = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
+        print(f"convbench: error: {' '.join(e.format_message().split()).rstrip('.')}{where}", file=sys.stderr)
         return e.exit_code
     except typer.Abort:
         return _interrupted(args)

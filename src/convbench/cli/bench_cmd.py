@@ -16,6 +16,8 @@ from convbench.cli.helptext import listed, with_default
 from convbench.errors import ConfigError, DataError, ModelError
 from convbench.vocabulary import BENCH_DEFAULTS, DEFAULT_ROUNDS, DEFAULT_TARGET, RUNTIMES, TARGET_FORMS
 
+MAX_CPUS = 65536  # CPU numbers --pin accepts: more than any machine has, and a list that fits in memory
+
 if TYPE_CHECKING:
     from convbench.bench import BenchResult
     from convbench.bench.profile import OpProfile
@@ -204,7 +206,10 @@ def parse_cpus(text: str | None) -> list[int] | None:
     try:
         for part in text.split(","):
             first, _, last = part.strip().partition("-")
-            cpus += range(int(first), int(last or first) + 1)
+            low, high = int(first), int(last or first)
+            if not 0 <= low <= high < MAX_CPUS:  # a reversed range would pin nothing; a huge one fills memory
+                raise ValueError(part)
+            cpus += range(low, high + 1)
     except ValueError:
         raise ConfigError(f"--pin {text!r}: expected CPU numbers like 0 or 0,1 or 0-3") from None
     return cpus
