@@ -174,3 +174,17 @@ def test_report_draws_the_validation_sweep_with_the_chosen_point(tmp_path):
     found = calibrate(truth, scores.astype(np.float32), "max_false_exit", 0.001)
     path = threshold_sweep_plot(found.to_dict(), tmp_path / "sweep.png")
     assert path.read_bytes()[:4] == b"\x89PNG" and len(found.sweep) > 40
+
+
+@pytest.mark.slow
+def test_calibrating_a_trained_folder_again_retrains_nothing(cli, tmp_path, tiny_backbone):
+    train = ("early-exit", "train", "--main", "ee_main", "--redundant", "ee_redundant", "--redundancy", "0.5",
+             "--backbone", tiny_backbone, "--epochs", "1", "--out", tmp_path)
+    rc, _, err = cli(*train)
+    assert rc == 0, err
+    assert "calibration" not in read_json(tmp_path / "training.json")
+    rc, out, err = cli(*train, "--exit-rate", "0.4")
+    assert rc == 0, err
+    report = read_json(tmp_path / "early_exit" / "training.json")
+    assert report["resumed_from_epoch"] == 1 and report["calibration"]["goal"] == "exit_rate"
+    assert report["calibration"]["exit_rate"] <= 0.4 and "calibrated on validation for exit_rate" in out
