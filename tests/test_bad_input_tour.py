@@ -41,6 +41,8 @@ CASES = [
     ("train-channels-2", "train --arch mobilenet_v1 --out new --channels 2", "channels=2"),
     ("train-out-is-a-file", "train --arch mobilenet_v1 --out {file}", "{file}"),
     ("train-out-under-a-file", "train --arch mobilenet_v1 --out {file}/sub", "{file}"),
+    ("train-out-empty", ["train", "--arch", "mobilenet_v1", "--out", ""], "the path is empty"),
+    ("run-out-blank", ["run", "{toml}", "--out", " "], "the path is empty"),
     ("train-unknown-arch", "train --arch nosuchnet --out new", "nosuchnet"),
     ("train-unknown-data", "train --arch mobilenet_v1 --out new --data nosuchset", "nosuchset"),
     ("train-missing-data-path", "train --arch mobilenet_v1 --out new --data fruits360:nosuch.zip", "nosuch.zip"),
@@ -167,7 +169,8 @@ def snapshot(root: Path) -> dict[str, str]:
 @pytest.mark.parametrize("args, needle", [pytest.param(a, n, id=i) for i, a, n in CASES])
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(cli, workspace, args, needle):
     before = snapshot(Path("."))
-    rc, out, err = cli(*args.format(**workspace).split())
+    argv = args.split() if isinstance(args, str) else args  # a list where an argument is empty or has spaces
+    rc, out, err = cli(*(arg.format(**workspace) for arg in argv))
     assert rc == 2, (rc, out, err)
     assert out == "" and "Traceback" not in err
     lines = err.strip().splitlines()

@@ -101,7 +101,7 @@ def output_folder(path: str | os.PathLike[str], option: str = "out") -> Path:
     Refuses an existing file (which would otherwise fail late, after the work, with a bare "File exists"), and a
     folder whose nearest existing ancestor is a file or not writable. Creates nothing.
     """
-    folder = Path(path)
+    folder = _given_path(path, option)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{option} {folder}: is a file, not a folder; give a folder (or a new name)")
     _writable(folder, option)
@@ -110,13 +110,20 @@ def output_folder(path: str | os.PathLike[str], option: str = "out") -> Path:
 
 def output_file(path: str | os.PathLike[str], option: str = "out") -> Path:
     """``path`` as a file this process can write; :class:`ConfigError` naming it when it is a folder or cannot be."""
-    file = Path(path)
+    file = _given_path(path, option)
     if file.is_dir():
         raise ConfigError(f"{option} {file}: is a folder; give a file name")
     if file.exists() and not os.access(file, os.W_OK):
         raise ConfigError(f"{option} {file}: the file is not writable")
     _writable(file.parent, option, shown=file)
     return file
+
+
+def _given_path(path: str | os.PathLike[str], option: str) -> Path:
+    """``path`` as a Path; an empty one is refused (``Path("")`` is the current folder, which nobody meant)."""
+    if not os.fspath(path).strip():
+        raise ConfigError(f"{option}: the path is empty")
+    return Path(path)
 
 
 def _writable(folder: Path, option: str, shown: Path | None = None) -> None:
