@@ -13,6 +13,10 @@ Two callers, one implementation of each part:
   check here;
 - :func:`evaluate_early_exit` (``convbench early-exit eval``) calls them all at once on a training folder
   and exports afresh into its output folder every time (a conversion takes seconds, a timing run minutes).
+
+Each redundant source can be evaluated alone (:func:`evaluate_sources`: the main test images beside that source's
+held-out images), so an exit trained on one source is also scored on sources it never saw; :func:`source_row` is
+one row of the report's "trained on → tested on" table.
 """
 
 from __future__ import annotations

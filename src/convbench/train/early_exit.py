@@ -12,6 +12,13 @@ of the redundant set (by group, e.g. Omniglot alphabet, when the loader gives gr
 are unseen), and validation comes out of its training part as in :func:`convbench.train.train`.
 Both stop early on validation accuracy over the C classes (the early-exit model's under its decision
 rule, see :mod:`convbench.models.early_exit`).
+
+For the open world (an exit deployed behind a camera meets redundant images of sources it never saw), the
+redundant class may come from several sources at stated shares, training images may have their trivial cues
+(polarity, brightness, contrast) removed, a generic outlier-exposure set may join the redundant class, and the
+threshold may be calibrated on the validation split for a stated goal (:mod:`convbench.train.open_world`); the
+card records each (``early_exit.open_world``, ``early_exit.calibration``) and the exported files default to the
+calibrated threshold.
 """
 
 from __future__ import annotations
