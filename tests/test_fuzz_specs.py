@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from convbench.bench.measurement import Measurement, TaskSpec
 from convbench.bench.result import SCHEMA, BenchResult
 from convbench.data import DataSpec, check_spec, list_datasets, load
-from convbench.data.mix import MixSettings
+from convbench.data.mix import MixSettings, RedundantSource, mix_settings
 from convbench.errors import ConvbenchError
 from convbench.experiment.files import load_experiment, shipped_dir, validate_experiment
 from convbench.report.compare import compare
@@ -107,6 +107,28 @@ def test_mix_settings_round_trip_through_their_spec(tmp_path_factory: pytest.Tem
     if max_train is not None:  # the cap is exact
         uncapped = load(dataclasses.replace(mix_settings, max_train=None).spec())
         assert len(first.train) == min(max_train, len(uncapped.train))
+
+
+_source = st.builds(RedundantSource, st.sampled_from(["digits", "folder:/data/a b", "mnist:/x?skip_bad_images=1"]),
+                    st.floats(0.01, 10))
+
+
+@FUZZ
+@given(main=st.sampled_from(["digits", "folder:/data/set?size=8", "fruits360:/f.zip?labels=variety"]),
+       redundant=st.sampled_from(["digits", "omniglot:/o&p?labels=alphabet", "redundant"]),
+       redundancy=st.none() | st.floats(0, 0.99), invert=st.booleans(), side=st.integers(1, 64),
+       width=st.integers(1, 64), channels=st.sampled_from([1, 3]), max_train=st.none() | st.integers(2, 10**6),
+       seed=st.integers(0, 2**32 - 1), sources=st.lists(_source, max_size=3).map(tuple))
+def test_every_mix_setting_survives_its_spec(main, redundant, redundancy, invert, side, width, channels, max_train,
+                                             seed, sources) -> None:
+    """``MixSettings.spec`` writes every field, and the mix loader reads back equal settings: a field it left
+    out would rebuild another mix than the one the model was trained on, without a word."""
+    original = MixSettings(main, redundant, redundancy, invert, (side, width), channels, max_train, seed, sources)
+    options = DataSpec.parse(original.spec()).options
+    assert mix_settings(**options) == original
+    covered = {"main", "redundant", "redundancy", "invert_redundant", "size", "channels", "max_train", "seed",
+               "sources"}
+    assert {field.name for field in dataclasses.fields(MixSettings)} == covered  # a new field needs spec() too
 
 
 _NOISE: list[Path] = []

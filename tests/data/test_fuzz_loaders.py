@@ -77,12 +77,12 @@ _side = st.integers(1, 9)
 
 
 @st.composite
-def _images(draw: st.DrawFn) -> tuple[bytes, np.ndarray]:
+def _images(draw: st.DrawFn, size: tuple[int, int] | None = None) -> tuple[bytes, np.ndarray]:
     """An encoded lossless image in one of the modes users' files come in, and the ``(H, W, C)`` uint8 pixels it
     must decode to: grayscale modes to one channel, 16-bit scaled by its depth, the rest to RGB."""
     mode = draw(st.sampled_from(["1", "L", "LA", "I;16", "P", "RGB", "RGBA", "CMYK"]))
     file_format = draw(st.sampled_from(["TIFF"] if mode == "CMYK" else ["PNG", "TIFF"] if mode != "P" else ["PNG"]))
-    h, w = draw(_side), draw(_side)
+    h, w = size or (draw(_side), draw(_side))
     if mode == "1":
         bits = draw(arrays(np.bool_, (h, w)))
         image, expected = Image.fromarray(bits), np.where(bits, 255, 0).astype(np.uint8)[..., None]
@@ -151,18 +151,20 @@ _class_name = st.text(st.characters(whitelist_categories=("Lu", "Ll", "Nd"), max
 
 @st.composite
 def _class_folders(draw: st.DrawFn) -> tuple[dict[str, bytes], list[str], list[np.ndarray]]:
-    """PNG files ``<class>/<NNN>.png`` of one size: the files, each image's class and pixels (in file order)."""
+    """Image files ``<class>/<NNN>.<png|tif>`` of one size in any mode: the files, each image's class and the pixels
+    the set must hold (in file order; grayscale repeated to RGB when any image of the set is in colour)."""
     names = draw(st.lists(_class_name, min_size=1, max_size=4, unique_by=str.casefold))
-    h, w = draw(_side), draw(_side)
+    size = (draw(_side), draw(_side))
     files, classes, pixels = {}, [], []
     for name in sorted(names):
         for i in range(draw(st.integers(1, 3))):
-            image = draw(arrays(np.uint8, (h, w)))
-            buffer = io.BytesIO()
-            Image.fromarray(image).save(buffer, "PNG")
-            files[f"{name}/{i:03d}.png"] = buffer.getvalue()
+            data, expected = draw(_images(size))
+            suffix = "png" if data.startswith(b"\x89PNG") else "tif"
+            files[f"{name}/{i:03d}.{suffix}"] = data
             classes.append(name)
-            pixels.append(image[..., None])
+            pixels.append(expected)
+    if any(p.shape[2] == 3 for p in pixels):
+        pixels = [np.repeat(p, 3, axis=2) if p.shape[2] == 1 else p for p in pixels]
     return files, classes, pixels
 
 
@@ -465,3 +467,13 @@ def test_a_subset_holds_exactly_limit_images_in_class_proportion(labels: list[in
         counts = np.bincount(taken.labels, minlength=6)
         shares = np.bincount(part.labels, minlength=6) * limit / len(part)
         assert np.all(np.abs(counts - shares) < 1)  # each class within one image of its share
+
+
+def test_the_bench_preprocessing_of_a_16_bit_png_scales_it_too(tmp_path: Path) -> None:
+    """``Preprocessing.load_image`` (what bench times) decodes as the loaders do: 16-bit scaled, never all white."""
+    from convbench.data import Preprocessing
+
+    wide = np.array([[0, 257, 65535], [32768, 1000, 60000]], np.uint16)
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    batch = Preprocessing((2, 3), 1, scale=1.0).load_image(tmp_path / "wide.png")
+    np.testing.assert_array_equal(batch[0, ..., 0], np.rint(wide / 257))

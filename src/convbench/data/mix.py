@@ -101,17 +101,27 @@ MIX_DATASET = "mix"
                   layout="a main + redundant mix: mix?main=SPEC&redundant=SPEC&size=HxW&channels=C[&redundancy=r"
                          "&invert_redundant=1&max_train=N&seed=S&sources=JSON] (what an early-exit baseline's card "
                          "records)")
-def load_mix(path: Path | None = None, main: str | None = None, redundant: str | None = None,
-             size: str | None = None, channels: str | int | None = None, redundancy: str | float | None = None,
-             invert_redundant: bool | str = False, max_train: str | int | None = None, seed: str | int = 0,
-             sources: str | None = None, skip_bad_images: bool | str = False) -> Dataset:
+def load_mix(path: Path | None = None, skip_bad_images: bool | str = False, **options: str) -> Dataset:
     """The training mix of two data specs, exactly as :func:`build_mix` built it for early-exit training.
 
-    ``skip_bad_images`` is accepted for a uniform interface; put it in the main or redundant spec instead.
+    ``options`` are the spec's (see :func:`mix_settings`); ``skip_bad_images`` is accepted for a uniform
+    interface: put it in the main or redundant spec instead.
     """
     as_bool(skip_bad_images, "skip_bad_images")
     if path is not None:
         raise DataError(f"a mix takes no path (got {path}): give mix?main=SPEC&redundant=SPEC&size=HxW&channels=C")
+    settings = mix_settings(**options)
+    return build_mix(*load_pools(settings), settings)
+
+
+def mix_settings(main: str | None = None, redundant: str | None = None, size: str | None = None,
+                 channels: str | None = None, redundancy: str | None = None, invert_redundant: str = "0",
+                 max_train: str | None = None, seed: str = "0", sources: str | None = None) -> MixSettings:
+    """The :class:`MixSettings` of a mix spec's options (the inverse of :meth:`MixSettings.spec`).
+
+    Raises:
+        ConfigError: a missing or invalid option, named.
+    """
     missing = [name for name, value in (("main", main), ("redundant", redundant), ("size", size),
                                         ("channels", channels)) if value in (None, "")]
     if missing:
@@ -124,7 +134,7 @@ def load_mix(path: Path | None = None, main: str | None = None, redundant: str |
     if settings.channels not in (1, 3):
         raise ConfigError(f"option channels must be 1 or 3, got channels={channels!r}")
     check_redundancy(settings.redundancy)
-    return build_mix(*load_pools(settings), settings)
+    return settings
 
 
 def _sources(text: str | None) -> tuple[RedundantSource, ...]:
