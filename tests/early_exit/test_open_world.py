@@ -279,4 +279,5 @@ def test_study_eval_step_tests_every_source_and_the_report_shows_the_matrix(trai
     matrix = sections[0]
     assert matrix.title.startswith("Early exit in the open world")
     table = matrix.blocks[0]
-    assert table.columns == ["trained on", "sevens_eights", "nines"] and len(table.rows) == 1
+    assert table.columns == ["exit", "trained on", "sevens_eights", "nines"] and len(table.rows) == 1
+    assert table.rows[0][:2] == [ee["model"], "ee_redundant"]

@@ -85,17 +85,17 @@ def open_world_sections(evaluations: list[dict[str, Any]]) -> list[Section]:
     matrix = []
     for ee in firsts.values():
         cells = {row["source"]: row for row in ee["by_source"]}
-        matrix.append([_trained_on(ee), *(_cell(cells.get(name)) for name in tested)])
-    detail = [[_trained_on(ee), row["source"], fmt.percent(row["exit_accuracy"]), fmt.percent(row["exit_precision"]),
+        matrix.append([ee["model"], _trained_on(ee), *(_cell(cells.get(name)) for name in tested)])
+    detail = [[ee["model"], row["source"], fmt.percent(row["exit_accuracy"]), fmt.percent(row["exit_precision"]),
                fmt.percent(row["exit_recall"]), fmt.percent(row["false_exit_rate"]), _number(row["auroc"]),
                _number(row["fpr_at_95_tpr"]), fmt.percent(row["saving"]), f"{row['threshold']:.4g}"]
               for ee in firsts.values() for row in ee["by_source"]]
     return [Section("Early exit in the open world: trained on → tested on", [
-        Table(["trained on", *tested], matrix,
+        Table(["exit", "trained on", *tested], matrix,
               caption="Each cell: exit accuracy · AUROC of P(redundant) · FPR at 95 % TPR (the share of main "
                       "images exiting when 95 % of the redundant ones do), on a test mix of the main test images "
                       "and that source's held-out images alone."),
-        Table(["trained on", "tested on", "exit accuracy", "precision", "recall", "main exits", "AUROC",
+        Table(["exit", "tested on", "exit accuracy", "precision", "recall", "main exits", "AUROC",
                "FPR@95TPR", "saving", "threshold"], detail,
               caption="Per source: the exit's decisions at the deployed threshold (\"main exits\": main images "
                       "that leave early and lose their class) and the time it saves against the baseline.")])]
