@@ -56,6 +56,12 @@ CASES = [
     ("ee-train-dropout-1", "early-exit train --main digits --redundant digits --out new --dropout 1", "dropout=1"),
     ("ee-train-max-train-1", "early-exit train --main digits --redundant digits --out new --max-train 1",
      "max_train=1"),
+    ("ee-train-outlier-share", "early-exit train --main digits --redundant digits --out new --outlier-share 1",
+     "outlier_share=1"),
+    ("ee-train-exit-rate", "early-exit train --main digits --redundant digits --out new --exit-rate nan",
+     "exit_rate=nan"),
+    ("ee-train-redundant-share", "early-exit train --main digits --redundant digits --redundant digits "
+     "--redundant-share 1 --redundant-share -1 --out new", "redundant_share=-1"),
     ("ee-train-out-is-a-file", "early-exit train --main digits --redundant digits --out {file}", "{file}"),
     ("ee-train-missing-redundant", "early-exit train --main digits --redundant omniglot:nosuch --out new", "nosuch"),
     # early-exit eval

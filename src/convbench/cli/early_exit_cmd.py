@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -73,7 +74,12 @@ def train_command(
                "redundant_shares": redundant_share or None, "outlier_exposure": outlier_exposure,
                "outlier_share": outlier_share, "max_false_exit": max_false_exit, "exit_rate": exit_rate}
     check_before_loading(options, out, main, *(redundant or ()), outlier_exposure)  # before Keras is imported
-    _check_shares(redundancy=redundancy, dropout=dropout)
+    _check_shares(redundancy=redundancy, dropout=dropout, max_false_exit=max_false_exit)
+    for name, value in (("outlier_share", outlier_share), ("exit_rate", exit_rate)):
+        if value is not None:
+            number_in(name, value, 0.0, 1.0, low_open=True, high_open=True)
+    for share in redundant_share or ():
+        number_in("redundant_share", share, 0.0, sys.float_info.max, low_open=True)
     if max_train is not None:
         integer_in("max_train", max_train, 2)
     from convbench.train.early_exit import train_early_exit  # lazy: keras takes seconds to import
@@ -179,7 +185,7 @@ def _maybe_percent(value: float | None) -> str:
 
 
 def _check_shares(**shares: float | None) -> None:
-    """Each share given (redundancy, dropout) in [0, 1)."""
+    """Each share given (redundancy, dropout, max_false_exit) in [0, 1)."""
     for name, value in shares.items():
         if value is not None:
             number_in(name, value, 0.0, 1.0, high_open=True)
