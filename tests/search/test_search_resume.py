@@ -43,15 +43,16 @@ def _wait_for_a_running_trial_after_a_finished_one(process: subprocess.Popen[byt
             trials = _trials(out)
             running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
             if any(t.state.is_finished() for t in trials) and running and \
-                    (out / running[0].user_attrs["folder"] / "checkpoint").exists():  # an epoch into it
+                    time.time() - running[0].user_attrs.get("started", time.time()) > 1:  # well into it
                 return
-        time.sleep(0.5)
+        time.sleep(0.2)
     pytest.fail("no trial was running after a finished one in time")
 
 
 def test_a_search_killed_mid_trial_resumes_without_rerunning_finished_trials(tmp_path: Path):
     out = tmp_path / "search"
-    args = ("--floor", "0.05", "--out", out, "--space", write_space(tmp_path), "--trials", "2", "--epochs", "3",
+    # one epoch a trial: no pruning rung, so the second trial cannot be pruned and end before the kill
+    args = ("--floor", "0.05", "--out", out, "--space", write_space(tmp_path), "--trials", "2", "--epochs", "1",
             "--quiet")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.Popen(_cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
