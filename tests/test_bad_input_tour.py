@@ -127,6 +127,13 @@ CASES = [
     ("history-limit-0", "history --limit 0", "limit=0"),
     # datasets
     ("datasets-unknown", "datasets nosuchset:", "nosuchset"),
+    # search
+    ("search-floor-0", "search --floor 0 --out new", "floor=0"),
+    ("search-floor-nan", "search --floor nan --out new", "floor=nan"),
+    ("search-out-is-a-file", "search --floor 0.9 --out {file}", "{file}"),
+    ("search-no-space", "search --floor 0.9 --out new --space nosuch.toml", "nosuch.toml"),
+    ("search-trials-0", "search --floor 0.9 --out new --trials 0", "trials=0"),
+    ("search-unknown-data", "search --floor 0.9 --out new --data nosuchset", "nosuchset"),
     # usage errors: typer's own checks, as one line too
     ("usage-missing-argument", "compare", "results"),
     ("usage-not-a-number", "train --arch mobilenet_v1 --out new --width abc", "--width"),

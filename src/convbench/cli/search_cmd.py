@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
+from convbench.checks import integer_in, number_in, output_folder
 from convbench.cli import app
 from convbench.cli.helptext import with_default
+from convbench.errors import ConfigError
 from convbench.vocabulary import TRAIN_DEFAULTS
 
 DEFAULT_OUT = "results/search"
@@ -44,6 +46,17 @@ def search_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view on the terminal.")] = False,
 ) -> None:
     """Find the fastest model that meets an accuracy floor, timed on the target runtime; write its report."""
+    number_in("floor", floor, 0.0, 1.0, low_open=True)  # these before Keras and Optuna are imported
+    for name, value in (("trials", trials), ("epochs", epochs)):
+        if value is not None:
+            integer_in(name, value, 1)
+    output_folder(out, "--out")
+    if space is not None and not space.is_file():
+        raise ConfigError(f"--space {space}: no such file")
+    if data is not None:
+        from convbench.data import check_spec  # numpy only
+
+        check_spec(data)
     from convbench.report.search_section import write_search_report  # lazy: keras and optuna take seconds
     from convbench.search import search
 
