@@ -52,6 +52,7 @@ _RESUMABLE = {
     "run": "finished steps are kept: run the same command again to resume",
     "train": "finished epochs are kept in OUT/checkpoint: run the same command again to resume",
     "early-exit train": "finished epochs are kept in OUT's checkpoints: run the same command again to resume",
+    "search": "finished trials are kept in OUT: run the same command with --resume to continue",
 }
 _NOTHING_HALF_WRITTEN = "nothing was half-written: run the command again"
 INTERRUPTED_STATUS = 130  # 128 + SIGINT, as a shell reports a process ended by Ctrl-C
