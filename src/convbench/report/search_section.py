@@ -49,7 +49,8 @@ def search_sections(result: SearchResult, plots: Path, hand_shrunk: list[HandShr
         sections.append(Section("Search: parameter importance", [Table(
             ["parameter", *result.importance],
             [[n, *(f"{v.get(n, 0.0):.3f}" for v in result.importance.values())] for n in names],
-            caption="optuna.importance (fANOVA) over the complete trials; parameters every trial has")]))
+            caption="optuna.importance (its default evaluator) over the complete trials; parameters every trial "
+                    "has")]))
     sections.append(Section("Search: trials", [_trials_table(result.trials, result, "Every trial, in order")]))
     return sections
 

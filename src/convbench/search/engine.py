@@ -289,7 +289,9 @@ class _Search:
         self.study.set_user_attr("spent_seconds", self.spent_before + time.time() - self.started)
 
     def records(self) -> list[TrialRecord]:
-        return [r for r in (_record_of(t) for t in self.study.get_trials(deepcopy=False)) if r is not None]
+        trials = self.study.get_trials(deepcopy=False)
+        retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
+        return [r for r in (_record_of(t, t.number in retried) for t in trials) if r is not None]
 
     def refresh(self) -> None:
         if self.view is not None:
@@ -313,11 +315,7 @@ class _Search:
             owner = t.user_attrs.get("owner", {})
             if owner.get("host") != host or _alive(owner.get("pid")):
                 continue  # another live worker's trial (a shared storage)
-            record = TrialRecord(number=t.number, params=TrialParams(**t.user_attrs["params"]), state="failed",
-                                 error="the search was killed while this trial ran; its params are asked again",
-                                 folder=t.user_attrs.get("folder"), retry_of=t.user_attrs.get("retry_of"))
-            self.study._storage.set_trial_user_attr(t._trial_id, "record", record.model_dump(mode="json"))
-            self.study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            self.study.tell(t.number, state=TrialState.FAIL)  # its record says why (see _record_of)
             self.study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
 
     # -- one trial ---------------------------------------------------------------------------------------------
@@ -438,7 +436,7 @@ def recommend(records: list[TrialRecord], floor: float) -> int | None:
 
 
 def _importance(study: optuna.Study) -> dict[str, dict[str, float]]:
-    """Parameter importance (fANOVA, Optuna's default) for validation accuracy and for latency; {} with too few."""
+    """Parameter importance (Optuna's default evaluator) for validation accuracy and for latency; {} with too few."""
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(complete) < 3:
         return {}
@@ -452,13 +450,16 @@ def _importance(study: optuna.Study) -> dict[str, dict[str, float]]:
     return found
 
 
-def _record_of(trial: FrozenTrial) -> TrialRecord | None:
-    """A finished trial's record (a RUNNING or WAITING one has none yet)."""
+def _record_of(trial: FrozenTrial, retried: bool) -> TrialRecord | None:
+    """A finished trial's record (a RUNNING or WAITING one has none yet); a trial a killed search left behind has
+    none either and becomes a failed record (``retried``: its params were asked again)."""
     if "record" in trial.user_attrs:
         return TrialRecord.model_validate(trial.user_attrs["record"])
     if trial.state == TrialState.FAIL and "params" in trial.user_attrs:
+        why = "the search was killed while this trial ran" + ("; its params were asked again" if retried else "")
         return TrialRecord(number=trial.number, params=TrialParams(**trial.user_attrs["params"]), state="failed",
-                           error="the trial ended without a record")
+                           error=why, folder=trial.user_attrs.get("folder"),
+                           retry_of=trial.user_attrs.get("retry_of"))
     return None
 
 
