@@ -107,7 +107,7 @@ def main() -> None:
               f"(× {ray['ratio']:.2f})", flush=True)
 
     hand = _hand_shrunk(args, dataset)
-    side_by_side = _side_by_side(result, hand, args.out, args.rounds)
+    side_by_side = _side_by_side(result, hand, dataset, args.out, args.rounds)
     write_search_report(result, args.out / "in_process",
                         [HandShrunk(h["arch"], h["params"], h["test_accuracy"], _latency_of(side_by_side, h["arch"]))
                          for h in hand])
@@ -201,14 +201,16 @@ def _hand_shrunk(args: argparse.Namespace, dataset: Dataset) -> list[dict[str, A
     return hand
 
 
-def _side_by_side(result: SearchResult, hand: list[dict[str, Any]], out: Path, rounds: int) -> list[dict[str, Any]]:
+def _side_by_side(result: SearchResult, hand: list[dict[str, Any]], dataset: Dataset, out: Path,
+                  rounds: int) -> list[dict[str, Any]]:
     best = result.recommended
     files: list[tuple[str, Path]] = []
     if best is not None and best.model_file:
         files.append(("found", out / "in_process" / best.model_file))
     for h in hand:
         if h["model"]:
-            exported = export(h["model"], to="tflite", quantize="none", out=out / "hand_shrunk" / f"{h['arch']}.tflite")
+            exported = export(h["model"], to="tflite", quantize="none", data=dataset,  # parity on its test split
+                              out=out / "hand_shrunk" / f"{h['arch']}.tflite")
             files.append((h["arch"], exported.path))
     if not files:
         return []
