@@ -225,7 +225,8 @@ def _fit(model: EarlyExitModel, mixed: Dataset, preprocessing: Preprocessing, ou
                      class_names=tuple(mixed.class_names), preprocessing=preprocessing, params=run.model.count_params(),
                      macs=settings["macs"]["stem"] + settings["macs"]["exit_head"] + settings["macs"]["rest"],
                      metrics=accuracies, early_exit=EarlyExitSettings.from_dict(settings), data=mixed.source,
-                     split=split_settings(mixed, val_fraction=fitting.val_fraction, seed=fitting.seed),
+                     split=split_settings(mixed, val_fraction=fitting.val_fraction, seed=fitting.seed,
+                                          val_split=fitting.val_split),
                      extra={"training": run.config})
     report = run.report(started, **accuracies, test_metrics=scores["test"], params=card.params, macs=card.macs,
                         threshold=run.model.threshold,
