@@ -7,9 +7,10 @@ members of the same name. Symbolic links to folders are followed (a class folder
 real folder read once, so a link cycle ends. Zip member names are decoded as the zip specification
 says: UTF-8 when flagged, else the Info-ZIP Unicode Path extra field when present, else cp437, except
 that a name written on Unix (where Info-ZIP's ``zip`` stores the locale's UTF-8 bytes without flag or
-extra field) is read as UTF-8 when it is valid UTF-8. Loaders
-find their files by name pattern, so a top folder (``fruits-360/``, ``cifar-10-batches-py/``) may be
-present or not.
+extra field) is read as UTF-8 when it is valid UTF-8. Every zip member's local header is checked
+against the central directory on opening, so a damaged name fails instead of dropping a file unseen.
+Loaders find their files by name pattern, so a top folder (``fruits-360/``, ``cifar-10-batches-py/``)
+may be present or not.
 """
 
 from __future__ import annotations
