@@ -201,6 +201,10 @@ class FakeSteps:
         write_json(ctx.dir / "sweep.json", sweep)
         return {"sweep": "sweep.json", "redundancies": 10, "thresholds": 3}
 
+    def search(self, step: Any, ctx: Any) -> dict[str, Any]:
+        """The fake studies hold no ``[search]``; a real search is tested end to end in ``tests/search``."""
+        raise AssertionError(f"FakeSteps has no stand-in for a search step ({step.name}); see tests/search")
+
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
