@@ -54,10 +54,11 @@ def values(variables) -> list[np.ndarray]:
 def test_save_keeps_one_complete_checkpoint_and_reads_all_of_it_back(fitted, tmp_path):
     best = fitted.get_weights()
     checkpoint.save(tmp_path, fitted, state_after(1), best)
-    path = checkpoint.save(tmp_path, fitted, state_after(2), best)
+    state = state_after(2)
+    path = checkpoint.save(tmp_path, fitted, state, best)
     assert [p.name for p in tmp_path.iterdir()] == ["epoch-0002"] == [path.name]  # older and staging removed
     saved = checkpoint.latest(tmp_path)
-    assert saved.path == path and saved.state == state_after(2)
+    assert saved.path == path and saved.state == state and state.kernels == checkpoint.kernels()
     seed_states = [v for v in fitted.variables if "seed_generator" in v.path]
     assert seed_states and len(saved.model_variables) == len(fitted.weights) + len(seed_states)
     for got, expected in ((saved.model_variables, values(fitted.variables)),
@@ -68,11 +69,13 @@ def test_save_keeps_one_complete_checkpoint_and_reads_all_of_it_back(fitted, tmp
             np.testing.assert_array_equal(a, b, strict=True)
 
 
+@pytest.mark.filterwarnings("error::convbench.train.checkpoint.ResumeNotice")  # same kernels: no notice
 def test_restore_gives_every_variable_its_saved_value(fitted, tmp_path):
-    checkpoint.save(tmp_path, fitted, state_after(1), fitted.get_weights())
+    saved_state = state_after(1)
+    checkpoint.save(tmp_path, fitted, saved_state, fitted.get_weights())
     model, state, best = checkpoint.restore(tmp_path, dict(CONFIG), small_model, epochs=3, patience=2)
     assert all(np.array_equal(a, b) for a, b in zip(best, fitted.get_weights(), strict=True))
-    assert state == state_after(1)
+    assert state == saved_state
     assert int(model.optimizer.iterations.numpy()) == int(fitted.optimizer.iterations.numpy()) > 0
     for restored, original in ((model.variables, fitted.variables),
                                (model.optimizer.variables, fitted.optimizer.variables)):
@@ -81,6 +84,16 @@ def test_restore_gives_every_variable_its_saved_value(fitted, tmp_path):
     fresh = small_model()
     assert not all(np.array_equal(a, b) for a, b in zip(values(fresh.variables), values(fitted.variables),
                                                            strict=True))
+
+
+def test_resuming_on_other_kernels_says_so(fitted, tmp_path):
+    path = checkpoint.save(tmp_path, fitted, state_after(1), fitted.get_weights())
+    state = read_json(path / checkpoint.STATE)
+    state["kernels"]["intra_op_threads"] += 7
+    write_json(path / checkpoint.STATE, state)
+    with pytest.warns(checkpoint.ResumeNotice, match=r"other kernels than epoch 1 ran on \(intra_op_threads: \d+ -> "):
+        _, restored, _ = checkpoint.restore(tmp_path, dict(CONFIG), small_model, epochs=3, patience=2)
+    assert restored.epoch == 1
 
 
 def test_leftovers_of_killed_saves_are_never_read_and_are_removed(fitted, tmp_path):

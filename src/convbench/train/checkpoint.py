@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,7 +43,9 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from convbench.env import cpu_model, library_versions
 from convbench.errors import ConfigError
 from convbench.io import read_json
 
@@ -64,6 +67,7 @@ class TrainingState:
         best_epoch: 1-based epoch of the best epoch (0 before the first epoch).
         wait: epochs since the last improvement (early stopping stops at ``wait == patience``).
         train_seconds: time spent in epochs, summed over every session of the run.
+        kernels: what chose the numeric kernels of the last epoch (see :func:`kernels`).
     """
 
     config: dict[str, Any]
@@ -74,6 +78,7 @@ class TrainingState:
     best_epoch: int = 0
     wait: int = 0
     train_seconds: float = 0.0
+    kernels: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,6 +93,26 @@ class Saved:
     model_variables: list[np.ndarray]
     optimizer_variables: list[np.ndarray]
     best_weights: list[np.ndarray]
+
+
+class ResumeNotice(UserWarning):
+    """A run resumed on other kernels than its checkpoint's: it continues, but no longer bit for bit."""
+
+
+def kernels() -> dict[str, Any]:
+    """What chooses TensorFlow's numeric kernels, so the last digits of a training run.
+
+    Measured on the digits test run: 1 intra-op thread instead of 2, or ``TF_DETERMINISTIC_OPS=1``, each gave
+    other weights; the inter-op thread count did not change them. The CPU (oneDNN picks kernels per
+    instruction set) and the library versions do too.
+    """
+    threads = tf.config.threading.get_intra_op_parallelism_threads()
+    if not threads:  # TensorFlow's default: one per CPU this process may run on
+        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    versions = library_versions()
+    libraries = {name: versions[name] for name in ("tensorflow", "tensorflow-cpu", "keras") if name in versions}
+    return {"cpu": cpu_model(), "intra_op_threads": threads,
+            "deterministic_ops": os.environ.get("TF_DETERMINISTIC_OPS", ""), "libraries": libraries}
 
 
 def _improves(accuracy: float, loss: float, best_accuracy: float, best_loss: float) -> bool:
@@ -145,11 +170,13 @@ class Checkpoint(keras.callbacks.Callback):
 
 
 def save(directory: Path, model: keras.Model, state: TrainingState, best_weights: Sequence[np.ndarray]) -> Path:
-    """Write the checkpoint of ``state.epoch`` into ``directory`` whole, then remove the older one.
+    """Write the checkpoint of ``state.epoch`` (and the kernels it ran on) into ``directory`` whole, then remove
+    the older one.
 
     Returns:
         The new checkpoint's folder.
     """
+    state.kernels = kernels()
     final = directory / f"epoch-{state.epoch:04d}"
     staging = directory / f".{final.name}{_GARBAGE_SUFFIX}"
     directory.mkdir(parents=True, exist_ok=True)
@@ -198,6 +225,8 @@ def restore(directory: Path, config: dict[str, Any], new_model: Callable[[], ker
 
     Removes what a killed save left behind first. The model is built by ``new_model`` (the caller's own
     builder, called as a fresh run calls it), then every model and optimizer variable gets its saved value.
+    Warns (:class:`ResumeNotice`) when the kernels differ from the checkpoint's (another CPU, thread count,
+    ``TF_DETERMINISTIC_OPS`` or library version): the run then continues, but not bit for bit.
 
     Args:
         config: the run's identity; the checkpoint must hold the very same.
@@ -223,6 +252,12 @@ def restore(directory: Path, config: dict[str, Any], new_model: Callable[[], ker
         raise ConfigError(f"{directory}: checkpoint of a different run ({changes}); use another output folder, "
                           f"or resume=False (--no-resume) to start over")
     _check_stopping_rule(saved, epochs=epochs, patience=patience)
+    now = kernels()
+    if changed := sorted(key for key in now.keys() | state.kernels.keys() if now.get(key) != state.kernels.get(key)):
+        warnings.warn(f"{directory}: resuming with other kernels than epoch {state.epoch} ran on ("
+                      + "; ".join(f"{k}: {state.kernels.get(k)!r} -> {now.get(k)!r}" for k in changed)
+                      + "): the run continues, but may differ in the last digits from one never interrupted",
+                      ResumeNotice, stacklevel=2)
     model = new_model()
     model.optimizer.build(model.trainable_variables)
     _assign(saved.path / MODEL_VARIABLES, model.variables, saved.model_variables)
