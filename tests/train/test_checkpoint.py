@@ -5,6 +5,7 @@ The end-to-end proof (a training process killed with SIGKILL, resumed, bit for b
 
 from __future__ import annotations
 
+import errno
 import shutil
 
 import keras
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from convbench.errors import ConfigError
+from convbench.errors import ConfigError, OutputError
 from convbench.io import read_json, write_json
 from convbench.train import checkpoint, train
 from convbench.train.checkpoint import TrainingState
@@ -161,3 +162,19 @@ def test_fewer_epochs_than_done_is_refused_and_no_resume_starts_over(digits, tmp
     assert {k: v[:1] for k, v in two.report["history"].items()} == one.report["history"]
     assert [p.name for p in (tmp_path / "checkpoint").iterdir()] == ["epoch-0001"]
     assert read_json(tmp_path / "checkpoint" / "epoch-0001" / checkpoint.STATE)["epoch"] == 1
+
+
+def test_a_full_disk_mid_save_names_the_checkpoint_and_keeps_the_previous_one(fitted, tmp_path, monkeypatch):
+    checkpoint.save(tmp_path, fitted, state_after(1), fitted.get_weights())
+    savez = np.savez
+
+    def disk_full_at_the_second_file(file, *arrays):
+        if str(file).endswith(checkpoint.OPTIMIZER_VARIABLES):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        savez(file, *arrays)
+
+    monkeypatch.setattr(np, "savez", disk_full_at_the_second_file)
+    with pytest.raises(OutputError, match=r"cannot write the checkpoint .*epoch-0002: No space left on device"):
+        checkpoint.save(tmp_path, fitted, state_after(2), fitted.get_weights())
+    assert [p.name for p in tmp_path.iterdir()] == ["epoch-0001"]  # no staging left, the previous one whole
+    assert checkpoint.latest(tmp_path).state.epoch == 1

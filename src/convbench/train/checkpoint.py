@@ -29,6 +29,7 @@ resets it at the start of every ``fit``.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -46,13 +47,15 @@ import numpy as np
 import tensorflow as tf
 
 from convbench.env import cpu_model, library_versions
-from convbench.errors import ConfigError
+from convbench.errors import ConfigError, OutputError
 from convbench.io import read_json
 
 MONITOR = ("val_accuracy", "val_loss")  # best epoch: highest validation accuracy, ties broken by lower loss
 MODEL_VARIABLES, OPTIMIZER_VARIABLES, BEST_WEIGHTS, STATE = "model.npz", "optimizer.npz", "best.npz", "state.json"
 _COMPLETE = re.compile(r"epoch-(\d{4,})")  # a checkpoint renamed into place whole
 _GARBAGE_SUFFIX = ".tmp"  # a dot-name ending so is a killed save's or removal's leftover: never read
+# A save failing so is about the disk or the folder, not a bug: the user gets one line naming the checkpoint.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG})
 
 
 @dataclass
@@ -175,6 +178,9 @@ def save(directory: Path, model: keras.Model, state: TrainingState, best_weights
 
     Returns:
         The new checkpoint's folder.
+
+    Raises:
+        OutputError: the disk is full or read-only, or permission is denied (the previous checkpoint stays).
     """
     state.kernels = kernels()
     final = directory / f"epoch-{state.epoch:04d}"
@@ -182,14 +188,20 @@ def save(directory: Path, model: keras.Model, state: TrainingState, best_weights
     directory.mkdir(parents=True, exist_ok=True)
     _remove(staging)  # a killed save of this very epoch
     staging.mkdir()
-    np.savez(staging / MODEL_VARIABLES, *(keras.ops.convert_to_numpy(v.value) for v in model.variables))
-    np.savez(staging / OPTIMIZER_VARIABLES,
-             *(keras.ops.convert_to_numpy(v.value) for v in model.optimizer.variables))
-    np.savez(staging / BEST_WEIGHTS, *best_weights)
-    (staging / STATE).write_text(json.dumps(state.to_dict(), indent=2) + "\n", encoding="utf-8")
-    for path in (*staging.iterdir(), staging):
-        _fsync(path)  # on disk before the rename makes the checkpoint current (a power cut, not only a kill)
-    os.replace(staging, final)
+    try:
+        np.savez(staging / MODEL_VARIABLES, *(keras.ops.convert_to_numpy(v.value) for v in model.variables))
+        np.savez(staging / OPTIMIZER_VARIABLES,
+                 *(keras.ops.convert_to_numpy(v.value) for v in model.optimizer.variables))
+        np.savez(staging / BEST_WEIGHTS, *best_weights)
+        (staging / STATE).write_text(json.dumps(state.to_dict(), indent=2) + "\n", encoding="utf-8")
+        for path in (*staging.iterdir(), staging):
+            _fsync(path)  # on disk before the rename makes the checkpoint current (a power cut, not only a kill)
+        os.replace(staging, final)
+    except BaseException as e:  # a full disk or Ctrl-C mid-save: leave no staging behind (a SIGKILL leaves it unread)
+        _remove(staging)
+        if isinstance(e, OSError) and e.errno in _WRITE_ERRNOS:
+            raise OutputError(f"cannot write the checkpoint {final}: {e.strerror}") from e
+        raise
     _fsync(directory)
     for older in _complete(directory):
         if older != final:
