@@ -75,7 +75,7 @@ def test_single_defaults_match_the_library(monkeypatch):
     from convbench.runtime.early_exit import open_early_exit_runner
 
     assert inspect.signature(export).parameters["quantize"].default == v.DEFAULT_QUANTIZE
-    # None: the file's own default, its calibrated threshold or else DEFAULT_THRESHOLD (tests/early_exit/test_calibration)
+    # None: the file's own default, its calibrated threshold or else DEFAULT_THRESHOLD (see test_calibration)
     assert inspect.signature(open_early_exit_runner).parameters["threshold"].default is None
     monkeypatch.delenv(v.HISTORY_ENV, raising=False)
     assert history_path() == Path(v.DEFAULT_HISTORY).expanduser()

@@ -4,8 +4,9 @@ Layers, each a subpackage, each importing only the layers before it (``tests/tes
 data → models → train → runtime → export → bench → search → report → experiment → cli. Runtimes come before
 export because the exporter checks every file it writes by running it (parity), and after train because the Keras
 runner loads trained ``.keras`` models. The architecture search comes after bench (a trial trains, exports and is
-timed with the harness) and before report (which renders a search's result). ``vocabulary``, ``errors``, ``io`` and ``env`` sit beneath every
-layer; ``artifacts`` (model cards, which record data's preprocessing) sits just above data.
+timed with the harness) and before report (which renders a search's result). ``vocabulary``, ``errors``, ``io``,
+``checks``, ``locks`` and ``env`` sit beneath every layer; ``artifacts`` (model cards, which record data's
+preprocessing) sits just above data.
 """
 
 import os
