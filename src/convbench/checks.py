@@ -43,7 +43,8 @@ def number_in(name: str, value: object, low: float, high: float, *, low_open: bo
     above = number > low if low_open else number >= low
     below = number < high if high_open else number <= high
     if not (math.isfinite(number) and above and below):
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        upper = "∞)" if math.isinf(high) else f"{high:g}{')' if high_open else ']'}"
+        interval = f"{'(' if low_open else '['}{low:g}, {upper}"
         raise ConfigError(f"{name} must be a finite number in {interval}, got {name}={value!r}")
     return float(number)
 

@@ -125,7 +125,7 @@ def test_training_on_several_sources_records_them_and_respects_their_shares(cli,
 
 @pytest.mark.parametrize(("args", "culprit"), [
     (("--redundant", "ee_source_a", "--redundant", "ee_source_b", "--redundant-share", "1"), "redundant_shares"),
-    (("--redundant", "ee_source_a", "--redundant-share", "-1"), "redundant_shares=[-1.0]"),
+    (("--redundant", "ee_source_a", "--redundant-share", "-1"), "redundant_share=-1.0"),
     (("--redundant", "ee_source_a", "--outlier-exposure", "ee_source_b", "--outlier-share", "1.5"),
      "outlier_share=1.5"),
 ])

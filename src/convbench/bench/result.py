@@ -173,9 +173,10 @@ class _ResultFile(_Open):
     memory: dict[str, Any] | None = None
 
     @model_validator(mode="after")
-    def _has_inference(self) -> _ResultFile:
-        if "inference" not in self.phases:  # every table and ranking reads it
-            raise ValueError("phases.inference is missing")
+    def _has_every_phase(self) -> _ResultFile:
+        missing = [phase for phase in PHASES if phase not in self.phases]  # every table row reads each phase
+        if missing:
+            raise ValueError(f"phases.{missing[0]} is missing")
         return self
 
 

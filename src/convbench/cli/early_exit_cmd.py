@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -79,7 +79,7 @@ def train_command(
         if value is not None:
             number_in(name, value, 0.0, 1.0, low_open=True, high_open=True)
     for share in redundant_share or ():
-        number_in("redundant_share", share, 0.0, sys.float_info.max, low_open=True)
+        number_in("redundant_share", share, 0.0, math.inf, low_open=True)
     if max_train is not None:
         integer_in("max_train", max_train, 2)
     from convbench.train.early_exit import train_early_exit  # lazy: keras takes seconds to import
