@@ -248,6 +248,7 @@ def _report(args: argparse.Namespace, result: SearchResult, wall_s: float, hand:
     return {
         "benchmark": "search_fruits", "data": args.data, "floor": args.floor, "target": TARGET,
         "budget": args.budget, "val_split": args.val_split, "wall_seconds": round(wall_s, 1),
+        "hand_shrunk_models": str(args.hand_shrunk),
         "search_seconds": result.search_seconds, "trials": len(result.trials),
         "states": {s: result.count(s) for s in ("complete", "pruned", "failed", "infeasible")},
         "recommended": None if best is None else {
@@ -276,6 +277,7 @@ def _markdown(r: dict[str, Any]) -> str:
              f"`python benchmarks/search_fruits.py --budget {r['budget']}` on {r['environment']['cpu']} "
              f"({r['environment']['cores']} cores), load average {r['load_average_at_start']:.2f} at the start; "
              f"floor {pct(r['floor'])} validation accuracy ({r['val_split']} validation split), target {r['target']}.",
+             f"Hand-shrunk models timed from `{r['hand_shrunk_models']}` (their accuracies: `train_fruits.json`).",
              "", f"{r['trials']} trials in {r['search_seconds'] / 60:.1f} min: "
              + ", ".join(f"{n} {s}" for s, n in r["states"].items()) + ".", ""]
     if best:
