@@ -206,14 +206,14 @@ def test_ctrl_c_says_what_is_kept_and_exits_130(cli, workspace, monkeypatch):
 
 
 def test_ctrl_c_of_a_real_training_process(tmp_path):
-    """SIGINT to a real `convbench train` once it holds its folder: one line, status 130, nothing half-written."""
+    """SIGINT to a real `convbench train` once it has finished an epoch: one line, status 130, nothing half-written."""
     out = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}  # TensorFlow's own start-up lines are not ours to count
     process = subprocess.Popen([sys.executable, "-m", "convbench", "train", "--arch", "alexnet_separable",
                                 "--width", "0.25", "--input-size", "32", "--epochs", "50", "--out", str(out)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 120
-    while not (out / ".convbench.lock.json").exists() and process.poll() is None and time.monotonic() < deadline:
+    while not list((out / "checkpoint").glob("epoch-*")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)

@@ -32,7 +32,10 @@ def _cli(*args: object) -> list[str]:
 
 def _trials(out: Path) -> list[optuna.trial.FrozenTrial]:
     storage = optuna.storages.RDBStorage(f"sqlite:///{out / STUDY_DB}")
-    return optuna.load_study(study_name="convbench-search", storage=storage).get_trials()
+    try:
+        return optuna.load_study(study_name="convbench-search", storage=storage).get_trials()
+    except KeyError:  # the database file exists a moment before the study's record does
+        return []
 
 
 def _wait_for_a_running_trial_after_a_finished_one(process: subprocess.Popen[bytes], out: Path) -> None:
