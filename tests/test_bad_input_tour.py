@@ -211,7 +211,9 @@ def test_ctrl_c_of_a_real_training_process(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}  # TensorFlow's own start-up lines are not ours to count
     process = subprocess.Popen([sys.executable, "-m", "convbench", "train", "--arch", "alexnet_separable",
                                 "--width", "0.25", "--input-size", "32", "--epochs", "50", "--out", str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               # a background job (nohup, CI) inherits SIGINT ignored, and Python then keeps it so
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list((out / "checkpoint").glob("epoch-*")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)

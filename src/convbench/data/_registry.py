@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -138,7 +139,10 @@ def load(spec: str | DataSpec | None = None, **options: Any) -> Dataset:
         dataset = info.loader(parsed.path, **merged)
     except TypeError as e:
         if "unexpected keyword argument" in str(e):
-            raise DataError(f"dataset {parsed.name!r}: {str(e).split(' got ', 1)[-1]}") from None
+            # repr() of the argument's name: a fuzzed key may hold a newline, and the error stays one line
+            unknown = [key for key in merged if key not in inspect.signature(info.loader).parameters]
+            raise DataError(f"dataset {parsed.name!r}: an unexpected keyword argument "
+                            f"{', '.join(map(repr, unknown)) or repr(str(e))}") from None
         raise
     if dataset.num_classes == 0 or len(dataset.train) == 0:
         raise DataError(f"dataset {parsed} holds no images")
