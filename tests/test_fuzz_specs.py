@@ -42,7 +42,18 @@ _options = st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",)), 
 def test_a_spec_prints_as_text_that_parses_back_to_it(name: str, path: str | None, options: dict[str, str]) -> None:
     spec = DataSpec(name, None if path is None else Path(path), options)
     assume(path is None or str(Path(path)) not in ("", "."))  # Path("") is ".": no path to print
+    assume(path is None or not path.startswith("~"))  # parse expands a home folder: see the test below
     assert DataSpec.parse(str(spec)) == spec
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("~", Path.home()),
+    ("~/fruits.zip", Path.home() / "fruits.zip"),
+    ("~no-such-user-0/fruits.zip", Path("~no-such-user-0/fruits.zip")),  # as a shell leaves it
+    ("~0", Path("~0")),
+])
+def test_a_tilde_is_expanded_as_a_shell_expands_it(typed: str, expected: Path) -> None:
+    assert DataSpec.parse(f"cifar10:{typed}").path == expected
 
 
 @FUZZ

@@ -71,7 +71,7 @@ class DataSpec:
         if not name:
             raise DataError(f"data spec {spec!r} has no dataset name; expected NAME:PATH")
         options = dict(urllib.parse.parse_qsl(query, keep_blank_values=True)) if query else {}
-        return cls(name, Path(path_part).expanduser() if path_part else None, options)
+        return cls(name, _expand_home(Path(path_part)) if path_part else None, options)
 
     def absolute(self) -> DataSpec:
         """This spec with an existing relative path made absolute and resolved (also inside spec options).
@@ -92,6 +92,15 @@ class DataSpec:
     def __str__(self) -> str:
         text = self.name + (f":{self.path}" if self.path else "")
         return text + ("?" + urllib.parse.urlencode(self.options) if self.options else "")
+
+
+def _expand_home(path: Path) -> Path:
+    """``~`` and ``~user`` expanded as a shell does: a user that does not exist (``~0``) leaves the path as typed,
+    a folder name that merely starts with a tilde, instead of an error raised from deep inside pathlib."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        return path
 
 
 def absolute_spec(spec: str) -> str:
