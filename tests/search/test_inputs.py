@@ -72,6 +72,15 @@ def test_a_floor_outside_0_1_is_refused(tmp_path: Path, cli, floor: str):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("cap", ["0", "-1", "inf", "nan"])
+def test_a_max_latency_that_is_not_a_positive_number_is_refused(tmp_path: Path, cli, cap: str):
+    rc, _, err = cli("search", "--floor", "0.9", "--max-latency", cap, "--out", tmp_path / "out", "--quiet")
+    assert_one_line_error(rc, err, "max-latency")
+    with pytest.raises(ConfigError, match="max_latency"):
+        search(floor=0.9, out=tmp_path / "out", max_latency=float(cap), progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("budget", ["0", "0m", "0h0m", "soon", "-5"])
 def test_a_zero_or_unreadable_budget_is_refused(tmp_path: Path, cli, budget: str):
     rc, _, err = cli("search", "--floor", "0.9", "--budget", budget, "--out", tmp_path / "out", "--quiet")
@@ -175,3 +184,10 @@ def test_a_bad_search_section_fails_the_plan_in_one_line(tmp_path: Path, cli):
     study.write_text(STUDY.format(budget="0m", space=write_space(tmp_path)), encoding="utf-8")
     rc, _, err = cli("run", study, "--out", tmp_path / "out", "--dry-run", "--no-history")
     assert_one_line_error(rc, err, "budget")
+
+
+def test_a_bad_max_latency_in_a_search_section_fails_the_plan_in_one_line(tmp_path: Path, cli):
+    study = tmp_path / "study.toml"
+    study.write_text(STUDY.format(budget="5m", space=write_space(tmp_path)) + "max_latency = 0\n", encoding="utf-8")
+    rc, _, err = cli("run", study, "--out", tmp_path / "out", "--dry-run", "--no-history")
+    assert_one_line_error(rc, err, "max_latency")

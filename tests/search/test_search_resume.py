@@ -38,10 +38,13 @@ def _trials(out: Path) -> list[optuna.trial.FrozenTrial]:
         return []
 
 
-def _wait_for_a_running_trial_after_a_finished_one(process: subprocess.Popen[bytes], out: Path) -> None:
+def _wait_for_a_running_trial_after_a_finished_one(process: subprocess.Popen[bytes], out: Path,
+                                                   stderr: Path) -> None:
     deadline = time.monotonic() + KILL_WITHIN_S
     while time.monotonic() < deadline:
-        assert process.poll() is None, "the search ended before it could be killed"
+        status = process.poll()
+        assert status is None, (f"the search exited with {status} before it could be killed; its stderr:\n"
+                                f"{stderr.read_text(encoding='utf-8', errors='replace')[-4000:]}")
         if (out / STUDY_DB).exists():
             trials = _trials(out)
             running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
@@ -49,22 +52,26 @@ def _wait_for_a_running_trial_after_a_finished_one(process: subprocess.Popen[byt
                     time.time() - running[0].user_attrs.get("started", time.time()) > 1:  # well into it
                 return
         time.sleep(0.2)
-    pytest.fail("no trial was running after a finished one in time")
+    pytest.fail(f"no trial was running after a finished one in time; the search's stderr:\n"
+                f"{stderr.read_text(encoding='utf-8', errors='replace')[-4000:]}")
 
 
 def test_a_search_killed_mid_trial_resumes_without_rerunning_finished_trials(tmp_path: Path):
     out = tmp_path / "search"
-    # one epoch a trial: no pruning rung, so the second trial cannot be pruned and end before the kill
-    args = ("--floor", "0.05", "--out", out, "--space", write_space(tmp_path), "--trials", "2", "--epochs", "1",
+    # One epoch a trial: no pruning rung; and a floor no one-epoch trial meets, so no trial is feasible and the
+    # latency screen never runs: the second trial cannot be pruned and end before the kill (exit 1: none met it).
+    args = ("--floor", "1.0", "--out", out, "--space", write_space(tmp_path), "--trials", "2", "--epochs", "1",
             "--quiet")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.Popen(_cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    try:
-        _wait_for_a_running_trial_after_a_finished_one(process, out)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait()
+    stderr = tmp_path / "first.stderr"  # kept: a search that exits before the kill says why in the failure
+    with stderr.open("wb") as sink:
+        process = subprocess.Popen(_cli(*args), stdout=subprocess.DEVNULL, stderr=sink, env=env)
+        try:
+            _wait_for_a_running_trial_after_a_finished_one(process, out, stderr)
+            process.send_signal(signal.SIGKILL)
+        finally:
+            process.kill()
+            process.wait()
 
     before = _trials(out)
     finished = {t.number: t for t in before if t.state.is_finished()}
@@ -73,7 +80,8 @@ def test_a_search_killed_mid_trial_resumes_without_rerunning_finished_trials(tmp
 
 
     resumed = subprocess.run(_cli(*args, "--resume"), capture_output=True, text=True, env=env, timeout=600)
-    assert resumed.returncode in (0, 1), resumed.stderr[-2000:]
+    assert resumed.returncode in (0, 1), \
+        f"the resumed search exited with {resumed.returncode}; its stderr:\n{resumed.stderr[-4000:]}"
     assert "ray imported: False" in resumed.stdout
 
     result = SearchResult.load(out / RESULT_FILE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +40,9 @@ def search_command(
                                                           "'{\"timing_slot\": 1}').")] = None,
     trials: Annotated[int | None, typer.Option("--trials", help="Stop after this many trials in all.")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Most epochs per trial.")] = None,
+    max_latency: Annotated[float | None, typer.Option("--max-latency", help=with_default(
+        "Hard cap in ms on the found model's median latency; a trial whose untrained export times clearly above it "
+        "is pruned before training", "no cap"))] = None,
     val_split: Annotated[str, typer.Option("--val-split", help="How validation is held out: random images, or whole "
                                                                "groups (fruits360's frame sequences: a random split "
                                                                "of near-identical frames saturates).")] \
@@ -50,6 +54,8 @@ def search_command(
     for name, value in (("trials", trials), ("epochs", epochs)):
         if value is not None:
             integer_in(name, value, 1)
+    if max_latency is not None:
+        number_in("max-latency", max_latency, 0.0, math.inf, low_open=True, high_open=True)
     output_folder(out, "--out")
     if space is not None and not space.is_file():
         raise ConfigError(f"--space {space}: no such file")
@@ -61,7 +67,8 @@ def search_command(
     from convbench.search import search
 
     result = search(data, floor=floor, out=out, target=target, budget=budget, space=space, resume=resume,
-                    storage=storage, ray=ray, max_trials=trials, val_split=val_split, progress=not quiet,
+                    storage=storage, ray=ray, max_trials=trials, val_split=val_split, max_latency=max_latency,
+                    progress=not quiet,
                     **({"epochs": epochs} if epochs is not None else {}))
     write_search_report(result, out)
     best = result.recommended

@@ -205,6 +205,7 @@ class SearchConfig(_Section):
     space: str | None = None  # TOML file narrowing or widening the default space
     epochs: Count | None = None  # most epochs per trial (None: the search's default)
     max_trials: Count | None = None
+    max_latency: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None  # hard cap (ms) on the median
     val_split: Literal["random", "groups"] = "random"  # groups: hold out whole groups (fruits360's frame sequences)
     ray: str | None = None  # auto or HOST:PORT of a Ray cluster
 

@@ -83,8 +83,8 @@ def _summary(result: SearchResult, hand_shrunk: list[HandShrunk]) -> Section:
     s = result.settings
     best = result.recommended
     ran = (f"{len(result.trials)} trials in {result.search_seconds / 60:.1f} min: {result.count('complete')} complete, "
-           f"{result.count('pruned')} pruned, {result.count('failed')} failed, {result.count('infeasible')} "
-           f"infeasible")
+           f"{result.count('pruned')} pruned ({result.pruned_before_training} before training by the latency screen), "
+           f"{result.count('failed')} failed, {result.count('infeasible')} infeasible")
     if best is None or best.latency is None:
         text = f"No trial reached the floor of {fmt.percent(s.floor, 2)} validation accuracy ({ran})."
     else:
@@ -95,6 +95,8 @@ def _summary(result: SearchResult, hand_shrunk: list[HandShrunk]) -> Section:
     blocks: list[Block] = [Paragraph(text, callout=True), Paragraph(TEST_NOTE),
                            KeyValues([("data", s.data), ("floor (validation accuracy)", fmt.percent(s.floor, 2)),
                                       ("target", str(s.target)), ("budget", f"{s.budget_s / 60:g} min"),
+                                      ("latency cap", "none" if s.max_latency_ms is None
+                                       else f"{s.max_latency_ms:g} ms"),
                                       ("epochs per trial", str(s.epochs)),
                                       ("architectures", ", ".join(s.space.architectures)),
                                       ("input sizes", ", ".join(map(str, s.space.input_sizes))),
@@ -114,14 +116,17 @@ def _summary(result: SearchResult, hand_shrunk: list[HandShrunk]) -> Section:
 def _trials_table(trials: list[TrialRecord], result: SearchResult, caption: str) -> Table:
     rows = []
     for t in trials:
-        state = t.state + (" ★" if t.number == result.recommendation else "")
+        state = (t.state + (" before training" if t.pruned_before_training else "") + (" (seed)" if t.seeded else "")
+                 + (" ★" if t.number == result.recommendation else ""))
         latency = "–" if t.latency is None else \
             f"{t.latency.median_ms:.4g} [{t.latency.ci95_low_ms:.4g}, {t.latency.ci95_high_ms:.4g}]"
         rows.append([str(t.number), t.params.label, state, fmt.percent(t.val_accuracy, 2),
                      "–" if t.val_loss is None else f"{t.val_loss:.4f}", str(t.epochs_run), latency,
+                     "–" if t.screen_latency is None else f"{t.screen_latency.median_ms:.4g}",
                      fmt.size(t.file_size_bytes), fmt.count(t.params_count),
                      fmt.percent(result.test_accuracy(t.number), 2), t.trained_on or "–", t.timed_on or "–",
-                     fmt.seconds(t.duration_s)])
-    return Table(["#", "params", "state", "val acc", "val loss", "epochs", "latency ms [95 % CI]", "file",
-                  "parameters", "test acc", "trained on", "timed on", "took"], rows, align="llllrrrrrrlll",
+                     fmt.seconds(t.duration_s), t.prune_reason or t.error or ""])
+    return Table(["#", "params", "state", "val acc", "val loss", "epochs", "latency ms [95 % CI]", "screen ms", "file",
+                  "parameters", "test acc", "trained on", "timed on", "took", "why pruned / failed"], rows,
+                 align="llllrrrrrrrllll",
                  caption=caption)

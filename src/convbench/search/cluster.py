@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import ray
 
 from convbench.errors import ConfigError
-from convbench.search.trial import Trained, TrialJob, time_exported, train_and_export
+from convbench.search.trial import Trained, TrialJob, screen, time_exported, train_and_export
 
 if TYPE_CHECKING:
     from convbench.search.engine import _Search
@@ -36,6 +36,11 @@ WAIT_S = 1.0  # how often the driver wakes to redraw the live view
 @ray.remote(num_cpus=1)
 def _train_task(job: TrialJob, dataset: Any) -> Any:
     return train_and_export(job, dataset)
+
+
+@ray.remote
+def _screen_task(job: TrialJob, dataset: Any, runtime: str, runs: int, min_seconds: float) -> Any:
+    return screen(job, dataset, runtime, runs=runs, min_seconds=min_seconds)
 
 
 @ray.remote
@@ -83,16 +88,23 @@ class Cluster:
         ray.shutdown()
 
     def run(self, search: _Search) -> None:
-        """Keep up to ``training_slots`` trainings in flight; time each trained file on the timing node."""
+        """Keep up to ``training_slots`` trainings in flight; screen each trial before training and time each trained
+        file, both on the timing node (the screen is a timing too)."""
         dataset = ray.put(search.dataset)
         training: dict[Any, tuple[Any, TrialJob]] = {}
-        timing: dict[Any, tuple[Any, TrialJob, Any]] = {}
+        timing: dict[Any, tuple[Any, TrialJob, Trained | None]] = {}  # None: the trial's latency screen
         timing_options = {"resources": {TIMING_RESOURCE: 1}, "num_cpus": self.timing_cpus}
+        runtime = search.settings.target.runtime
         search.refresh()
         while True:
             while not timing and len(training) < self.training_slots and search.may_start():
                 trial, job = search.ask()
-                training[_train_task.remote(job, dataset)] = (trial, job)
+                if search.screens():
+                    ref = _screen_task.options(**timing_options).remote(
+                        job, dataset, runtime, search.timing.screen_runs, search.timing.screen_min_seconds)
+                    timing[ref] = (trial, job, None)
+                else:
+                    training[_train_task.remote(job, dataset)] = (trial, job)
             if not training and not timing:
                 return
             ready, _ = ray.wait([*training, *timing], num_returns=1, timeout=WAIT_S)
@@ -106,13 +118,16 @@ class Cluster:
                         search.tell(trial, job, trained)
                     else:
                         ref = _time_task.options(**timing_options).remote(
-                            trained.exported, search.settings.target.runtime, job.params.threads,
-                            search.timing.runs, search.timing.min_seconds)
+                            trained.exported, runtime, job.params.threads, search.timing.runs,
+                            search.timing.min_seconds)
                         timing[ref] = (trial, job, trained)
                 else:
                     trial, job, trained = timing.pop(ref)
                     timed = self._get(ref)
-                    if isinstance(timed, str):
+                    if trained is None:  # a screen: prune the trial, or train it now
+                        if not search.after_screen(trial, job, timed):
+                            training[_train_task.remote(job, dataset)] = (trial, job)
+                    elif isinstance(timed, str):
                         search.tell(trial, job, trained, error=f"timing failed: {timed}")
                     else:
                         search.tell(trial, job, trained, *timed)

@@ -10,11 +10,22 @@ search resumes: every finished trial stays as it is and is never re-run; a trial
 marked failed and its params are asked again (``enqueue_trial``). Each trial's outcome is kept in the study
 (trial user attributes) as the :class:`TrialRecord` it becomes, so the result is rebuilt from storage alone.
 
+Latency first, cheap first. Latency does not depend on the weights, so before a trial trains, its untrained
+model is exported as the trial would ship it and timed briefly on the target (:func:`convbench.search.trial.screen`,
+a short protocol: a screen, not the final figure). A trial whose screened latency is clearly above the fastest
+feasible trial's median (its 95 % CI's lower bound is above it) cannot be recommended, and one clearly above
+``max_latency`` breaks the hard cap: both are pruned before any training, the reason recorded on the trial. The
+screen runs only once it can prune something (a feasible trial exists, or a cap is set). For it to bite early, the
+search first enqueues cheap seed trials, one per architecture at its smallest point, cheapest first
+(:mod:`convbench.search.seeds`); a resumed search never enqueues them again. Finished trials keep their
+definitive timing (the longer :class:`Timing` protocol on the trained export).
+
 The budget is wall time over every session of the search: no trial starts after it is spent, and a trial
 running then stops training after its current epoch (then is exported and timed with its best epoch).
 Pruning is explained in :mod:`convbench.search.trial`.
 
-The recommendation is the fastest trial whose validation accuracy meets the floor; trials whose latency
+The recommendation is the fastest trial whose validation accuracy meets the floor (and whose median is within
+``max_latency``, when set); trials whose latency
 intervals overlap the fastest's are tied on speed, and ties go to the higher validation accuracy, then the
 lower validation loss (validation accuracy saturates on easy data). Only after the last trial has ended are
 the recommendation and the Pareto front scored on the test split, once, in the target runtime: the test split
@@ -24,6 +35,7 @@ never steers the search.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
@@ -52,8 +64,9 @@ from convbench.search.records import (
     TrialParams,
     TrialRecord,
 )
+from convbench.search.seeds import cheap_seeds
 from convbench.search.space import SearchSpace, load_space
-from convbench.search.trial import Fit, Trained, TrialJob, export_format, time_exported, train_and_export
+from convbench.search.trial import Fit, Trained, TrialJob, export_format, screen, time_exported, train_and_export
 from convbench.train.splits import check_val_split, training_splits
 from convbench.vocabulary import RUNTIMES, TRAIN_DEFAULTS
 
@@ -61,10 +74,12 @@ STUDY_DB = "study.db"
 RESULT_FILE = "search.json"
 TRIALS_DIR = "trials"
 STUDY_NAME = "convbench-search"
+SEEDS_ATTR = "seed"  # study: how many cheap seeds were enqueued (set once); trial: enqueued as a seed
 DIRECTIONS = ("maximize", "minimize", "minimize")  # val accuracy, latency (ms), file size (bytes)
 DEFAULT_EPOCHS = 9  # rungs at epochs 1 and 3, then up to 9
 DEFAULT_PATIENCE = 3
 TIMING_RUNS, TIMING_SECONDS = 50, 0.5  # per trial: enough for a median with a CI, short enough for many trials
+SCREEN_RUNS, SCREEN_SECONDS = 20, 0.1  # the latency screen before training: enough to tell 2x apart, no more
 # Settings a resumed search must share with the one it continues (budget and trial cap may change).
 SAME_ON_RESUME = ("data", "floor", "target", "epochs", "patience", "batch_size", "seed", "val_fraction", "val_split",
                   "space")
@@ -72,10 +87,13 @@ SAME_ON_RESUME = ("data", "floor", "target", "epochs", "patience", "batch_size",
 
 @dataclass(frozen=True)
 class Timing:
-    """How each trial's exported file is timed (a short protocol of our harness)."""
+    """How each trial's exported file is timed (a short protocol of our harness), and the briefer screen of its
+    untrained export before training."""
 
     runs: int = TIMING_RUNS
     min_seconds: float = TIMING_SECONDS
+    screen_runs: int = SCREEN_RUNS
+    screen_min_seconds: float = SCREEN_SECONDS
 
 
 def parse_budget(budget: str | float | int) -> float:
@@ -122,6 +140,19 @@ def check_floor(floor: float) -> float:
     return float(floor)
 
 
+def check_max_latency(max_latency: float | None) -> float | None:
+    """A latency cap in milliseconds: None (no cap) or a finite number > 0.
+
+    Raises:
+        ConfigError: anything else, naming the value.
+    """
+    if max_latency is None:
+        return None
+    if isinstance(max_latency, bool) or not isinstance(max_latency, int | float) or not 0 < max_latency < math.inf:
+        raise ConfigError(f"max_latency must be a positive number of milliseconds, got max_latency={max_latency!r}")
+    return float(max_latency)
+
+
 @locks_output("out")  # one search at a time per output folder (convbench.locks)
 def search(data: str | Dataset | None = None, *, floor: float, out: str | os.PathLike[str],
            target: str | Target = "litert:1", budget: str | float = "60m",
@@ -130,7 +161,7 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
            epochs: int = DEFAULT_EPOCHS, patience: int = DEFAULT_PATIENCE,
            batch_size: int = TRAIN_DEFAULTS.batch_size, seed: int = TRAIN_DEFAULTS.seed,
            val_fraction: float = TRAIN_DEFAULTS.val_fraction, val_split: str = TRAIN_DEFAULTS.val_split,
-           timing: Timing = Timing(), progress: bool = True) -> SearchResult:
+           max_latency: float | None = None, timing: Timing = Timing(), progress: bool = True) -> SearchResult:
     """Search the space for the fastest model whose validation accuracy meets ``floor`` on the target runtime.
 
     Args:
@@ -149,16 +180,18 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
         val_split: how validation is held out (as :func:`convbench.train.train`): ``groups`` holds out whole groups
             (Fruits-360's frame sequences), whose validation still discriminates where a random split of
             near-identical frames saturates at 100 %; a floor on a saturated validation cannot tell trials apart.
-        timing: the per-trial timing protocol.
+        max_latency: a hard cap on the median latency in ms (None: none): a trial whose screen is clearly above it
+            is pruned before training, and the recommendation's definitive median must be within it.
+        timing: the per-trial timing protocol (and the screen's).
         progress: show the live view on stderr.
 
     Returns:
         The :class:`SearchResult` (also written to ``out/search.json``).
 
     Raises:
-        ConfigError: floor outside (0, 1], zero budget, unknown architecture/key in the space, an empty space, a
-            dataset with one class, an unreachable Ray cluster, an existing search without ``resume`` (or one with
-            other settings); all before any training.
+        ConfigError: floor outside (0, 1], zero budget, a max_latency that is not a positive number, unknown
+            architecture/key in the space, an empty space, a dataset with one class, an unreachable Ray cluster, an
+            existing search without ``resume`` (or one with other settings); all before any training.
         DataError: data that cannot be loaded.
 
     Example:
@@ -166,6 +199,7 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
         >>> result.recommended.params.label, result.test_accuracy(result.recommendation)
     """
     floor, budget_s, target = check_floor(floor), parse_budget(budget), parse_target(target)
+    max_latency = check_max_latency(max_latency)
     space = space.check() if isinstance(space, SearchSpace) else load_space(space)
     if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
         raise ConfigError(f"max_trials must be an integer >= 1, got max_trials={max_trials!r}")
@@ -189,7 +223,8 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
     source = (dataset.source or dataset.name) if isinstance(data, Dataset) else str(DataSpec.parse(data))
     settings = SearchSettings(data=source, floor=floor, target=target, budget_s=budget_s, max_trials=max_trials,
                               epochs=epochs, patience=patience, batch_size=batch_size, seed=seed,
-                              val_fraction=val_fraction, val_split=val_split, space=space,
+                              val_fraction=val_fraction, val_split=val_split, max_latency_ms=max_latency,
+                              space=space,
                               storage=_redacted(storage_url),
                               study_name=STUDY_NAME, ray=ray)
     out.mkdir(parents=True, exist_ok=True)
@@ -197,10 +232,11 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         warnings.filterwarnings("ignore", message=".*have less than 2 trials.*")
         study = _open_study(storage_url, settings, seed, resume)
+        _enqueue_seeds(study, settings, dataset)
         fit = Fit(epochs, patience, batch_size, seed, val_fraction, val_split)
         runner = _Search(study, settings, dataset, out, fit, timing)
         try:
-            with SearchProgress(floor, enabled=progress) as view:
+            with SearchProgress(floor, max_latency_ms=max_latency, enabled=progress) as view:
                 runner.view = view
                 runner.retry_stale()
                 runner.run_in_process() if cluster is None else runner.run_on(cluster)
@@ -238,6 +274,35 @@ def _open_study(url: str, settings: SearchSettings, seed: int, resume: bool) -> 
     return study
 
 
+def _enqueue_seeds(study: optuna.Study, settings: SearchSettings, dataset: Dataset) -> None:
+    """Enqueue the cheap seeds (:mod:`convbench.search.seeds`) once per study: a resumed search finds them recorded
+    and enqueues none (those not yet asked are still waiting in the study)."""
+    if study.user_attrs.get(SEEDS_ATTR) is not None:
+        return
+    seeds = cheap_seeds(settings.space, settings.target, _quantize_modes(settings.space, settings.target),
+                        dataset.image_shape[2], dataset.num_classes)
+    for params in seeds:
+        study.enqueue_trial(_optuna_params(params, settings.space), user_attrs={SEEDS_ATTR: True},
+                            skip_if_exists=False)
+    study.set_user_attr(SEEDS_ATTR, len(seeds))
+
+
+def _quantize_modes(space: SearchSpace, target: Target) -> list[str]:
+    """The space's export modes the target runs, in the space's order (a non-TFLite target: float32 only)."""
+    return [q for q in space.quantize if export_format(target.runtime) == "tflite" or q == "none"] or ["none"]
+
+
+def _optuna_params(params: TrialParams, space: SearchSpace) -> dict[str, Any]:
+    """The Optuna parameters :func:`suggest` draws for ``params`` (the inverse of :func:`suggest`)."""
+    low, high = space.architectures[params.arch].width
+    found: dict[str, Any] = {"arch": params.arch, "input_size": params.input_size, "quantize": params.quantize,
+                             "threads": params.threads}
+    if low < high:
+        found[f"{params.arch}.width"] = params.width
+    found.update({f"{params.arch}.{name}": _choice_text(value) for name, value in params.options.items()})
+    return found
+
+
 def suggest(trial: optuna.Trial, space: SearchSpace, target: Target) -> TrialParams:
     """Draw a point of ``space`` (conditional parameters are named ``ARCH.width``, ``ARCH.OPTION``)."""
     arch = trial.suggest_categorical("arch", sorted(space.architectures))
@@ -247,8 +312,7 @@ def suggest(trial: optuna.Trial, space: SearchSpace, target: Target) -> TrialPar
     options = {name: _suggest_value(trial, f"{arch}.{name}", values)
                for name, values in sorted(arch_space.options.items())}
     input_size = trial.suggest_categorical("input_size", sorted(space.input_sizes))
-    quantizes = [q for q in space.quantize if export_format(target.runtime) == "tflite" or q == "none"] or ["none"]
-    quantize = trial.suggest_categorical("quantize", quantizes)
+    quantize = trial.suggest_categorical("quantize", _quantize_modes(space, target))
     threads = trial.suggest_categorical("threads", list(space.threads or (target.threads,)))
     return TrialParams(arch=arch, width=round(width, 4), input_size=input_size, options=options, quantize=quantize,
                        threads=threads)
@@ -257,8 +321,13 @@ def suggest(trial: optuna.Trial, space: SearchSpace, target: Target) -> TrialPar
 def _suggest_value(trial: optuna.Trial, name: str, values: tuple[Any, ...]) -> Any:
     """``suggest_categorical`` for any JSON value: Optuna takes only scalars, so a list (stage channels …) is
     suggested by its JSON text and given back as the value."""
-    by_text = {v if v is None or isinstance(v, bool | int | float | str) else json.dumps(v): v for v in values}
+    by_text = {_choice_text(v): v for v in values}
     return by_text[trial.suggest_categorical(name, list(by_text))]
+
+
+def _choice_text(value: Any) -> Any:
+    """How a value is one of Optuna's categorical choices: scalars as they are, anything else as JSON text."""
+    return value if value is None or isinstance(value, bool | int | float | str) else json.dumps(value)
 
 
 class _Search:
@@ -328,29 +397,37 @@ class _Search:
         trial.set_user_attr("owner", {"host": socket.gethostname(), "pid": os.getpid()})
         trial.set_user_attr("folder", str(folder.relative_to(self.out)))
         trial.set_user_attr("started", time.time())
-        self.running[trial.number] = f"#{trial.number} {params.arch}"
+        self.running[trial.number] = f"#{trial.number} {params.arch}" + (" (seed)" if self._seeded(trial) else "")
         job = TrialJob(trial.number, params, folder.resolve(), self.fit, self.settings.data,
                        export_format(self.settings.target.runtime), self.earlier_scores(),
                        deadline=time.time() + self.time_left())
         return trial, job
 
     def tell(self, trial: optuna.Trial, job: TrialJob, trained: Trained, latency: Latency | None = None,
-             timed_on: str | None = None, error: str | None = None) -> TrialRecord:
+             timed_on: str | None = None, error: str | None = None, prune_reason: str | None = None) -> TrialRecord:
         state = "failed" if error else trained.state
-        started = trial.user_attrs.get("started", time.time())
+        attrs = trial.user_attrs
+        started = attrs.get("started", time.time())
+        if state == "pruned" and prune_reason is None:
+            prune_reason = f"successive halving: below the best third of earlier trials at epoch {trained.epochs_run}"
+        screened = attrs.get("screen_latency")
         record = TrialRecord(
             number=trial.number, params=job.params, state=state, val_accuracy=trained.val_accuracy,
             val_loss=trained.val_loss, val_accuracy_per_epoch=trained.val_accuracy_per_epoch,
-            epochs_run=trained.epochs_run, latency=latency, file_size_bytes=trained.size_bytes,
+            epochs_run=trained.epochs_run, latency=latency,
+            screen_latency=Latency.model_validate(screened) if screened else None, prune_reason=prune_reason,
+            seeded=self._seeded(trial), file_size_bytes=trained.size_bytes,
             params_count=trained.params_count, trained_on=trained.node or None, timed_on=timed_on,
             duration_s=round(time.time() - started, 3), folder=str(job.folder.relative_to(self.out.resolve())),
             model_file=str(trained.exported.relative_to(self.out.resolve())) if trained.exported else None,
-            error=error or trained.error, retry_of=trial.user_attrs.get("retry_of"))
+            error=error or trained.error, retry_of=attrs.get("retry_of"))
         trial.set_user_attr("record", record.model_dump(mode="json"))
         if trained.scores:
             trial.set_user_attr("scores", trained.scores)
         if state == "complete":
             trial.set_constraint("val_accuracy_floor", self.settings.floor - record.val_accuracy)  # ≤ 0: feasible
+            if self.settings.max_latency_ms is not None:
+                trial.set_constraint("latency_cap", latency.median_ms - self.settings.max_latency_ms)
             self.study.tell(trial, [record.val_accuracy, latency.median_ms, record.file_size_bytes])
         else:
             self.study.tell(trial, state=TrialState.PRUNED if state == "pruned" else TrialState.FAIL)
@@ -358,6 +435,54 @@ class _Search:
         self._save_spent()
         self.refresh()
         return record
+
+    @staticmethod
+    def _seeded(trial: optuna.Trial) -> bool:
+        return bool(trial.user_attrs.get(SEEDS_ATTR, False))
+
+    # -- the latency screen ------------------------------------------------------------------------------------
+
+    def best_feasible(self) -> TrialRecord | None:
+        """The fastest trial so far that meets the floor (and the cap), by its definitive median."""
+        feasible = [r for r in self.records() if r.feasible(self.settings.floor, self.settings.max_latency_ms)
+                    and r.latency is not None]
+        return min(feasible, key=lambda r: r.latency.median_ms, default=None)  # type: ignore[union-attr]
+
+    def screens(self) -> bool:
+        """Whether a screen could prune now: a cap is set, or some trial meets the floor (else it is wasted time)."""
+        return self.settings.max_latency_ms is not None or self.best_feasible() is not None
+
+    def screen_verdict(self, latency: Latency) -> str | None:
+        """Why a trial whose untrained export screened at ``latency`` is not worth training; None: train it.
+
+        Clearly slower only: the screen's 95 % CI must lie wholly above the cap, or above the fastest feasible
+        trial's median (a trial within noise of it could still be recommended, on validation accuracy)."""
+        cap = self.settings.max_latency_ms
+        screened = (f"{latency.median_ms:.4g} ms untrained (95 % CI {latency.ci95_low_ms:.4g}–"
+                    f"{latency.ci95_high_ms:.4g})")
+        if cap is not None and latency.ci95_low_ms > cap:
+            return f"over the latency cap of {cap:g} ms: {screened}"
+        best = self.best_feasible()
+        if best is not None and latency.ci95_low_ms > best.latency.median_ms:  # type: ignore[union-attr]
+            return (f"slower than trial #{best.number}, which meets the floor: {screened} against its "
+                    f"{best.latency.median_ms:.4g} ms")  # type: ignore[union-attr]
+        return None
+
+    def after_screen(self, trial: optuna.Trial, job: TrialJob, screened: tuple[Latency, str] | str | None) -> bool:
+        """Record a trial's screen; prune it (tell, True) when :meth:`screen_verdict` says so, or fail it (a
+        screen error, given as text). False: train it (also when the builder rejected the point: None)."""
+        if isinstance(screened, str):
+            self.tell(trial, job, Trained("failed"), error=f"latency screen failed: {screened}")
+            return True
+        if screened is None:
+            return False
+        latency, node = screened
+        trial.set_user_attr("screen_latency", latency.model_dump(mode="json"))
+        why = self.screen_verdict(latency)
+        if why is None:
+            return False
+        self.tell(trial, job, Trained("pruned"), timed_on=node, prune_reason=why)
+        return True
 
     def time_file(self, trained: Trained, threads: int) -> tuple[Latency, str]:
         return time_exported(trained.exported, self.settings.target.runtime, threads, runs=self.timing.runs,
@@ -370,6 +495,15 @@ class _Search:
         while self.may_start():
             trial, job = self.ask()
             self.refresh()
+            if self.screens():
+                try:
+                    screened: tuple[Latency, str] | str | None = screen(
+                        job, self.dataset, self.settings.target.runtime, runs=self.timing.screen_runs,
+                        min_seconds=self.timing.screen_min_seconds)
+                except (ConvbenchError, RuntimeError) as e:  # one bad export does not end the search
+                    screened = f"{type(e).__name__}: {e}"
+                if self.after_screen(trial, job, screened):
+                    continue
             trained = train_and_export(job, self.dataset)
             if trained.state != "complete":
                 self.tell(trial, job, trained)
@@ -392,7 +526,7 @@ class _Search:
         trials_ended_at = time.time()
         records = self.records()
         pareto = self.pareto()
-        recommendation = recommend(records, self.settings.floor)
+        recommendation = recommend(records, self.settings.floor, self.settings.max_latency_ms)
         to_score = sorted({*pareto, *([recommendation] if recommendation is not None else [])})
         test_read_at = time.time() if to_score else None
         scores = self._score_on_test([r for r in records if r.number in to_score]) if to_score else []
@@ -423,10 +557,10 @@ def _chunks(values: Any, size: int) -> list[Any]:
     return [values[i:i + size] for i in range(0, len(values), size)]
 
 
-def recommend(records: list[TrialRecord], floor: float) -> int | None:
-    """The fastest trial meeting ``floor`` on validation; latency ties (overlapping CIs) go to the higher
-    validation accuracy, then the lower validation loss."""
-    feasible = sorted((r for r in records if r.feasible(floor) and r.latency is not None),
+def recommend(records: list[TrialRecord], floor: float, max_latency_ms: float | None = None) -> int | None:
+    """The fastest trial meeting ``floor`` on validation (and the cap, if any); latency ties (overlapping CIs) go
+    to the higher validation accuracy, then the lower validation loss."""
+    feasible = sorted((r for r in records if r.feasible(floor, max_latency_ms) and r.latency is not None),
                       key=lambda r: r.latency.median_ms)  # type: ignore[union-attr]
     if not feasible:
         return None
@@ -457,8 +591,11 @@ def _record_of(trial: FrozenTrial, retried: bool) -> TrialRecord | None:
         return TrialRecord.model_validate(trial.user_attrs["record"])
     if trial.state == TrialState.FAIL and "params" in trial.user_attrs:
         why = "the search was killed while this trial ran" + ("; its params were asked again" if retried else "")
+        screened = trial.user_attrs.get("screen_latency")
         return TrialRecord(number=trial.number, params=TrialParams(**trial.user_attrs["params"]), state="failed",
                            error=why, folder=trial.user_attrs.get("folder"),
+                           screen_latency=Latency.model_validate(screened) if screened else None,
+                           seeded=bool(trial.user_attrs.get(SEEDS_ATTR, False)),
                            retry_of=trial.user_attrs.get("retry_of"))
     return None
 

@@ -1,5 +1,6 @@
-"""The live view of a running search (rich, on stderr): trials running / done / pruned, the best feasible trial,
-the Pareto front's size and the time left of the budget."""
+"""The live view of a running search (rich, on stderr): trials running / done / pruned (and how many of those
+before any training, by the latency screen), the best feasible trial, the Pareto front's size and the time left
+of the budget."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from convbench.search.records import TrialRecord
 class SearchProgress:
     """A context manager; :meth:`update` redraws the view (a no-op when ``enabled`` is false)."""
 
-    def __init__(self, floor: float, *, enabled: bool = True) -> None:
-        self.floor = floor
+    def __init__(self, floor: float, *, max_latency_ms: float | None = None, enabled: bool = True) -> None:
+        self.floor, self.max_latency_ms = floor, max_latency_ms
         self.enabled = enabled
         self._live: Live | None = None
 
@@ -41,9 +42,10 @@ class SearchProgress:
         counts = {state: sum(r.state == state for r in records)
                   for state in ("complete", "pruned", "failed", "infeasible")}
         table.add_row("running", ", ".join(running) or "-")
-        table.add_row("done", f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['failed']} failed, "
-                              f"{counts['infeasible']} infeasible")
-        feasible = [r for r in records if r.feasible(self.floor) and r.latency is not None]
+        early = sum(r.pruned_before_training for r in records)
+        table.add_row("done", f"{counts['complete']} complete, {counts['pruned']} pruned ({early} before training), "
+                              f"{counts['failed']} failed, {counts['infeasible']} infeasible")
+        feasible = [r for r in records if r.feasible(self.floor, self.max_latency_ms) and r.latency is not None]
         best = min(feasible, key=lambda r: r.latency.median_ms, default=None)  # type: ignore[union-attr]
         table.add_row("best feasible", "-" if best is None else
                       f"#{best.number} {best.params.label}: {best.latency.median_ms:.3f} ms, "  # type: ignore[union-attr]

@@ -66,11 +66,16 @@ class TrialRecord(BaseModel):
 
     Attributes:
         number: Optuna's trial number.
-        state: ``complete`` (trained, exported, timed), ``pruned`` (stopped by the pruning rule), ``failed``
-            (an error, or a search killed while it ran) or ``infeasible`` (the builder rejects the point).
+        state: ``complete`` (trained, exported, timed), ``pruned`` (stopped by the pruning rule, or before
+            training by the latency screen), ``failed`` (an error, or a search killed while it ran) or
+            ``infeasible`` (the builder rejects the point).
         val_accuracy, val_loss: of the best epoch (validation split only).
         val_accuracy_per_epoch: what the pruning rule saw.
-        latency: of the exported file on the target runtime (complete trials).
+        latency: of the exported file on the target runtime (complete trials): the definitive figure.
+        screen_latency: of the untrained model's export, timed briefly before training (the latency screen; None
+            when nothing could be pruned yet: no feasible trial and no ``max_latency``).
+        prune_reason: why a pruned trial was stopped (before training: which faster feasible trial, or the cap).
+        seeded: one of the cheap seed trials enqueued before the sampler's own (:mod:`convbench.search.seeds`).
         file_size_bytes, params: of the exported file and the model.
         trained_on, timed_on: the node (host, and Ray node id under Ray) that trained / timed it.
         duration_s: wall time of the trial.
@@ -87,6 +92,9 @@ class TrialRecord(BaseModel):
     val_accuracy_per_epoch: list[float] = []
     epochs_run: int = 0
     latency: Latency | None = None
+    screen_latency: Latency | None = None
+    prune_reason: str | None = None
+    seeded: bool = False
     file_size_bytes: int | None = None
     params_count: int | None = None
     trained_on: str | None = None
@@ -97,9 +105,15 @@ class TrialRecord(BaseModel):
     error: str | None = None
     retry_of: int | None = None
 
-    def feasible(self, floor: float) -> bool:
-        """Complete and at or above the accuracy floor on validation."""
-        return self.state == "complete" and self.val_accuracy is not None and self.val_accuracy >= floor
+    def feasible(self, floor: float, max_latency_ms: float | None = None) -> bool:
+        """Complete, at or above the accuracy floor on validation, and (with a cap) timed at or under the cap."""
+        return (self.state == "complete" and self.val_accuracy is not None and self.val_accuracy >= floor
+                and (max_latency_ms is None or (self.latency is not None and self.latency.median_ms <= max_latency_ms)))
+
+    @property
+    def pruned_before_training(self) -> bool:
+        """Stopped by the latency screen: its untrained export could not beat a feasible trial (or the cap)."""
+        return self.state == "pruned" and self.epochs_run == 0
 
 
 class TestScore(BaseModel):
@@ -128,6 +142,7 @@ class SearchSettings(BaseModel):
     seed: int
     val_fraction: float
     val_split: str = "random"
+    max_latency_ms: float | None = None  # hard cap on the median latency (checked before training, too)
     space: SearchSpace
     storage: str
     study_name: str
@@ -170,6 +185,11 @@ class SearchResult(BaseModel):
 
     def count(self, state: TrialState) -> int:
         return sum(t.state == state for t in self.trials)
+
+    @property
+    def pruned_before_training(self) -> int:
+        """How many trials the latency screen stopped before any training."""
+        return sum(t.pruned_before_training for t in self.trials)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write as JSON, atomically."""

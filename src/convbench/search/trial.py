@@ -1,4 +1,9 @@
-"""The work of one trial, in two parts that may run on different nodes: train + export, then time.
+"""The work of one trial, in parts that may run on different nodes: screen, train + export, then time.
+
+``screen`` builds the trial's architecture untrained, exports it with the trial's export mode (int8 calibrated on
+a few validation images) and times it briefly on the target runtime: latency does not depend on the weights, so
+a trial that cannot beat the fastest feasible trial so far (or a ``max_latency`` cap) is pruned before any
+training (:meth:`convbench.search.engine._Search.after_screen` decides). Under Ray it runs on the timing node.
 
 ``train_and_export`` builds the trial's architecture, trains it with our trainer's fit
 (:func:`convbench.train.loop.run_fit`: the same splits, checkpoints and early stopping as ``convbench train``),
@@ -34,18 +39,20 @@ from PIL import Image
 
 from convbench.artifacts import ModelCard
 from convbench.bench import bench
-from convbench.data import Dataset, Preprocessing
+from convbench.data import Dataset, Preprocessing, Split
 from convbench.errors import ConvbenchError, ModelError
 from convbench.export import export
 from convbench.models import build, defaults, total_macs
 from convbench.search.records import Latency, TrialParams
 from convbench.train.loop import FitSettings, Run, run_fit, write_outputs
-from convbench.train.splits import split_settings
+from convbench.train.splits import split_settings, training_splits
 from convbench.vocabulary import RUNTIMES
 
 REDUCTION_FACTOR = 3  # successive halving keeps the best third at each rung
 TIE_WEIGHT = 1e-6  # validation loss weight in the pruning score: ranks ties of accuracy, never outweighs one image
 SAMPLE_IMAGE = "sample.png"  # a validation image: the harness times preprocessing on a real file
+SCREEN_DIR = "screen"  # in a trial's folder: the untrained model and its export, timed before training
+CALIBRATION_IMAGES = 16  # int8 calibration of the screen's untrained export: its ranges only shape the latency
 
 
 @dataclass(frozen=True)
@@ -136,14 +143,66 @@ def should_prune(earlier: tuple[tuple[float, ...], ...], scores: list[float]) ->
     return trial.should_prune()
 
 
+def _preprocessing(params: TrialParams, dataset: Dataset) -> Preprocessing:
+    arch_defaults = defaults(params.arch)
+    return Preprocessing((params.input_size, params.input_size), channels=dataset.image_shape[2],
+                         scale=arch_defaults.scale, offset=arch_defaults.offset)
+
+
+def _options(params: TrialParams) -> dict[str, object]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in params.options.items()}  # JSON gave lists
+
+
+def _card(job: TrialJob, model: keras.Model, preprocessing: Preprocessing, dataset: Dataset,
+          metrics: dict[str, float], extra: dict[str, object]) -> ModelCard:
+    return ModelCard(arch=job.params.arch, width=float(job.params.width), input_shape=preprocessing.input_shape,
+                     class_names=tuple(dataset.class_names), preprocessing=preprocessing, params=model.count_params(),
+                     macs=total_macs(model), metrics=metrics, data=job.data_source,
+                     split=split_settings(dataset, val_fraction=job.fit.val_fraction, seed=job.fit.seed,
+                                          val_split=job.fit.val_split),
+                     extra={**extra, "search_trial": job.number})
+
+
+def screen(job: TrialJob, dataset: Dataset, runtime: str, *, runs: int,
+           min_seconds: float) -> tuple[Latency, str] | None:
+    """Time the trial's untrained model, exported as the trial would ship it (see the module docstring).
+
+    Returns:
+        The brief latency and the node that timed it; None when the builder rejects the point (training then
+        records it infeasible).
+
+    Raises:
+        ConvbenchError: the export or the timing failed (the caller fails the trial, not the search).
+    """
+    params = job.params
+    preprocessing = _preprocessing(params, dataset)
+    try:
+        model = build(params.arch, preprocessing.input_shape, dataset.num_classes, params.width, **_options(params))
+    except ModelError:
+        return None
+    folder = job.folder / SCREEN_DIR
+    val = training_splits(dataset, val_fraction=job.fit.val_fraction, seed=job.fit.seed,
+                          val_split=job.fit.val_split)["val"]
+    card = _card(job, model, preprocessing, dataset, {}, {"screen": "untrained: timed before training"})
+    model_path, _ = write_outputs(folder, model, card)
+    few = val.take(np.arange(min(CALIBRATION_IMAGES, len(val))))
+    exported = export(model_path, to=job.export_format, quantize=params.quantize,
+                      calibration=few if params.quantize == "int8" else None, check=False)
+    _write_sample(val, folder)
+    return time_exported(exported.path, runtime, params.threads, runs=runs, min_seconds=min_seconds)
+
+
+def _write_sample(val: Split, folder: Path) -> None:
+    Image.fromarray(np.squeeze(val.images[0], axis=-1) if val.images.shape[-1] == 1 else val.images[0]).save(
+        folder / SAMPLE_IMAGE)
+
+
 def train_and_export(job: TrialJob, dataset: Dataset) -> Trained:
     """Train, prune or finish, write and export the trial's model in ``job.folder``; never raises for a bad trial."""
     node = node_name()
     params, fit = job.params, job.fit
-    options = {k: tuple(v) if isinstance(v, list) else v for k, v in params.options.items()}  # JSON gave lists
-    arch_defaults = defaults(params.arch)
-    preprocessing = Preprocessing((params.input_size, params.input_size), channels=dataset.image_shape[2],
-                                  scale=arch_defaults.scale, offset=arch_defaults.offset)
+    options = _options(params)
+    preprocessing = _preprocessing(params, dataset)
     try:  # the builder's own checks decide feasibility (input too small for the downsampling …)
         build(params.arch, preprocessing.input_shape, dataset.num_classes, params.width, **options)
     except ModelError as e:
@@ -189,19 +248,13 @@ def _export(job: TrialJob, run: Run, preprocessing: Preprocessing, dataset: Data
             node: str) -> Trained:
     """Write model.keras + card, export it (parity on the whole validation split), write the sample image."""
     model, splits, state = run.model, run.splits, run.fitted.state
-    card = ModelCard(arch=job.params.arch, width=float(job.params.width), input_shape=preprocessing.input_shape,
-                     class_names=tuple(dataset.class_names), preprocessing=preprocessing, params=model.count_params(),
-                     macs=total_macs(model), metrics={"val_accuracy": state.best_accuracy, "val_loss": state.best_loss},
-                     data=job.data_source, split=split_settings(dataset, val_fraction=job.fit.val_fraction,
-                                                                seed=job.fit.seed, val_split=job.fit.val_split),
-                     extra={"training": run.config, "search_trial": job.number})
+    card = _card(job, model, preprocessing, dataset, {"val_accuracy": state.best_accuracy, "val_loss": state.best_loss},
+                 {"training": run.config})
     model_path, _ = write_outputs(job.folder, model, card)
     exported = export(model_path, to=job.export_format, quantize=job.params.quantize,
                       calibration=splits["train"] if job.params.quantize == "int8" else None,
                       data=splits["val"], check_images=None)
-    val = splits["val"]
-    Image.fromarray(np.squeeze(val.images[0], axis=-1) if val.images.shape[-1] == 1 else val.images[0]).save(
-        job.folder / SAMPLE_IMAGE)
+    _write_sample(splits["val"], job.folder)
     # The objective is the shipped file's accuracy: an int8 file may lose a little against its Keras model.
     return _outcome("complete", run, scores, node, val_accuracy=float(exported.card.metrics["accuracy"]),
                     exported=exported.path)

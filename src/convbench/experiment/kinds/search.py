@@ -2,7 +2,8 @@
 
 One step runs the whole search in its folder (:func:`convbench.search.search`, resumed when the step runs again
 after an interruption: its finished trials are kept). Its key hashes the data, the floor, the target, the budget,
-the space file's content and the training settings, and the machine (the latencies are this machine's).
+the latency cap, the space file's content and the training settings, and the machine (the latencies are this
+machine's).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class SearchStepSettings(DataInputs, MachineInputs):
     space: str  # JSON of the resolved SearchSpace: an edited space file changes the key
     epochs: int | None
     max_trials: int | None
+    max_latency: float | None = None
     seed: int
     val_fraction: float
     val_split: str = "random"
@@ -61,7 +63,8 @@ class SearchKind(StepKind[SearchStepSettings, SearchOutputs]):
         space = load_space(Path(config.space) if config.space else None)
         settings = SearchStepSettings(floor=config.floor, target=str(target), budget_s=budget_s,
                                       space=space.model_dump_json(), epochs=config.epochs,
-                                      max_trials=config.max_trials, seed=experiment.train.seed,
+                                      max_trials=config.max_trials, max_latency=config.max_latency,
+                                      seed=experiment.train.seed,
                                       val_fraction=experiment.train.val_fraction, val_split=config.val_split,
                                       ray=config.ray,
                                       **data_inputs(experiment.data.main), **machine_inputs())
@@ -73,7 +76,8 @@ class SearchKind(StepKind[SearchStepSettings, SearchOutputs]):
         s = step.settings
         result = search(ctx.datasets(s.data), floor=s.floor, out=ctx.dir, target=s.target, budget=s.budget_s,
                         space=SearchSpace.model_validate_json(s.space), resume=True, ray=s.ray,
-                        max_trials=s.max_trials, seed=s.seed, val_fraction=s.val_fraction, val_split=s.val_split,
+                        max_trials=s.max_trials, max_latency=s.max_latency, seed=s.seed, val_fraction=s.val_fraction,
+                        val_split=s.val_split,
                         progress=ctx.progress,
                         **({"epochs": s.epochs} if s.epochs is not None else {}))
         best = result.recommended
