@@ -2,7 +2,7 @@
 
 One ``convbench.search`` with a budget (default 60 minutes) from an empty output folder, validating on held-out frame
 sequences (``val_split="groups"``: a random split of near-identical frames saturates at 100 % and cannot tell
-candidates apart), then:
+candidates apart) with a floor of 99.5 % (see "The floor" below) over a narrowed space (see "The space"), then:
 
 - the found model (the recommendation) and the hand-shrunk models of ``benchmarks/results/train_fruits.json``
   exported to float32 .tflite and timed side by side with ``bench_interleaved`` (LiteRT, 1 thread, shuffled
@@ -15,6 +15,39 @@ candidates apart), then:
   worker, on loopback, 1 CPU each) and the ratio of the two trial rates (finished trials per hour);
 - that the test split never steered: the search read it only after its last trial ended, and the recommendation
   recomputed from the trials' validation figures alone (no test figure exists in them) is the same trial.
+
+The floor. Target 1 asks for ≥ 99.8 % on the *test* split, and the search must choose on validation only. Which
+validation, and which floor on it:
+
+- Not ``random``: Training holds interleaved frames of the same videos (``convbench.data.fruits360``), so a random
+  part of it is near-copies of the images beside it; it saturates at 100 % within a few epochs and a floor on it
+  cannot tell candidates apart (``benchmarks/results/validation_split.md``: 2 of 3 small stagenets at 100.00 %).
+- ``groups`` (kept): whole runs of 32 consecutive frames held out, stratified by class. With ``[train]``'s
+  defaults (val_fraction 0.1, seed 0) that is 26 of the 261 sequences, 726 images (510 apple, 216 pear).
+- Not 99.8 % on it. The held-out run is by construction harder than the test split: the middle of a held-out run
+  is ~17° of rotation from the nearest training view, whereas Test's frames are interleaved with Training's, a
+  degree or so from a training frame. And its errors come in runs of neighbouring frames: 99.8 % of 726 images
+  allows one error, so in practice only a model with no miss on any held-out sequence passes. The 40-minute run
+  with that floor could only recommend a near-full-size model (alexnet_separable α0.99 at 96 px, 8.25 ms).
+- 99.5 % (chosen): at most 3 errors among the 726 held-out frames, i.e. every held-out sequence but a few frames
+  right. Why that level, from what ``validation_split.md`` already reports (nothing here looks at new test
+  figures): on this split the group validation ran below the official test split on average (mean 97.43 % vs
+  98.41 % over its three small stagenets, the harder-by-construction gap above), and its best configuration at
+  98.90 % group validation came within a hair of the target (99.78 %). 99.0 % would sit on that edge; 99.5 % keeps
+  a margin of half a point above it while letting small, fast models qualify. The choice stays the search's
+  own: the recommendation is the fastest trial at or above 99.5 % on validation, and the report shows that hiding
+  the test split would not change it. Pass ``--floor 0.998`` for the harsher reading.
+
+The space. The registry's default space on 2 cores spends whole epochs of a 60-minute budget on VGG-19, AlexNet
+and MobileNets at up to 128 px and α 1.5 (the 40-minute run: 13 trials, 8 pruned). The targets want a model
+faster than the hand-shrunk MobileNetV1 (0.31 ms) and, for MobileNetV2's reference point, under 9,838 parameters,
+which the registry's small stagenets reach (1.5–7 k parameters at 48 px in ``validation_split.md``). So unless
+``--space`` says otherwise the search runs :data:`SPACE`: stagenet (every registered option; α 0.75–1.5, as α
+below that rounds stages to 4–8 channels) and MobileNetV2 at the small widths (0.1–0.35) the hand-shrunk one
+uses, at 32, 48 and 64 px, exported float32, float16 or int8. It is written into the output folder and named in
+the results. The cheap seeds (one per architecture at its smallest point) come from it: its first values are
+listed first (regular convolutions: at a few thousand parameters they were the most accurate in
+``validation_split.md``).
 
 Writes ``benchmarks/results/search_fruits.json`` and ``search_fruits.md``. Run it on an idle machine: another busy
 process nearly doubles a median. The hand-shrunk models are read from ``runs/fruits/<arch>/model.keras`` (what
@@ -53,8 +86,23 @@ from convbench.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = f"fruits360:{ROOT.parent / 'shared' / 'data' / 'fruits-360-apples-pears.zip'}"
-FLOOR = 0.998
+TEST_TARGET = 0.998  # target 1: the found model's test accuracy, and the hand-shrunk models it must beat
+FLOOR = 0.995  # validation accuracy on the groups split the search must reach (see "The floor" in the docstring)
 TARGET = "litert:1"
+SPACE = """\
+# search_fruits.py's space: small stagenets and small MobileNetV2s (see the script's docstring)
+input_sizes = [32, 48, 64]
+quantize = ["none", "float16", "int8"]
+
+[architectures.stagenet]
+width = [0.75, 1.5]
+options = { conv = ["regular", "separable"], stage_channels = [[8, 16, 32], [16, 32, 64], [8, 16, 32, 64], \
+[16, 32, 64, 128], [32, 64, 128]], depths = [1, 2], stem_channels = [8, 16], downsample = ["max", "stride"], \
+pooling = ["avg", "max"] }
+
+[architectures.mobilenet_v2]
+width = [0.1, 0.35]
+"""
 REFERENCE = {  # arch → (test accuracy, parameters) of the reference study
     "alexnet": (0.971, 952_835),
     "alexnet_separable": (0.998, 866_750),
@@ -71,7 +119,8 @@ def main() -> None:
     parser.add_argument("--data", default=DATA, help=f"data spec (default: {DATA})")
     parser.add_argument("--floor", type=float, default=FLOOR, help=f"validation accuracy floor (default: {FLOOR})")
     parser.add_argument("--val-split", default="groups", help="validation split (default: groups)")
-    parser.add_argument("--space", type=Path, default=None, help="search space TOML (default: the registry's)")
+    parser.add_argument("--space", type=Path, default=None,
+                        help="search space TOML (default: SPACE, written to OUT/space.toml)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "search_fruits",
                         help="the searches' output folder, empty at the start (default: runs/search_fruits)")
     parser.add_argument("--compare-ray", action="store_true", help="also run the search on a local Ray cluster")
@@ -86,6 +135,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.out.exists() and any(args.out.iterdir()):
         sys.exit(f"{args.out} is not empty: the benchmark starts from an empty output folder")
+    if args.space is None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        args.space = write_text(args.out / "space.toml", SPACE)
 
     load_average = os.getloadavg()[0]
     dataset = load(args.data)
@@ -231,9 +283,9 @@ def _report(args: argparse.Namespace, result: SearchResult, wall_s: float, hand:
     best = result.recommended
     best_test = result.test_accuracy(best.number) if best else None
     found_ms = _latency_of(side_by_side, "found")
-    rivals = [h for h in hand if h["test_accuracy"] >= FLOOR]
+    rivals = [h for h in hand if h["test_accuracy"] >= TEST_TARGET]
     rival_ms = {h["arch"]: _latency_of(side_by_side, h["arch"]) for h in rivals}
-    faster = (best_test is not None and best_test >= FLOOR and found_ms is not None and bool(rival_ms)
+    faster = (best_test is not None and best_test >= TEST_TARGET and found_ms is not None and bool(rival_ms)
               and all(ms is not None and found_ms < ms for ms in rival_ms.values()))
     scored = [(result.trial(s.number), s.accuracy) for s in result.test_scores]
     references = []
@@ -244,13 +296,16 @@ def _report(args: argparse.Namespace, result: SearchResult, wall_s: float, hand:
                            "max_params": int(PARAMS_SHARE * params), "met": pick is not None,
                            **({"trial": pick[0].number, "model": pick[0].params.label, "params": pick[0].params_count,
                                "test_accuracy": pick[1], "latency_ms": pick[0].latency.median_ms} if pick else {})})
-    hidden = recommend(result.trials, result.settings.floor)  # the trials hold validation figures only
+    # the trials hold validation figures only
+    hidden = recommend(result.trials, result.settings.floor, result.settings.max_latency_ms)
     return {
         "benchmark": "search_fruits", "data": args.data, "floor": args.floor, "target": TARGET,
         "budget": args.budget, "val_split": args.val_split, "wall_seconds": round(wall_s, 1),
         "hand_shrunk_models": str(args.hand_shrunk),
         "search_seconds": result.search_seconds, "trials": len(result.trials),
         "states": {s: result.count(s) for s in ("complete", "pruned", "failed", "infeasible")},
+        "pruned_before_training": result.pruned_before_training,
+        "seeds": [t.number for t in result.trials if t.seeded], "space": str(args.space),
         "recommended": None if best is None else {
             "trial": best.number, "model": best.params.label, "params": best.params_count,
             "file_size_bytes": best.file_size_bytes, "val_accuracy": best.val_accuracy, "test_accuracy": best_test,
@@ -279,13 +334,16 @@ def _markdown(r: dict[str, Any]) -> str:
              f"floor {pct(r['floor'])} validation accuracy ({r['val_split']} validation split), target {r['target']}.",
              f"Hand-shrunk models timed from `{r['hand_shrunk_models']}` (their accuracies: `train_fruits.json`).",
              "", f"{r['trials']} trials in {r['search_seconds'] / 60:.1f} min: "
-             + ", ".join(f"{n} {s}" for s, n in r["states"].items()) + ".", ""]
+             + ", ".join(f"{n} {s}" for s, n in r["states"].items())
+             + f" ({r['pruned_before_training']} pruned before training by the latency screen); cheap seeds: trials "
+             + (", ".join(f"#{n}" for n in r["seeds"]) or "none") + f". Space: `{r['space']}`.", ""]
     if best:
         lines += [f"**Recommended**: {best['model']} (trial #{best['trial']}): {best['params']:,} parameters, "
                   f"{best['file_size_bytes']:,} B, validation {pct(best['val_accuracy'])}, test "
                   f"{pct(best['test_accuracy'])}, {ms(best['latency_ms_side_by_side'])} ms side by side.", ""]
     t = r["target_faster_than_hand_shrunk"]
-    lines += ["## Target 1: faster than every hand-shrunk model with ≥ 99.8 %", "",
+    lines += [f"## Target 1: test ≥ {pct(TEST_TARGET)} and faster than every hand-shrunk model with ≥ "
+              f"{pct(TEST_TARGET)}", "",
               f"Met: **{t['met']}** (found {ms(t['found_ms'])} ms; "
               + ", ".join(f"{a} {ms(v)} ms" for a, v in t["hand_shrunk_ms"].items()) + ")"
               + (f"; hand-shrunk models not found here: {', '.join(t['hand_shrunk_missing'])}"
