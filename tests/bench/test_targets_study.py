@@ -90,3 +90,14 @@ def test_a_study_keeps_what_was_timed_and_resumes_the_remaining_target(toml, fak
     assert set(recommendation["per_target"]) == {"local", BOARD}
     assert f"On {BOARD}: Ship" in recommendation["sentence"]
     assert f"on {BOARD}" in (tmp_path / "out" / "report.md").read_text()  # side by side in the latency table
+
+
+def test_memory_measured_here_joins_only_the_rows_timed_here(toml, fakes, tmp_path):
+    """Peak memory comes from a process on this machine: beside a latency timed on the board it would be a
+    figure from another machine presented as the board's."""
+    study = run(toml, out=tmp_path / "out", settings={"bench.targets": ["local", BOARD], "bench.memory": True},
+                progress=False)
+    rows = study.results["latency"]
+    assert {r["target"] for r in rows} == {"local", BOARD}
+    assert all(r.get("peak_memory_bytes") for r in rows if r["target"] == "local")
+    assert not any(r.get("peak_memory_bytes") for r in rows if r["target"] == BOARD)

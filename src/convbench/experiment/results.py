@@ -25,6 +25,7 @@ from convbench.experiment.schema import Experiment
 from convbench.experiment.step import Done, Step, StepKind, step_kind
 from convbench.report.study import LatencyCandidate, recommend
 from convbench.search import SearchResult
+from convbench.vocabulary import DEFAULT_TARGET
 
 if TYPE_CHECKING:
     from convbench.experiment.runner import StudyRun
@@ -67,10 +68,15 @@ class StudyResults:
         """The finished steps of ``kind`` that need the step ``key``."""
         return [done for done in self.finished.values() if done.step.kind == kind.name and key in done.step.needs]
 
-    def latency_rows(self, source: Done[Any], runtime: str) -> list[dict[str, Any]]:
-        """The latency rows of the file that the finished step ``source`` wrote, timed in ``runtime``."""
+    def latency_rows(self, source: Done[Any], runtime: str, target: str = DEFAULT_TARGET) -> list[dict[str, Any]]:
+        """The latency rows of the file that the finished step ``source`` wrote, timed in ``runtime`` on ``target``.
+
+        Peak memory and per-op profiles are measured on this machine, so by default they join only the rows
+        timed here: a figure from this machine must not appear beside a latency timed on a phone.
+        """
         file = self.relative(source.path(source.outputs.model))
-        return [c.row for c in self.latency if c.row["file"] == file and c.row["runtime"] == runtime]
+        return [c.row for c in self.latency
+                if c.row["file"] == file and c.row["runtime"] == runtime and c.row["target"] == target]
 
     def relative(self, path: str | os.PathLike[str]) -> str:
         """``path`` relative to the study folder when inside it (results stay valid when the folder moves)."""
