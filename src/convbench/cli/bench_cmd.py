@@ -19,6 +19,7 @@ from convbench.vocabulary import BENCH_DEFAULTS, DEFAULT_ROUNDS, DEFAULT_TARGET,
 MAX_CPUS = 65536  # CPU numbers --pin accepts: more than any machine has, and a list that fits in memory
 
 if TYPE_CHECKING:
+    from convbench.artifacts import ModelCard
     from convbench.bench import BenchResult
     from convbench.bench.profile import OpProfile
     from convbench.report.compare import Comparison
@@ -60,6 +61,10 @@ def bench_command(
                                                                     "beside it).")] = False,
     on: Annotated[str | None, typer.Option("--on", help=with_default(
         "Where to time: " + ", ".join(TARGET_FORMS), DEFAULT_TARGET))] = None,
+    paths: Annotated[bool, typer.Option("--paths", help="Early-exit files (the single file or the chained stem): "
+                                                        "also time each path and each part alone, after the "
+                                                        "timing, and show where the saving short of the ideal "
+                                                        "goes.")] = False,
 ) -> None:
     """Time models at batch 1: load, first inference, preprocessing and steady-state inference."""
     from convbench.bench import BenchTarget  # lazy: numpy and the runtimes
@@ -70,6 +75,9 @@ def bench_command(
 
     _check_before_timing(models, json_out, image, data, threads, dict(runs=runs, min_seconds=min_seconds,
                                                                       warmup=warmup, warmup_seconds=warmup_seconds))
+    if paths:
+        for model in models:
+            _early_exit_card(model)
     targets = [BenchTarget(m, runtime, threads if threads is not None else BENCH_DEFAULTS.threads) for m in models]
     options = dict(runs=runs, min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds,
                    load_repeats=load_repeats, image=image, data=data)
@@ -85,6 +93,9 @@ def bench_command(
             [json_out / f"{i}-{Path(r.model['path']).name}.json" for i, r in enumerate(results, 1)]
         for result, path in zip(results, paths, strict=True):
             print(f"wrote {result.save(path)}")
+    if paths:  # after every timing, as the profile: each breakdown is a timing run of its own
+        for target in targets:
+            _paths(target.model, target.threads, data, rounds or DEFAULT_ROUNDS)
     if profile_ops and not ops_there:  # after every timing: the profiled runs never share the cores with a timed one
         for target, path in zip(targets, paths, strict=True):
             _profile(target.model, target.runtime, target.threads,
@@ -155,6 +166,33 @@ def _profile(model: Path, runtime: str | None, threads: int, node_data: Path | N
     _print_profile(profile)
     if node_data is not None:
         print(f"wrote {write_model_explorer(profile, node_data)} (Model Explorer node data)")
+
+
+def _early_exit_card(model: Path) -> ModelCard:
+    """The card of a deployed early-exit file, else a one-line :class:`ModelError` naming it (for ``--paths``)."""
+    from convbench.artifacts import read_card
+
+    card = read_card(model)
+    if card.early_exit is None or card.early_exit.form is None:
+        raise ModelError(f"--paths: {model} is not an exported early-exit file (the single file or the chained stem)")
+    return card
+
+
+def _paths(model: Path, threads: int, data: str | None, rounds: int) -> None:
+    """Print the per-path breakdown of an early-exit file at its training mix's redundancy."""
+    from convbench.bench.early_exit_paths import breakdown_for_files, candidate_images  # lazy: runtimes, TF
+    from convbench.report.early_exit_paths import missing_table, timings_table
+
+    card = _early_exit_card(model)
+    breakdown = breakdown_for_files([model], candidate_images(card, data), threads=threads, rounds=rounds)
+    redundancy = card.early_exit.mix.get("redundancy") or 0.5  # the training mix's, else an even mix
+    for table in (timings_table(breakdown), missing_table([breakdown.analyse(card.early_exit.form, redundancy)])):
+        rich_table = Table(title=table.caption)
+        for column, align in zip(table.columns, table.alignment(), strict=True):
+            rich_table.add_column(column, justify="left" if align == "l" else "right")
+        for row in table.rows:
+            rich_table.add_row(*row)
+        _console().print(rich_table)
 
 
 def _print_profile(profile: OpProfile, top: int = 10) -> None:

@@ -7,6 +7,13 @@
   variables, runs ~9x slower: avoid.)
 - **chained**: two ``.tflite`` segments run one after the other by Python: ``stem`` (image → features
   at the exit point and the exit's probabilities) and ``rest`` (features → main-class probabilities).
+  Both are converted at a fixed batch of 1, as the single file is: with a free batch dimension the
+  converter flattens through ``SHAPE``/``STRIDED_SLICE``/``PACK``/``RESHAPE`` (four ops per segment that
+  XNNPACK does not take, which cut each segment into several delegate partitions).
+
+For the per-path breakdown (:mod:`convbench.bench.early_exit_paths`), :func:`export_parts` writes each part
+alone as a plain batch-1 file: the stem, the exit head, the rest, and the backbone (stem and rest in one
+graph, no exit: the denominator of the analytic ideal, with the early-exit model's own weights).
 
 The threshold is a **runtime input** of the single file (``threshold``, shape ``(1,)``) and a plain
 number in the chained runner, so neither form bakes it in. Both forms are batch 1 (the deployment
@@ -29,7 +36,7 @@ import tensorflow as tf
 from keras import ops
 from tensorflow.lite.python.convert_phase import ConverterError
 
-from convbench.artifacts import ModelCard, read_card, write_card
+from convbench.artifacts import ModelCard, Provenance, read_card, write_card
 from convbench.errors import ModelError
 from convbench.export.tflite import check_ops
 from convbench.io import atomic_path, sha256_file
@@ -40,6 +47,11 @@ from convbench.vocabulary import DEFAULT_THRESHOLD, EARLY_EXIT_FORMS
 SINGLE_FILE = "early_exit.tflite"
 STEM_FILE = "early_exit_stem.tflite"
 REST_FILE = "early_exit_rest.tflite"
+PART_FILES = {"stem": "early_exit_part_stem.tflite", "exit_head": "early_exit_part_exit_head.tflite",
+              "rest": "early_exit_part_rest.tflite", "backbone": "early_exit_part_backbone.tflite"}
+# Ops the single file's main graph may hold besides the stem's and the exit head's: reading P(redundant) and the
+# threshold, the comparison, the branch and the joined output (builtin kernels, outside XNNPACK, none of them compute)
+BRANCH_GLUE_OPS = frozenset({"STRIDED_SLICE", "GREATER_EQUAL", "IF", "CONCATENATION"})
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,18 @@ class BranchingEarlyExit(keras.Model):
         return ops.concatenate([exit_probs, main_probs], axis=-1)
 
 
+@dataclass(frozen=True)
+class PartFiles:
+    """The parts :func:`export_parts` wrote, each a plain batch-1 ``.tflite`` with a card (``early_exit.segment``
+    names the part): ``stem`` image → features; ``exit_head`` features → ``(P(main), P(redundant))``; ``rest``
+    features → main-class probabilities; ``backbone`` image → main-class probabilities (no exit)."""
+
+    stem: Path
+    exit_head: Path
+    rest: Path
+    backbone: Path
+
+
 def export_early_exit(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None,
                       forms: tuple[str, ...] = EARLY_EXIT_FORMS, *,
                       single_file: str | os.PathLike[str] | None = None) -> EarlyExitExport:
@@ -100,22 +124,76 @@ def export_early_exit(model_path: str | os.PathLike[str], out_dir: str | os.Path
     single = Path(single_file) if single_file is not None else out / SINGLE_FILE
     files = {"single": (single,), "chained": (out / STEM_FILE, out / REST_FILE)}
     segments = model.segments()
+    source = _provenance(model_path, card)
     calibrated = card.early_exit.calibration  # a threshold chosen on validation for a goal: the files default to it
     settings = {"threshold": "runtime input",
                 "default_threshold": calibrated["threshold"] if calibrated else DEFAULT_THRESHOLD,
-                "source_sha256": sha256_file(model_path)}
+                "source_sha256": source.sha256}
     if "single" in forms:
         _convert(_branching(segments, card.input_shape), single, _signature(card.input_shape), card,
-                 {**settings, "form": "single", "output": "[P(main), P(redundant), main probabilities]"})
+                 {**settings, "form": "single", "output": "[P(main), P(redundant), main probabilities]"}, source)
     if "chained" in forms:
         features = segments.stem.output
         stem = keras.Model(segments.stem.input, [features, segments.exit_head(features)], name="early_exit_stem")
-        _convert(stem, out / STEM_FILE, None, card, {**settings, "form": "chained", "segment": "stem",
-                                                     "outputs": ("features", "exit"), "rest_file": REST_FILE})
-        _convert(segments.rest, out / REST_FILE, None, card,
-                 {**settings, "form": "chained", "segment": "rest", "outputs": ("main",)})
+        _convert(stem, out / STEM_FILE, _batch_one(stem), card, {**settings, "form": "chained", "segment": "stem",
+                                                                 "outputs": ("features", "exit"),
+                                                                 "rest_file": REST_FILE}, source)
+        _convert(segments.rest, out / REST_FILE, _batch_one(segments.rest), card,
+                 {**settings, "form": "chained", "segment": "rest", "outputs": ("main",)}, source)
     return EarlyExitExport(*(files[form][i] if form in forms else None for form, i in
                              (("single", 0), ("chained", 0), ("chained", 1))))
+
+
+def export_parts(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> PartFiles:
+    """Write each part of a trained early-exit ``.keras`` model as its own plain batch-1 ``.tflite`` (with a card).
+
+    Not a deployable form: the files exist to time each part alone (how much of the backbone's time the stem,
+    the exit head and the rest take, and what cutting the backbone in two costs). The weights are the model's
+    own; each part is the same sub-model the deployed forms are built from (:meth:`EarlyExitModel.segments`),
+    so a part's ops are exactly the ones the deployed files run for it.
+
+    Raises:
+        ModelError: not an early-exit model, or a conversion that needs Flex ops.
+    """
+    model, card = load_early_exit(model_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    segments = model.segments()
+    features = segments.stem.output
+    backbone = keras.Model(segments.stem.input, segments.rest(features), name="early_exit_backbone")
+    source = _provenance(model_path, card)
+    feature_shape = tuple(int(d) for d in features.shape[1:])
+    parts = {"stem": (segments.stem, card.input_shape, "features"),
+             "exit_head": (segments.exit_head, feature_shape, "exit"),
+             "rest": (segments.rest, feature_shape, "main"), "backbone": (backbone, card.input_shape, "main")}
+    for name, (part, input_shape, output) in parts.items():
+        _convert(part, out / PART_FILES[name], _batch_one(part), card.evolve(input_shape=input_shape),
+                 {"source_sha256": source.sha256, "segment": name, "outputs": (output,)}, source)
+    return PartFiles(**{name: out / PART_FILES[name] for name in parts})
+
+
+def graph_ops(content: bytes) -> dict[str, list[str]]:
+    """Each subgraph's operators in execution order, by subgraph name, from a ``.tflite`` file's bytes.
+
+    What tells whether a file does more work than its parts: the single file's ``IF`` branches are subgraphs of
+    their own, which :func:`~convbench.export.tflite.tflite_ops` (the file's operator codes) does not separate.
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    model = schema.Model.GetRootAsModel(content, 0)
+    codes = []
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        custom = code.CustomCode()
+        codes.append(custom.decode() if custom else names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()),
+                                                              "UNKNOWN"))
+    graphs = {}
+    for s in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(s)
+        name = (graph.Name() or b"").decode() or f"subgraph{s}"
+        graphs[name] = [codes[graph.Operators(o).OpcodeIndex()] for o in range(graph.OperatorsLength())]
+    return graphs
 
 
 def early_exit_card(model_path: str | os.PathLike[str]) -> ModelCard:
@@ -145,14 +223,25 @@ def _branching(segments: Segments, input_shape: tuple[int, int, int]) -> Branchi
     return model
 
 
+def _provenance(model_path: str | os.PathLike[str], card: ModelCard) -> Provenance:
+    """The ``.keras`` model an exported file comes from (absolute: readable from anywhere) and its SHA-256."""
+    return Provenance(str(Path(model_path).absolute()), sha256_file(model_path), card.metrics)
+
+
+def _batch_one(model: keras.Model) -> list[Any]:
+    """A batch-1 input signature for a one-input model (see the module docstring for why the batch is fixed)."""
+    return [tf.TensorSpec((1, *model.input.shape[1:]), tf.float32, name=model.input.name)]
+
+
 def _signature(input_shape: tuple[int, int, int]) -> list[Any]:
     return [tf.TensorSpec((1, *input_shape), tf.float32, name="image"),
             tf.TensorSpec((1,), tf.float32, name="threshold")]
 
 
 def _convert(model: keras.Model, path: Path, signature: list[Any] | None, card: ModelCard,
-             settings: dict[str, Any]) -> Path:
-    """Keras's LiteRT export restricted to builtin ops, written atomically with its card."""
+             settings: dict[str, Any], source: Provenance) -> Path:
+    """Keras's LiteRT export restricted to builtin ops, written atomically with its card (which names the ``.keras``
+    model it came from: :mod:`convbench.bench.early_exit_paths` exports the parts from it)."""
     builtins_only = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
     started = time.perf_counter()
     with atomic_path(path) as tmp:
@@ -164,6 +253,7 @@ def _convert(model: keras.Model, path: Path, signature: list[Any] | None, card: 
         ops_used = sorted(set(check_ops(target.read_bytes(), allow_flex=False, name=path.name)))
         target.rename(tmp)
     write_card(path, card.evolve(format="tflite", quantize="none", sha256=sha256_file(path),
+                                 source=source,
                                  early_exit=replace(card.early_exit, **settings, ops=tuple(ops_used)),
                                  extra={"size_bytes": path.stat().st_size,  # as every exported file's card says
                                         "conversion_seconds": round(time.perf_counter() - started, 3)}))

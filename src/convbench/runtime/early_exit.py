@@ -4,7 +4,10 @@ contract.
 - :class:`SingleFileEarlyExitRunner`: the one ``.tflite`` with an ``IF`` op; the graph itself skips the
   rest of the network for an image that exits (the threshold is a runtime input of the file).
 - :class:`ChainedEarlyExitRunner`: the stem segment, then (only when the exit does not fire) the rest
-  segment fed with the stem's features, decided in Python.
+  segment fed with the stem's features, decided in Python. The features go from one interpreter to the
+  other in one copy between their own buffers (``np.copyto`` of two ``Interpreter.tensor`` views), not
+  ``get_tensor`` (a copy into a new array) then ``set_tensor`` (a second copy); LiteRT's Python API has no
+  way to let two interpreters share a buffer, so one copy is the least there is.
 
 ``invoke()`` runs the whole decision for the image set by ``set_input()``; afterwards ``exited`` says
 which path it took, :meth:`EarlyExitRunner.exit_probabilities` and :meth:`EarlyExitRunner.main_probabilities`
@@ -179,17 +182,30 @@ class ChainedEarlyExitRunner(EarlyExitRunner):
         self._features_index, self._exit_index = outputs[4], outputs[2]
         self._rest_in = self._rest.get_input_details()[0]["index"]
         self._rest_out = self._rest.get_output_details()[0]["index"]
+        # view factories, bound once; a view itself must not outlive the statement that uses it (LiteRT refuses
+        # to invoke while one is alive, since an invoke may move the buffer)
+        self._features, self._rest_input = self._stem.tensor(self._features_index), self._rest.tensor(self._rest_in)
+        self._exit_view = self._stem.tensor(self._exit_index)
+        self._stem_invoke, self._rest_invoke = self._stem.invoke, self._rest.invoke
 
     def _set_input(self, x: np.ndarray) -> None:
         self._stem.set_tensor(self._image_index, x)
 
     def invoke(self) -> None:
-        self._stem.invoke()
-        self._exit_probs = self._stem.get_tensor(self._exit_index)[0]
-        self._exited = bool(self._exit_probs[1] >= self._threshold)
+        self._stem_invoke()
+        self._exited = bool(self._exit_view()[0, 1] >= self._threshold)  # (P(main), P(redundant))
         if not self._exited:
-            self._rest.set_tensor(self._rest_in, self._stem.get_tensor(self._features_index))
-            self._rest.invoke()
+            self.pass_features()
+            self._rest_invoke()
+
+    def pass_features(self) -> None:
+        """Copy the stem's features into the rest segment's input: the one copy the chained form adds (public so
+        that the per-path breakdown times exactly this call)."""
+        np.copyto(self._rest_input(), self._features())
+
+    def _sync(self) -> None:
+        self._exit_probs = self._stem.get_tensor(self._exit_index)[0]
+        if not self._exited:
             self._main_probs = self._rest.get_tensor(self._rest_out)[0]
 
 
