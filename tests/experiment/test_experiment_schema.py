@@ -103,6 +103,8 @@ def test_shipped_experiments_validate(name, tmp_path):
 def test_cli_reports_schema_errors_in_one_line(cli, small_toml):
     rc, _, err = cli("run", small_toml, "--set", "train.epochs=0", "--dry-run")
     assert_one_line_error(rc, err, "train.epochs", "must be ≥ 1, got 0", str(small_toml))
+    rc, _, err = cli("run", small_toml, "--set", "train.patience=0", "--dry-run")  # train refuses it too
+    assert_one_line_error(rc, err, "train.patience", "must be ≥ 1, got 0", str(small_toml))
     rc, _, err = cli("run", small_toml, "--data", "main=/no/such/file.zip", "--dry-run")
     assert_one_line_error(rc, err, "data.main", "/no/such/file.zip")
     rc, _, err = cli("run", "no-such-experiment")

@@ -76,7 +76,7 @@ class TrainConfig(_Section):
 
     epochs: Count = TRAIN_DEFAULTS.epochs
     batch_size: Count = TRAIN_DEFAULTS.batch_size
-    patience: Annotated[int, Field(ge=0)] = TRAIN_DEFAULTS.patience
+    patience: Annotated[int, Field(ge=1)] = TRAIN_DEFAULTS.patience
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = TRAIN_DEFAULTS.seed
     augment: bool = False
     val_fraction: Annotated[float, Field(gt=0, lt=1)] = TRAIN_DEFAULTS.val_fraction
@@ -93,7 +93,7 @@ class ModelConfig(_Section):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.+-]+$")] | None = None  # label in reports
     epochs: Count | None = None
     batch_size: Count | None = None
-    patience: Annotated[int, Field(ge=0)] | None = None
+    patience: Annotated[int, Field(ge=1)] | None = None
     augment: bool | None = None
 
     def label(self, default_input_size: int) -> str:
@@ -167,7 +167,7 @@ class EarlyExitConfig(_Section):
     sweep: bool = False  # time redundancy 0 … 0.9 and sweep thresholds (first form and thread count)
     epochs: Count | None = None  # None: [train]'s
     batch_size: Count | None = None
-    patience: Annotated[int, Field(ge=0)] | None = None
+    patience: Annotated[int, Field(ge=1)] | None = None
     # open world: named redundant sources every exit is tested on alone; exits trained on some of them (runs)
     sources: dict[SourceName, str] = Field(default_factory=dict)  # name → data spec
     runs: list[EarlyExitRunConfig] = Field(default_factory=list)  # none: one exit trained on [data] redundant
