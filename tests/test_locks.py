@@ -61,11 +61,14 @@ def test_the_cli_refuses_a_held_folder_with_one_line(holder, tmp_path):
 
 
 def test_the_python_api_is_locked_too(holder):
+    from convbench.report.compare import compare
     from convbench.train import train
 
     _, folder = holder
     with pytest.raises(FolderInUse, match="holder under test"):
         train("alexnet_separable", out=folder, width=0.25, input_size=32, epochs=1)
+    with pytest.raises(FolderInUse, match="holder under test"):  # refused before any result file is read
+        compare([folder / "no-such-result.json"], out=folder)
 
 
 def test_a_killed_holder_is_taken_over_with_a_notice(holder):

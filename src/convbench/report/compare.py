@@ -36,6 +36,7 @@ from convbench.bench.result import BenchResult
 from convbench.bench.targets.base import aggregates_only, target_of
 from convbench.errors import ConfigError
 from convbench.io import write_text
+from convbench.locks import locks_output
 from convbench.report import formats as fmt
 from convbench.report import plots
 
@@ -142,6 +143,7 @@ class Comparison:
         return "\n".join(lines) + "\n"
 
 
+@locks_output("out")  # two comparisons into one folder would interleave their files (convbench.locks)
 def compare(results: list[BenchResult | str | os.PathLike[str]],
             out: str | os.PathLike[str] | None = None) -> Comparison:
     """Compare bench results (objects or JSON paths): table, pairwise significance and, with ``out``, files.
