@@ -72,8 +72,8 @@ def search_command(
                     **({"epochs": epochs} if epochs is not None else {}))
     write_search_report(result, out)
     best = result.recommended
-    ran = (f"{len(result.trials)} trials ({result.count('complete')} complete, {result.count('pruned')} pruned) in "
-           f"{result.search_seconds / 60:.1f} min")
+    ran = (f"{len(result.trials)} trials ({result.count('complete')} complete, {result.count('pruned')} pruned, "
+           f"{result.pruned_before_training} of them before training) in {result.search_seconds / 60:.1f} min")
     if best is None:
         print(f"no trial met the floor {floor} on validation; {ran} → {out / 'report.md'}")
         raise typer.Exit(1)

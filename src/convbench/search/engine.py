@@ -275,9 +275,9 @@ def _open_study(url: str, settings: SearchSettings, seed: int, resume: bool) -> 
 
 
 def _enqueue_seeds(study: optuna.Study, settings: SearchSettings, dataset: Dataset) -> None:
-    """Enqueue the cheap seeds (:mod:`convbench.search.seeds`) once per study: a resumed search finds them recorded
-    and enqueues none (those not yet asked are still waiting in the study)."""
-    if study.user_attrs.get(SEEDS_ATTR) is not None:
+    """Enqueue the cheap seeds (:mod:`convbench.search.seeds`) into a study that has no trial yet, once: a resumed
+    search finds them recorded, or already waiting, and enqueues none (those not yet asked still wait their turn)."""
+    if study.user_attrs.get(SEEDS_ATTR) is not None or study.get_trials(deepcopy=False):
         return
     seeds = cheap_seeds(settings.space, settings.target, _quantize_modes(settings.space, settings.target),
                         dataset.image_shape[2], dataset.num_classes)
