@@ -186,3 +186,23 @@ def test_breakdown_for_files_needs_the_unchanged_source(trained_dir, tmp_path, d
     copy.write_bytes(copy.read_bytes() + b"\0")  # the weights the parts would come from are not the file's
     with pytest.raises(ModelError, match="gone or changed"):
         breakdown_for_files([single], np.zeros((1, 32, 32, 1), np.float32), **TINY)
+
+
+FAST_BENCH = ("--runs", "3", "--min-seconds", "0", "--warmup", "1", "--warmup-seconds", "0", "--load-repeats", "1",
+              "--rounds", "2")
+
+
+def test_bench_paths_prints_the_breakdown(cli, files):
+    deployed, _ = files
+    rc, out, err = cli("bench", deployed.stem, "--paths", *FAST_BENCH)
+    assert rc == 0, err
+    for text in ("continue path", "copy", "exit_head", "Where the missing saving goes", "total missing"):
+        assert text in out, text
+
+
+def test_bench_paths_refuses_a_plain_file_before_timing(cli, files):
+    _, parts = files
+    rc, out, err = cli("bench", parts.backbone, "--paths", *FAST_BENCH)
+    assert rc != 0
+    assert "not an exported early-exit file" in err and len(err.strip().splitlines()) == 1
+    assert "inference" not in out  # refused before the plain timing ran
