@@ -13,10 +13,12 @@ from keras import layers
 
 from convbench.cli import main
 from convbench.data import Dataset, MixSettings, Split, build_mix, list_datasets, load, load_pools, register_dataset
-from convbench.models import list_models, register_model
+from convbench.models import ExitPoint, ModelDefaults, list_models, register_model
 
 MAIN_DIGITS, REDUNDANT_DIGITS = tuple(range(7)), (7, 8, 9)
 TINY_BACKBONE = "ee_tiny_vgg"
+# register_model reads the registering module's DEFAULTS: the tiny backbone's exit points, one per block
+DEFAULTS = {TINY_BACKBONE: ModelDefaults(exit_points=(ExitPoint("block1", "block1"), ExitPoint("block2", "block2")))}
 
 
 def _digits_subset(digits: tuple[int, ...], name: str, class_names: tuple[str, ...]) -> Dataset:

@@ -2,7 +2,7 @@
 
 Each architecture module may define ``DEFAULTS = {name: ModelDefaults(...)}`` before its builders;
 ``register_model`` picks the entry up (like timm's ``default_cfgs``), so training, export and the
-CLI read input size and input scaling from one place.
+CLI read input size, input scaling and the points an early exit may follow from one place.
 """
 
 from __future__ import annotations
@@ -24,6 +24,23 @@ Builder = Callable[..., keras.Model]
 
 
 @dataclass(frozen=True)
+class ExitPoint:
+    """A place an early exit may follow (:func:`convbench.models.early_exit.early_exit`'s ``exit_after``).
+
+    Builders name the layers of one block or stage with a common prefix (``block2_conv1`` … ``block2_pool``,
+    ``block_5_expand`` … ``block_5_add``); the exit follows the last layer of that block in graph order, whichever
+    it is for the options built (MobileNetV2's ``block_{i}_add`` exists only where shapes allow a residual).
+
+    Attributes:
+        name: what users pass as ``exit_after`` (``block3``, ``stage2``).
+        block: the layer-name prefix of the block: its layers are named ``block`` or ``block_*``.
+    """
+
+    name: str
+    block: str
+
+
+@dataclass(frozen=True)
 class ModelDefaults:
     """What an architecture expects unless told otherwise.
 
@@ -35,6 +52,8 @@ class ModelDefaults:
             draws α from by default (``convbench.search``).
         search_options: the builder options a search may vary, each with the values it may try
             (``(("pooling", ("avg", "max")), …)``); options left out keep the builder's default.
+        exit_points: where an early exit may attach, in graph order (stage outputs, where the feature map is
+            about to shrink); ``()``: the architecture offers none (e.g. a layout its options reshape).
     """
 
     input_size: int = 32
@@ -43,6 +62,7 @@ class ModelDefaults:
     offset: float = 0.0
     width_range: tuple[float, float] = (0.25, 1.0)
     search_options: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    exit_points: tuple[ExitPoint, ...] = ()
 
 
 _BUILDERS: dict[str, Builder] = {}  # architecture name -> builder(input_shape, num_classes, width, **options)
@@ -75,6 +95,11 @@ def defaults(name: str) -> ModelDefaults:
     """The registered :class:`ModelDefaults` of architecture ``name``."""
     _builder(name)
     return _DEFAULTS[name]
+
+
+def exit_points(name: str) -> tuple[ExitPoint, ...]:
+    """The points of architecture ``name`` an early exit may follow (its :attr:`ModelDefaults.exit_points`)."""
+    return defaults(name).exit_points
 
 
 def accepted_options(name: str) -> list[str]:

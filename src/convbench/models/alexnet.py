@@ -22,20 +22,23 @@ import keras
 from keras import layers
 
 from convbench.models._layers import batch_normalization, check_options, classifier, make_divisible, model_name
-from convbench.models._registry import ModelDefaults, register_model
+from convbench.models._registry import ExitPoint, ModelDefaults, register_model
 
 # (filters, kernel size, max-pool after it) per conv layer; every conv has stride 1 and "same" padding.
 ALEXNET_CONVS = ((96, 5, True), (256, 5, True), (384, 3, False), (384, 3, False), (256, 3, True))
 ALEXNET_HEAD = (1024, 1024)  # units of fc1, fc2
 MIN_INPUT_SIZE = 15  # three 3x3/2 "valid" pools: 15 → 7 → 3 → 1
+# An exit may follow each pool: ``stage1`` (``pool1``), ``stage2`` (``pool2``), ``stage3`` (``pool5``).
+EXIT_POINTS = tuple(ExitPoint(f"stage{n}", f"pool{i}") for n, i in
+                    enumerate((i for i, (_, _, pool) in enumerate(ALEXNET_CONVS, start=1) if pool), start=1))
 
 # What an architecture search may vary (convbench.search): α down to the 8-channel floor of make_divisible.
 SEARCH_OPTIONS = (("pooling", ("flatten", "avg", "max")), ("dropout", (0.0, 0.25, 0.5)))
 DEFAULTS = {
     "alexnet": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE, width_range=(0.05, 1.0),
-                             search_options=SEARCH_OPTIONS),
+                             search_options=SEARCH_OPTIONS, exit_points=EXIT_POINTS),
     "alexnet_separable": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE, width_range=(0.05, 1.0),
-                                       search_options=SEARCH_OPTIONS),
+                                       search_options=SEARCH_OPTIONS, exit_points=EXIT_POINTS),
 }
 
 

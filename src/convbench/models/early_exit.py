@@ -1,7 +1,9 @@
 """Early-exit networks: a backbone with a cheap exit branch that stops "redundant" images early.
 
-Reference setting: VGG-19 with an exit block after its first conv block. The exit block (MaxPooling,
-Flatten, Dense layers shaped like VGG-19's head, a 2-way softmax) tells *main* images (one of the C-1
+Reference setting: VGG-19 with an exit block after its first conv block. An exit may follow any point its
+backbone declares in the registry (:attr:`~convbench.models.ModelDefaults.exit_points`: VGG-19's ``block1`` …
+``block5``, the MobileNets' and AlexNet's ``stage{i}``), so no code here names an architecture. The exit block
+(MaxPooling, Flatten, Dense layers shaped like VGG-19's head, a 2-way softmax) tells *main* images (one of the C-1
 classes of interest) from *redundant* ones (class C-1: anything else); only images that do not exit
 run the rest of the network, whose head classifies the C-1 main classes.
 
@@ -17,7 +19,6 @@ class. Exit precision and recall treat "redundant" (the exit firing) as the posi
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +27,13 @@ from keras import layers, ops
 
 from convbench.errors import ModelError
 from convbench.models._layers import make_divisible
-from convbench.models._registry import build
+from convbench.models._registry import ExitPoint, build, list_models
+from convbench.models._registry import exit_points as declared_exit_points
 from convbench.models.macs import count_macs
 from convbench.models.vgg19 import VGG19_HEAD
 
 EXIT_OUTPUT, MAIN_OUTPUT = "exit", "main"  # keys of the model's output dict
 EXIT_REDUNDANT = 1  # column of P(redundant) in the exit's softmax (column 0: P(main))
-_EXIT_POINT = re.compile(r"^(block\d+)_pool$")  # a backbone block whose pooled output can feed an exit
 
 
 @dataclass(frozen=True)
@@ -78,16 +79,18 @@ class EarlyExitModel(keras.Model):
     Labels are integers over C classes: ``0 … C-2`` the main classes, ``C-1`` redundant.
 
     Args (besides the functional ``inputs``/``outputs``/``name``):
-        exit_after: the backbone block the exit follows (``block1`` …), whose ``{exit_after}_pool`` output
-            feeds the exit.
+        exit_after: the exit point the exit follows (``block1``, ``stage2`` …: see :func:`exit_points`).
+        exit_layer: the backbone layer whose output feeds the exit (the last layer of ``exit_after``'s block);
+            ``None`` (models saved before exits could follow any point, all VGG-19): ``{exit_after}_pool``.
         threshold: exit when P(redundant) ≥ threshold (used by the metrics; deployment sets its own).
         l1_weight, l2_weight: weights of L1 and L2 in the loss (the reference: 1 and 1).
     """
 
-    def __init__(self, *args: Any, exit_after: str, threshold: float = 0.5, l1_weight: float = 1.0,
-                 l2_weight: float = 1.0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, exit_after: str, exit_layer: str | None = None, threshold: float = 0.5,
+                 l1_weight: float = 1.0, l2_weight: float = 1.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.exit_after = exit_after
+        self.exit_layer = exit_layer or f"{exit_after}_pool"
         self.threshold = float(threshold)
         self.l1_weight = float(l1_weight)
         self.l2_weight = float(l2_weight)
@@ -107,7 +110,7 @@ class EarlyExitModel(keras.Model):
     def mac_split(self) -> MacSplit:
         """MACs per image of the stem, the exit head and the rest (from :func:`~convbench.models.macs.count_macs`)."""
         names = [layer.name for layer in self.layers]
-        stem = set(names[: names.index(f"{self.exit_after}_pool") + 1])  # the exit point's ancestors come first
+        stem = set(names[: names.index(self.exit_layer) + 1])  # the exit point's ancestors come first
         macs = {"stem": 0, "exit_head": 0, "rest": 0}
         for row in count_macs(self):
             part = "exit_head" if row.name.startswith("exit_") else "stem" if row.name in stem else "rest"
@@ -115,7 +118,8 @@ class EarlyExitModel(keras.Model):
         return MacSplit(**macs)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "exit_after": self.exit_after, "threshold": self.threshold,
+        return {**super().get_config(), "exit_after": self.exit_after, "exit_layer": self.exit_layer,
+                "threshold": self.threshold,
                 "l1_weight": self.l1_weight, "l2_weight": self.l2_weight}
 
     # -- training --------------------------------------------------------------------------------
@@ -169,7 +173,7 @@ class EarlyExitModel(keras.Model):
         """
         twin = type(self).from_config(self.get_config())
         twin.set_weights(self.get_weights())
-        features = twin.get_layer(f"{self.exit_after}_pool").output
+        features = twin.get_layer(self.exit_layer).output
         return Segments(stem=keras.Model(twin.input, features, name="stem"),
                         exit_head=keras.Model(features, twin.output[EXIT_OUTPUT], name="exit_head"),
                         rest=keras.Model(features, twin.output[MAIN_OUTPUT], name="rest"))
@@ -204,16 +208,72 @@ def decisions(y: Any, exit_probs: Any, main_probs: Any, threshold: float) -> tup
     return redundant, exits, main_correct, correct
 
 
-def exit_points(model: keras.Model) -> list[str]:
-    """The blocks of ``model`` an exit can follow: every ``block{b}`` with a ``block{b}_pool`` layer."""
-    return [m.group(1) for layer in model.layers if (m := _EXIT_POINT.match(layer.name))]
+def exit_points(backbone: str) -> list[str]:
+    """The points of the registered ``backbone`` an exit can follow, in graph order (``block1`` … for VGG-19)."""
+    return [point.name for point in declared_exit_points(backbone)]
+
+
+def exit_point(backbone: str, exit_after: str) -> ExitPoint:
+    """The declared exit point ``exit_after`` of ``backbone``.
+
+    Raises:
+        ModelError: an unknown backbone, one that declares no exit point, or a point it does not have (listing
+            the ones it has).
+    """
+    points = {point.name: point for point in declared_exit_points(backbone)}
+    if not points:
+        offering = [name for name in list_models() if declared_exit_points(name)]
+        raise ModelError(f"{backbone} has no exit point an early exit could follow; backbones with exit points: "
+                         f"{', '.join(offering)}")
+    if exit_after not in points:
+        raise ModelError(f"unknown exit position exit_after={exit_after!r}; {backbone} has: {', '.join(points)}")
+    return points[exit_after]
+
+
+@dataclass(frozen=True)
+class ExitPointInfo:
+    """One exit point of a backbone as built: where the exit hangs and what the split costs (``convbench early-exit
+    points``). ``features``: the feature map ``(H, W, C)`` the exit sees; ``macs``: the :class:`MacSplit`."""
+
+    name: str
+    block: str
+    layer: str
+    features: tuple[int, ...]
+    macs: MacSplit
+
+
+def describe_exit_points(backbone: str, input_shape: tuple[int, int, int], width: float = 1.0,
+                         num_classes: int = 3, **backbone_options: Any) -> list[ExitPointInfo]:
+    """Build ``backbone`` with an exit at each of its points and describe each (layer, features, MAC split).
+
+    Raises:
+        ModelError: as :func:`early_exit` (a backbone without exit points included).
+    """
+    rows = []
+    for point in declared_exit_points(backbone) or (exit_point(backbone, ""),):  # none: exit_point raises
+        model = early_exit(input_shape, num_classes, width, backbone=backbone, exit_after=point.name,
+                           **backbone_options)
+        shape = tuple(int(d) for d in model.get_layer(model.exit_layer).output.shape[1:])
+        rows.append(ExitPointInfo(point.name, point.block, model.exit_layer, shape, model.mac_split()))
+    return rows
+
+
+def exit_layer(model: keras.Model, point: ExitPoint) -> str:
+    """The layer of ``model`` whose output an exit at ``point`` takes: the last (in graph order) of the layers
+    named ``point.block`` or ``point.block_*``."""
+    found = [layer.name for layer in model.layers
+             if layer.name == point.block or layer.name.startswith(f"{point.block}_")]
+    if not found:
+        raise ModelError(f"{model.name}: exit point {point.name!r} names block {point.block!r}, which has no layer "
+                         f"in the built model")
+    return found[-1]
 
 
 def early_exit(input_shape: tuple[int, int, int], num_classes: int, width: float = 1.0, *,
                backbone: str = "vgg19", exit_after: str = "block1", head: tuple[int, ...] = VGG19_HEAD,
                dropout: float = 0.5, threshold: float = 0.5, l1_weight: float = 1.0, l2_weight: float = 1.0,
                name: str | None = None, **backbone_options: Any) -> EarlyExitModel:
-    """A backbone (VGG-19 by default) with an exit block after ``exit_after``.
+    """A backbone (VGG-19 by default) with an exit block after its exit point ``exit_after``.
 
     Exit block: ``exit_pool`` (2x2 max pooling) → ``exit_flatten`` → ``exit_fc1``, ``exit_fc2``, … (ReLU,
     ``head`` units scaled by ``width`` like VGG-19's fc layers, dropout after each) → ``exit_predictions``
@@ -223,8 +283,8 @@ def early_exit(input_shape: tuple[int, int, int], num_classes: int, width: float
         input_shape: ``(H, W, C)`` of the input.
         num_classes: C, the main classes plus the one redundant class (at least 3).
         width: the backbone's width multiplier α, also applied to the exit's hidden layers.
-        backbone: a registered architecture with ``block{b}_pool`` layers.
-        exit_after: the block the exit follows (``block1`` … ``block5`` for VGG-19).
+        backbone: a registered architecture that declares exit points (:func:`exit_points`).
+        exit_after: the point the exit follows (``block1`` … ``block5`` for VGG-19, ``stage1`` … for the others).
         head: hidden units of the exit's Dense layers before width scaling (VGG-19's fc1, fc2).
         dropout: dropout rate after every hidden Dense layer, in the backbone's head and the exit's.
         threshold, l1_weight, l2_weight: see :class:`EarlyExitModel`.
@@ -232,7 +292,8 @@ def early_exit(input_shape: tuple[int, int, int], num_classes: int, width: float
         **backbone_options: further options of the backbone builder (``batch_norm``, ``pooling`` …).
 
     Raises:
-        ModelError: fewer than 3 classes, an exit position the backbone does not have, or a bad backbone option.
+        ModelError: fewer than 3 classes, a backbone without exit points, an exit position the backbone does not
+            have, or a bad backbone option.
 
     Example:
         >>> model = early_exit((32, 32, 1), num_classes=11, width=0.25)
@@ -241,12 +302,11 @@ def early_exit(input_shape: tuple[int, int, int], num_classes: int, width: float
     if num_classes < 3:
         raise ModelError(f"an early-exit model needs at least 2 main classes plus the redundant one, "
                          f"got num_classes={num_classes!r}")
+    point = exit_point(backbone, exit_after)  # before building: a bad position fails at once
     base = build(backbone, input_shape, num_classes - 1, width, dropout=dropout, **backbone_options)
-    points = exit_points(base)
-    if exit_after not in points:
-        raise ModelError(f"unknown exit position exit_after={exit_after!r}; {backbone} has: {', '.join(points)}")
+    after = exit_layer(base, point)
 
-    x = layers.MaxPooling2D(2, strides=2, padding="same", name="exit_pool")(base.get_layer(f"{exit_after}_pool").output)
+    x = layers.MaxPooling2D(2, strides=2, padding="same", name="exit_pool")(base.get_layer(after).output)
     x = layers.Flatten(name="exit_flatten")(x)
     for i, units in enumerate(head, start=1):
         x = layers.Dense(make_divisible(units * width), activation="relu", name=f"exit_fc{i}")(x)
@@ -254,6 +314,7 @@ def early_exit(input_shape: tuple[int, int, int], num_classes: int, width: float
             x = layers.Dropout(dropout, name=f"exit_fc{i}_dropout")(x)
     exit_probs = layers.Dense(2, activation="softmax", name="exit_predictions")(x)
     return EarlyExitModel(base.input, {EXIT_OUTPUT: exit_probs, MAIN_OUTPUT: base.output}, exit_after=exit_after,
+                          exit_layer=after,
                           threshold=threshold, l1_weight=l1_weight, l2_weight=l2_weight,
                           name=name or f"early_exit_{base.name}_{exit_after}")
 

@@ -16,17 +16,23 @@ import keras
 from keras import layers
 
 from convbench.models._layers import batch_normalization, check_options, classifier, make_divisible, model_name
-from convbench.models._registry import ModelDefaults, register_model
+from convbench.models._registry import ExitPoint, ModelDefaults, register_model
 
 STEM_FILTERS = 32
 # (pointwise filters, depthwise stride) of blocks 1–13 (the paper's Table 1).
 MOBILENET_V1_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
                        (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
 MIN_INPUT_SIZE = 32  # five stride-2 convs: a 32x32 input ends as a 1x1 feature map
+# An exit may follow each stage: the last block before a stride-2 block (where the feature map is about to halve),
+# and the last block: ``stage1`` … ``stage5`` after ``conv_pw_1``, ``conv_pw_3``, ``conv_pw_5``, ``conv_pw_11``,
+# ``conv_pw_13``.
+_STAGE_ENDS = [i for i, (_, s) in enumerate(MOBILENET_V1_BLOCKS[1:], start=1) if s == 2] + [len(MOBILENET_V1_BLOCKS)]
+EXIT_POINTS = tuple(ExitPoint(f"stage{n}", f"conv_pw_{end}") for n, end in enumerate(_STAGE_ENDS, start=1))
 
 DEFAULTS = {"mobilenet_v1": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE, scale=1 / 127.5, offset=-1.0,
                                           width_range=(0.1, 1.0),
-                                          search_options=(("pooling", ("avg", "max")), ("dropout", (0.001, 0.2))))}
+                                          search_options=(("pooling", ("avg", "max")), ("dropout", (0.001, 0.2))),
+                                          exit_points=EXIT_POINTS)}
 
 
 @register_model

@@ -12,12 +12,14 @@ names are lower-case and uniform (``block_{id}_expand`` … ``block_{id}_add``, 
 
 from __future__ import annotations
 
+import itertools
+
 import keras
 from keras import layers
 
 from convbench.errors import ModelError
 from convbench.models._layers import batch_normalization, check_options, classifier, make_divisible, model_name
-from convbench.models._registry import ModelDefaults, register_model
+from convbench.models._registry import ExitPoint, ModelDefaults, register_model
 
 STEM_FILTERS = 32
 # (expansion t, output channels c, repeats n, first stride s) per stage (the paper's Table 2).
@@ -25,11 +27,16 @@ MOBILENET_V2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2
                        (6, 160, 3, 2), (6, 320, 1, 1))
 LAST_CHANNELS = 1280
 MIN_INPUT_SIZE = 32  # five stride-2 convs: a 32x32 input ends as a 1x1 feature map
+# An exit may follow each of the paper's seven stages (its last block: ``block_0``, ``block_2``, ``block_5``,
+# ``block_9``, ``block_12``, ``block_15``, ``block_16``), whose output is its ``_add`` or ``_project_bn`` layer.
+EXIT_POINTS = tuple(ExitPoint(f"stage{n}", f"block_{end - 1}") for n, end in
+                    enumerate(itertools.accumulate(repeats for _, _, repeats, _ in MOBILENET_V2_STAGES), start=1))
 
 DEFAULTS = {"mobilenet_v2": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE, scale=1 / 127.5, offset=-1.0,
                                           width_range=(0.1, 1.0),
                                           search_options=(("pooling", ("avg", "max")),
-                                                          ("last_channels", (0, 64, 256, LAST_CHANNELS))))}
+                                                          ("last_channels", (0, 64, 256, LAST_CHANNELS))),
+                                          exit_points=EXIT_POINTS)}
 
 
 @register_model

@@ -18,15 +18,18 @@ import keras
 from keras import layers
 
 from convbench.models._layers import batch_normalization, check_options, classifier, make_divisible, model_name
-from convbench.models._registry import ModelDefaults, register_model
+from convbench.models._registry import ExitPoint, ModelDefaults, register_model
 
 VGG19_STAGES = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))  # (filters, convs) per block
 VGG19_HEAD = (512, 512)  # units of fc1, fc2
 MIN_INPUT_SIZE = 32  # five 2x2/2 pools: a 32x32 input ends as a 1x1 feature map
+# An exit may follow any block (its ``block{b}_pool``): the reference study's exit follows block1.
+EXIT_POINTS = tuple(ExitPoint(f"block{b}", f"block{b}") for b in range(1, len(VGG19_STAGES) + 1))
 
 DEFAULTS = {"vgg19": ModelDefaults(input_size=32, min_input_size=MIN_INPUT_SIZE, width_range=(0.05, 1.0),
                                    search_options=(("pooling", ("flatten", "avg", "max")),
-                                                   ("dropout", (0.0, 0.25, 0.5))))}
+                                                   ("dropout", (0.0, 0.25, 0.5))),
+                                   exit_points=EXIT_POINTS)}
 
 
 @register_model
