@@ -83,3 +83,12 @@ def test_a_tiny_search_runs_through_a_real_ray_cluster(tmp_path: Path, ray_clust
         assert t.latency is not None and (tmp_path / "search" / t.model_file).is_file()
     assert result.settings.ray == ray_cluster
     assert result.recommendation is not None and result.test_scores
+
+
+def test_under_ray_the_latency_screen_runs_on_the_timing_node_before_any_training(tmp_path: Path, ray_cluster: str):
+    # a cap no file meets: the first trial's screen (a Ray task holding the timing slot) prunes it untrained
+    result = search("digits", floor=0.05, out=tmp_path / "search", budget="10m", max_trials=1, epochs=1,
+                    space=write_space(tmp_path), ray=ray_cluster, max_latency=1e-6, progress=False)
+    (only,) = result.trials
+    assert only.pruned_before_training and only.prune_reason.startswith("over the latency cap")
+    assert only.screen_latency is not None and "/" in only.timed_on and only.trained_on is None
