@@ -14,8 +14,9 @@ Latency first, cheap first. Latency does not depend on the weights, so before a 
 model is exported as the trial would ship it and timed briefly on the target (:func:`convbench.search.trial.screen`,
 a short protocol: a screen, not the final figure). A trial whose screened latency is clearly above the fastest
 feasible trial's median (its 95 % CI's lower bound is above it) cannot be recommended, and one clearly above
-``max_latency`` breaks the hard cap: both are pruned before any training, the reason recorded on the trial. The
-screen runs only once it can prune something (a feasible trial exists, or a cap is set). For it to bite early, the
+``max_latency`` breaks the hard cap: both are pruned before any training, the reason recorded on the trial (TPE
+ranks pruned trials below every complete one, so it learns to avoid their region). The screen runs only once it
+can prune something (a feasible trial exists, or a cap is set). For it to bite early, the
 search first enqueues cheap seed trials, one per architecture at its smallest point, cheapest first
 (:mod:`convbench.search.seeds`); a resumed search never enqueues them again. Finished trials keep their
 definitive timing (the longer :class:`Timing` protocol on the trained export).
