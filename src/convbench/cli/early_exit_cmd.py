@@ -1,14 +1,15 @@
-"""CLI commands: ``convbench early-exit train|eval`` (thin wrappers over the early-exit library)."""
+"""CLI commands: ``convbench early-exit train|eval|points`` (thin wrappers over the early-exit library)."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from convbench.checks import MAX_THREADS, integer_in, number_in, output_folder
+from convbench.checks import MAX_INPUT_SIZE, MAX_THREADS, check_width, integer_in, number_in, output_folder
 from convbench.cli import app
 from convbench.cli.helptext import listed, with_default
 from convbench.cli.train_cmd import check_before_loading
@@ -21,7 +22,8 @@ from convbench.vocabulary import (
     TRAIN_DEFAULTS,
 )
 
-sub = typer.Typer(no_args_is_help=True, help="Early-exit networks: VGG-19 with an exit for redundant images.")
+sub = typer.Typer(no_args_is_help=True, help="Early-exit networks: a backbone with an exit for redundant images.")
+AUTO = "auto"  # --exit-after auto: sweep every exit point of the backbone (convbench.train.early_exit_placement)
 app.add_typer(sub, name="early-exit")
 
 
@@ -49,7 +51,18 @@ def train_command(
                                                                 "[default: all images of both sets]."),
     width: float = typer.Option(None, "--width", help=with_default("Width multiplier α of both networks",
                                                                    DEFAULT_WIDTH)),
-    exit_after: str = typer.Option(None, "--exit-after", help="Block the exit follows [default: block1]."),
+    exit_after: Annotated[list[str] | None, typer.Option(
+        "--exit-after", help=f"Exit point the exit follows (`convbench early-exit points BACKBONE` lists them); "
+                             f"repeat it, or give {AUTO!r} for all, to train each, time each as deployed and keep "
+                             f"the fastest meeting --min-accuracy [default: block1].")] = None,
+    min_accuracy: float = typer.Option(None, "--min-accuracy", help="Placement sweep: validation accuracy a point "
+                                                                    "must reach [default: the baseline's]."),
+    runtime_form: str = typer.Option(None, "--runtime-form", help=with_default(
+        f"Placement sweep: the deployed form timed, {listed(EARLY_EXIT_FORMS)}", EARLY_EXIT_FORMS[0])),
+    threads: int = typer.Option(None, "--threads", help="Placement sweep: LiteRT threads [default: 1]."),
+    repeats: int = typer.Option(None, "--repeats", help="Placement sweep: timed calls per image [default: 3]."),
+    limit: int = typer.Option(None, "--limit", help="Placement sweep: validation images timed per point "
+                                                    "[default: 200]."),
     backbone: str = typer.Option(None, "--backbone", help="Backbone architecture [default: vgg19]."),
     input_size: int = typer.Option(None, "--input-size", help="Square input side [default: the backbone's, 32]."),
     channels: int = typer.Option(None, "--channels", help="Input channels, 1 or 3 [default: the main set's]."),
@@ -67,8 +80,10 @@ def train_command(
                                                                TRAIN_DEFAULTS.seed)),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from the checkpoints in OUT."),
 ) -> None:
-    """Train the early-exit model and its baseline (the same VGG-19 without the exit) on MAIN + REDUNDANT."""
-    options = {"redundancy": redundancy, "width": width, "exit_after": exit_after, "backbone": backbone,
+    """Train the early-exit model and its baseline (the same backbone without the exit) on MAIN + REDUNDANT."""
+    points = exit_after or None
+    options = {"redundancy": redundancy, "width": width,
+               "exit_after": points[0] if points and len(points) == 1 else points, "backbone": backbone,
                "input_size": input_size, "channels": channels, "max_train": max_train, "dropout": dropout,
                "epochs": epochs, "batch_size": batch_size, "patience": patience, "seed": seed,
                "redundant_shares": redundant_share or None, "outlier_exposure": outlier_exposure,
@@ -82,12 +97,20 @@ def train_command(
         number_in("redundant_share", share, 0.0, math.inf, low_open=True)
     if max_train is not None:
         integer_in("max_train", max_train, 2)
+    if min_accuracy is not None:
+        number_in("min_accuracy", min_accuracy, 0.0, 1.0)
+    timing = _check_timing(runtime_form, repeats, limit, threads)
     from convbench.train.early_exit import train_early_exit  # lazy: keras takes seconds to import
+    from convbench.train.early_exit_placement import PlacementOptions
+
+    placement = PlacementOptions(min_accuracy, **timing)
 
     redundant = redundant or []  # none: the library's one-line error names the missing source
     result = train_early_exit(main, redundant if len(redundant) != 1 else redundant[0], out=out,
                               invert_redundant=invert_redundant, augment_cues=augment_cues, resume=resume,
-                              **_given(options))
+                              placement=placement, **_given(options))
+    if "placement" in result.report:
+        _print_placement(result.report["placement"])
     ee, base = result.report["early_exit"], result.report["baseline"]
     metrics = ee["test_metrics"]
     print(f"early exit: test accuracy {ee['test_accuracy']:.4f}, exit accuracy {metrics['exit_accuracy']:.4f} "
@@ -128,12 +151,7 @@ def eval_command(
         output_folder(out, "--out")
     if threshold is not None:
         number_in("threshold", threshold, 0.0, 1.0, low_open=True, high_open=True)
-    if runtime_form is not None and runtime_form not in EARLY_EXIT_FORMS:
-        raise ConfigError(f"form must be one of {', '.join(EARLY_EXIT_FORMS)}, got form={runtime_form!r}")
-    for name, value, low, high in (("repeats", repeats, 1, None), ("limit", limit, 2, None),
-                                   ("threads", threads, 1, MAX_THREADS)):
-        if value is not None:
-            integer_in(name, value, low, high)
+    _check_timing(runtime_form, repeats, limit, threads)
     from convbench.experiment.early_exit_evaluation import evaluate_early_exit  # lazy: the runtimes and keras
 
     options = {"redundancy": redundancy, "threshold": threshold, "form": runtime_form, "repeats": repeats,
@@ -178,6 +196,76 @@ def _print_result(result: dict[str, Any]) -> None:
         console.print(sources)
     for plot in result.get("sweep", {}).get("plots", []):
         console.print(f"plot: {plot}", highlight=False)
+
+
+def _check_timing(form: str | None, repeats: int | None, limit: int | None, threads: int | None) -> dict[str, Any]:
+    """The timing options given (form, repeats, limit, threads), checked; the unset ones left out."""
+    if form is not None and form not in EARLY_EXIT_FORMS:
+        raise ConfigError(f"form must be one of {', '.join(EARLY_EXIT_FORMS)}, got form={form!r}")
+    given = {"form": form, "repeats": repeats, "limit": limit, "threads": threads}
+    for name, low, high in (("repeats", 1, None), ("limit", 2, None), ("threads", 1, MAX_THREADS)):
+        if given[name] is not None:
+            integer_in(name, given[name], low, high)
+    return _given(given)
+
+
+def _print_placement(sweep: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"exit placement ({sweep['form']} form, batch 1, {sweep['threads']} thread(s), "
+                        f"{sweep['images']} validation images; goal: validation accuracy ≥ "
+                        f"{100 * sweep['min_accuracy']:.2f} %, {sweep['goal']})")
+    for column in ("exit after", "stem share", "exit share", "threshold", "val accuracy", "val exit accuracy",
+                   "val AUROC", "exits (timed)", "time per image (ms)", "chosen"):
+        table.add_column(column, justify="left" if column == "exit after" else "right")
+    for row in sweep["rows"]:
+        table.add_row(row["exit_after"], f"{row['stem_share']:.3f}", f"{row['exit_share']:.3f}",
+                      f"{row['threshold']:.4g}", _maybe_percent(row["val_accuracy"]),
+                      _maybe_percent(row["val_exit_accuracy"]),
+                      f"{row['val_auroc']:.3f}" if row["val_auroc"] is not None else "–",
+                      _maybe_percent(row["exit_path_share"]), f"{row['time_ms_per_image']:.3f}",
+                      "✓" if row["chosen"] else ("" if row["meets_goal"] else "below goal"))
+    Console(width=140).print(table)
+
+
+@sub.command("points")
+def points_command(
+    backbone: str = typer.Argument(..., help="A registered backbone (`convbench models` lists them)."),
+    input_size: int = typer.Option(None, "--input-size", help="Square input side [default: the backbone's]."),
+    channels: int = typer.Option(1, "--channels", help="Input channels, 1 or 3."),
+    width: float = typer.Option(None, "--width", help=with_default("Width multiplier α", DEFAULT_WIDTH)),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List the exit points BACKBONE declares: the layer each exit follows, its feature map and the MAC split."""
+    if input_size is not None:
+        integer_in("input_size", input_size, 1, MAX_INPUT_SIZE)
+    if channels not in (1, 3):
+        raise ConfigError(f"channels must be 1 or 3, got channels={channels!r}")
+    if width is not None:
+        check_width(width)
+    import dataclasses
+
+    from convbench.models import defaults
+    from convbench.models.early_exit import describe_exit_points  # lazy: keras takes seconds to import
+
+    side = input_size or defaults(backbone).input_size
+    rows = describe_exit_points(backbone, (side, side, channels), width or DEFAULT_WIDTH)
+    if as_json:
+        print(json.dumps([{**dataclasses.asdict(row), "stem_share": row.macs.stem_share,
+                           "exit_share": row.macs.exit_share} for row in rows], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"exit points of {backbone} at {side}x{side}x{channels}, width {width or DEFAULT_WIDTH:g} "
+                        f"(MACs per image)")
+    for column in ("exit after", "block", "layer", "features", "stem MACs", "exit MACs", "rest MACs", "stem share"):
+        table.add_column(column, justify="right" if "MACs" in column or "share" in column else "left")
+    for row in rows:
+        table.add_row(row.name, row.block, row.layer, "x".join(map(str, row.features)), f"{row.macs.stem:,}",
+                      f"{row.macs.exit_head:,}", f"{row.macs.rest:,}", f"{row.macs.stem_share:.3f}")
+    Console(width=140).print(table)
 
 
 def _maybe_percent(value: float | None) -> str:

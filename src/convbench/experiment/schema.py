@@ -152,7 +152,9 @@ class EarlyExitConfig(_Section):
 
     backbone: str = "vgg19"
     width: Annotated[float, Field(gt=0, le=MAX_WIDTH)] = DEFAULT_WIDTH  # inf, NaN: refused
-    exit_after: str = "block1"
+    # the exit point; "auto" or a list of points: sweep them, keep the fastest meeting min_accuracy on validation
+    exit_after: str | Annotated[list[str], Field(min_length=1)] = "block1"
+    min_accuracy: Annotated[float, Field(ge=0, le=1)] | None = None  # placement goal (None: the baseline's)
     input_size: Count | None = None  # None: the backbone's default
     channels: Literal[1, 3] | None = None  # None: the main set's
     invert_redundant: bool = False  # flip the redundant set's polarity (Omniglot's dark strokes → MNIST's light)
@@ -178,7 +180,8 @@ class EarlyExitConfig(_Section):
     exit_rate: Annotated[float, Field(gt=0, lt=1)] | None = None  # … or: all images exiting
 
     def label(self) -> str:
-        return f"early_exit_{self.backbone}_{width_text(self.width)}_{self.exit_after}"
+        place = self.exit_after if isinstance(self.exit_after, str) else "-".join(self.exit_after)
+        return f"early_exit_{self.backbone}_{width_text(self.width)}_{place}"
 
     @model_validator(mode="after")
     def _open_world(self) -> EarlyExitConfig:

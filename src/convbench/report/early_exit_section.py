@@ -1,7 +1,8 @@
 """The early-exit part of a study report: the reference study's table for the baseline and the early-exit
 model, the analytic saving next to the measured one, the sweeps (time vs redundancy, accuracy vs threshold),
-the open-world table "trained on → tested on" (exit accuracy, AUROC and FPR at 95 % TPR per redundant source)
-and, for a calibrated exit, the validation threshold sweep with the chosen point.
+the open-world table "trained on → tested on" (exit accuracy, AUROC and FPR at 95 % TPR per redundant source),
+for a calibrated exit the validation threshold sweep with the chosen point, and for an exit placed by a sweep
+the placement table (each candidate point's MAC split, validation figures and deployed time; the pick).
 """
 
 from __future__ import annotations
@@ -64,12 +65,31 @@ def early_exit_sections(evaluations: list[dict[str, Any]], plots: Path) -> list[
                   caption="Training (Keras, test split of the training mix)."),
         ]
         blocks += _sweep_figures(ee, plots)
-        if training.get("calibration") and ee["model"] not in calibration_drawn:
+        if ee["model"] not in calibration_drawn:
+            if training.get("placement"):
+                blocks.append(placement_table(training["placement"]))
+            if training.get("calibration"):
+                blocks.append(_calibration_figure(ee["model"], training["calibration"], plots))
             calibration_drawn.add(ee["model"])
-            blocks.append(_calibration_figure(ee["model"], training["calibration"], plots))
         sections.append(Section(f"Early exit: {ee['form']} form, {ee['threads']} thread{'s' * (ee['threads'] > 1)}",
                                 blocks))
     return sections
+
+
+def placement_table(sweep: dict[str, Any]) -> Table:
+    """The placement sweep (a ``PlacementSweep`` as JSON): one row per candidate point, the pick marked."""
+    rows = [[row["exit_after"], f"{row['macs']['stem']:,}", f"{row['macs']['exit_head']:,}", f"{row['macs']['rest']:,}",
+             f"{row['stem_share']:.3f}", fmt.percent(row["val_accuracy"]), fmt.percent(row["val_exit_accuracy"]),
+             _number(row["val_auroc"]), fmt.percent(row["exit_path_share"]), f"{row['time_ms_per_image']:.3f}",
+             "chosen" if row["chosen"] else ("" if row["meets_goal"] else "below goal")] for row in sweep["rows"]]
+    return Table(["exit after", "stem MACs", "exit MACs", "rest MACs", "stem share", "val accuracy",
+                  "val exit accuracy", "val AUROC", "exits (timed)", "ms per image", ""], rows,
+                 caption=f"Exit placement: each point trained alike, scored on the validation split and timed at "
+                         f"batch 1 in its deployed {sweep['form']} LiteRT form ({sweep['threads']} thread(s), "
+                         f"{sweep['images']} validation images at the study's redundancy, {sweep['repeats']} calls "
+                         f"each, median per image); the fastest with validation accuracy ≥ "
+                         f"{fmt.percent(sweep['min_accuracy'])} ({sweep['goal']}) is kept"
+                         f"{'' if sweep['chosen'] else ': none reached it'}.")
 
 
 def open_world_sections(evaluations: list[dict[str, Any]]) -> list[Section]:

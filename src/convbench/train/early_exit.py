@@ -19,12 +19,18 @@ redundant class may come from several sources at stated shares, training images 
 threshold may be calibrated on the validation split for a stated goal (:mod:`convbench.train.open_world`); the
 card records each (``early_exit.open_world``, ``early_exit.calibration``) and the exported files default to the
 calibrated threshold.
+
+Given several exit points (``exit_after="auto"`` or a list), the exit is trained at each, scored on validation and
+timed as deployed, and the fastest one meeting the accuracy goal becomes ``DIR/early_exit``
+(:mod:`convbench.train.early_exit_placement`; each candidate stays in ``DIR/placement/<point>/``, the sweep in
+``DIR/placement.json``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,7 +40,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from convbench.artifacts import EarlyExitSettings, ModelCard
+from convbench.artifacts import EarlyExitSettings, ModelCard, read_card, write_card
 from convbench.checks import TrainingOptions
 from convbench.data import Dataset, MixSettings, Preprocessing, Split, build_mix, check_redundancy, load, load_pools
 from convbench.data.mix import RedundantSource
@@ -44,7 +50,17 @@ from convbench.io import read_json, write_json
 from convbench.locks import locks_output
 from convbench.models import defaults
 from convbench.models.early_exit import EXIT_OUTPUT, EXIT_REDUNDANT, EarlyExitModel, early_exit
-from convbench.train.loop import MODEL_FILE, REPORT_FILE, FitSettings, run_fit, write_outputs
+from convbench.train.early_exit_placement import (
+    PLACEMENT_DIR,
+    PLACEMENT_FILE,
+    Candidate,
+    PlacementError,
+    PlacementOptions,
+    PlacementSweep,
+    candidate_points,
+    place_exit,
+)
+from convbench.train.loop import MODEL_FILE, REPORT_FILE, FitSettings, Run, run_fit, write_outputs
 from convbench.train.open_world import Calibration, calibrate, check_goal
 from convbench.train.pipeline import make_dataset
 from convbench.train.splits import split_settings, training_splits
@@ -78,7 +94,8 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
                      redundant_shares: Sequence[float] | None = None, augment_cues: bool = False,
                      outlier_exposure: str | Dataset | None = None, outlier_share: float = DEFAULT_OUTLIER_SHARE,
                      max_false_exit: float | None = None, exit_rate: float | None = None,
-                     width: float = DEFAULT_WIDTH, exit_after: str = "block1",
+                     width: float = DEFAULT_WIDTH, exit_after: str | Sequence[str] = "block1",
+                     placement: PlacementOptions | None = None,
                      backbone: str = "vgg19", input_size: int | None = None, channels: int | None = None,
                      invert_redundant: bool = False, max_train: int | None = None,
                      epochs: int = TRAIN_DEFAULTS.epochs, batch_size: int = TRAIN_DEFAULTS.batch_size,
@@ -104,7 +121,10 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
         max_false_exit, exit_rate: calibrate the exit threshold on the validation split for one goal: at most
             this share of main-class images exits, or of all images (at most one of the two).
         width: width multiplier α of both networks.
-        exit_after: the block the exit follows (``block1`` … ``block5``).
+        exit_after: the point the exit follows (``block1`` … ``block5`` for VGG-19, see
+            :func:`~convbench.models.early_exit.exit_points`); ``"auto"`` or a list of points: sweep them and keep
+            the fastest meeting the accuracy goal (module docstring).
+        placement: the sweep's accuracy goal and timing (default :class:`PlacementOptions`); one point: unused.
         backbone: the registered backbone (``vgg19``).
         input_size: square input side (default: the backbone's); channels: 1 or 3 (default: the main set's).
         invert_redundant: invert the redundant images before mixing (see :class:`MixSettings`).
@@ -120,7 +140,9 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
             or a calibration goal out of range or unreachable on the validation split.
         DataError: data that cannot be loaded, a redundant set sharing classes with the main set, an empty
             redundant source, or one whose images cannot be brought to the model's channels and size.
-        ModelError: an unknown backbone or exit position, or an impossible model option.
+        ModelError: an unknown backbone, one without exit points, an exit position it does not have, or an
+            impossible model option.
+        PlacementError: a sweep in which no point meets the accuracy goal (the sweep is written first).
     """
     started = time.perf_counter()
     check_redundancy(redundancy)
@@ -128,6 +150,8 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
     if max_train is not None and max_train < 2:
         raise ConfigError(f"max_train must be at least 2, got max_train={max_train!r}")
     goal = _goal(max_false_exit, exit_rate)
+    points = candidate_points(backbone, exit_after)  # before any data: a bad point fails at once
+    placement = placement or PlacementOptions()
     sources = _sources(redundant, redundant_shares, outlier_exposure, outlier_share)
     model_options = {"dropout": dropout, **model_options}
     main_set = _load(main)
@@ -135,10 +159,13 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
     side = input_size or arch_defaults.input_size
     preprocessing = Preprocessing((side, side), channels or main_set.image_shape[2], arch_defaults.scale,
                                   arch_defaults.offset)
-    # built before the redundant set is loaded: a bad exit position or option fails in a second
-    keras.utils.set_random_seed(seed)
-    model = early_exit(preprocessing.input_shape, main_set.num_classes + 1, width, backbone=backbone,
-                       exit_after=exit_after, l1_weight=l1_weight, l2_weight=l2_weight, **model_options)
+    # built before the redundant set is loaded: a bad model option fails in a second
+    def network(point: str) -> EarlyExitModel:
+        keras.utils.set_random_seed(seed)  # every candidate point starts from the same draw
+        return early_exit(preprocessing.input_shape, main_set.num_classes + 1, width, backbone=backbone,
+                          exit_after=point, l1_weight=l1_weight, l2_weight=l2_weight, **model_options)
+
+    model = network(points[0])
     redundant_sets = [_load(spec) for spec, _, _ in sources]
     names = [_source(spec, dataset) for (spec, _, _), dataset in zip(sources, redundant_sets, strict=True)]
     several = tuple(RedundantSource(name, share) for name, (_, share, _) in zip(names, sources, strict=True))
@@ -149,7 +176,6 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
     mixed = build_mix(*pools, settings)
     if augment_cues:
         mixed = with_cues_removed(mixed, val_fraction=val_fraction, seed=seed)
-    macs = model.mac_split()
     open_world = None
     if len(sources) > 1 or augment_cues:
         open_world = {"sources": [{"spec": name, "share": share, "role": role}
@@ -158,26 +184,71 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
 
     out = Path(out)
     fitting = FitSettings(epochs, batch_size, patience, seed, augment, val_fraction, learning_rate, resume, progress)
-    ee_settings = {"backbone": backbone, "exit_after": exit_after, "l1_weight": l1_weight, "l2_weight": l2_weight,
-                   "mix": settings.to_dict(), "macs": dataclasses.asdict(macs),
-                   "stem_share": macs.stem_share, "exit_share": macs.exit_share,
-                   **({"open_world": open_world} if open_world is not None else {})}
-    ee_report = _fit(model, mixed, preprocessing, out / EARLY_EXIT_DIR, width=width, settings=ee_settings,
-                     model_options=model_options, fitting=fitting, goal=goal)
-    baseline = train(backbone, mixed, out=out / BASELINE_DIR, width=width, input_size=settings.size,
+
+    def ee_settings(network: EarlyExitModel) -> dict[str, Any]:
+        macs = network.mac_split()
+        return {"backbone": backbone, "exit_after": network.exit_after, "l1_weight": l1_weight,
+                "l2_weight": l2_weight, "mix": settings.to_dict(), "macs": dataclasses.asdict(macs),
+                "stem_share": macs.stem_share, "exit_share": macs.exit_share,
+                **({"open_world": open_world} if open_world is not None else {})}
+
+    def fit(network: EarlyExitModel, folder: Path) -> tuple[dict[str, Any], Run]:
+        return _fit(network, mixed, preprocessing, folder, width=width, settings=ee_settings(network),
+                    model_options=model_options, fitting=fitting, goal=goal)
+
+    def fit_baseline() -> Any:
+        return train(backbone, mixed, out=out / BASELINE_DIR, width=width, input_size=settings.size,
                      channels=settings.channels, **dataclasses.asdict(fitting), **model_options)
+
+    sweep = None
+    if len(points) == 1:
+        ee_report, _ = fit(model, out / EARLY_EXIT_DIR)
+        baseline = fit_baseline()
+    else:  # the baseline first: its validation accuracy is the default goal
+        baseline = fit_baseline()
+        given = placement.min_accuracy is not None
+        target = placement.min_accuracy if given else baseline.report["val_accuracy"]
+
+        def fit_at(point: str) -> Candidate:
+            folder = out / PLACEMENT_DIR / point
+            report, run = fit(model if point == points[0] else network(point), folder)
+            return Candidate(run.model, folder / MODEL_FILE, report["val_accuracy"], run.splits["val"])
+
+        sweep = place_exit(points, fit_at, preprocessing, backbone=backbone, min_accuracy=target,
+                           goal="given" if given else "baseline", redundancy=redundancy, options=placement, seed=seed)
+        ee_report = _adopt(sweep, out)
+    macs = read_card(out / EARLY_EXIT_DIR / MODEL_FILE).early_exit  # the kept exit's (the sweep's pick)
 
     report = {"mix": settings.to_dict(), "class_names": list(mixed.class_names),
               "sizes": {name: len(getattr(mixed, name)) for name in ("train", "test")},
               "early_exit": {k: ee_report[k] for k in (*_SUMMARY, "test_metrics")},
               "baseline": {k: baseline.report[k] for k in _SUMMARY},
-              "macs": ee_settings["macs"], "stem_share": macs.stem_share, "exit_share": macs.exit_share,
-              "width": width, "backbone": backbone, "exit_after": exit_after,
+              "macs": macs.macs, "stem_share": macs.stem_share, "exit_share": macs.exit_share,
+              "width": width, "backbone": backbone, "exit_after": macs.exit_after,
+              **({"placement": sweep.to_dict()} if sweep is not None else {}),
               **({"open_world": open_world} if open_world is not None else {}),
               **({"calibration": ee_report["calibration"]} if "calibration" in ee_report else {}),
               "wall_seconds": round(time.perf_counter() - started, 3), "environment": environment()}
     report_path = write_json(out / REPORT_FILE, report)
     return EarlyExitTrainResult(out / EARLY_EXIT_DIR / MODEL_FILE, baseline.model_path, report_path, report)
+
+
+def _adopt(sweep: PlacementSweep, out: Path) -> dict[str, Any]:
+    """Make the sweep's pick ``out/early_exit`` (its model, report, and card with the sweep in ``extra.placement``)
+    and write ``out/placement.json``; the pick's report. :class:`PlacementError` when no point met the goal."""
+    sweep.write(out / PLACEMENT_FILE)
+    if sweep.chosen is None:
+        best = max(sweep.rows, key=lambda row: row.val_accuracy)
+        raise PlacementError(f"no exit placement reaches validation accuracy ≥ {sweep.min_accuracy:.4f} "
+                             f"({sweep.goal}); the best, {best.exit_after}, reaches {best.val_accuracy:.4f} "
+                             f"(sweep: {out / PLACEMENT_FILE})")
+    source, target = out / PLACEMENT_DIR / sweep.chosen, out / EARLY_EXIT_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    card = read_card(source / MODEL_FILE)
+    for name in (MODEL_FILE, REPORT_FILE):
+        shutil.copyfile(source / name, target / name)
+    write_card(target / MODEL_FILE, card.evolve(extra={"placement": sweep.to_dict()}))
+    return read_json(target / REPORT_FILE)
 
 
 def read_mix_settings(directory: str | os.PathLike[str]) -> MixSettings:
@@ -201,10 +272,11 @@ def _source(spec: str | Dataset, dataset: Dataset) -> str:
 
 def _fit(model: EarlyExitModel, mixed: Dataset, preprocessing: Preprocessing, out: Path, *, width: float,
          settings: dict[str, Any], model_options: dict[str, Any], fitting: FitSettings,
-         goal: tuple[str, float] | None) -> dict[str, Any]:
+         goal: tuple[str, float] | None) -> tuple[dict[str, Any], Run]:
     """Fit the early-exit model with the driver :func:`convbench.train.train` uses (same splits, batches, early
     stopping and checkpoints), calibrate its threshold on the validation split when ``goal`` is given (the saved
-    model and every score below use it); write its model, card and report to ``out``."""
+    model and every score below use it); write its model, card and report to ``out``. Returns the report and the
+    run (its model and splits)."""
     started = time.perf_counter()
 
     def compiled() -> EarlyExitModel:
@@ -232,7 +304,7 @@ def _fit(model: EarlyExitModel, mixed: Dataset, preprocessing: Preprocessing, ou
                         threshold=run.model.threshold,
                         **({"calibration": calibration.to_dict()} if calibration is not None else {}))
     write_outputs(out, run.model, card, report)
-    return report
+    return report, run
 
 
 def _evaluate(model: EarlyExitModel, part: Split, preprocessing: Preprocessing) -> dict[str, float]:

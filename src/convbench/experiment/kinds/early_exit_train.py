@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from convbench.data import Dataset, check_spec
-from convbench.errors import ConfigError, DataError
+from convbench.errors import ConfigError, DataError, ModelError
 from convbench.experiment.inputs import DataInputs, TrainingInputs, data_inputs, fingerprint
 from convbench.experiment.step import Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
 from convbench.train.early_exit import train_early_exit
+from convbench.train.early_exit_placement import PlacementOptions, candidate_points
 from convbench.vocabulary import DEFAULT_OUTLIER_SHARE
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ class EarlyExitTrainSettings(DataInputs, TrainingInputs):
 
     backbone: str
     width: float
-    exit_after: str
+    exit_after: str | tuple[str, ...]  # one point, "auto" or several: a placement sweep
     input_size: int | None
     channels: int | None
     invert_redundant: bool
@@ -51,6 +52,12 @@ class EarlyExitTrainSettings(DataInputs, TrainingInputs):
     outlier_share: float = DEFAULT_OUTLIER_SHARE
     max_false_exit: float | None = None
     exit_rate: float | None = None
+    # placement sweep (left out of the key at their defaults, which a one-point study keeps)
+    min_accuracy: float | None = None
+    place_form: str = PlacementOptions.form
+    place_threads: int = PlacementOptions.threads
+    place_repeats: int = PlacementOptions.repeats
+    place_limit: int = PlacementOptions.limit
 
 
 class EarlyExitTrainOutputs(StepOutputs):
@@ -72,6 +79,7 @@ class EarlyExitTrainOutputs(StepOutputs):
     trained_on: tuple[str, ...] = ()
     threshold: float | None = None  # the calibrated one (None: not calibrated)
     calibration: dict[str, Any] | None = None
+    placement: dict[str, Any] | None = None  # the placement sweep (PlacementSweep.to_dict()), None: one point
 
 
 def redundant_data(settings: EarlyExitTrainSettings, ctx: StepContext) -> Dataset | list[Dataset]:
@@ -96,7 +104,7 @@ class EarlyExitTrainKind(StepKind[EarlyExitTrainSettings, EarlyExitTrainOutputs]
         train = {k: getattr(experiment.train, k) for k in _TRAIN_FIELDS}
         overrides = {k: getattr(ee, k) for k in ("epochs", "batch_size", "patience") if getattr(ee, k) is not None}
         common = {**{k: getattr(ee, k) for k in _MODEL_FIELDS}, **(train | overrides),
-                  **data_inputs(experiment.data.main), **_calibration(ee)}
+                  **data_inputs(experiment.data.main), **_calibration(ee), **_placement(ee)}
         if not ee.runs:
             redundant = experiment.data.redundant
             assert redundant is not None  # the schema requires it with [early_exit] and no runs
@@ -118,11 +126,12 @@ class EarlyExitTrainKind(StepKind[EarlyExitTrainSettings, EarlyExitTrainOutputs]
     def run(self, step: Step[EarlyExitTrainSettings], ctx: StepContext) -> EarlyExitTrainOutputs:
         s = step.settings
         options = {k: getattr(s, k) for k in (*_MODEL_FIELDS, *_TRAIN_FIELDS)}
+        placement = PlacementOptions(s.min_accuracy, s.place_form, s.place_threads, s.place_repeats, s.place_limit)
         open_world = {"redundant_shares": [share for _, share in s.sources] or None, "augment_cues": s.augment_cues,
                       "outlier_exposure": ctx.datasets(s.outlier_exposure) if s.outlier_exposure else None,
                       "outlier_share": s.outlier_share, "max_false_exit": s.max_false_exit, "exit_rate": s.exit_rate}
         result = train_early_exit(ctx.datasets(s.data), redundant_data(s, ctx), out=ctx.dir, resume=True,
-                                  progress=ctx.progress, **options, **open_world)
+                                  progress=ctx.progress, placement=placement, **options, **open_world)
         report = result.report
         return EarlyExitTrainOutputs(
             model=str(result.model_path.relative_to(ctx.dir)), baseline=str(result.baseline_path.relative_to(ctx.dir)),
@@ -131,7 +140,7 @@ class EarlyExitTrainKind(StepKind[EarlyExitTrainSettings, EarlyExitTrainOutputs]
             exit_accuracy=report["early_exit"]["test_metrics"].get("exit_accuracy"),
             params=report["early_exit"]["params"], baseline_params=report["baseline"]["params"],
             stem_share=report["stem_share"], exit_share=report["exit_share"], backbone=s.backbone, width=s.width,
-            exit_after=s.exit_after, trained_on=s.trained_on,
+            exit_after=report["exit_after"], trained_on=s.trained_on, placement=report.get("placement"),
             threshold=report["calibration"]["threshold"] if "calibration" in report else None,
             calibration=report.get("calibration"))
 
@@ -139,6 +148,22 @@ class EarlyExitTrainKind(StepKind[EarlyExitTrainSettings, EarlyExitTrainOutputs]
         exit_accuracy = outputs.exit_accuracy if outputs.exit_accuracy is not None else float("nan")
         return (f"test accuracy {outputs.test_accuracy:.1%} (baseline {outputs.baseline_test_accuracy:.1%}), "
                 f"exit accuracy {exit_accuracy:.1%}")
+
+
+def _placement(ee: EarlyExitConfig) -> dict[str, Any]:
+    """The placement sweep's settings, checked now (a point the backbone lacks fails the plan, naming the key):
+    ``exit_after`` as a tuple and the sweep's goal and timing when it names several points (or ``auto``), else
+    nothing (a one-point study keeps its key)."""
+    try:
+        points = candidate_points(ee.backbone, ee.exit_after)
+    except (ModelError, ConfigError) as e:
+        raise ConfigError(f"early_exit.exit_after: {e}") from None
+    if isinstance(ee.exit_after, str) and ee.exit_after != "auto":
+        return {}
+    limit = ee.limit if ee.limit is not None else PlacementOptions.limit
+    return {"exit_after": ee.exit_after if isinstance(ee.exit_after, str) else tuple(points),
+            "min_accuracy": ee.min_accuracy, "place_form": ee.forms[0], "place_threads": ee.threads[0],
+            "place_repeats": ee.repeats, "place_limit": limit}
 
 
 def _calibration(ee: EarlyExitConfig) -> dict[str, float | None]:

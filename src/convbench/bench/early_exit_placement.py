@@ -1,0 +1,56 @@
+"""Timing one exit placement as deployed: the exported early-exit file at batch 1, image by image, on a mix.
+
+Where an exit pays off depends on more than MACs: a later exit rejects more images but costs more before it
+decides, and LiteRT's per-op overheads do not scale with MACs. So the placement sweep
+(:mod:`convbench.train.early_exit_placement`) times each candidate's deployed file on validation images at the
+study's redundancy and compares mean times per image; this module is that measurement, and only that.
+
+Each image is timed ``repeats`` times after one warm-up call and its median counts (the protocol of
+:func:`convbench.bench.early_exit.time_mix`, without a baseline to alternate with: the candidates are compared
+with each other, each on the very same images).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from convbench.bench.timer import Timer
+from convbench.errors import ConfigError
+from convbench.runtime.early_exit import EarlyExitRunner
+
+
+@dataclass(frozen=True)
+class ImageTimes:
+    """Per-image results of :func:`time_images`."""
+
+    seconds: np.ndarray  # (N,) each image's median over its repeats
+    exited: np.ndarray  # (N,) bool: the image took the exit path
+
+    @property
+    def mean_ms(self) -> float:
+        """Mean time per image (ms): what the mix costs per image, exits and full paths together."""
+        return 1e3 * float(self.seconds.mean())
+
+    @property
+    def exit_share(self) -> float:
+        """Share of the timed images that took the exit path."""
+        return float(self.exited.mean())
+
+
+def time_images(runner: EarlyExitRunner, images: np.ndarray, repeats: int = 3) -> ImageTimes:
+    """Time the loaded ``runner`` on each of ``images`` (float32 ``(N, H, W, C)``) at batch 1, at its threshold.
+
+    Raises:
+        ConfigError: ``repeats`` < 1 or no images.
+    """
+    if repeats < 1:
+        raise ConfigError(f"repeats must be at least 1, got repeats={repeats!r}")
+    if len(images) == 0:
+        raise ConfigError("no images to time the placement on")
+    seconds, exited = np.zeros(len(images)), np.zeros(len(images), bool)
+    for i, image in enumerate(images[:, None]):  # (1, H, W, C) each
+        seconds[i] = Timer(runner.invoke, setup=lambda image=image: runner.set_input(image)).timeit(repeats).median
+        exited[i] = runner.exited
+    return ImageTimes(seconds, exited)
