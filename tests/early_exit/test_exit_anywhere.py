@@ -105,3 +105,18 @@ def _saved(model: EarlyExitModel, arch: str, point: str, out: Path) -> Path:
                                                   split.exit_share))
     path, _ = write_outputs(out, model, card)
     return path
+
+
+def test_a_model_saved_before_exit_layer_existed_still_loads_and_splits(tmp_path):
+    model = early_exit((SIDE, SIDE, 1), CLASSES, 0.0625, exit_after="block2")
+    path = _saved(model, "vgg19", "block2", tmp_path)
+    config = model.get_config()
+    del config["exit_layer"]  # what files written before exits could follow any point hold
+    legacy = EarlyExitModel.from_config(config)
+    assert legacy.exit_layer == "block2_pool" and legacy.mac_split() == model.mac_split()
+    loaded = keras.models.load_model(path)
+    assert loaded.exit_layer == "block2_pool"
+    legacy.set_weights(loaded.get_weights())
+    x = np.random.default_rng(0).random((2, SIDE, SIDE, 1), dtype=np.float32)
+    segments = legacy.segments()
+    np.testing.assert_allclose(segments.rest(segments.stem(x)), loaded(x, training=False)["main"], atol=1e-5)
