@@ -9,9 +9,12 @@ is one timing away:
   its first layer has one input channel) and the exit head (fully connected layers: weight reads, not MACs);
 - cutting the backbone in two costs something: the stem and the rest run as two graphs (two delegate
   partitions, the features written out and read back; in the chained form a second interpreter invoke);
-- each path pays for what the deployed form adds around the parts: in the single file the ``IF`` op (branch
-  dispatch, the features copied into the branch subgraph, the output joined); in the chained form the Python
-  decision and the copy of the features from one interpreter to the other.
+- each path pays for what the deployed form adds around the parts ("the form's own work"): in the single file
+  the ``IF`` op and its glue (P(redundant) and the threshold sliced out, the comparison, the branch dispatch,
+  the output joined, and a copy of the features into whichever branch runs: the ``IF`` kernel copies its
+  operands into the active branch's inputs, so the empty exit branch receives them too); in the chained form
+  the Python decision and the second ``invoke`` call, and the copy of the features from one interpreter to
+  the other (its own row).
 
 With B the backbone's time and E, C the exit and continue paths' times, the saving the paths give at a share f
 of exiting images is ``1 − (f·E + (1 − f)·C) / B``; the gap between it and the ideal at r is exactly the sum of
@@ -184,18 +187,16 @@ class PathBreakdown:
         copy = paths.get(COPY, 0.0)
         cut = t["stem"] + t["rest"] - 1
         from_paths = 1 - (f * paths["exit_path"] + (1 - f) * paths["continue_path"])
-        glue = _GLUE[form]
         missing = [MissingShare("images exiting (f) ≠ redundancy (r): (r − f)·(1 − s)", (r - f) * (1 - s)),
                    MissingShare("stem slower than its MAC share: f·(s_t − s)", f * (t["stem"] - s)),
                    MissingShare("exit head slower than its MAC share: h_t − h", t["exit_head"] - h),
                    MissingShare("backbone cut in two (second graph, features written and read): (1 − f)·k",
                                 (1 - f) * cut),
-                   MissingShare(f"exit path beyond stem + head ({glue[0]}): f·o_E", f * exit_overhead),
-                   MissingShare(f"continue path beyond its parts ({glue[1]}): (1 − f)·o_C",
-                                (1 - f) * (continue_overhead - copy))]
-        if COPY in paths:
-            missing.append(MissingShare("copy of the features between the interpreters: (1 − f)·copy",
-                                        (1 - f) * copy))
+                   MissingShare("exit path beyond stem + head (the form's own work): f·o_E", f * exit_overhead),
+                   MissingShare("continue path beyond its parts (the form's own work, copy aside): (1 − f)·o_C",
+                                (1 - f) * (continue_overhead - copy)),
+                   MissingShare("copy of the features between the chained interpreters: (1 − f)·copy",
+                                (1 - f) * copy)]
         if measured is not None:
             missing.append(MissingShare("image by image on the mix vs the steady-state paths", from_paths - measured))
         shares = {**{name: t[name] for name in ("stem", "exit_head", "rest")}, "cut": cut,
@@ -208,11 +209,6 @@ class PathBreakdown:
                 "forms": {form: {k: m.to_dict() for k, m in items.items()} for form, items in self.forms.items()},
                 "stem_share": self.stem_share, "exit_share": self.exit_share, "images": self.images,
                 "protocol": self.protocol}
-
-
-# what each form adds around its parts, on the exit path and on the continue path
-_GLUE = {"single": ("IF op dispatch, slices, comparison, output join", "IF op: features into the branch, join"),
-         "chained": ("Python decision", "Python decision, second invoke call")}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,253 @@
+"""Early exit vs baseline accuracy, paired (issue 14, item 6): same data, same budget, same seeds.
+
+For each pair (MNIST / Omniglot at 57 % redundancy, CIFAR-10 / GTSRB at 28.6 %: the pairs of
+``benchmarks/early_exit.py``) and each seed, :func:`convbench.train.early_exit.train_early_exit` trains the
+early-exit VGG-19 (exit after block 1) and its baseline (the same VGG-19 without the exit, same C classes) on
+the same mix, splits, width, training images, epochs, batch size, patience and seed. Validation (a seeded,
+stratified tenth of the training part) alone steers training: early stopping on it, and the exit threshold
+(0.5, or calibrated on it with ``--max-false-exit``). The test split is scored once, at the end: the
+early-exit model under its deployed decision rule, the baseline by its argmax over the C classes.
+
+Reported per pair: test images, both accuracies, their difference with a 95 % bootstrap CI over images and
+McNemar's exact test, per seed and pooled over seeds (:mod:`convbench.bench.early_exit_accuracy`). Targets:
+early exit ≥ baseline on every pair (the pooled difference ≥ 0), and ≥ 99.3 % on MNIST / Omniglot (the
+reference study's baseline).
+
+Budgets (``--budget``; any of ``--width``, ``--max-train``, ``--epochs``, ``--patience``, ``--seeds`` overrides):
+
+- ``quick``: smoke test (600 images, 1 epoch, 1 seed);
+- ``study``: what the ``mnist-omniglot-early-exit`` study trains (width 0.25, 12,000 training images, ≤ 10
+  epochs, patience 3), 3 seeds: ~10 min per seed and pair on 2 cores (its one run gave 98.9 % early exit
+  against 99.3 % baseline on MNIST / Omniglot: short of the target);
+- ``full``: width 0.25, every training image of the mix (for MNIST / Omniglot bounded by Omniglot's share at
+  57 % redundancy; the size is recorded per seed), ≤ 15 epochs, patience 4, 3 seeds.
+
+Trained models stay in ``--runs`` (one folder per pair, budget and seed; an existing one is reused, so an
+interrupted run continues where it stopped). Writes ``benchmarks/results/early_exit_accuracy.{json,md}``.
+
+Usage:
+    nohup nice -n 5 python benchmarks/early_exit_accuracy.py --budget full > runs/early_exit_accuracy.log 2>&1 &
+    python benchmarks/early_exit_accuracy.py --budget quick --pairs mnist/omniglot   # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from convbench.bench.early_exit import decide
+from convbench.bench.early_exit_accuracy import PairedComparison, paired_comparison, pooled_comparison
+from convbench.data import held_out_mix
+from convbench.env import environment
+from convbench.experiment.early_exit_evaluation import TrainedFolder
+from convbench.io import read_json, write_json, write_text
+from convbench.models.early_exit import EXIT_OUTPUT, EXIT_REDUNDANT, MAIN_OUTPUT
+from convbench.report.document import Document, Paragraph, Section, Table
+from convbench.report.markdown import render_markdown
+from convbench.train.early_exit import train_early_exit
+from convbench.train.evaluation import keras_probabilities, load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+REFERENCE_ACCURACY = 0.993  # the reference study's baseline on MNIST / Omniglot
+BATCH_SIZE = 64  # as the study trains
+
+
+@dataclass(frozen=True)
+class Pair:
+    name: str
+    main: str  # data spec, {data} is the shared data folder
+    redundant: str
+    redundancy: float
+    channels: int
+    reference: float | None  # accuracy the early-exit model must reach on this pair, if any
+
+
+PAIRS = (
+    Pair("mnist/omniglot", "mnist:{data}/mnist", "omniglot:{data}/omniglot/images_background.zip", 0.57, 1,
+         REFERENCE_ACCURACY),
+    Pair("cifar10/gtsrb", "cifar10:{data}/cifar10-jpeg.zip", "gtsrb:{data}/gtsrb", 0.286, 3, None),
+)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What each model of a pair gets: the same for the early-exit model and its baseline."""
+
+    width: float
+    max_train: int | None  # None: every training image of the mix
+    epochs: int
+    patience: int
+    seeds: tuple[int, ...]
+
+    @property
+    def tag(self) -> str:
+        return f"w{self.width:g}-n{self.max_train or 'all'}-e{self.epochs}-p{self.patience}"
+
+
+BUDGETS = {"quick": Budget(0.25, 600, 1, 1, (0,)), "study": Budget(0.25, 12000, 10, 3, (0, 1, 2)),
+           "full": Budget(0.25, None, 15, 4, (0, 1, 2))}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="shared data folder")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "early_exit_accuracy", help="trained models")
+    parser.add_argument("--budget", choices=sorted(BUDGETS), default="study", help="preset budget (study)")
+    parser.add_argument("--width", type=float, help="width multiplier of both networks (from --budget)")
+    parser.add_argument("--max-train", type=int, help="training mix cap, stratified; 0: all (from --budget)")
+    parser.add_argument("--epochs", type=int, help="most epochs per model (from --budget)")
+    parser.add_argument("--patience", type=int, help="early-stopping patience on validation (from --budget)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="seeds: one training run of both models each "
+                                                             "(from --budget)")
+    parser.add_argument("--max-false-exit", type=float,
+                        help="calibrate the exit threshold on validation: at most this share of main images exits "
+                             "(default: threshold 0.5)")
+    parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (10000)")
+    parser.add_argument("--pairs", nargs="*", default=[p.name for p in PAIRS], help="pairs to run")
+    return parser.parse_args()
+
+
+def budget_of(args: argparse.Namespace) -> Budget:
+    """The ``--budget`` preset with the options given on the command line in place of its own."""
+    overrides = {"width": args.width, "epochs": args.epochs, "patience": args.patience,
+                 "seeds": tuple(args.seeds) if args.seeds else None}
+    chosen = replace(BUDGETS[args.budget], **{k: v for k, v in overrides.items() if v is not None})
+    if args.max_train is not None:
+        chosen = replace(chosen, max_train=args.max_train or None)  # 0: every training image
+    return chosen
+
+
+def main() -> None:
+    args = parse_args()
+    budget = budget_of(args)
+    started = time.perf_counter()
+    pairs = [run_pair(pair, budget, args) for pair in PAIRS if pair.name in args.pairs]
+    report = {"budget": {**vars(budget), "seeds": list(budget.seeds), "batch_size": BATCH_SIZE},
+              "pairs": pairs, "targets": targets(pairs),
+              "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+              "wall_seconds": round(time.perf_counter() - started, 1), "environment": environment()}
+    suffix = "" if args.budget != "quick" else "_quick"
+    write_json(RESULTS / f"early_exit_accuracy{suffix}.json", report)
+    write_text(RESULTS / f"early_exit_accuracy{suffix}.md", markdown(report))
+    log(f"wrote {RESULTS / f'early_exit_accuracy{suffix}.json'} and .md in {report['wall_seconds']} s")
+
+
+def run_pair(pair: Pair, budget: Budget, args: argparse.Namespace) -> dict[str, Any]:
+    """Train (or reuse) both models per seed, score each on its test split once, and compare them paired."""
+    seeds, outcomes = [], []
+    for seed in budget.seeds:
+        folder = args.runs / f"{pair.name.replace('/', '-')}-{budget.tag}-s{seed}" \
+            f"{'' if args.max_false_exit is None else f'-fe{args.max_false_exit:g}'}"
+        if not (folder / "training.json").is_file():  # written last: both models are trained
+            log(f"== {pair.name} seed {seed}: training in {folder}")
+            train_early_exit(pair.main.format(data=args.data), pair.redundant.format(data=args.data), out=folder,
+                             redundancy=pair.redundancy, width=budget.width, input_size=32, channels=pair.channels,
+                             max_train=budget.max_train, epochs=budget.epochs, patience=budget.patience, seed=seed,
+                             batch_size=BATCH_SIZE, max_false_exit=args.max_false_exit, progress=False)
+        else:
+            log(f"== {pair.name} seed {seed}: reusing {folder}")
+        early, base, facts = score(folder)
+        outcomes.append((early, base))
+        comparison = paired_comparison(early, base, resamples=args.resamples, seed=seed)
+        seeds.append({"seed": seed, "folder": str(folder), **facts, "comparison": comparison.to_dict()})
+        log(f"   {summary_line(comparison)}")
+    pooled = pooled_comparison(outcomes, resamples=args.resamples)
+    log(f"== {pair.name} pooled over {len(outcomes)} seed(s): {summary_line(pooled)}")
+    return {"pair": pair.name, "redundancy": pair.redundancy, "reference_accuracy": pair.reference, "seeds": seeds,
+            "pooled": pooled.to_dict()}
+
+
+def score(folder: Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Per test image: is the early-exit model right (deployed rule), is the baseline right; and what they cost."""
+    trained = TrainedFolder.open(folder)
+    test = held_out_mix(*trained.pools(), trained.mix.redundancy, trained.mix.seed)  # the training's test split
+    early, card = load_model(trained.model)
+    baseline, _ = load_model(trained.baseline)
+    x = card.preprocessing(test.images)
+    outputs = early.predict(x, batch_size=256, verbose=0)
+    predicted = decide(outputs[EXIT_OUTPUT][:, EXIT_REDUNDANT], outputs[MAIN_OUTPUT], early.threshold)
+    baseline_predicted = np.argmax(keras_probabilities(baseline, x), axis=1)
+    redundant = len(card.class_names) - 1
+    report = read_json(folder / "training.json")
+    exits = predicted == redundant
+    facts = {"test_images": len(test), "redundant_images": int(np.sum(test.labels == redundant)),
+             "threshold": early.threshold, "exit_accuracy": float(np.mean(exits == (test.labels == redundant))),
+             "train_images": report["sizes"]["train"], "training_seconds": report["wall_seconds"],
+             "epochs_run": {k: report[k]["epochs_run"] for k in ("early_exit", "baseline")},
+             "best_epoch": {k: report[k]["best_epoch"] for k in ("early_exit", "baseline")},
+             "val_accuracy": {k: report[k]["val_accuracy"] for k in ("early_exit", "baseline")}}
+    early_right, base_right = predicted == test.labels, baseline_predicted == test.labels
+    recorded = (report["early_exit"]["test_accuracy"], report["baseline"]["test_accuracy"])
+    if not np.allclose(recorded, (early_right.mean(), base_right.mean()), atol=1e-6):  # the same split, scored twice
+        raise RuntimeError(f"{folder}: test accuracies {early_right.mean():.6f}, {base_right.mean():.6f} differ from "
+                           f"the ones training recorded {recorded}: not the training's test split")
+    return early_right, base_right, facts
+
+
+def targets(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Early exit ≥ baseline per pair (pooled difference ≥ 0); ≥ the reference accuracy where the pair has one
+    (pooled mean and every seed)."""
+    result: dict[str, Any] = {f"{p['pair']}: early exit >= baseline": p["pooled"]["difference"] >= 0 for p in pairs}
+    for p in pairs:
+        if p["reference_accuracy"] is not None:
+            accuracies = [s["comparison"]["accuracy_a"] for s in p["seeds"]]
+            result[f"{p['pair']}: early exit >= {p['reference_accuracy']:.1%}"] = {
+                "mean_over_seeds": p["pooled"]["accuracy_a"] >= p["reference_accuracy"],
+                "every_seed": min(accuracies) >= p["reference_accuracy"]}
+    return result
+
+
+def markdown(report: dict[str, Any]) -> str:
+    rows = []
+    for p in report["pairs"]:
+        for s in p["seeds"]:
+            epochs = f"{s['epochs_run']['early_exit']} / {s['epochs_run']['baseline']}"
+            rows.append(_row(p["pair"], f"seed {s['seed']}", PairedComparison(**s["comparison"]),
+                             f"{s['train_images']}", epochs))
+        rows.append(_row(p["pair"], f"pooled ({len(p['seeds'])} seeds)", PairedComparison(**p["pooled"]), "", ""))
+    table = Table(["pair", "run", "test images", "early exit", "baseline", "difference [95 % CI]",
+                   "only EE / only base", "McNemar p", "training images", "epochs run (EE / base)"], rows,
+                  align="llrrrrrrrr",
+                  caption="Accuracy over the C classes on the test split (early exit under its deployed decision rule)")
+    budget = report["budget"]
+    note = (f"Same data, splits, budget and seed for both models: width {budget['width']:g}, training mix "
+            f"{budget['max_train'] or 'uncapped'} images, at most {budget['epochs']} epochs (early stopping on "
+            f"validation accuracy, patience {budget['patience']}), batch {budget['batch_size']}, seeds "
+            f"{', '.join(map(str, budget['seeds']))}. Threshold: "
+            f"{'calibrated on validation' if report['settings']['max_false_exit'] else '0.5'}. Pooled: the mean over "
+            f"seeds of the paired differences, bootstrap stratified by seed. Machine: "
+            f"{report['environment'].get('cpu', '?')}, {report['environment'].get('cores', '?')} cores; wall time "
+            f"{report['wall_seconds']:.0f} s.")
+    targets_text = "; ".join(f"{k}: {v}" for k, v in report["targets"].items())
+    doc = Document("Early exit vs baseline: paired accuracy", note,
+                   [Section("Results", [table]), Section("Targets", [Paragraph(targets_text)])])
+    return render_markdown(doc, RESULTS)
+
+
+def _row(pair: str, run: str, c: PairedComparison, train: str, epochs: str) -> list[str]:
+    return [pair, run, f"{c.images:,}", pct(c.accuracy_a), pct(c.accuracy_b),
+            f"{100 * c.difference:+.2f} pp [{100 * c.ci_low:+.2f}, {100 * c.ci_high:+.2f}]", f"{c.only_a} / {c.only_b}",
+            "—" if c.mcnemar_p is None else f"{c.mcnemar_p:.3g}", train, epochs]
+
+
+def summary_line(c: PairedComparison) -> str:
+    return (f"early exit {pct(c.accuracy_a)} vs baseline {pct(c.accuracy_b)} on {c.images} images: "
+            f"{100 * c.difference:+.2f} pp [{100 * c.ci_low:+.2f}, {100 * c.ci_high:+.2f}]")
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
