@@ -78,6 +78,15 @@ def test_placement_options_are_checked():
             PlacementOptions(**bad)
 
 
+def test_a_sweep_without_its_measurement_is_refused_before_any_training(tiny_backbone, tmp_path):
+    """Training sits below export and bench: the Python API is handed the timer, and says so when it is missing."""
+    from convbench.train.early_exit import train_early_exit
+
+    with pytest.raises(ConfigError, match="time_placement"):
+        train_early_exit("digits", "digits", out=tmp_path / "out", backbone=tiny_backbone, exit_after="auto")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_study_plans_a_sweep_and_keeps_one_point_studies_keys(tiny_backbone):
     from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind
     from convbench.experiment.plan import make_plan

@@ -13,12 +13,14 @@ with each other, each on the very same images).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from convbench.bench.timer import Timer
 from convbench.errors import ConfigError
-from convbench.runtime.early_exit import EarlyExitRunner
+from convbench.export.early_exit import export_early_exit
+from convbench.runtime.early_exit import EarlyExitRunner, open_early_exit_runner
 
 
 @dataclass(frozen=True)
@@ -54,3 +56,14 @@ def time_images(runner: EarlyExitRunner, images: np.ndarray, repeats: int = 3) -
         seconds[i] = Timer(runner.invoke, setup=lambda image=image: runner.set_input(image)).timeit(repeats).median
         exited[i] = runner.exited
     return ImageTimes(seconds, exited)
+
+
+def time_placement(model_path: Path, images: np.ndarray, *, form: str, threads: int, repeats: int,
+                   threshold: float) -> ImageTimes:
+    """Export a candidate's saved early-exit model to its deployed ``form`` and time it on ``images``
+    (:func:`time_images`) at ``threshold``: the placement sweep's measurement
+    (:class:`convbench.train.early_exit_placement.PlacementTimer`)."""
+    exported = export_early_exit(model_path, forms=(form,))
+    runner = open_early_exit_runner(exported.single or exported.stem, threads=threads, threshold=threshold)
+    runner.load()
+    return time_images(runner, images, repeats)

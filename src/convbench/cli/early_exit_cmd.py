@@ -100,10 +100,11 @@ def train_command(
     if min_accuracy is not None:
         number_in("min_accuracy", min_accuracy, 0.0, 1.0)
     timing = _check_timing(runtime_form, repeats, limit, threads)
-    from convbench.train.early_exit import train_early_exit  # lazy: keras takes seconds to import
+    from convbench.bench.early_exit_placement import time_placement  # lazy: keras takes seconds to import
+    from convbench.train.early_exit import train_early_exit
     from convbench.train.early_exit_placement import PlacementOptions
 
-    placement = PlacementOptions(min_accuracy, **timing)
+    placement = PlacementOptions(min_accuracy, **timing, timer=time_placement)
 
     redundant = redundant or []  # none: the library's one-line error names the missing source
     result = train_early_exit(main, redundant if len(redundant) != 1 else redundant[0], out=out,

@@ -59,6 +59,7 @@ from convbench.train.early_exit_placement import (
     PlacementSweep,
     candidate_points,
     place_exit,
+    sweep_timer,
 )
 from convbench.train.loop import MODEL_FILE, REPORT_FILE, FitSettings, Run, run_fit, write_outputs
 from convbench.train.open_world import Calibration, calibrate, check_goal
@@ -124,7 +125,8 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
         exit_after: the point the exit follows (``block1`` … ``block5`` for VGG-19, see
             :func:`~convbench.models.early_exit.exit_points`); ``"auto"`` or a list of points: sweep them and keep
             the fastest meeting the accuracy goal (module docstring).
-        placement: the sweep's accuracy goal and timing (default :class:`PlacementOptions`); one point: unused.
+        placement: the sweep's accuracy goal and timing (:class:`PlacementOptions`, whose ``timer`` a sweep
+            needs: :func:`convbench.bench.early_exit_placement.time_placement`); one point: unused.
         backbone: the registered backbone (``vgg19``).
         input_size: square input side (default: the backbone's); channels: 1 or 3 (default: the main set's).
         invert_redundant: invert the redundant images before mixing (see :class:`MixSettings`).
@@ -152,6 +154,8 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
     goal = _goal(max_false_exit, exit_rate)
     points = candidate_points(backbone, exit_after)  # before any data: a bad point fails at once
     placement = placement or PlacementOptions()
+    if len(points) > 1:
+        sweep_timer(placement)
     sources = _sources(redundant, redundant_shares, outlier_exposure, outlier_share)
     model_options = {"dropout": dropout, **model_options}
     main_set = _load(main)

@@ -23,25 +23,43 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from convbench.bench.early_exit_placement import time_images
 from convbench.checks import MAX_THREADS
 from convbench.data import Preprocessing, Split
 from convbench.errors import ConfigError
-from convbench.export.early_exit import export_early_exit
 from convbench.io import read_json, write_json
 from convbench.models.early_exit import EXIT_OUTPUT, EXIT_REDUNDANT, EarlyExitModel, exit_point, exit_points
-from convbench.runtime.early_exit import open_early_exit_runner
 from convbench.train.open_world import rejection
 from convbench.vocabulary import EARLY_EXIT_FORMS
 
 AUTO = "auto"  # exit_after: sweep every point the backbone declares
 PLACEMENT_DIR, PLACEMENT_FILE = "placement", "placement.json"  # OUT/placement/<point>/…, OUT/placement.json
+
+
+class PlacementTimes(Protocol):
+    """What the sweep reads of a candidate's timing (:class:`convbench.bench.early_exit_placement.ImageTimes`)."""
+
+    @property
+    def mean_ms(self) -> float: ...
+
+    @property
+    def exit_share(self) -> float: ...
+
+
+class PlacementTimer(Protocol):
+    """Exports a candidate's saved model to the deployed ``form`` and times it on ``images`` at batch 1.
+
+    Training sits below export and bench in convbench's layers, so the sweep is handed its measurement
+    (:func:`convbench.bench.early_exit_placement.time_placement`) instead of importing it.
+    """
+
+    def __call__(self, model_path: Path, images: np.ndarray, *, form: str, threads: int, repeats: int,
+                 threshold: float) -> PlacementTimes: ...
 
 
 class PlacementError(ConfigError):
@@ -58,6 +76,7 @@ class PlacementOptions:
         threads: LiteRT threads for the timing.
         repeats: timed calls per image (its median counts).
         limit: time at most this many validation images per candidate (the same ones for every candidate).
+        timer: the measurement (:func:`convbench.bench.early_exit_placement.time_placement`); a sweep needs one.
     """
 
     min_accuracy: float | None = None
@@ -65,6 +84,7 @@ class PlacementOptions:
     threads: int = 1
     repeats: int = 3
     limit: int = 200
+    timer: PlacementTimer | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.min_accuracy is not None and not 0 <= self.min_accuracy <= 1:  # also rejects NaN
@@ -182,6 +202,18 @@ def candidate_points(backbone: str, exit_after: str | Sequence[str]) -> tuple[st
     return tuple(names)
 
 
+def sweep_timer(options: PlacementOptions) -> PlacementTimer:
+    """The sweep's measurement; checked before any training, since a sweep without one could not choose.
+
+    Raises:
+        ConfigError: ``options.timer`` is not set.
+    """
+    if options.timer is None:
+        raise ConfigError("a placement sweep times each point as deployed: pass placement=PlacementOptions("
+                          "timer=convbench.bench.early_exit_placement.time_placement)")
+    return options.timer
+
+
 def place_exit(points: Sequence[str], fit_at: Callable[[str], Candidate], preprocessing: Preprocessing, *,
                backbone: str, min_accuracy: float, goal: str, redundancy: float | None, options: PlacementOptions,
                seed: int = 0) -> PlacementSweep:
@@ -196,6 +228,7 @@ def place_exit(points: Sequence[str], fit_at: Callable[[str], Candidate], prepro
         options: form, threads, repeats and image limit of the timing.
         seed: draws the timed subset of validation images (the same one for every candidate).
     """
+    timer = sweep_timer(options)
     rows, timed = [], None
     for point in points:
         candidate = fit_at(point)
@@ -206,11 +239,8 @@ def place_exit(points: Sequence[str], fit_at: Callable[[str], Candidate], prepro
         if timed is None:  # the same images for every candidate, drawn once
             count = min(options.limit, len(x))
             timed = np.sort(np.random.default_rng([seed, 2]).choice(len(x), count, replace=False))
-        exported = export_early_exit(candidate.model_path, forms=(options.form,))
-        runner = open_early_exit_runner(exported.single or exported.stem, threads=options.threads,
-                                        threshold=model.threshold)
-        runner.load()
-        times = time_images(runner, x[timed], options.repeats)
+        times = timer(candidate.model_path, x[timed], form=options.form, threads=options.threads,
+                              repeats=options.repeats, threshold=float(model.threshold))
         split = model.mac_split()
         rows.append(Placement(point, dataclasses.asdict(split), split.stem_share, split.exit_share,
                               float(model.threshold), candidate.val_accuracy, scored.exit_accuracy, scored.auroc,

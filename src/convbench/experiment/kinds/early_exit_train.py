@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from convbench.bench.early_exit_placement import time_placement
 from convbench.data import Dataset, check_spec
 from convbench.errors import ConfigError, DataError, ModelError
 from convbench.experiment.inputs import DataInputs, TrainingInputs, data_inputs, fingerprint
@@ -126,7 +127,8 @@ class EarlyExitTrainKind(StepKind[EarlyExitTrainSettings, EarlyExitTrainOutputs]
     def run(self, step: Step[EarlyExitTrainSettings], ctx: StepContext) -> EarlyExitTrainOutputs:
         s = step.settings
         options = {k: getattr(s, k) for k in (*_MODEL_FIELDS, *_TRAIN_FIELDS)}
-        placement = PlacementOptions(s.min_accuracy, s.place_form, s.place_threads, s.place_repeats, s.place_limit)
+        placement = PlacementOptions(s.min_accuracy, s.place_form, s.place_threads, s.place_repeats, s.place_limit,
+                                     time_placement)
         open_world = {"redundant_shares": [share for _, share in s.sources] or None, "augment_cues": s.augment_cues,
                       "outlier_exposure": ctx.datasets(s.outlier_exposure) if s.outlier_exposure else None,
                       "outlier_share": s.outlier_share, "max_false_exit": s.max_false_exit, "exit_rate": s.exit_rate}
