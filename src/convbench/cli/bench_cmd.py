@@ -61,10 +61,10 @@ def bench_command(
                                                                     "beside it).")] = False,
     on: Annotated[str | None, typer.Option("--on", help=with_default(
         "Where to time: " + ", ".join(TARGET_FORMS), DEFAULT_TARGET))] = None,
-    paths: Annotated[bool, typer.Option("--paths", help="Early-exit files (the single file or the chained stem): "
-                                                        "also time each path and each part alone, after the "
-                                                        "timing, and show where the saving short of the ideal "
-                                                        "goes.")] = False,
+    path_breakdown: Annotated[bool, typer.Option("--paths", help="Early-exit files (the single file or the chained "
+                                                                 "stem): also time each path and each part alone, "
+                                                                 "after the timing, and show where the saving "
+                                                                 "short of the ideal goes.")] = False,
 ) -> None:
     """Time models at batch 1: load, first inference, preprocessing and steady-state inference."""
     from convbench.bench import BenchTarget  # lazy: numpy and the runtimes
@@ -75,7 +75,7 @@ def bench_command(
 
     _check_before_timing(models, json_out, image, data, threads, dict(runs=runs, min_seconds=min_seconds,
                                                                       warmup=warmup, warmup_seconds=warmup_seconds))
-    if paths:
+    if path_breakdown:
         for model in models:
             _early_exit_card(model)
     targets = [BenchTarget(m, runtime, threads if threads is not None else BENCH_DEFAULTS.threads) for m in models]
@@ -93,7 +93,7 @@ def bench_command(
             [json_out / f"{i}-{Path(r.model['path']).name}.json" for i, r in enumerate(results, 1)]
         for result, path in zip(results, paths, strict=True):
             print(f"wrote {result.save(path)}")
-    if paths:  # after every timing, as the profile: each breakdown is a timing run of its own
+    if path_breakdown:  # after every timing, as the profile: each breakdown is a timing run of its own
         for target in targets:
             _paths(target.model, target.threads, data, rounds or DEFAULT_ROUNDS)
     if profile_ops and not ops_there:  # after every timing: the profiled runs never share the cores with a timed one
