@@ -74,6 +74,16 @@ def test_deployed_files_run_exactly_their_parts(files):
         assert not DYNAMIC_SHAPE_OPS & set(_main(path)), path.name  # batch 1 fixed: no dynamic flatten
 
 
+def test_exit_head_is_its_layers_and_nothing_else(trained_dir, files):
+    _, parts = files
+    model, _ = load_early_exit(trained_dir / "early_exit" / "model.keras")
+    dense = [layer for layer in model.layers if layer.name.startswith("exit_") and hasattr(layer, "units")]
+    head = _main(parts.exit_head)
+    assert head["FULLY_CONNECTED"] == len(dense)  # one op per Dense layer: no dropout, no extra matmul
+    assert set(head) == {"MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"}
+    assert head["SOFTMAX"] == 1 and head["MAX_POOL_2D"] == 1 and head["RESHAPE"] <= 1
+
+
 def test_parts_compute_what_the_model_computes(trained_dir, files, digit_mix):
     _, parts = files
     model, card = load_early_exit(trained_dir / "early_exit" / "model.keras")
@@ -159,7 +169,7 @@ def test_missing_rows_add_up_to_the_gap(breakdown, form):
     measured = breakdown.analyse(form, 0.5, exit_fraction=0.4, measured=0.123)
     assert sum(m.share for m in measured.missing) == pytest.approx(measured.ideal - 0.123, abs=1e-12)
     assert measured.ratio == (pytest.approx(0.123 / measured.ideal) if measured.ideal > 0 else None)
-    copy = next(m.share for m in analysis.missing if "copy" in m.cause)
+    copy = next(m.share for m in analysis.missing if m.cause.startswith("copy of the features"))
     assert (copy > 0) == (form == "chained")  # the single file has no copy of its own (the IF op's is in o_C)
     perfect = breakdown.analyse(form, 0.5)  # f defaults to r: the exits-vs-redundancy row is zero
     assert perfect.exit_fraction == 0.5 and perfect.missing[0].share == 0
