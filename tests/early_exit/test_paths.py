@@ -59,7 +59,8 @@ def _main(path: Path) -> Counter[str]:
 
 def test_deployed_files_run_exactly_their_parts(files):
     deployed, parts = files
-    stem, head, rest, backbone = (_main(getattr(parts, name)) for name in PARTS)
+    stem, head, rest, backbone, call = (_main(getattr(parts, name)) for name in PARTS)
+    assert call == Counter({"CONV_2D": 1})  # the one-op model: the fixed cost of a call
     assert backbone == stem + rest  # the cut adds and drops nothing
     assert _main(deployed.stem) == stem + head  # chained: the stem segment is the stem and the exit head
     assert _main(deployed.rest) == rest
@@ -95,6 +96,7 @@ def test_parts_compute_what_the_model_computes(trained_dir, files, digit_mix):
         np.testing.assert_allclose(runners["exit_head"].predict(features)[0], expected["exit"][i], atol=1e-5)
         np.testing.assert_allclose(runners["rest"].predict(features)[0], expected["main"][i], atol=1e-5)
         np.testing.assert_allclose(runners["backbone"].predict(image)[0], expected["main"][i], atol=1e-5)
+    assert runners["call"].predict(np.ones((1, 1, 1, 1), np.float32)).shape == (1, 1, 1, 1)
 
 
 class _Counting:
@@ -171,6 +173,11 @@ def test_missing_rows_add_up_to_the_gap(breakdown, form):
     assert measured.ratio == (pytest.approx(0.123 / measured.ideal) if measured.ideal > 0 else None)
     copy = next(m.share for m in analysis.missing if m.cause.startswith("copy of the features"))
     assert (copy > 0) == (form == "chained")  # the single file has no copy of its own (the IF op's is in o_C)
+    second = next(m.share for m in analysis.missing if m.cause.startswith("a second interpreter call"))
+    assert (second > 0) == (form == "chained")
+    call = breakdown.parts["call"].median / breakdown.parts["backbone"].median
+    assert analysis.shares["exit_head"] == pytest.approx(
+        breakdown.parts["exit_head"].median / breakdown.parts["backbone"].median - call)  # net of its own call
     perfect = breakdown.analyse(form, 0.5)  # f defaults to r: the exits-vs-redundancy row is zero
     assert perfect.exit_fraction == 0.5 and perfect.missing[0].share == 0
     table = missing_table([analysis, measured])

@@ -19,9 +19,13 @@ is one timing away:
 With B the backbone's time and E, C the exit and continue paths' times, the saving the paths give at a share f
 of exiting images is ``1 − (f·E + (1 − f)·C) / B``; the gap between it and the ideal at r is exactly the sum of
 the rows of :meth:`SavingAnalysis.missing` (an identity, not a fit): ``(r − f)(1 − s)`` for exits that do not
-match the redundancy, ``f·(s_t − s)``, ``h_t − h``, ``(1 − f)·k`` for the cut (``k = (T_stem + T_rest)/B − 1``),
-``f·o_E/B`` and ``(1 − f)·o_C/B`` for each path's overhead beyond its parts (the chained form's copy shown on
-its own row), where ``s_t, h_t`` are the parts' shares of B's *time*.
+match the redundancy, ``f·(s_t − s)``, ``h_t − h``, ``(1 − f)·k`` for the cut (``k = s_t + rest_t − 1``),
+``f·o_E`` and ``(1 − f)·o_C`` for each path's time beyond its parts (``o = path/B − s_t − h_t [− rest_t]``; the
+chained form's second call and copy shown on rows of their own), all as shares of B's *time*. Every part timed
+alone pays one interpreter call, which a deployed path does not pay per part: the call's fixed cost (timed on a
+one-op model) stays in the stem's share ``s_t`` (every image pays one call) and is taken out of the exit head's
+``h_t`` and the rest's ``rest_t`` (they run inside a call already paid, or, chained, in a second call that is a
+row of its own).
 
 Everything is timed at batch 1 by :class:`~convbench.bench.timer.Timer`, in interleaved rounds (each round times
 every item once, in a fresh shuffled order, as :func:`~convbench.bench.harness.bench_interleaved` does) so that
@@ -49,19 +53,21 @@ from convbench.errors import ConfigError, DataError, ModelError
 from convbench.runtime.base import Runner
 from convbench.runtime.early_exit import ChainedEarlyExitRunner, EarlyExitRunner
 
-PARTS = ("stem", "exit_head", "rest", "backbone")  # the part files of convbench.export.early_exit.export_parts
+PARTS = ("stem", "exit_head", "rest", "backbone", "call")  # the part files of export.early_exit.export_parts
 PATHS = ("exit_path", "continue_path")
 COPY = "copy"  # the chained form's copy of the features between its interpreters
+SECOND_CALL = frozenset({"chained"})  # forms whose continue path makes a second interpreter call
 
 
 @dataclass(frozen=True)
 class PartRunners:
-    """Loaded runners of the four part files (:func:`~convbench.export.early_exit.export_parts`)."""
+    """Loaded runners of the part files (:func:`~convbench.export.early_exit.export_parts`)."""
 
     stem: Runner
     exit_head: Runner
     rest: Runner
     backbone: Runner
+    call: Runner
 
 
 @dataclass(frozen=True)
@@ -180,27 +186,33 @@ class PathBreakdown:
         f = r if exit_fraction is None else float(exit_fraction)
         s, h = self.stem_share, self.exit_share
         backbone = self.parts["backbone"].median
-        t = {name: m.median / backbone for name, m in self.parts.items()}
+        call = self.parts["call"].median / backbone  # one interpreter call: every part timed alone pays one
+        t = {"stem": self.parts["stem"].median / backbone,  # with the one call every image pays
+             "exit_head": self.parts["exit_head"].median / backbone - call,  # net: it runs in the stem's call
+             "rest": self.parts["rest"].median / backbone - call}  # net: a second call is a row of its own
         paths = {name: m.median / backbone for name, m in self.forms[form].items()}
+        second_call = call if form in SECOND_CALL else 0.0
+        copy = paths.get(COPY, 0.0)
         exit_overhead = paths["exit_path"] - t["stem"] - t["exit_head"]
         continue_overhead = paths["continue_path"] - t["stem"] - t["exit_head"] - t["rest"]
-        copy = paths.get(COPY, 0.0)
         cut = t["stem"] + t["rest"] - 1
         from_paths = 1 - (f * paths["exit_path"] + (1 - f) * paths["continue_path"])
         missing = [MissingShare("images exiting (f) ≠ redundancy (r): (r − f)·(1 − s)", (r - f) * (1 - s)),
-                   MissingShare("stem slower than its MAC share: f·(s_t − s)", f * (t["stem"] - s)),
+                   MissingShare("stem (and the one call every image pays) slower than its MAC share: f·(s_t − s)",
+                                f * (t["stem"] - s)),
                    MissingShare("exit head slower than its MAC share: h_t − h", t["exit_head"] - h),
-                   MissingShare("backbone cut in two (second graph, features written and read): (1 − f)·k",
+                   MissingShare("backbone cut in two (two graphs, features written and read): (1 − f)·k",
                                 (1 - f) * cut),
                    MissingShare("exit path beyond stem + head (the form's own work): f·o_E", f * exit_overhead),
-                   MissingShare("continue path beyond its parts (the form's own work, copy aside): (1 − f)·o_C",
-                                (1 - f) * (continue_overhead - copy)),
+                   MissingShare("continue path beyond its parts (the form's own work): (1 − f)·o_C",
+                                (1 - f) * (continue_overhead - second_call - copy)),
+                   MissingShare("a second interpreter call (chained): (1 − f)·call", (1 - f) * second_call),
                    MissingShare("copy of the features between the chained interpreters: (1 − f)·copy",
                                 (1 - f) * copy)]
         if measured is not None:
             missing.append(MissingShare("image by image on the mix vs the steady-state paths", from_paths - measured))
-        shares = {**{name: t[name] for name in ("stem", "exit_head", "rest")}, "cut": cut,
-                  "exit_overhead": exit_overhead, "continue_overhead": continue_overhead, "copy": copy}
+        shares = {**t, "call": call, "cut": cut, "exit_overhead": exit_overhead,
+                  "continue_overhead": continue_overhead, "copy": copy}
         return SavingAnalysis(form, r, f, s, h, ideal_saving(r, s, h), from_paths, measured, missing, shares)
 
     def to_dict(self) -> dict[str, Any]:
@@ -276,7 +288,8 @@ def _items(forms: Sequence[EarlyExitRunner], parts: PartRunners, images: PathIma
     parts.stem.set_input(images.continue_)
     parts.stem.invoke()
     features = parts.stem.get_output()  # (1, h, w, c): what the exit head and the rest are fed
-    inputs = {"stem": images.continue_, "exit_head": features, "rest": features, "backbone": images.continue_}
+    inputs = {"stem": images.continue_, "exit_head": features, "rest": features, "backbone": images.continue_,
+              "call": np.ones((1, 1, 1, 1), np.float32)}
     items = [_Item(("parts", name), runner.invoke, _setter(runner, inputs[name]), contextlib.nullcontext,
                    runner.path.name) for name in PARTS for runner in (getattr(parts, name),)]
     for runner in forms:

@@ -48,7 +48,8 @@ SINGLE_FILE = "early_exit.tflite"
 STEM_FILE = "early_exit_stem.tflite"
 REST_FILE = "early_exit_rest.tflite"
 PART_FILES = {"stem": "early_exit_part_stem.tflite", "exit_head": "early_exit_part_exit_head.tflite",
-              "rest": "early_exit_part_rest.tflite", "backbone": "early_exit_part_backbone.tflite"}
+              "rest": "early_exit_part_rest.tflite", "backbone": "early_exit_part_backbone.tflite",
+              "call": "early_exit_part_call.tflite"}
 # Ops the single file's main graph may hold besides the stem's and the exit head's: reading P(redundant) and the
 # threshold, the comparison, the branch and the joined output (builtin kernels, outside XNNPACK, none of them compute)
 BRANCH_GLUE_OPS = frozenset({"STRIDED_SLICE", "GREATER_EQUAL", "IF", "CONCATENATION"})
@@ -90,12 +91,14 @@ class BranchingEarlyExit(keras.Model):
 class PartFiles:
     """The parts :func:`export_parts` wrote, each a plain batch-1 ``.tflite`` with a card (``early_exit.segment``
     names the part): ``stem`` image → features; ``exit_head`` features → ``(P(main), P(redundant))``; ``rest``
-    features → main-class probabilities; ``backbone`` image → main-class probabilities (no exit)."""
+    features → main-class probabilities; ``backbone`` image → main-class probabilities (no exit); ``call`` a
+    one-op model (a 1x1 convolution of one value) whose time is the fixed cost of an interpreter call."""
 
     stem: Path
     exit_head: Path
     rest: Path
     backbone: Path
+    call: Path
 
 
 def export_early_exit(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None,
@@ -148,7 +151,8 @@ def export_parts(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[
     """Write each part of a trained early-exit ``.keras`` model as its own plain batch-1 ``.tflite`` (with a card).
 
     Not a deployable form: the files exist to time each part alone (how much of the backbone's time the stem,
-    the exit head and the rest take, and what cutting the backbone in two costs). The weights are the model's
+    the exit head and the rest take, what cutting the backbone in two costs, and what one interpreter call costs
+    by itself: every part timed alone pays one, which the breakdown takes out again). The weights are the model's
     own; each part is the same sub-model the deployed forms are built from (:meth:`EarlyExitModel.segments`),
     so a part's ops are exactly the ones the deployed files run for it.
 
@@ -161,11 +165,14 @@ def export_parts(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[
     segments = model.segments()
     features = segments.stem.output
     backbone = keras.Model(segments.stem.input, segments.rest(features), name="early_exit_backbone")
+    one = keras.Input((1, 1, 1), name="one")
+    call = keras.Model(one, keras.layers.Conv2D(1, 1, name="one_op")(one), name="early_exit_call")
     source = _provenance(model_path, card)
     feature_shape = tuple(int(d) for d in features.shape[1:])
     parts = {"stem": (segments.stem, card.input_shape, "features"),
              "exit_head": (segments.exit_head, feature_shape, "exit"),
-             "rest": (segments.rest, feature_shape, "main"), "backbone": (backbone, card.input_shape, "main")}
+             "rest": (segments.rest, feature_shape, "main"), "backbone": (backbone, card.input_shape, "main"),
+             "call": (call, (1, 1, 1), "one value")}
     for name, (part, input_shape, output) in parts.items():
         _convert(part, out / PART_FILES[name], _batch_one(part), card.evolve(input_shape=input_shape),
                  {"source_sha256": source.sha256, "segment": name, "outputs": (output,)}, source)

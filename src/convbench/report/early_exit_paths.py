@@ -11,11 +11,13 @@ from convbench.report.document import Table
 
 
 def timings_table(breakdown: PathBreakdown, caption: str = "") -> Table:
-    """One row per part and per form's path or copy: median and IQR in ms, and the share of the backbone's time."""
+    """One row per part and per form's path or copy: median and IQR in ms, and the share of the backbone's time
+    (raw: each part timed alone, one interpreter call included)."""
     backbone = breakdown.parts["backbone"].median
     macs = {"stem": breakdown.stem_share, "exit_head": breakdown.exit_share, "rest": 1 - breakdown.stem_share,
             "backbone": 1.0}
-    rows = [["part", name, *_times(m.median, m.iqr, backbone), f"{macs[name]:.3f}", _spread(m)]
+    rows = [["part", name, *_times(m.median, m.iqr, backbone), f"{macs[name]:.3f}" if name in macs else "",
+             _spread(m)]
             for name, m in ((n, breakdown.parts[n]) for n in PARTS)]
     rows += [[form, name.replace("_", " "), *_times(m.median, m.iqr, backbone), "", _spread(m)]
              for form, items in breakdown.forms.items() for name, m in items.items()]
