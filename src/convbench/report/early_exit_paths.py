@@ -32,14 +32,16 @@ def missing_table(analyses: Sequence[SavingAnalysis], caption: str = "") -> Tabl
     head = [["ideal saving (MACs)", *(_pct(a.ideal) for a in analyses)],
             ["saving from the path medians", *(_pct(a.from_paths) for a in analyses)],
             ["saving measured on the mix", *(_pct(a.measured) for a in analyses)],
-            ["measured / ideal", *("—" if a.ratio is None else f"{a.ratio:.2f}" for a in analyses)]]
+            ["saving / ideal (measured, else from the paths)",
+             *("—" if a.ratio is None else f"{a.ratio:.2f}" for a in analyses)]]
     causes = list(dict.fromkeys(m.cause for a in analyses for m in a.missing))
     body = [[cause, *(_pct(next((m.share for m in a.missing if m.cause == cause), None), "+") for a in analyses)]
             for cause in causes]
     total = [["total missing", *(_pct(sum(m.share for m in a.missing), "+") for a in analyses)]]
     return Table(["", *(f"{a.form} (r = {a.redundancy:.3f}, f = {a.exit_fraction:.3f})" for a in analyses)],
                  head + body + total, caption=caption or "Where the missing saving goes (shares of the backbone's "
-                                                         "time; the rows add up to ideal − measured)")
+                                                         "time; the rows add up to the ideal minus the measured "
+                                                         "saving, else minus the paths' saving)")
 
 
 def _times(median: float, iqr: float, backbone: float) -> list[str]:
