@@ -20,7 +20,10 @@ Budgets (``--budget``; any of ``--width``, ``--max-train``, ``--epochs``, ``--pa
   epochs, patience 3), 3 seeds: ~10 min per seed and pair on 2 cores (its one run gave 98.9 % early exit
   against 99.3 % baseline on MNIST / Omniglot: short of the target);
 - ``full``: width 0.25, every training image of the mix (24,316 for MNIST / Omniglot, bounded by Omniglot's
-  share at 57 % redundancy; 35,014 for CIFAR-10 / GTSRB), ≤ 15 epochs, patience 4, 3 seeds.
+  share at 57 % redundancy; 35,014 for CIFAR-10 / GTSRB), ≤ 15 epochs, patience 4, 3 seeds: at most ~30 min
+  per seed for MNIST / Omniglot and ~40 min for CIFAR-10 / GTSRB on 2 cores (estimated from the ~2.6 ms per
+  training image and epoch, both models, that ``benchmarks/early_exit.py``'s recorded run implies; early
+  stopping shortens it).
 
 Trained models stay in ``--runs`` (one folder per pair, budget and seed; an existing one is reused, so an
 interrupted run continues where it stopped). Writes ``benchmarks/results/early_exit_accuracy.{json,md}``; each
