@@ -22,7 +22,7 @@ Budgets (``--budget``; any of ``--width``, ``--max-train``, ``--epochs``, ``--pa
 - ``full``: width 0.25, every training image of the mix (24,316 for MNIST / Omniglot, bounded by Omniglot's
   share at 57 % redundancy; 35,014 for CIFAR-10 / GTSRB), ≤ 15 epochs, patience 4, 3 seeds: at most ~30 min
   per seed for MNIST / Omniglot and ~40 min for CIFAR-10 / GTSRB on 2 cores (estimated from the ~2.6 ms per
-  training image and epoch, both models, that ``benchmarks/early_exit.py``'s recorded run implies; early
+  training image, epoch and model that ``benchmarks/early_exit.py``'s recorded run implies; early
   stopping shortens it).
 
 Trained models stay in ``--runs`` (one folder per pair, budget and seed; an existing one is reused, so an
