@@ -33,9 +33,10 @@ import argparse
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from early_exit_pairs import PAIRS, Pair
 
 from convbench.env import environment
 from convbench.experiment.early_exit_evaluation import evaluate_early_exit
@@ -49,24 +50,6 @@ RESULTS = ROOT / "benchmarks" / "results"
 EXIT_ACCURACY_TARGET = 0.997  # pair 1
 SAVING_TARGET = 0.9  # measured saving / analytic ideal
 BUSY_LOAD = 1.5  # a 1-minute load average above this on 2 cores means other processes competed with the timing
-
-
-@dataclass(frozen=True)
-class Pair:
-    name: str
-    main: str  # data spec, {data} is the shared data folder
-    redundant: str
-    redundancy: float
-    channels: int
-    variants: dict[str, bool]  # variant name → invert the redundant images
-
-
-PAIRS = (
-    Pair("mnist/omniglot", "mnist:{data}/mnist", "omniglot:{data}/omniglot/images_background.zip", 0.57, 1,
-         {"reference-polarity": False, "inverted": True}),
-    Pair("cifar10/gtsrb", "cifar10:{data}/cifar10-jpeg.zip", "gtsrb:{data}/gtsrb", 0.286, 3,
-         {"reference-polarity": False}),
-)
 
 
 def parse_args() -> argparse.Namespace:

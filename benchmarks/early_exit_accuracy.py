@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from early_exit_pairs import PAIRS, Pair
 
 from convbench.bench.early_exit import decide
 from convbench.bench.early_exit_accuracy import PairedComparison, paired_comparison, pooled_comparison
@@ -60,25 +61,7 @@ from convbench.train.evaluation import keras_probabilities, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-REFERENCE_ACCURACY = 0.993  # the reference study's baseline on MNIST / Omniglot
 BATCH_SIZE = 64  # as the study trains
-
-
-@dataclass(frozen=True)
-class Pair:
-    name: str
-    main: str  # data spec, {data} is the shared data folder
-    redundant: str
-    redundancy: float
-    channels: int
-    reference: float | None  # accuracy the early-exit model must reach on this pair, if any
-
-
-PAIRS = (
-    Pair("mnist/omniglot", "mnist:{data}/mnist", "omniglot:{data}/omniglot/images_background.zip", 0.57, 1,
-         REFERENCE_ACCURACY),
-    Pair("cifar10/gtsrb", "cifar10:{data}/cifar10-jpeg.zip", "gtsrb:{data}/gtsrb", 0.286, 3, None),
-)
 
 
 @dataclass(frozen=True)

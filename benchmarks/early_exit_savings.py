@@ -32,11 +32,11 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from early_exit_pairs import PAIRS, Pair
 
 from convbench.bench.early_exit import time_mix
 from convbench.bench.early_exit_paths import PARTS, PartRunners, path_images, time_breakdown
@@ -57,21 +57,6 @@ RESULTS = ROOT / "benchmarks" / "results"
 SAVING_TARGET = 0.9  # measured saving / analytic ideal
 BUSY_LOAD = 1.5  # a 1-minute load average above this on 2 cores: other processes competed with the timing
 FORMS = ("single", "chained")
-
-
-@dataclass(frozen=True)
-class Pair:
-    name: str
-    main: str  # data spec, {data} is the shared data folder
-    redundant: str
-    redundancy: float
-    channels: int
-
-
-PAIRS = (
-    Pair("mnist/omniglot", "mnist:{data}/mnist", "omniglot:{data}/omniglot/images_background.zip", 0.57, 1),
-    Pair("cifar10/gtsrb", "cifar10:{data}/cifar10-jpeg.zip", "gtsrb:{data}/gtsrb", 0.286, 3),
-)
 
 
 def parse_args() -> argparse.Namespace:
