@@ -38,7 +38,7 @@ from tensorflow.lite.python.convert_phase import ConverterError
 
 from convbench.artifacts import ModelCard, Provenance, read_card, write_card
 from convbench.errors import ModelError
-from convbench.export.tflite import check_ops
+from convbench.export.tflite import check_ops, tflite_ops
 from convbench.io import atomic_path, sha256_file
 from convbench.models.early_exit import EXIT_REDUNDANT, EarlyExitModel, Segments
 from convbench.train.evaluation import load_model
@@ -187,14 +187,8 @@ def graph_ops(content: bytes) -> dict[str, list[str]]:
     """
     from ai_edge_litert import schema_py_generated as schema
 
-    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
     model = schema.Model.GetRootAsModel(content, 0)
-    codes = []
-    for i in range(model.OperatorCodesLength()):
-        code = model.OperatorCodes(i)
-        custom = code.CustomCode()
-        codes.append(custom.decode() if custom else names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()),
-                                                              "UNKNOWN"))
+    codes = tflite_ops(content)  # indexed by each operator's opcode index
     graphs = {}
     for s in range(model.SubgraphsLength()):
         graph = model.Subgraphs(s)
