@@ -141,6 +141,10 @@ def test_pruning_is_successive_halving_on_the_earlier_trials_per_epoch_scores():
     assert should_prune(earlier, [0.50])  # below the best third at the first rung
     assert not should_prune(earlier, [0.99])
     assert not should_prune((), [0.10])  # the first trial has no one to lose against
+    # fewer than η earlier trials at this epoch: no verdict yet (a single seed trained in full must not decide)
+    assert not should_prune(earlier[:2], [0.50])
+    assert not should_prune((*earlier[:2], (0.99,)), [0.90, 0.91, 0.50])  # only two reached epoch 3 ...
+    assert should_prune(earlier, [0.90, 0.91, 0.50])  # ... three did
 
 
 def _record(number: int, median: float, half_width: float, val_accuracy: float, val_loss: float) -> TrialRecord:
