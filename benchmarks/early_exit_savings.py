@@ -137,7 +137,8 @@ def run_pair(pair: Pair, args: argparse.Namespace) -> dict[str, Any]:
         log(f"   saving {pct(summary['saving'])} measured, {pct(analysis.from_paths)} from the paths, ideal "
             f"{pct(analysis.ideal)}: {ratio(analysis.ratio)} of it")
     return {"pair": pair.name, "folder": str(folder), "reused": reused, "redundancy": trained.mix.redundancy,
-            "images": len(images), "budget": _budget(folder), "breakdown": breakdown.to_dict(), "forms": forms,
+            "images": len(images), "budget": _budget(folder), "breakdown": breakdown.to_dict(samples=False),
+            "forms": forms,
             "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "tables": {"timings": _table(timings_table(breakdown)), "missing": _table(missing_table(analyses))}}
 

@@ -164,6 +164,13 @@ def test_breakdown_times_every_part_and_path(breakdown):
     assert 0 < breakdown.stem_share < 1 and breakdown.exit_share > 0  # (the tiny backbone is smaller than its exit)
 
 
+def test_breakdown_records_samples_only_when_asked(breakdown):
+    full, summary = breakdown.to_dict(), breakdown.to_dict(samples=False)
+    assert len(full["parts"]["stem"]["times_s"]) == breakdown.parts["stem"].n
+    assert "times_s" not in summary["parts"]["stem"] and "times_s" not in summary["forms"]["chained"][COPY]
+    assert summary["parts"]["stem"]["stats"] == full["parts"]["stem"]["stats"]
+
+
 @pytest.mark.parametrize("form", ["single", "chained"])
 def test_missing_rows_add_up_to_the_gap(breakdown, form):
     analysis = breakdown.analyse(form, 0.5, exit_fraction=0.4)

@@ -215,10 +215,16 @@ class PathBreakdown:
                   "continue_overhead": continue_overhead, "copy": copy}
         return SavingAnalysis(form, r, f, s, h, ideal_saving(r, s, h), from_paths, measured, missing, shares)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: every Measurement in full (raw samples), the shares, the images and the protocol."""
-        return {"parts": {k: m.to_dict() for k, m in self.parts.items()},
-                "forms": {form: {k: m.to_dict() for k, m in items.items()} for form, items in self.forms.items()},
+    def to_dict(self, samples: bool = True) -> dict[str, Any]:
+        """JSON-ready: every Measurement (with its raw samples unless ``samples`` is false: a one-op part timed for
+        seconds holds millions of them, so a benchmark's results file keeps the statistics and round medians
+        only), the shares, the images and the protocol."""
+        def measurement(m: Measurement) -> dict[str, Any]:
+            d = m.to_dict()
+            return d if samples else {k: v for k, v in d.items() if k != "times_s"}
+
+        return {"parts": {k: measurement(m) for k, m in self.parts.items()},
+                "forms": {form: {k: measurement(m) for k, m in items.items()} for form, items in self.forms.items()},
                 "stem_share": self.stem_share, "exit_share": self.exit_share, "images": self.images,
                 "protocol": self.protocol}
 
