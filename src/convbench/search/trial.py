@@ -132,8 +132,9 @@ def should_prune(earlier: tuple[tuple[float, ...], ...], scores: list[float]) ->
     trial and promote it later, lets one of its first η − 1 competitors through only when it beats them all; here
     the first trial is a cheap seed trained in full, so every later trial had to beat that one model at epochs 1
     and 3 and on a noisy validation split almost none did (a Fruits-360 search on the groups split, stopped after 12
-    of its 60 minutes: 25 of the 26 trials after the seed pruned, all against it). Waiting for η competitors is asynchronous successive halving's own rule
-    (a rung promotes its top 1/η once it holds η trials), here without the suspension.
+    of its 60 minutes: 25 of the 26 trials after the seed pruned, all against it). Waiting for η competitors is
+    asynchronous successive halving's own rule (a rung promotes its top 1/η once it holds η trials), here without
+    the suspension.
     """
     if sum(len(values) >= len(scores) for values in earlier) < REDUCTION_FACTOR:
         return False
