@@ -86,9 +86,9 @@ def time_mix(early_exit: EarlyExitRunner, baseline: Runner, images: np.ndarray, 
     ee_s, base_s, exited, predicted = np.zeros(count), np.zeros(count), np.zeros(count, bool), np.zeros(count, int)
     base_probs = np.zeros((count, len(baseline.card.class_names)), np.float32)
     for i, image in enumerate(images[:, None]):  # (1, H, W, C) each
-        base_s[i] = _median_call(baseline, image, repeats)
+        base_s[i] = median_call(baseline, image, repeats)
         base_probs[i] = baseline.get_output()[0]
-        ee_s[i] = _median_call(early_exit, image, repeats)
+        ee_s[i] = median_call(early_exit, image, repeats)
         predicted[i] = int(np.argmax(early_exit.get_output()))
         exited[i] = early_exit.exited
     return MixTiming(ee_s, base_s, exited, predicted, base_probs)
@@ -148,7 +148,8 @@ def threshold_sweep(labels: np.ndarray, p_redundant: np.ndarray, main_probs: np.
                                                 num_classes)} for t in thresholds]
 
 
-def _median_call(runner: Runner, image: np.ndarray, repeats: int) -> float:
+def median_call(runner: Runner, image: np.ndarray, repeats: int) -> float:
+    """The median of ``repeats`` timed calls of the loaded ``runner`` on one ``(1, H, W, C)`` image (seconds)."""
     return Timer(runner.invoke, setup=lambda: runner.set_input(image)).timeit(repeats).median
 
 

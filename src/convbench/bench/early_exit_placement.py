@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convbench.bench.timer import Timer
+from convbench.bench.early_exit import median_call
 from convbench.errors import ConfigError
 from convbench.export.early_exit import export_early_exit
 from convbench.runtime.early_exit import EarlyExitRunner, open_early_exit_runner
@@ -53,7 +53,7 @@ def time_images(runner: EarlyExitRunner, images: np.ndarray, repeats: int = 3) -
         raise ConfigError("no images to time the placement on")
     seconds, exited = np.zeros(len(images)), np.zeros(len(images), bool)
     for i, image in enumerate(images[:, None]):  # (1, H, W, C) each
-        seconds[i] = Timer(runner.invoke, setup=lambda image=image: runner.set_input(image)).timeit(repeats).median
+        seconds[i] = median_call(runner, image, repeats)
         exited[i] = runner.exited
     return ImageTimes(seconds, exited)
 
