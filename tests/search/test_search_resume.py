@@ -13,6 +13,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy.exc
 from search.searchkit import write_space
 
 from convbench.io import sha256_file
@@ -31,10 +32,12 @@ def _cli(*args: object) -> list[str]:
 
 
 def _trials(out: Path) -> list[optuna.trial.FrozenTrial]:
-    storage = optuna.storages.RDBStorage(f"sqlite:///{out / STUDY_DB}")
     try:
+        storage = optuna.storages.RDBStorage(f"sqlite:///{out / STUDY_DB}")
         return optuna.load_study(study_name="convbench-search", storage=storage).get_trials()
-    except KeyError:  # the database file exists a moment before the study's record does
+    # The database file exists a moment before the study's record does (KeyError), and before the search has
+    # finished creating its tables, which opening the storage here would then try to create too (OperationalError).
+    except (KeyError, sqlalchemy.exc.OperationalError):
         return []
 
 
