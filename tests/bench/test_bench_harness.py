@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -108,6 +109,27 @@ def test_interleaved_rounds_shuffle_the_order_and_pool_rounds_as_replicates(stan
     assert inference.n >= 8 and inference.metadata["replicates"] == 4 and len(inference.replicate_medians) == 4
     assert inference.replicate_spread is not None and "replicates_disagree" in inference.summary()
     assert len(results[0].protocol["load_average_1min"]) == 2
+
+
+def test_before_round_runs_once_per_round_after_loading_and_before_that_rounds_calls(standin, model_file):
+    """The hook a repeatability run blocks in until its process's turn: it must come after every
+    configuration is loaded and between rounds, never inside one."""
+    from convbench.bench import BenchTarget, bench_interleaved
+
+    seen: list[tuple[int, int, list[int]]] = []  # (round index, runners loaded, calls each so far)
+
+    def before_round(index: int) -> None:
+        seen.append((index, len(standin), [r.calls["invoke"] for r in standin]))
+
+    targets = [BenchTarget(model_file, threads=1), BenchTarget(model_file, threads=2)]
+    bench_interleaved(targets, rounds=3, runs=9, min_seconds=0.0, warmup=1, warmup_seconds=0.0, load_repeats=1,
+                      data="digits", before_round=before_round)
+    assert [index for index, _, _ in seen] == [0, 1, 2]
+    assert all(loaded == len(standin) for _, loaded, _ in seen)  # loading (and cold phases) already done
+    calls = [counts for _, _, counts in seen] + [[r.calls["invoke"] for r in standin]]
+    steps = [[after - before for before, after in zip(a, b, strict=True)] for a, b in itertools.pairwise(calls)]
+    assert all(sum(step) > 0 for step in steps)  # every round ran calls after its hook
+    assert all(step == steps[0] for step in steps)  # and each round ran the same calls: none leaked across a hook
 
 
 def test_round_ci_is_at_least_as_wide_as_the_spread_of_the_round_medians():

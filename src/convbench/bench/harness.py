@@ -18,7 +18,7 @@ import math
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,8 @@ def bench_interleaved(targets: Sequence[BenchTarget], *, rounds: int = DEFAULT_R
                       warmup: int = BENCH_DEFAULTS.warmup, warmup_seconds: float = BENCH_DEFAULTS.warmup_seconds,
                       image: str | os.PathLike[str] | None = None, data: str | None = None,
                       load_repeats: int = BENCH_DEFAULTS.load_repeats, memory: bool = False,
-                      pin: Sequence[int] | None = None, seed: int = 0) -> list[BenchResult]:
+                      pin: Sequence[int] | None = None, seed: int = 0,
+                      before_round: Callable[[int], None] | None = None) -> list[BenchResult]:
     """Time several configurations side by side: steady-state inference in ``rounds`` rounds, each round
     timing every configuration once in a fresh shuffled order (A B C, C A B, …).
 
@@ -108,6 +109,10 @@ def bench_interleaved(targets: Sequence[BenchTarget], *, rounds: int = DEFAULT_R
         targets: the configurations.
         rounds: rounds of the steady-state loop (1: each configuration timed once, one after another).
         seed: seeds the shuffled orders (recorded in the protocol).
+        before_round: called with the round's index before each round, once every configuration is loaded and
+            its cold phases timed. A caller that runs this in several processes blocks here until it is a
+            process's turn, so the processes' rounds interleave too and drift hits each process alike (a
+            repeatability run compares separate processes, not one stretch of time against another).
         runs, min_seconds, warmup, warmup_seconds, image, data, load_repeats, memory, pin: as :func:`bench`.
 
     Returns:
@@ -142,7 +147,9 @@ def bench_interleaved(targets: Sequence[BenchTarget], *, rounds: int = DEFAULT_R
                     for i, t in enumerate(targets)]
         timed: list[list[Measurement]] = [[] for _ in prepared]
         orders = []
-        for _ in range(rounds):
+        for round_index in range(rounds):
+            if before_round is not None:
+                before_round(round_index)
             order = [int(i) for i in rng.permutation(len(prepared))] if rounds > 1 else list(range(len(prepared)))
             orders.append(order)
             for i in order:
