@@ -4,10 +4,13 @@ Pure measurement: every function takes loaded runners and images (or probabiliti
 which files are timed, on which mix, and where results go is decided above this layer
 (:mod:`convbench.experiment.early_exit_evaluation`).
 
-Time is measured where the saving is real: the deployed LiteRT files at batch 1, one image at a time,
-each image timed ``repeats`` times (its median counts), the baseline and the early-exit model
-alternating image by image so that a change in machine load hits both alike. The exit and full
-paths are also timed on their own (every image forced down one path) with :class:`~convbench.bench.Timer`.
+Time is measured where the saving is real: the deployed LiteRT files at batch 1, one image per call, each
+model processing the test mix as a stream by itself, as a deployed model processes its camera stream (models
+alternating image by image would evict each other's weights from the caches at every switch and charge the
+short exit path a cold start no deployment pays). Each stream is timed ``repeats`` times in rounds, the two
+models' streams in a seeded shuffled order per round so that drift of the machine hits both alike; an image's
+time is its median over the rounds. The exit and full paths are also timed on their own (every call forced down
+one path, on one image) with :class:`~convbench.bench.Timer`.
 
 Analytic model: with s the share of the backbone's MACs spent up to the exit and h the exit head's
 share, an image that exits costs s + h and one that does not costs 1 + h, so at redundancy r the
@@ -58,7 +61,7 @@ def decision_metrics(labels: np.ndarray, predicted: np.ndarray, num_classes: int
 
 @dataclass(frozen=True)
 class MixTiming:
-    """Per-image results of :func:`time_mix` (seconds are each image's median over its repeats)."""
+    """Per-image results of :func:`time_mix` (seconds are each image's median over the rounds)."""
 
     early_exit_s: np.ndarray  # (N,)
     baseline_s: np.ndarray  # (N,)
@@ -77,20 +80,35 @@ class MixTiming:
                 "full_path_ms": _mean_ms(self.early_exit_s[~exited])}
 
 
-def time_mix(early_exit: EarlyExitRunner, baseline: Runner, images: np.ndarray, repeats: int = 3) -> MixTiming:
-    """Time both runners image by image on ``images`` (float32 ``(N, H, W, C)``), ``repeats`` timed calls each
-    after one warm-up call; both runners must be loaded."""
+def time_mix(early_exit: EarlyExitRunner, baseline: Runner, images: np.ndarray, repeats: int = 3, *,
+             seed: int = 0) -> MixTiming:
+    """Time both loaded runners on the stream ``images`` (float32 ``(N, H, W, C)``), one call per image.
+
+    Each runner first makes one untimed pass over the stream, which also gives every image's decisions (each
+    from that image's own call); then ``repeats`` rounds time each runner's whole stream, one runner after the
+    other in an order shuffled per round (seeded by ``seed``), so that a runner's calls follow its own calls as
+    in a deployment and drift of the machine hits both runners alike.
+
+    Raises:
+        ConfigError: ``repeats`` < 1 or no images.
+    """
     if repeats < 1:
         raise ConfigError(f"repeats must be at least 1, got repeats={repeats!r}")
-    count = len(images)
-    ee_s, base_s, exited, predicted = np.zeros(count), np.zeros(count), np.zeros(count, bool), np.zeros(count, int)
-    base_probs = np.zeros((count, len(baseline.card.class_names)), np.float32)
-    for i, image in enumerate(images[:, None]):  # (1, H, W, C) each
-        base_s[i] = median_call(baseline, image, repeats)
-        base_probs[i] = baseline.get_output()[0]
-        ee_s[i] = median_call(early_exit, image, repeats)
-        predicted[i] = int(np.argmax(early_exit.get_output()))
-        exited[i] = early_exit.exited
+    if len(images) == 0:
+        raise ConfigError("no images to time the mix on")
+    # the warm-up passes (Runner.predict: one call per image); the early-exit output is one-hot on the
+    # redundant class C-1 exactly when the image exited, so its argmax is both decisions
+    base_probs = baseline.predict(images)
+    predicted = np.argmax(early_exit.predict(images), axis=1)
+    exited = predicted == len(early_exit.card.class_names) - 1
+    stream = images[:, None]  # (1, H, W, C) each
+    runners = (baseline, early_exit)
+    seconds = np.zeros((len(runners), repeats, len(images)))
+    rng = np.random.default_rng(seed)
+    for r in range(repeats):
+        for k in rng.permutation(len(runners)):
+            seconds[k, r] = [median_call(runners[k], image, 1, warmup=0) for image in stream]
+    base_s, ee_s = np.median(seconds, axis=1)
     return MixTiming(ee_s, base_s, exited, predicted, base_probs)
 
 
@@ -148,9 +166,11 @@ def threshold_sweep(labels: np.ndarray, p_redundant: np.ndarray, main_probs: np.
                                                 num_classes)} for t in thresholds]
 
 
-def median_call(runner: Runner, image: np.ndarray, repeats: int) -> float:
-    """The median of ``repeats`` timed calls of the loaded ``runner`` on one ``(1, H, W, C)`` image (seconds)."""
-    return Timer(runner.invoke, setup=lambda: runner.set_input(image)).timeit(repeats).median
+def median_call(runner: Runner, image: np.ndarray, repeats: int, *, warmup: int = 1) -> float:
+    """The median of ``repeats`` timed calls of the loaded ``runner`` on one ``(1, H, W, C)`` image (seconds),
+    after ``warmup`` untimed calls (none: the call of an image in a stream, timed as it comes)."""
+    timer = Timer(runner.invoke, setup=lambda: runner.set_input(image))
+    return timer.run(runs=repeats, min_seconds=0.0, warmup=warmup, warmup_seconds=0.0).median
 
 
 def _mean_ms(seconds: np.ndarray) -> float | None:

@@ -116,7 +116,8 @@ class SavingAnalysis:
         stem_share, exit_share: s and h, by MACs.
         ideal: ``r·(1 − s) − h``.
         from_paths: ``1 − (f·E + (1 − f)·C) / B`` from the path medians.
-        measured: the saving measured otherwise (image by image on a test mix), when given.
+        measured: the saving measured otherwise (per image on a test mix, each model running the stream by
+            itself: :func:`~convbench.bench.early_exit.time_mix`), when given.
         missing: the rows that add up to ``ideal − from_paths`` (and to ``ideal − measured`` with the last row,
             when ``measured`` is given).
         shares: the parts' and overheads' times as shares of the backbone's (``stem``, ``exit_head``, ``rest``,
@@ -174,8 +175,9 @@ class PathBreakdown:
             form: a form timed in this breakdown.
             redundancy: r in [0, 1].
             exit_fraction: f, the share of images that exit (default r).
-            measured: a saving measured otherwise (per image on a test mix); adds the row that takes the paths'
-                figure to it.
+            measured: a saving measured otherwise (per image on a test mix, stream by stream:
+                :func:`~convbench.bench.early_exit.time_mix`); adds the row that takes the paths' figure to it
+                (distinct images one call each, against one image called over and over).
         """
         if form not in self.forms:
             raise ConfigError(f"form {form!r} was not timed; timed: {', '.join(self.forms)}")
@@ -210,7 +212,8 @@ class PathBreakdown:
                    MissingShare("copy of the features between the chained interpreters: (1 − f)·copy",
                                 (1 - f) * copy)]
         if measured is not None:
-            missing.append(MissingShare("image by image on the mix vs the steady-state paths", from_paths - measured))
+            missing.append(MissingShare("the mix (a stream of distinct images, one call each) vs the paths (one "
+                                        "image called over and over)", from_paths - measured))
         shares = {**t, "call": call, "cut": cut, "exit_overhead": exit_overhead,
                   "continue_overhead": continue_overhead, "copy": copy}
         return SavingAnalysis(form, r, f, s, h, ideal_saving(r, s, h), from_paths, measured, missing, shares)

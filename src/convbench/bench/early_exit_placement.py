@@ -5,9 +5,9 @@ decides, and LiteRT's per-op overheads do not scale with MACs. So the placement 
 (:mod:`convbench.train.early_exit_placement`) times each candidate's deployed file on validation images at the
 study's redundancy and compares mean times per image; this module is that measurement, and only that.
 
-Each image is timed ``repeats`` times after one warm-up call and its median counts (the protocol of
-:func:`convbench.bench.early_exit.time_mix`, without a baseline to alternate with: the candidates are compared
-with each other, each on the very same images).
+Each image is timed ``repeats`` times after one warm-up call and its median counts
+(:func:`convbench.bench.early_exit.median_call`); the candidates are compared with each other, each on the very
+same images, never against a baseline (that is :func:`convbench.bench.early_exit.time_mix`).
 """
 
 from __future__ import annotations
