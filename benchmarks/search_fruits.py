@@ -1,8 +1,9 @@
 """Issue 11's targets: one architecture search on Fruits-360 apples vs pears, against the models shrunk by hand.
 
-One ``convbench.search`` with a budget (default 60 minutes) from an empty output folder, validating on held-out frame
-sequences (``val_split="groups"``: a random split of near-identical frames saturates at 100 % and cannot tell
-candidates apart) with a floor of 99.5 % (see "The floor" below) over a narrowed space (see "The space"), then:
+One ``convbench.search`` with a budget (default 60 minutes) from an empty output folder, validating on held-out
+runs of 8 frames (``val_split="groups"``: a random split of near-identical frames saturates at 100 % and cannot
+tell candidates apart) with a floor of 99.8 % (see "The validation and the floor" below) over a narrowed space
+(see "The space"), then:
 
 - the found model (the recommendation) and the hand-shrunk models of ``benchmarks/results/train_fruits.json``
   exported to float32 .tflite and timed side by side with ``bench_interleaved`` (LiteRT, 1 thread, shuffled
@@ -16,25 +17,24 @@ candidates apart) with a floor of 99.5 % (see "The floor" below) over a narrowed
 - that the test split never steered: the search read it only after its last trial ended, and the recommendation
   recomputed from the trials' validation figures alone (no test figure exists in them) is the same trial.
 
-The floor. Target 1 asks for ≥ 99.8 % on the *test* split, and the search must choose on validation only. Which
-validation, and which floor on it:
+The validation and the floor. Target 1 asks for ≥ 99.8 % on the *test* split, and the search must choose on
+validation only. Which validation, and which floor on it:
 
 - Not ``random``: Training holds interleaved frames of the same videos (``convbench.data.fruits360``), so a random
   part of it is near-copies of the images beside it; it saturates at 100 % within a few epochs and a floor on it
-  cannot tell candidates apart (``benchmarks/results/validation_split.md``: 2 of 3 small stagenets at 100.00 %).
-- ``groups`` (kept): whole runs of 32 consecutive frames held out, stratified by class. With ``[train]``'s
-  defaults (val_fraction 0.1, seed 0) that is 26 of the 261 sequences, 726 images (510 apple, 216 pear).
-- Not 99.8 % on it. The held-out run is by construction harder than the test split: the middle of a held-out run
-  is ~17° of rotation from the nearest training view, whereas Test's frames are interleaved with Training's, a
-  degree or so from a training frame. And its errors come in runs of neighbouring frames: 99.8 % of 726 images
-  allows one error, so in practice only a model with no miss on any held-out sequence passes. The 40-minute run
-  with that floor could only recommend a near-full-size model (alexnet_separable α0.99 at 96 px, 8.25 ms).
-- 99.5 % (chosen): at most 3 errors among the 726 held-out frames, i.e. every held-out sequence right but a few
-  frames, which is the requirement "99.8 % on frames near the training views" restated for frames up to ~17°
-  away from them. It is a stated policy, fixed before this run: lowered from 99.8 % because in the 40-minute run
-  only a near-full-size model reached that on validation; no test figure of any searched model set it. The
-  choice stays the search's own: the recommendation is the fastest trial at or above 99.5 % on validation, and
-  the report shows that hiding the test split would not change it. Pass ``--floor 0.998`` for the harsher reading.
+  cannot tell candidates apart (``benchmarks/results/validation_split.md``: 3 of 4 small stagenets at 100.00 %).
+- Not ``groups`` with the loader's default runs of 32 frames: the middle of a held-out run is ~17° of rotation
+  from the nearest training view, whereas Test's frames are interleaved with Training's, a degree or so from a
+  training frame; it is harder than the deployment it stands for, its errors come in runs of neighbouring frames,
+  and a 99.8 % floor on it admitted no small model (the 40-minute run could only recommend a near-full-size one,
+  alexnet_separable α0.99 at 96 px, 8.25 ms; ``validation_split.md``: none of 4 small stagenets).
+- ``groups`` with runs of :data:`SEQUENCE_FRAMES` = 8 frames (chosen): a held-out view is at most ~4° from a
+  training view, close to Test's relation to Training yet never a near-copy of a training image (runs of 4
+  frames leave every held-out view beside a training one); on it the small stagenets of ``validation_split.md``
+  spread from 99.56 % to 100 % and a 100 % tie is broken by validation loss. The run length follows from the
+  data's geometry above; the floor is the target's 99.8 % unchanged (at most one error in ~680 held-out
+  images). ``validation_split.md`` reports test accuracies beside its validation figures; they are shown, and
+  nothing here was tuned to them.
 
 The space. The registry's default space on 2 cores spends whole epochs of a 60-minute budget on VGG-19, AlexNet
 and MobileNets at up to 128 px and α 1.5 (the 40-minute run: 13 trials, 8 pruned). The targets want a model
@@ -83,9 +83,11 @@ from convbench.search import SearchResult, recommend, search
 from convbench.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = f"fruits360:{ROOT.parent / 'shared' / 'data' / 'fruits-360-apples-pears.zip'}"
+SEQUENCE_FRAMES = 8  # the groups validation split's held-out runs (see "The validation and the floor")
+DATA = (f"fruits360:{ROOT.parent / 'shared' / 'data' / 'fruits-360-apples-pears.zip'}"
+        f"?sequence_frames={SEQUENCE_FRAMES}")
 TEST_TARGET = 0.998  # target 1: the found model's test accuracy, and the hand-shrunk models it must beat
-FLOOR = 0.995  # validation accuracy on the groups split the search must reach (see "The floor" in the docstring)
+FLOOR = 0.998  # validation accuracy on the groups split the search must reach (see "The validation and the floor")
 TARGET = "litert:1"
 SPACE = """\
 # search_fruits.py's space: small stagenets and small MobileNetV2s (see the script's docstring)
@@ -329,7 +331,8 @@ def _markdown(r: dict[str, Any]) -> str:
     lines = [f"# Architecture search on Fruits-360 apples vs pears (`{r['budget']}` budget)", "",
              f"`python benchmarks/search_fruits.py --budget {r['budget']}` on {r['environment']['cpu']} "
              f"({r['environment']['cores']} cores), load average {r['load_average_at_start']:.2f} at the start; "
-             f"floor {pct(r['floor'])} validation accuracy ({r['val_split']} validation split), target {r['target']}.",
+             f"floor {pct(r['floor'])} validation accuracy ({r['val_split']} validation split, data `{r['data']}`), "
+             f"target {r['target']}.",
              f"Hand-shrunk models timed from `{r['hand_shrunk_models']}` (their accuracies: `train_fruits.json`).",
              "", f"{r['trials']} trials in {r['search_seconds'] / 60:.1f} min: "
              + ", ".join(f"{n} {s}" for s, n in r["states"].items())
