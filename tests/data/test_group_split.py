@@ -166,6 +166,18 @@ def test_fruits360_sequence_length_is_an_option(tmp_path, fmt):
             load(f"fruits360:{path}?sequence_frames={bad}")
 
 
+def test_loaded_source_keeps_the_options_so_a_card_reloads_the_same_groups(tmp_path, fmt):
+    """A search or train call handed a loaded Dataset records its ``source`` in the model card; with the loader's
+    plain ``NAME:PATH`` there, the card's data would reload with 32-frame groups instead of the 10 used."""
+    path = fmt.write_zip(tmp_path / "fruits.zip", fruit_video_files(fmt))
+    for ds in (load(f"fruits360:{path}?sequence_frames=10"), load(f"fruits360:{path}", sequence_frames=10)):
+        assert "sequence_frames=10" in ds.source
+        again = load(ds.source)
+        assert again.meta["group_count"] == ds.meta["group_count"] == len(fmt.FRUITS) * 2 * 7
+        np.testing.assert_array_equal(again.train.groups, ds.train.groups)
+    assert "?" not in load(f"fruits360:{path}").source  # no options given, none recorded
+
+
 def test_fruits360_variety_groups_and_bad_option(tmp_path, fmt):
     path = fmt.write_zip(tmp_path / "fruits.zip", fruit_video_files(fmt, frames=8))
     ds = load(f"fruits360:{path}?groups=variety")
