@@ -34,6 +34,8 @@ class SplitSettings:
         test: where the test split came from (``official``, ``held out (20% of train)``); a description only.
         val_split: how validation was held out (``random`` images, or whole ``groups``; ``vocabulary.VAL_SPLITS``).
         grouping: with ``val_split="groups"``, what one held-out group was (``frame sequence`` …); a description.
+        val_seed: seed of the validation draw when it is not ``seed`` (a search's repeated validation splits: the
+            test split stays ``seed``'s, so no repeat validates or trains on another's test images).
     """
 
     seed: int = 0
@@ -41,10 +43,14 @@ class SplitSettings:
     test: str | None = None
     val_split: str = "random"
     grouping: str | None = None
+    val_seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields, less ``val_split``/``grouping`` at their defaults: cards from before them write back the same."""
+        """The fields, less ``val_split``/``grouping``/``val_seed`` at their defaults: cards from before them write
+        back the same."""
         d = asdict(self)
+        if self.val_seed is None:
+            del d["val_seed"]
         if self.val_split == "random":
             del d["val_split"]
         if self.grouping is None:

@@ -194,3 +194,17 @@ def test_fruits360_validation_of_whole_sequences_on_the_real_set(shared_data):
     assert set(train.groups.tolist()).isdisjoint(val.groups.tolist())
     assert set(val.labels.tolist()) == {0, 1}
     assert 0.05 < len(val) / len(ds.train) < 0.15
+
+
+
+@pytest.mark.parametrize("val_split", ["random", "groups"])
+def test_a_validation_seed_redraws_validation_but_never_the_test_split(val_split):
+    data = Dataset("toy", ("a", "b"), grouped((50, 50)))  # no official test split: it is held out by seed
+    first = training_splits(data, val_fraction=0.2, seed=3, val_split=val_split)
+    again = training_splits(data, val_fraction=0.2, seed=3, val_split=val_split, val_seed=4)
+    assert np.array_equal(first["test"].images, again["test"].images)  # the test split is seed's alone
+    assert not np.array_equal(first["val"].images, again["val"].images)
+    pool = lambda s: np.sort(np.concatenate([s["train"].images.ravel(), s["val"].images.ravel()]))  # noqa: E731
+    assert np.array_equal(pool(first), pool(again))  # validation moves within the same pool of non-test images
+    assert split_settings(data, val_fraction=0.2, seed=3, val_split=val_split, val_seed=4).val_seed == 4
+    assert "val_seed" not in split_settings(data, val_fraction=0.2, seed=3).to_dict()  # older cards write back alike

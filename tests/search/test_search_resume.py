@@ -36,8 +36,9 @@ def _trials(out: Path) -> list[optuna.trial.FrozenTrial]:
         storage = optuna.storages.RDBStorage(f"sqlite:///{out / STUDY_DB}")
         return optuna.load_study(study_name="convbench-search", storage=storage).get_trials()
     # The database file exists a moment before the study's record does (KeyError), and before the search has
-    # finished creating its tables, which opening the storage here would then try to create too (OperationalError).
-    except (KeyError, sqlalchemy.exc.OperationalError):
+    # finished creating its tables, which opening the storage here would then try to create too (OperationalError),
+    # or stamp with its schema version a moment after the search did (IntegrityError on alembic_version).
+    except (KeyError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError):
         return []
 
 

@@ -47,11 +47,14 @@ def search_command(
                                                                "groups (fruits360's frame sequences: a random split "
                                                                "of near-identical frames saturates).")] \
         = TRAIN_DEFAULTS.val_split,
+    val_repeats: Annotated[int, typer.Option("--val-repeats", help="Validation splits a trial must meet the floor "
+                                                                   "on (the worst counts): a trial meeting it on the "
+                                                                   "first is trained again on the others.")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view on the terminal.")] = False,
 ) -> None:
     """Find the fastest model that meets an accuracy floor, timed on the target runtime; write its report."""
     number_in("floor", floor, 0.0, 1.0, low_open=True)  # these before Keras and Optuna are imported
-    for name, value in (("trials", trials), ("epochs", epochs)):
+    for name, value in (("trials", trials), ("epochs", epochs), ("val-repeats", val_repeats)):
         if value is not None:
             integer_in(name, value, 1)
     if max_latency is not None:
@@ -67,8 +70,8 @@ def search_command(
     from convbench.search import search
 
     result = search(data, floor=floor, out=out, target=target, budget=budget, space=space, resume=resume,
-                    storage=storage, ray=ray, max_trials=trials, val_split=val_split, max_latency=max_latency,
-                    progress=not quiet,
+                    storage=storage, ray=ray, max_trials=trials, val_split=val_split, val_repeats=val_repeats,
+                    max_latency=max_latency, progress=not quiet,
                     **({"epochs": epochs} if epochs is not None else {}))
     write_search_report(result, out)
     best = result.recommended

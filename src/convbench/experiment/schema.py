@@ -210,6 +210,7 @@ class SearchConfig(_Section):
     max_trials: Count | None = None
     max_latency: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None  # hard cap (ms) on the median
     val_split: Literal["random", "groups"] = "random"  # groups: hold out whole groups (fruits360's frame sequences)
+    val_repeats: Count = 1  # validation splits a trial must meet the floor on (the worst counts)
     ray: str | None = None  # auto or HOST:PORT of a Ray cluster
 
 

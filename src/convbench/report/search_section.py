@@ -98,6 +98,8 @@ def _summary(result: SearchResult, hand_shrunk: list[HandShrunk]) -> Section:
                                       ("latency cap", "none" if s.max_latency_ms is None
                                        else f"{s.max_latency_ms:g} ms"),
                                       ("epochs per trial", str(s.epochs)),
+                                      ("validation splits", f"{s.val_split}, {s.val_repeats} (the worst counts)"
+                                       if s.val_repeats > 1 else s.val_split),
                                       ("architectures", ", ".join(s.space.architectures)),
                                       ("input sizes", ", ".join(map(str, s.space.input_sizes))),
                                       ("export modes", ", ".join(s.space.quantize)),
@@ -120,13 +122,16 @@ def _trials_table(trials: list[TrialRecord], result: SearchResult, caption: str)
                  + (" ★" if t.number == result.recommendation else ""))
         latency = "–" if t.latency is None else \
             f"{t.latency.median_ms:.4g} [{t.latency.ci95_low_ms:.4g}, {t.latency.ci95_high_ms:.4g}]"
-        rows.append([str(t.number), t.params.label, state, fmt.percent(t.val_accuracy, 2),
+        val = fmt.percent(t.val_accuracy, 2) + (" (" + ", ".join(fmt.percent(a, 2) for a in t.val_accuracy_repeats)
+                                                 + ")" if len(t.val_accuracy_repeats) > 1 else "")
+        rows.append([str(t.number), t.params.label, state, val,
                      "–" if t.val_loss is None else f"{t.val_loss:.4f}", str(t.epochs_run), latency,
                      "–" if t.screen_latency is None else f"{t.screen_latency.median_ms:.4g}",
                      fmt.size(t.file_size_bytes), fmt.count(t.params_count),
                      fmt.percent(result.test_accuracy(t.number), 2), t.trained_on or "–", t.timed_on or "–",
                      fmt.seconds(t.duration_s), t.prune_reason or t.error or ""])
-    return Table(["#", "params", "state", "val acc", "val loss", "epochs", "latency ms [95 % CI]", "screen ms", "file",
-                  "parameters", "test acc", "trained on", "timed on", "took", "why pruned / failed"], rows,
+    return Table(["#", "params", "state", "val acc (per split)", "val loss", "epochs", "latency ms [95 % CI]",
+                  "screen ms", "file", "parameters", "test acc", "trained on", "timed on", "took",
+                  "why pruned / failed"], rows,
                  align="llllrrrrrrrllll",
                  caption=caption)

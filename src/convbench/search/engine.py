@@ -49,6 +49,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from convbench.checks import integer_in
 from convbench.data import Dataset, DataSpec, Split, load
 from convbench.env import environment
 from convbench.errors import ConfigError, ConvbenchError
@@ -83,7 +84,7 @@ TIMING_RUNS, TIMING_SECONDS = 50, 0.5  # per trial: enough for a median with a C
 SCREEN_RUNS, SCREEN_SECONDS = 20, 0.1  # the latency screen before training: enough to tell 2x apart, no more
 # Settings a resumed search must share with the one it continues (budget and trial cap may change).
 SAME_ON_RESUME = ("data", "floor", "target", "epochs", "patience", "batch_size", "seed", "val_fraction", "val_split",
-                  "space")
+                  "val_repeats", "space")
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,8 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
            epochs: int = DEFAULT_EPOCHS, patience: int = DEFAULT_PATIENCE,
            batch_size: int = TRAIN_DEFAULTS.batch_size, seed: int = TRAIN_DEFAULTS.seed,
            val_fraction: float = TRAIN_DEFAULTS.val_fraction, val_split: str = TRAIN_DEFAULTS.val_split,
-           max_latency: float | None = None, timing: Timing = Timing(), progress: bool = True) -> SearchResult:
+           val_repeats: int = 1, max_latency: float | None = None, timing: Timing = Timing(),
+           progress: bool = True) -> SearchResult:
     """Search the space for the fastest model whose validation accuracy meets ``floor`` on the target runtime.
 
     Args:
@@ -181,6 +183,9 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
         val_split: how validation is held out (as :func:`convbench.train.train`): ``groups`` holds out whole groups
             (Fruits-360's frame sequences), whose validation still discriminates where a random split of
             near-identical frames saturates at 100 %; a floor on a saturated validation cannot tell trials apart.
+        val_repeats: how many validation splits a trial must meet the floor on (1: one). A trial meeting it on
+            the first is trained again on the others, and its validation accuracy is the worst split's
+            (:mod:`convbench.search.trial`): one lucky split does not make a configuration feasible.
         max_latency: a hard cap on the median latency in ms (None: none): a trial whose screen is clearly above it
             is pruned before training, and the recommendation's definitive median must be within it.
         timing: the per-trial timing protocol (and the screen's).
@@ -207,6 +212,7 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
     if not isinstance(epochs, int) or epochs < 1:
         raise ConfigError(f"epochs must be an integer >= 1, got epochs={epochs!r}")
     check_val_split(val_split)
+    integer_in("val_repeats", val_repeats, 1)
     out = Path(out)
     storage_url = storage or f"sqlite:///{(out / STUDY_DB).resolve()}"
     if not resume and storage is None and (out / STUDY_DB).exists():
@@ -224,8 +230,8 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
     source = (dataset.source or dataset.name) if isinstance(data, Dataset) else str(DataSpec.parse(data))
     settings = SearchSettings(data=source, floor=floor, target=target, budget_s=budget_s, max_trials=max_trials,
                               epochs=epochs, patience=patience, batch_size=batch_size, seed=seed,
-                              val_fraction=val_fraction, val_split=val_split, max_latency_ms=max_latency,
-                              space=space,
+                              val_fraction=val_fraction, val_split=val_split, val_repeats=val_repeats,
+                              max_latency_ms=max_latency, space=space,
                               storage=_redacted(storage_url),
                               study_name=STUDY_NAME, ray=ray)
     out.mkdir(parents=True, exist_ok=True)
@@ -234,7 +240,7 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
         warnings.filterwarnings("ignore", message=".*have less than 2 trials.*")
         study = _open_study(storage_url, settings, seed, resume)
         _enqueue_seeds(study, settings, dataset)
-        fit = Fit(epochs, patience, batch_size, seed, val_fraction, val_split)
+        fit = Fit(epochs, patience, batch_size, seed, val_fraction, val_split, val_repeats=val_repeats)
         runner = _Search(study, settings, dataset, out, fit, timing)
         try:
             with SearchProgress(floor, max_latency_ms=max_latency, enabled=progress) as view:
@@ -268,9 +274,10 @@ def _open_study(url: str, settings: SearchSettings, seed: int, resume: bool) -> 
         study.set_user_attr("settings", current)
         study.set_user_attr("spent_seconds", 0.0)
     else:
-        for key in SAME_ON_RESUME:
-            if recorded.get(key) != current[key]:
-                raise ConfigError(f"cannot resume: this search was started with {key}={json.dumps(recorded.get(key))}"
+        for key in SAME_ON_RESUME:  # a setting added since the search started: it ran with the default
+            was = recorded.get(key, SearchSettings.model_fields[key].default)
+            if was != current[key]:
+                raise ConfigError(f"cannot resume: this search was started with {key}={json.dumps(was)}"
                                   f", not {json.dumps(current[key])}")
     return study
 
@@ -401,7 +408,7 @@ class _Search:
         self.running[trial.number] = f"#{trial.number} {params.arch}" + (" (seed)" if self._seeded(trial) else "")
         job = TrialJob(trial.number, params, folder.resolve(), self.fit, self.settings.data,
                        export_format(self.settings.target.runtime), self.earlier_scores(),
-                       deadline=time.time() + self.time_left())
+                       deadline=time.time() + self.time_left(), floor=self.settings.floor)
         return trial, job
 
     def tell(self, trial: optuna.Trial, job: TrialJob, trained: Trained, latency: Latency | None = None,
@@ -415,6 +422,7 @@ class _Search:
         record = TrialRecord(
             number=trial.number, params=job.params, state=state, val_accuracy=trained.val_accuracy,
             val_loss=trained.val_loss, val_accuracy_per_epoch=trained.val_accuracy_per_epoch,
+            val_accuracy_repeats=trained.val_accuracy_repeats,
             epochs_run=trained.epochs_run, latency=latency,
             screen_latency=Latency.model_validate(screened) if screened else None, prune_reason=prune_reason,
             seeded=self._seeded(trial), file_size_bytes=trained.size_bytes,

@@ -69,7 +69,10 @@ class TrialRecord(BaseModel):
         state: ``complete`` (trained, exported, timed), ``pruned`` (stopped by the pruning rule, or before
             training by the latency screen), ``failed`` (an error, or a search killed while it ran) or
             ``infeasible`` (the builder rejects the point).
-        val_accuracy, val_loss: of the best epoch (validation split only).
+        val_accuracy, val_loss: of the best epoch (validation split only); with repeated validation splits, the
+            worst split's.
+        val_accuracy_repeats: the exported file's validation accuracy on each repeated split, the shipped
+            model's first (empty: one split, or not trained to the end).
         val_accuracy_per_epoch: what the pruning rule saw.
         latency: of the exported file on the target runtime (complete trials): the definitive figure.
         screen_latency: of the untrained model's export, timed briefly before training (the latency screen; None
@@ -90,6 +93,7 @@ class TrialRecord(BaseModel):
     val_accuracy: float | None = None
     val_loss: float | None = None
     val_accuracy_per_epoch: list[float] = []
+    val_accuracy_repeats: list[float] = []
     epochs_run: int = 0
     latency: Latency | None = None
     screen_latency: Latency | None = None
@@ -142,6 +146,7 @@ class SearchSettings(BaseModel):
     seed: int
     val_fraction: float
     val_split: str = "random"
+    val_repeats: int = 1  # validation splits a feasible trial meets the floor on
     max_latency_ms: float | None = None  # hard cap on the median latency (checked before training, too)
     space: SearchSpace
     storage: str

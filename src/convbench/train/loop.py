@@ -49,6 +49,7 @@ class FitSettings:
     resume: bool = True
     progress: bool = True
     val_split: str = "random"
+    val_seed: int | None = None  # the validation draw's seed, when not ``seed`` (convbench.train.splits)
 
 
 @dataclass(frozen=True)
@@ -146,14 +147,15 @@ def run_fit(new_model: Callable[[], keras.Model], dataset: Dataset, preprocessin
         ConfigError: ``out/checkpoint`` holds a checkpoint of a different run.
     """
     splits = training_splits(dataset, val_fraction=settings.val_fraction, seed=settings.seed,
-                             val_split=settings.val_split)
+                             val_split=settings.val_split, val_seed=settings.val_seed)
     identity = identity_of({**identity, "class_names": dataset.class_names,
                             "split_sizes": {name: len(s) for name, s in splits.items()},
                             "preprocessing": preprocessing.to_dict(), "batch_size": settings.batch_size,
                             "seed": settings.seed, "augment": settings.augment, "val_fraction": settings.val_fraction,
                             "learning_rate": settings.learning_rate,
                             # only when not the default: runs from before the setting keep their identity
-                            **({"val_split": settings.val_split} if settings.val_split != "random" else {})})
+                            **({"val_split": settings.val_split} if settings.val_split != "random" else {}),
+                            **({"val_seed": settings.val_seed} if settings.val_seed is not None else {})})
     fitted = _fit(new_model, splits, preprocessing, Path(out) / CHECKPOINT_DIR, identity, epochs=settings.epochs,
                  batch_size=settings.batch_size, patience=settings.patience, seed=settings.seed,
                  augment=settings.augment, resume=settings.resume, progress=settings.progress)

@@ -26,13 +26,15 @@ TEST_FRACTION = 0.2  # held out for testing when the dataset has no official tes
 SPLITS = ("train", "val", "test")
 
 
-def training_splits(dataset: Dataset, *, val_fraction: float, seed: int,
-                    val_split: str = "random") -> dict[str, Split]:
+def training_splits(dataset: Dataset, *, val_fraction: float, seed: int, val_split: str = "random",
+                    val_seed: int | None = None) -> dict[str, Split]:
     """``{"train", "val", "test"}`` splits of ``dataset``: disjoint, stratified by class, fixed by ``seed``.
 
     Args:
         val_split: ``random`` (images) or ``groups`` (whole groups of ``dataset``'s images, stratified by
             class where the groups allow it; ``val_fraction`` then counts groups).
+        val_seed: seed of the validation draw alone (None: ``seed``); the test split is ``seed``'s whatever it is,
+            so validation splits drawn with other ``val_seed`` never hold a test image.
 
     Raises:
         ConfigError: ``val_fraction`` outside (0, 1), an unknown ``val_split``, or ``groups`` on data without
@@ -46,7 +48,8 @@ def training_splits(dataset: Dataset, *, val_fraction: float, seed: int,
                           f"{dataset.source or dataset.name} gives none; use val_split='random'")
     pool, test = (dataset.train, dataset.test) if dataset.test is not None else \
         split(dataset.train, fractions=(1 - TEST_FRACTION, TEST_FRACTION), seed=seed)
-    train, val = split(pool, fractions=(1 - val_fraction, val_fraction), seed=seed, by_groups=val_split == "groups")
+    train, val = split(pool, fractions=(1 - val_fraction, val_fraction), seed=seed if val_seed is None else val_seed,
+                       by_groups=val_split == "groups")
     return {"train": train, "val": val, "test": test}
 
 
@@ -56,11 +59,13 @@ def check_val_split(val_split: str) -> None:
         raise ConfigError(f"val_split must be one of {', '.join(VAL_SPLITS)}, got val_split={val_split!r}")
 
 
-def split_settings(dataset: Dataset, *, val_fraction: float, seed: int, val_split: str = "random") -> SplitSettings:
-    """What a card records about ``training_splits(dataset, val_fraction=…, seed=…, val_split=…)``."""
+def split_settings(dataset: Dataset, *, val_fraction: float, seed: int, val_split: str = "random",
+                   val_seed: int | None = None) -> SplitSettings:
+    """What a card records about ``training_splits(dataset, val_fraction=…, seed=…, val_split=…, val_seed=…)``."""
     test = "official" if dataset.test is not None else f"held out ({TEST_FRACTION:.0%} of train)"
     grouping = (dataset.grouping or "group") if val_split == "groups" else None
-    return SplitSettings(seed=seed, val_fraction=val_fraction, test=test, val_split=val_split, grouping=grouping)
+    return SplitSettings(seed=seed, val_fraction=val_fraction, test=test, val_split=val_split, grouping=grouping,
+                         val_seed=val_seed)
 
 
 def model_splits(card: ModelCard, dataset: Dataset) -> dict[str, Split]:
@@ -70,4 +75,4 @@ def model_splits(card: ModelCard, dataset: Dataset) -> dict[str, Split]:
     """
     settings = card.split or SplitSettings()
     return training_splits(dataset, val_fraction=settings.val_fraction, seed=settings.seed,
-                           val_split=settings.val_split)
+                           val_split=settings.val_split, val_seed=settings.val_seed)

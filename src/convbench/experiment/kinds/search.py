@@ -33,6 +33,7 @@ class SearchStepSettings(DataInputs, MachineInputs):
     seed: int
     val_fraction: float
     val_split: str = "random"
+    val_repeats: int = 1
     ray: str | None
 
 
@@ -66,7 +67,7 @@ class SearchKind(StepKind[SearchStepSettings, SearchOutputs]):
                                       max_trials=config.max_trials, max_latency=config.max_latency,
                                       seed=experiment.train.seed,
                                       val_fraction=experiment.train.val_fraction, val_split=config.val_split,
-                                      ray=config.ray,
+                                      val_repeats=config.val_repeats, ray=config.ray,
                                       **data_inputs(experiment.data.main), **machine_inputs())
         return [make_step(SearchKind, f"floor {config.floor:g} {target}", settings, model="search")]
 
@@ -77,8 +78,7 @@ class SearchKind(StepKind[SearchStepSettings, SearchOutputs]):
         result = search(ctx.datasets(s.data), floor=s.floor, out=ctx.dir, target=s.target, budget=s.budget_s,
                         space=SearchSpace.model_validate_json(s.space), resume=True, ray=s.ray,
                         max_trials=s.max_trials, max_latency=s.max_latency, seed=s.seed, val_fraction=s.val_fraction,
-                        val_split=s.val_split,
-                        progress=ctx.progress,
+                        val_split=s.val_split, val_repeats=s.val_repeats, progress=ctx.progress,
                         **({"epochs": s.epochs} if s.epochs is not None else {}))
         best = result.recommended
         return SearchOutputs(result=RESULT_FILE, recommended=best.params.label if best else None,
