@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
 from convbench.checks import integer_in
@@ -258,11 +259,26 @@ def _redacted(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
 
 
+def _storage(url: str, attempts: int = 3) -> optuna.storages.RDBStorage:
+    """Optuna's storage on ``url``, opened even while another process opens the same new database.
+
+    Opening a new database creates Optuna's tables and stamps its schema version; two processes doing so at the
+    same moment (workers sharing one study, a second search started beside the first) race on that stamp, and the
+    loser fails on the winner's row. Opened again, it finds the schema in place and stamps nothing.
+    """
+    for attempt in range(1, attempts):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+            time.sleep(0.2 * attempt)
+    return optuna.storages.RDBStorage(url)  # the last attempt's error, if any, is the caller's
+
+
 def _open_study(url: str, settings: SearchSettings, seed: int, resume: bool) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True,
                                          n_startup_trials=8)
-    storage = optuna.storages.RDBStorage(url)
+    storage = _storage(url)
     existing = [s.study_name for s in optuna.get_all_study_summaries(storage)]
     if STUDY_NAME in existing and not resume:
         raise ConfigError(f"the storage {_redacted(url)} already holds a search; pass --resume to continue it")
