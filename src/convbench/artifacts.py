@@ -80,6 +80,9 @@ class EarlyExitSettings:
     Attributes:
         backbone: the registered backbone (``vgg19``).
         exit_after: the block the exit follows (``block1``).
+        exit_head: hidden units of the exit's Dense layers before width scaling (``()``: the exit block is
+            MaxPool, Flatten and the 2-way softmax Dense alone); ``None`` on cards written before it was recorded,
+            whose exits have VGG-19's ``(512, 512)``.
         macs: per-image multiply-accumulates of ``stem`` (input to the exit point), ``exit_head`` and ``rest``.
         stem_share, exit_share: the stem's and the exit head's share of the backbone's MACs (the analytic model).
         l1_weight, l2_weight: weights of the exit and main losses.
@@ -115,6 +118,7 @@ class EarlyExitSettings:
     outputs: tuple[str, ...] | None = None
     rest_file: str | None = None
     ops: tuple[str, ...] | None = None
+    exit_head: tuple[int, ...] | None = None
 
     _TRAINING = ("backbone", "exit_after", "l1_weight", "l2_weight", "mix", "macs", "stem_share", "exit_share")
 
@@ -128,7 +132,7 @@ class EarlyExitSettings:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EarlyExitSettings:
-        return cls(**{key: tuple(value) if key in ("outputs", "ops") and value is not None else value
+        return cls(**{key: tuple(value) if key in ("outputs", "ops", "exit_head") and value is not None else value
                       for key, value in d.items()})
 
 

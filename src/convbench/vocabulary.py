@@ -74,6 +74,7 @@ EARLY_EXIT_FORMS = ("single", "chained")  # one .tflite with an IF op; two chain
 EarlyExitForm = Literal["single", "chained"]
 DEFAULT_THRESHOLD = 0.5  # exit when P(redundant) ≥ threshold
 DEFAULT_OUTLIER_SHARE = 0.25  # of the redundant class given to an outlier-exposure set
+DEFAULT_EXIT_HEAD = (512, 512)  # the exit's hidden Dense units before width scaling: VGG-19's fc1, fc2
 
 
 # -- defaults -------------------------------------------------------------------------------------------------

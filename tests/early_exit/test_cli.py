@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from support import assert_one_line_error
 
 from convbench.artifacts import read_card
+from convbench.export.early_exit import export_parts, graph_ops
 from convbench.io import read_json
+from convbench.vocabulary import DEFAULT_EXIT_HEAD
 
 TABLE_COLUMNS = ("redundancy %", "loss", "accuracy", "exit accuracy", "total time (s)", "per-image time (ms)")
+
+
+def test_the_default_exit_head_is_recorded_on_the_card(trained_dir):
+    card = read_card(trained_dir / "early_exit" / "model.keras")
+    assert card.early_exit.exit_head == DEFAULT_EXIT_HEAD
+    assert read_json(trained_dir / "training.json")["exit_head"] == list(DEFAULT_EXIT_HEAD)
+
+
+def test_exit_head_none_trains_the_bare_exit_block_and_records_it(cli, tiny_backbone, trained_dir, tmp_path):
+    rc, _, err = cli(*TRAIN, "--redundant", "ee_redundant", "--backbone", tiny_backbone, "--exit-head", "none",
+                     "--out", tmp_path / "run")
+    assert rc == 0, err
+    model_path = tmp_path / "run" / "early_exit" / "model.keras"
+    card = read_card(model_path)
+    assert card.early_exit.exit_head == ()
+    parts = export_parts(model_path, tmp_path / "parts")
+    head = Counter(graph_ops(parts.exit_head.read_bytes())["main"])
+    assert head["FULLY_CONNECTED"] == 1  # the 2-way softmax Dense alone
+    default = read_card(trained_dir / "early_exit" / "model.keras").early_exit  # the same backbone, default head
+    assert card.early_exit.macs["exit_head"] < default.macs["exit_head"] / 10
 
 
 def test_train_writes_both_models_with_cards_and_a_report(trained_dir):
@@ -54,6 +78,8 @@ TRAIN = ("early-exit", "train", "--main", "ee_main", "--epochs", "1")
     (("--redundant", "ee_redundant", "--redundancy", "1"), "redundancy=1.0"),
     (("--redundant", "ee_redundant", "--redundancy", "-0.1"), "redundancy=-0.1"),
     (("--redundant", "ee_redundant", "--exit-after", "block9"), "exit_after='block9'"),
+    (("--redundant", "ee_redundant", "--exit-head", "0"), "--exit-head"),
+    (("--redundant", "ee_redundant", "--exit-head", "128,wide"), "'128,wide'"),
 ])
 def test_train_refuses_bad_input_in_one_line(cli, tmp_path, args, culprit):
     rc, _, err = cli(*TRAIN, *args, "--out", tmp_path / "run")

@@ -85,3 +85,15 @@ def test_evaluations_become_the_report_entries_with_the_sweep_joined(study, tmp_
     sections = early_exit_sections(results.early_exit, tmp_path)
     assert len(sections) == 2 and sorted(p.name for p in tmp_path.glob("*.png")) == [
         "early_exit_single_1t_accuracy_vs_threshold.png", "early_exit_single_1t_time_vs_redundancy.png"]
+
+
+def test_an_exit_head_other_than_the_default_is_a_different_model(study, tiny_backbone):
+    planned, _ = study
+    default = planned.of(EarlyExitTrainKind)[0]
+    bare = Experiment(name="ee", data=DataConfig(main="ee_main", redundant="ee_redundant"),
+                      train=TrainConfig(epochs=3),
+                      early_exit=EarlyExitConfig(backbone=tiny_backbone, redundancy=0.5, forms=["single", "chained"],
+                                                 limit=30, repeats=1, sweep=True, exit_head=[]))
+    step = EarlyExitTrainKind().plan(bare, Planned())[0]
+    assert step.settings.exit_head == () and default.settings.exit_head == (512, 512)
+    assert step.key != default.key  # the default stays out of the key: studies trained before keep theirs

@@ -41,6 +41,12 @@ def test_exit_after_any_block_and_unknown_block_is_refused():
         early_exit((32, 32, 1), 2, width=0.0625)
 
 
+@pytest.mark.parametrize("head", [(0,), (128, -1), (1.5,)])
+def test_an_exit_head_of_anything_but_positive_units_is_refused(head):
+    with pytest.raises(ModelError, match="hidden units must be positive integers"):
+        early_exit((32, 32, 1), num_classes=11, width=0.25, head=head)
+
+
 def test_mac_split_and_ideal_saving(vgg_exit):
     split = vgg_exit.mac_split()
     assert split.stem + split.exit_head + split.rest == sum(row.macs for row in count_macs(vgg_exit))

@@ -15,6 +15,7 @@ from convbench.cli.helptext import listed, with_default
 from convbench.cli.train_cmd import check_before_loading
 from convbench.errors import ConfigError
 from convbench.vocabulary import (
+    DEFAULT_EXIT_HEAD,
     DEFAULT_OUTLIER_SHARE,
     DEFAULT_THRESHOLD,
     DEFAULT_WIDTH,
@@ -55,6 +56,10 @@ def train_command(
         "--exit-after", help=f"Exit point the exit follows (`convbench early-exit points BACKBONE` lists them); "
                              f"repeat it, or give {AUTO!r} for all, to train each, time each as deployed and keep "
                              f"the fastest meeting --min-accuracy [default: block1].")] = None,
+    exit_head: str = typer.Option(None, "--exit-head", help=f"Hidden Dense units of the exit block before width "
+                                                            f"scaling, comma-separated, or 'none' for MaxPool, "
+                                                            f"Flatten and the 2-way softmax alone [default: "
+                                                            f"{','.join(map(str, DEFAULT_EXIT_HEAD))}]."),
     min_accuracy: float = typer.Option(None, "--min-accuracy", help="Placement sweep: validation accuracy a point "
                                                                     "must reach [default: the baseline's]."),
     runtime_form: str = typer.Option(None, "--runtime-form", help=with_default(
@@ -84,6 +89,7 @@ def train_command(
     points = exit_after or None
     options = {"redundancy": redundancy, "width": width,
                "exit_after": points[0] if points and len(points) == 1 else points, "backbone": backbone,
+               "exit_head": None if exit_head is None else _parse_exit_head(exit_head),
                "input_size": input_size, "channels": channels, "max_train": max_train, "dropout": dropout,
                "epochs": epochs, "batch_size": batch_size, "patience": patience, "seed": seed,
                "redundant_shares": redundant_share or None, "outlier_exposure": outlier_exposure,
@@ -122,6 +128,19 @@ def train_command(
               f"{c['false_exit_rate']:.2%} of main images exit, {c['exit_recall']:.2%} of redundant ones")
     print(f"baseline:   test accuracy {base['test_accuracy']:.4f} (best epoch {base['best_epoch']} of "
           f"{base['epochs_run']}) → {result.baseline_path}")
+
+
+def _parse_exit_head(text: str) -> tuple[int, ...]:
+    """``--exit-head``'s value: ``"512,512"`` → ``(512, 512)``, ``"none"`` → ``()``; else a one-line error."""
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        units = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        units = ()
+    if not units or min(units) < 1:
+        raise ConfigError(f"--exit-head must be positive integers separated by commas, or 'none'; got {text!r}")
+    return units
 
 
 @sub.command("eval")

@@ -21,6 +21,7 @@ from convbench.checks import MAX_SEED, MAX_WIDTH
 from convbench.naming import width_text
 from convbench.vocabulary import (
     BENCH_DEFAULTS,
+    DEFAULT_EXIT_HEAD,
     DEFAULT_OUTLIER_SHARE,
     DEFAULT_QUANTIZE,
     DEFAULT_TARGET,
@@ -155,6 +156,8 @@ class EarlyExitConfig(_Section):
     # the exit point; "auto" or a list of points: sweep them, keep the fastest meeting min_accuracy on validation
     exit_after: str | Annotated[list[str], Field(min_length=1)] = "block1"
     min_accuracy: Annotated[float, Field(ge=0, le=1)] | None = None  # placement goal (None: the baseline's)
+    # hidden Dense units of the exit block before width scaling; []: MaxPool, Flatten, the 2-way softmax alone
+    exit_head: list[Annotated[int, Field(ge=1)]] = list(DEFAULT_EXIT_HEAD)
     input_size: Count | None = None  # None: the backbone's default
     channels: Literal[1, 3] | None = None  # None: the main set's
     invert_redundant: bool = False  # flip the redundant set's polarity (Omniglot's dark strokes → MNIST's light)

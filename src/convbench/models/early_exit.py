@@ -30,7 +30,7 @@ from convbench.models._layers import make_divisible
 from convbench.models._registry import ExitPoint, build, list_models
 from convbench.models._registry import exit_points as declared_exit_points
 from convbench.models.macs import count_macs
-from convbench.models.vgg19 import VGG19_HEAD
+from convbench.vocabulary import DEFAULT_EXIT_HEAD
 
 EXIT_OUTPUT, MAIN_OUTPUT = "exit", "main"  # keys of the model's output dict
 EXIT_REDUNDANT = 1  # column of P(redundant) in the exit's softmax (column 0: P(main))
@@ -270,7 +270,7 @@ def exit_layer(model: keras.Model, point: ExitPoint) -> str:
 
 
 def early_exit(input_shape: tuple[int, int, int], num_classes: int, width: float = 1.0, *,
-               backbone: str = "vgg19", exit_after: str = "block1", head: tuple[int, ...] = VGG19_HEAD,
+               backbone: str = "vgg19", exit_after: str = "block1", head: tuple[int, ...] = DEFAULT_EXIT_HEAD,
                dropout: float = 0.5, threshold: float = 0.5, l1_weight: float = 1.0, l2_weight: float = 1.0,
                name: str | None = None, **backbone_options: Any) -> EarlyExitModel:
     """A backbone (VGG-19 by default) with an exit block after its exit point ``exit_after``.
@@ -285,7 +285,8 @@ def early_exit(input_shape: tuple[int, int, int], num_classes: int, width: float
         width: the backbone's width multiplier α, also applied to the exit's hidden layers.
         backbone: a registered architecture that declares exit points (:func:`exit_points`).
         exit_after: the point the exit follows (``block1`` … ``block5`` for VGG-19, ``stage1`` … for the others).
-        head: hidden units of the exit's Dense layers before width scaling (VGG-19's fc1, fc2).
+        head: hidden units of the exit's Dense layers before width scaling (VGG-19's fc1, fc2); ``()`` leaves
+            MaxPool, Flatten and the softmax Dense alone (the reference study's exit block as it describes it).
         dropout: dropout rate after every hidden Dense layer, in the backbone's head and the exit's.
         threshold, l1_weight, l2_weight: see :class:`EarlyExitModel`.
         name: model name; defaults to ``early_exit_{backbone model name}_{exit_after}``.
@@ -303,6 +304,8 @@ def early_exit(input_shape: tuple[int, int, int], num_classes: int, width: float
         raise ModelError(f"an early-exit model needs at least 2 main classes plus the redundant one, "
                          f"got num_classes={num_classes!r}")
     point = exit_point(backbone, exit_after)  # before building: a bad position fails at once
+    if any(not isinstance(units, int) or isinstance(units, bool) or units < 1 for units in head):
+        raise ModelError(f"exit head: hidden units must be positive integers, got head={tuple(head)!r}")
     base = build(backbone, input_shape, num_classes - 1, width, dropout=dropout, **backbone_options)
     after = exit_layer(base, point)
 

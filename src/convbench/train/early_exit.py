@@ -66,7 +66,7 @@ from convbench.train.open_world import Calibration, calibrate, check_goal
 from convbench.train.pipeline import make_dataset
 from convbench.train.splits import split_settings, training_splits
 from convbench.train.trainer import train
-from convbench.vocabulary import DEFAULT_OUTLIER_SHARE, DEFAULT_WIDTH, TRAIN_DEFAULTS
+from convbench.vocabulary import DEFAULT_EXIT_HEAD, DEFAULT_OUTLIER_SHARE, DEFAULT_WIDTH, TRAIN_DEFAULTS
 
 EARLY_EXIT_DIR, BASELINE_DIR = "early_exit", "baseline"
 _SUMMARY = ("train_accuracy", "val_accuracy", "test_accuracy", "best_epoch", "epochs_run", "params")
@@ -96,7 +96,7 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
                      outlier_exposure: str | Dataset | None = None, outlier_share: float = DEFAULT_OUTLIER_SHARE,
                      max_false_exit: float | None = None, exit_rate: float | None = None,
                      width: float = DEFAULT_WIDTH, exit_after: str | Sequence[str] = "block1",
-                     placement: PlacementOptions | None = None,
+                     exit_head: Sequence[int] = DEFAULT_EXIT_HEAD, placement: PlacementOptions | None = None,
                      backbone: str = "vgg19", input_size: int | None = None, channels: int | None = None,
                      invert_redundant: bool = False, max_train: int | None = None,
                      epochs: int = TRAIN_DEFAULTS.epochs, batch_size: int = TRAIN_DEFAULTS.batch_size,
@@ -125,6 +125,8 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
         exit_after: the point the exit follows (``block1`` … ``block5`` for VGG-19, see
             :func:`~convbench.models.early_exit.exit_points`); ``"auto"`` or a list of points: sweep them and keep
             the fastest meeting the accuracy goal (module docstring).
+        exit_head: hidden units of the exit's Dense layers before width scaling (default: VGG-19's fc1, fc2);
+            ``()`` keeps MaxPool, Flatten and the 2-way softmax alone, the cheapest exit to run.
         placement: the sweep's accuracy goal and timing (:class:`PlacementOptions`, whose ``timer`` a sweep
             needs: :func:`convbench.bench.early_exit_placement.time_placement`); one point: unused.
         backbone: the registered backbone (``vgg19``).
@@ -167,7 +169,8 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
     def network(point: str) -> EarlyExitModel:
         keras.utils.set_random_seed(seed)  # every candidate point starts from the same draw
         return early_exit(preprocessing.input_shape, main_set.num_classes + 1, width, backbone=backbone,
-                          exit_after=point, l1_weight=l1_weight, l2_weight=l2_weight, **model_options)
+                          exit_after=point, head=tuple(exit_head), l1_weight=l1_weight, l2_weight=l2_weight,
+                          **model_options)
 
     model = network(points[0])
     redundant_sets = [_load(spec) for spec, _, _ in sources]
@@ -191,7 +194,8 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
 
     def ee_settings(network: EarlyExitModel) -> dict[str, Any]:
         macs = network.mac_split()
-        return {"backbone": backbone, "exit_after": network.exit_after, "l1_weight": l1_weight,
+        return {"backbone": backbone, "exit_after": network.exit_after, "exit_head": tuple(exit_head),
+                "l1_weight": l1_weight,
                 "l2_weight": l2_weight, "mix": settings.to_dict(), "macs": dataclasses.asdict(macs),
                 "stem_share": macs.stem_share, "exit_share": macs.exit_share,
                 **({"open_world": open_world} if open_world is not None else {})}
@@ -228,7 +232,7 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
               "early_exit": {k: ee_report[k] for k in (*_SUMMARY, "test_metrics")},
               "baseline": {k: baseline.report[k] for k in _SUMMARY},
               "macs": macs.macs, "stem_share": macs.stem_share, "exit_share": macs.exit_share,
-              "width": width, "backbone": backbone, "exit_after": macs.exit_after,
+              "width": width, "backbone": backbone, "exit_after": macs.exit_after, "exit_head": list(exit_head),
               **({"placement": sweep.to_dict()} if sweep is not None else {}),
               **({"open_world": open_world} if open_world is not None else {}),
               **({"calibration": ee_report["calibration"]} if "calibration" in ee_report else {}),

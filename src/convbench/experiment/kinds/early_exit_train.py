@@ -17,15 +17,15 @@ from convbench.experiment.inputs import DataInputs, TrainingInputs, data_inputs,
 from convbench.experiment.step import Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
 from convbench.train.early_exit import train_early_exit
 from convbench.train.early_exit_placement import PlacementOptions, candidate_points
-from convbench.vocabulary import DEFAULT_OUTLIER_SHARE
+from convbench.vocabulary import DEFAULT_EXIT_HEAD, DEFAULT_OUTLIER_SHARE
 
 if TYPE_CHECKING:
     from convbench.experiment.schema import EarlyExitConfig, EarlyExitRunConfig, Experiment
 
 # [early_exit] fields that shape the networks and the mix, and [train] fields (each may be overridden by
 # [early_exit]'s own epochs / batch_size / patience)
-_MODEL_FIELDS = ("backbone", "width", "exit_after", "input_size", "channels", "invert_redundant", "redundancy",
-                 "max_train", "dropout")
+_MODEL_FIELDS = ("backbone", "width", "exit_after", "exit_head", "input_size", "channels", "invert_redundant",
+                 "redundancy", "max_train", "dropout")
 _TRAIN_FIELDS = ("epochs", "batch_size", "patience", "seed", "augment", "val_fraction")
 
 
@@ -43,6 +43,7 @@ class EarlyExitTrainSettings(DataInputs, TrainingInputs):
     dropout: float
     redundant: str
     redundant_fingerprint: str | None
+    exit_head: tuple[int, ...] = DEFAULT_EXIT_HEAD  # left out of the key at its default, as every setting added since
     # open world (each left out of the key at its default)
     sources: tuple[tuple[str, float], ...] = ()  # (data spec, share) of several redundant sources; (): ``redundant``
     source_fingerprints: tuple[str | None, ...] = ()
