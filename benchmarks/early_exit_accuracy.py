@@ -202,7 +202,8 @@ def markdown(report: dict[str, Any]) -> str:
             epochs = f"{s['epochs_run']['early_exit']} / {s['epochs_run']['baseline']}"
             rows.append(_row(p["pair"], f"seed {s['seed']}", PairedComparison(**s["comparison"]),
                              f"{s['train_images']}", epochs))
-        rows.append(_row(p["pair"], f"pooled ({len(p['seeds'])} seeds)", PairedComparison(**p["pooled"]), "", ""))
+        seeds = f"{len(p['seeds'])} seed{'s' * (len(p['seeds']) > 1)}"
+        rows.append(_row(p["pair"], f"pooled ({seeds})", PairedComparison(**p["pooled"]), "", ""))
     table = Table(["pair", "run", "test images", "early exit", "baseline", "difference [95 % CI]",
                    "only EE / only base", "McNemar p", "training images", "epochs run (EE / base)"], rows,
                   align="llrrrrrrrr",

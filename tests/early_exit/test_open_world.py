@@ -281,3 +281,40 @@ def test_study_eval_step_tests_every_source_and_the_report_shows_the_matrix(trai
     table = matrix.blocks[0]
     assert table.columns == ["exit", "trained on", "sevens_eights", "nines"] and len(table.rows) == 1
     assert table.rows[0][:2] == [ee["model"], "ee_redundant"]
+
+
+@pytest.mark.slow
+def test_study_exports_and_evaluates_a_one_source_run_and_one_with_outlier_exposure(tiny_backbone, tmp_path):
+    """Every step of a study whose runs train on one source, and on two plus an outlier-exposure set: the export and
+    evaluation rebuild each run's mix from every set it drew from (a one-source run's mix has no source list; the
+    outlier set is a source of the mix but not a source the run is trained or tested on)."""
+    from convbench.experiment.kinds.early_exit_eval import EarlyExitEvalKind
+    from convbench.experiment.kinds.early_exit_export import EarlyExitExportKind
+    from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind
+    from convbench.experiment.results import StudyResults
+    from convbench.experiment.schema import DataConfig, EarlyExitConfig, Experiment, TrainConfig
+    from convbench.experiment.step import DataCache, Done, Planned, StepContext, step_kind
+
+    early_exit = EarlyExitConfig(
+        backbone=tiny_backbone, redundancy=0.5, limit=30, repeats=1, epochs=1,
+        sources={"sevens_eights": "ee_source_a", "nines": "ee_source_b"},
+        runs=[{"name": "one-source", "train_on": {"sevens_eights": 1}},
+              {"name": "outliers", "train_on": {"sevens_eights": 0.5, "nines": 0.5}, "augment_cues": True,
+               "outlier_exposure": "ee_redundant"}])
+    experiment = Experiment(name="ow", data=DataConfig(main="ee_main"), train=TrainConfig(epochs=1),
+                            early_exit=early_exit)
+    planned = Planned()
+    for kind in (EarlyExitTrainKind, EarlyExitExportKind, EarlyExitEvalKind):
+        planned.steps += step_kind(kind.name).plan(experiment, planned)
+    results, datasets = StudyResults(tmp_path, "ee_main", {}), DataCache()
+    for step in planned.steps:
+        ctx = StepContext(tmp_path / step.folder, tuple(results.finished[k] for k in step.needs), datasets,
+                          progress=False)
+        ctx.dir.mkdir(parents=True, exist_ok=True)
+        results.finished[step.key] = Done(step, ctx.dir, step_kind(step.kind).run(step, ctx))
+    for step in planned.steps:
+        step_kind(step.kind).contribute(results.finished[step.key], results)
+    assert [ee["training"]["trained_on"] for ee in results.early_exit] == [["sevens_eights"],
+                                                                            ["sevens_eights", "nines"]]
+    for ee in results.early_exit:
+        assert [row["source"] for row in ee["by_source"]] == ["sevens_eights", "nines"]

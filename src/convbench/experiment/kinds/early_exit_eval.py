@@ -23,7 +23,7 @@ from convbench.experiment.early_exit_evaluation import (
 )
 from convbench.experiment.inputs import MachineInputs, fingerprint, machine_inputs
 from convbench.experiment.kinds.early_exit_export import EarlyExitExportKind, EarlyExitExportOutputs
-from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind, EarlyExitTrainSettings, redundant_data
+from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind, EarlyExitTrainSettings, mix_data
 from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
 from convbench.io import read_json, write_json
 from convbench.report.early_exit_section import early_exit_summary
@@ -75,7 +75,7 @@ def open_timing(step: Step[EarlyExitTimingSettings], ctx: StepContext) -> tuple[
     trained_step, exported = ctx.need(EarlyExitTrainKind), ctx.need(EarlyExitExportKind)
     trained = TrainedFolder.open(trained_step.dir)
     data: EarlyExitTrainSettings = trained_step.step.settings
-    pools = trained.pools(ctx.datasets(data.data), redundant_data(data, ctx))
+    pools = trained.pools(ctx.datasets(data.data), mix_data(data, ctx))
     out: EarlyExitExportOutputs = exported.outputs
     files = EvaluationFiles({form: exported.path(name) for form, name in out.forms.items()},
                             exported.path(out.baseline))

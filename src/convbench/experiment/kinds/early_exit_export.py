@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from convbench.experiment.early_exit_evaluation import TrainedFolder, export_for_evaluation
-from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind, redundant_data
+from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind, mix_data
 from convbench.experiment.step import (
     Planned,
     Step,
@@ -58,7 +58,7 @@ class EarlyExitExportKind(StepKind[EarlyExitExportSettings, EarlyExitExportOutpu
         trained_step = ctx.need(EarlyExitTrainKind)
         trained = TrainedFolder.open(trained_step.dir)
         s = trained_step.step.settings
-        pools = trained.pools(ctx.datasets(s.data), redundant_data(s, ctx))
+        pools = trained.pools(ctx.datasets(s.data), mix_data(s, ctx))
         files = export_for_evaluation(trained, pools, ctx.dir, step.settings.forms)
         return EarlyExitExportOutputs(forms={form: path.name for form, path in files.forms.items()},
                                       baseline=files.baseline.name)

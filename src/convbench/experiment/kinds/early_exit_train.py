@@ -85,10 +85,21 @@ class EarlyExitTrainOutputs(StepOutputs):
 
 
 def redundant_data(settings: EarlyExitTrainSettings, ctx: StepContext) -> Dataset | list[Dataset]:
-    """The redundant set(s) the step's model was trained on, loaded (as :func:`~convbench.data.load_pools` takes)."""
+    """The redundant set(s) the step trains on, loaded, as :func:`~convbench.train.early_exit.train_early_exit`
+    takes them (the outlier-exposure set apart)."""
     if settings.sources:
         return [ctx.datasets(spec) for spec, _ in settings.sources]
     return ctx.datasets(settings.redundant)
+
+
+def mix_data(settings: EarlyExitTrainSettings, ctx: StepContext) -> Dataset | list[Dataset]:
+    """Every redundant set the trained mix draws from, loaded, as :func:`~convbench.data.load_pools` takes them for
+    that mix: its sources in order, the outlier-exposure set last, and a mix of one source as that one set."""
+    sets = redundant_data(settings, ctx)
+    sets = [sets] if isinstance(sets, Dataset) else sets
+    if settings.outlier_exposure is not None:
+        sets.append(ctx.datasets(settings.outlier_exposure))
+    return sets if len(sets) > 1 else sets[0]
 
 
 @register_kind
