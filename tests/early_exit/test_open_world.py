@@ -247,32 +247,14 @@ def test_shipped_open_world_experiment_plans_leave_one_source_out():
 @pytest.mark.slow
 def test_study_eval_step_tests_every_source_and_the_report_shows_the_matrix(trained_dir, tiny_backbone, tmp_path):
     """The CLI run's model (its checkpoints copied: no retraining) through the study's kinds with named sources."""
-    import shutil
-
-    from convbench.experiment.kinds.early_exit_eval import EarlyExitEvalKind
-    from convbench.experiment.kinds.early_exit_export import EarlyExitExportKind
-    from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind
-    from convbench.experiment.results import StudyResults
     from convbench.experiment.schema import DataConfig, EarlyExitConfig, Experiment, TrainConfig
-    from convbench.experiment.step import DataCache, Done, Planned, StepContext, step_kind
     from convbench.report.early_exit_section import early_exit_sections
 
     early_exit = EarlyExitConfig(backbone=tiny_backbone, redundancy=0.5, limit=30, repeats=1,
                                  sources={"sevens_eights": "ee_source_a", "nines": "ee_source_b"})
     experiment = Experiment(name="ow", data=DataConfig(main="ee_main", redundant="ee_redundant"),
                             train=TrainConfig(epochs=3), early_exit=early_exit)
-    planned = Planned()
-    for kind in (EarlyExitTrainKind, EarlyExitExportKind, EarlyExitEvalKind):
-        planned.steps += step_kind(kind.name).plan(experiment, planned)
-    shutil.copytree(trained_dir, tmp_path / planned.of(EarlyExitTrainKind)[0].folder)
-    results, datasets = StudyResults(tmp_path, "ee_main", {}), DataCache()
-    for step in planned.steps:
-        ctx = StepContext(tmp_path / step.folder, tuple(results.finished[k] for k in step.needs), datasets,
-                          progress=False)
-        ctx.dir.mkdir(parents=True, exist_ok=True)
-        results.finished[step.key] = Done(step, ctx.dir, step_kind(step.kind).run(step, ctx))
-    for step in planned.steps:
-        step_kind(step.kind).contribute(results.finished[step.key], results)
+    results = _run_study(experiment, tmp_path, trained=trained_dir)
     (ee,) = results.early_exit
     assert [row["source"] for row in ee["by_source"]] == ["sevens_eights", "nines"]
     assert all(row["images"] == 30 and row["auroc"] is not None for row in ee["by_source"])
@@ -289,12 +271,7 @@ def test_study_exports_and_evaluates_a_one_source_run_and_one_with_outlier_expos
     """Every step of a study whose runs train on one source, and on two plus an outlier-exposure set: the export and
     evaluation rebuild each run's mix from every set it drew from (a one-source run's mix has no source list; the
     outlier set is a source of the mix but not a source the run is trained or tested on)."""
-    from convbench.experiment.kinds.early_exit_eval import EarlyExitEvalKind
-    from convbench.experiment.kinds.early_exit_export import EarlyExitExportKind
-    from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind
-    from convbench.experiment.results import StudyResults
     from convbench.experiment.schema import DataConfig, EarlyExitConfig, Experiment, TrainConfig
-    from convbench.experiment.step import DataCache, Done, Planned, StepContext, step_kind
 
     early_exit = EarlyExitConfig(
         backbone=tiny_backbone, redundancy=0.5, limit=30, repeats=1, epochs=1,
@@ -304,18 +281,36 @@ def test_study_exports_and_evaluates_a_one_source_run_and_one_with_outlier_expos
                "outlier_exposure": "ee_redundant"}])
     experiment = Experiment(name="ow", data=DataConfig(main="ee_main"), train=TrainConfig(epochs=1),
                             early_exit=early_exit)
+    results = _run_study(experiment, tmp_path)
+    assert [ee["training"]["trained_on"] for ee in results.early_exit] == [["sevens_eights"],
+                                                                            ["sevens_eights", "nines"]]
+    for ee in results.early_exit:
+        assert [row["source"] for row in ee["by_source"]] == ["sevens_eights", "nines"]
+
+
+def _run_study(experiment, root: Path, trained: Path | None = None):
+    """Plan the early-exit train, export and eval kinds of ``experiment`` and run every step in ``root`` as the study
+    runs them (the first training step starting from a copy of ``trained``, when given: no retraining); the results
+    with every step's contribution."""
+    import shutil
+
+    from convbench.experiment.kinds.early_exit_eval import EarlyExitEvalKind
+    from convbench.experiment.kinds.early_exit_export import EarlyExitExportKind
+    from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind
+    from convbench.experiment.results import StudyResults
+    from convbench.experiment.step import DataCache, Done, Planned, StepContext, step_kind
+
     planned = Planned()
     for kind in (EarlyExitTrainKind, EarlyExitExportKind, EarlyExitEvalKind):
         planned.steps += step_kind(kind.name).plan(experiment, planned)
-    results, datasets = StudyResults(tmp_path, "ee_main", {}), DataCache()
+    if trained is not None:
+        shutil.copytree(trained, root / planned.of(EarlyExitTrainKind)[0].folder)
+    results, datasets = StudyResults(root, "ee_main", {}), DataCache()
     for step in planned.steps:
-        ctx = StepContext(tmp_path / step.folder, tuple(results.finished[k] for k in step.needs), datasets,
+        ctx = StepContext(root / step.folder, tuple(results.finished[k] for k in step.needs), datasets,
                           progress=False)
         ctx.dir.mkdir(parents=True, exist_ok=True)
         results.finished[step.key] = Done(step, ctx.dir, step_kind(step.kind).run(step, ctx))
     for step in planned.steps:
         step_kind(step.kind).contribute(results.finished[step.key], results)
-    assert [ee["training"]["trained_on"] for ee in results.early_exit] == [["sevens_eights"],
-                                                                            ["sevens_eights", "nines"]]
-    for ee in results.early_exit:
-        assert [row["source"] for row in ee["by_source"]] == ["sevens_eights", "nines"]
+    return results
