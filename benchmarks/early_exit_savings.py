@@ -48,6 +48,7 @@ from early_exit_pairs import PAIRS, Pair
 
 from convbench.bench.early_exit import time_mix
 from convbench.bench.early_exit_paths import PARTS, PartRunners, path_images, time_breakdown
+from convbench.cli.early_exit_cmd import parse_exit_head
 from convbench.data import held_out_mix
 from convbench.env import environment
 from convbench.experiment.early_exit_evaluation import TrainedFolder, export_for_evaluation
@@ -86,7 +87,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3,
                         help="interleaved rounds of the test-mix streams: timed calls per image (3)")
     parser.add_argument("--pairs", nargs="*", default=[p.name for p in PAIRS], help="pairs to run")
-    parser.add_argument("--exit-heads", nargs="+", type=_parse_exit_head, default=[DEFAULT_EXIT_HEAD],
+    parser.add_argument("--exit-heads", nargs="+", type=parse_exit_head, default=[DEFAULT_EXIT_HEAD],
                         help="exit heads to train and time, each its hidden units comma-separated or 'none' "
                              f"(default: {_head_text(DEFAULT_EXIT_HEAD)}, VGG-19's fc1, fc2)")
     parser.add_argument("--train-only", action="store_true",
@@ -194,10 +195,6 @@ def targets(pairs: list[dict[str, Any]]) -> dict[str, bool]:
 
 def _target_key(p: dict[str, Any], form: str) -> str:
     return f"{p['pair']} head {p['exit_head']} {form}"
-
-
-def _parse_exit_head(text: str) -> tuple[int, ...]:
-    return () if text == "none" else tuple(int(units) for units in text.split(","))
 
 
 def _head_text(head: tuple[int, ...]) -> str:

@@ -89,7 +89,7 @@ def train_command(
     points = exit_after or None
     options = {"redundancy": redundancy, "width": width,
                "exit_after": points[0] if points and len(points) == 1 else points, "backbone": backbone,
-               "exit_head": None if exit_head is None else _parse_exit_head(exit_head),
+               "exit_head": None if exit_head is None else parse_exit_head(exit_head),
                "input_size": input_size, "channels": channels, "max_train": max_train, "dropout": dropout,
                "epochs": epochs, "batch_size": batch_size, "patience": patience, "seed": seed,
                "redundant_shares": redundant_share or None, "outlier_exposure": outlier_exposure,
@@ -130,7 +130,7 @@ def train_command(
           f"{base['epochs_run']}) → {result.baseline_path}")
 
 
-def _parse_exit_head(text: str) -> tuple[int, ...]:
+def parse_exit_head(text: str) -> tuple[int, ...]:
     """``--exit-head``'s value: ``"512,512"`` → ``(512, 512)``, ``"none"`` → ``()``; else a one-line error."""
     if text.strip().lower() == "none":
         return ()
