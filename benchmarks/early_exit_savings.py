@@ -8,10 +8,10 @@ segments), at batch 1 in LiteRT, 1 thread:
    the continue path (one that does not), each part alone (stem, exit head, rest, and the backbone without
    the exit, from the same weights) and the chained form's copy of the features, all timed in interleaved
    rounds (every item once per round, in a fresh shuffled order) so that drift hits every item alike.
-2. **The measured saving** on the test mix, one call per image, as a deployment sees it: the mix is timed stream
-   by stream in interleaved rounds (each model processes the whole stream by itself, one model's stream after the
-   other's in a seeded shuffled order per round, so that drift hits both alike; each image's time is its median
-   over the rounds: :func:`convbench.bench.early_exit.time_mix`).
+2. **The measured saving** on the test mix, one call per image, as a deployment sees it: the mix is timed in
+   interleaved rounds, each model processing the stream by itself in chunks of 50 images, the two taking turns
+   chunk by chunk in a seeded shuffled order, so that drift hits both alike (each image's time is its median over
+   the rounds: :func:`convbench.bench.early_exit.time_mix`).
 3. **Where the missing saving goes**: the ideal at the study's redundancy minus the measured saving, split into
    rows that add up to it exactly (the parts' time shares against their MAC shares, the cut, each path's
    overhead, the copy, exits that do not match the redundancy, and the mix's distinct images vs the paths' one
@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from early_exit_pairs import PAIRS, Pair
 
-from convbench.bench.early_exit import time_mix
+from convbench.bench.early_exit import MIX_CHUNK, time_mix
 from convbench.bench.early_exit_paths import PARTS, PartRunners, path_images, time_breakdown
 from convbench.cli.early_exit_cmd import parse_exit_head
 from convbench.data import held_out_mix
@@ -84,8 +84,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=3.5,
                         help="timed seconds per item over all rounds, at least (3.5)")
     parser.add_argument("--limit", type=int, default=1000, help="test-mix images timed one by one (1000)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="interleaved rounds of the test-mix streams: timed calls per image (3)")
+    parser.add_argument("--repeats", type=int, default=11,
+                        help="interleaved rounds of the test-mix streams: timed calls per image (11)")
     parser.add_argument("--pairs", nargs="*", default=[p.name for p in PAIRS], help="pairs to run")
     parser.add_argument("--exit-heads", nargs="+", type=parse_exit_head, default=[DEFAULT_EXIT_HEAD],
                         help="exit heads to train and time, each its hidden units comma-separated or 'none' "
@@ -225,9 +225,10 @@ def markdown(report: dict[str, Any], pairs: list[dict[str, Any]]) -> str:
             *(Table(t["columns"], t["rows"], t["align"], t["caption"]) for t in p["tables"].values())]))
     env, settings = report["environment"], report["settings"]
     note = (f"Breakdown: {settings['rounds']} interleaved rounds, at least {settings['calls']} calls and "
-            f"{settings['seconds']} s per item over all rounds; mix: {settings['limit']} images timed stream by "
-            f"stream in {settings['repeats']} interleaved rounds (each model runs the whole stream by itself, one call "
-            f"per image, the two streams in a seeded shuffled order per round; median per image over the rounds). "
+            f"{settings['seconds']} s per item over all rounds; mix: {settings['limit']} images timed in "
+            f"{settings['repeats']} rounds, one call per image, each model running the stream by itself in chunks "
+            f"of {MIX_CHUNK} images, the two taking turns chunk by chunk in a seeded shuffled order (each chunk "
+            f"re-warmed by one untimed call); median per image over the rounds. "
             f"The measured saving is against the trained baseline file (the same VGG-19 without the exit, C "
             f"classes), timed in the same rounds; the breakdown's backbone is "
             f"the early-exit model's own stem + rest in one graph. Machine: {env.get('cpu', '?')}, "

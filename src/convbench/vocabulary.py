@@ -74,6 +74,9 @@ EARLY_EXIT_FORMS = ("single", "chained")  # one .tflite with an IF op; two chain
 EarlyExitForm = Literal["single", "chained"]
 DEFAULT_THRESHOLD = 0.5  # exit when P(redundant) ≥ threshold
 DEFAULT_OUTLIER_SHARE = 0.25  # of the redundant class given to an outlier-exposure set
+# cues the open-world augmentation can take away from the exit (augment_cues): polarity is a trivial cue only where the
+# main class comes in both polarities (MNIST digits are always light on dark: flipping them hides a real cue)
+CUES = ("polarity", "brightness", "contrast")
 DEFAULT_EXIT_HEAD = (512, 512)  # the exit's hidden Dense units before width scaling: VGG-19's fc1, fc2
 
 

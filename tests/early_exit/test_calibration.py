@@ -12,7 +12,14 @@ from support import assert_one_line_error
 from convbench.artifacts import read_card
 from convbench.errors import ConfigError
 from convbench.io import read_json
-from convbench.train.open_world import calibrate, fpr_at_tpr, rejection, upper_bound
+from convbench.train.open_world import (
+    calibrate,
+    certified_count,
+    fpr_at_tpr,
+    images_to_certify,
+    rejection,
+    upper_bound,
+)
 from convbench.vocabulary import TRAIN_DEFAULTS
 
 
@@ -79,6 +86,39 @@ def test_max_false_exit_calibration_meets_its_goal_with_the_lowest_threshold(tar
     assert found.upper_95 == pytest.approx(upper_bound(int(np.sum(exits[~truth])), 2000))
 
 
+@pytest.mark.parametrize(("total", "target"), [(2995, 0.001), (9290, 0.001), (500, 0.05), (40, 0.2)])
+def test_certified_count_is_the_largest_count_whose_upper_bound_meets_the_target(total, target):
+    allowed = certified_count(total, target, 0.95)
+    assert upper_bound(allowed, total) <= target < upper_bound(allowed + 1, total)
+    assert images_to_certify(target, 0.95) <= total  # each case has enough images for none to exit
+    assert certified_count(images_to_certify(target, 0.95) - 1, target, 0.95) == -1
+
+
+def test_a_certified_goal_lets_fewer_validation_images_exit_and_bounds_their_rate():
+    rng = np.random.default_rng(5)
+    truth = np.r_[np.zeros(9000, bool), np.ones(3000, bool)]
+    scores = np.r_[rng.beta(1, 8, 9000), rng.beta(8, 1, 3000)].astype(np.float32)
+    plain = calibrate(truth, scores, "max_false_exit", 0.001)
+    certified = calibrate(truth, scores, "max_false_exit", 0.001, confidence=0.95)
+    assert certified.threshold > plain.threshold and certified.confidence == 0.95 and plain.confidence is None
+    exits = int(np.sum(scores[~truth] >= np.float32(certified.threshold)))
+    assert exits == certified_count(9000, 0.001, 0.95) and certified.upper_95 <= 0.001
+    # the guarantee itself: over fresh draws of the same score distribution, the rate stays under the target
+    fresh = rng.beta(1, 8, 2_000_000).astype(np.float32)
+    assert np.mean(fresh >= np.float32(certified.threshold)) <= 0.001
+
+
+def test_a_goal_too_strict_to_certify_on_the_images_counted_is_a_one_line_error():
+    truth = np.r_[np.zeros(2994, bool), np.ones(10, bool)]
+    scores = np.r_[np.linspace(0, 0.4, 2994), np.linspace(0.6, 1, 10)].astype(np.float32)
+    with pytest.raises(ConfigError, match=r"needs at least 2,995 main-class validation images, got 2,994") as caught:
+        calibrate(truth, scores, "max_false_exit", 0.001, confidence=0.95)
+    assert "\n" not in str(caught.value)
+    for bad in (0.0, 1.0, float("nan")):
+        with pytest.raises(ConfigError, match="calibration confidence must be in"):
+            calibrate(truth, scores, "max_false_exit", 0.001, confidence=bad)
+
+
 def test_upper_bound_matches_the_closed_form_for_zero_events():
     # Clopper-Pearson with no event: 1 - (1 - confidence) ** (1 / n); with all events: 1
     assert upper_bound(0, 516) == pytest.approx(1 - 0.05 ** (1 / 516))
@@ -127,7 +167,7 @@ def calibrated_dir(tmp_path_factory, tiny_backbone):
 @pytest.mark.slow
 def test_calibrated_threshold_is_recorded_and_used_by_the_deployed_files(calibrated_dir, cli):
     from convbench.experiment.early_exit_evaluation import TrainedFolder
-    from convbench.train.early_exit import calibrate_on
+    from convbench.train.early_exit import CalibrationPlan, calibrate_on
     from convbench.train.splits import training_splits
 
     card = read_card(calibrated_dir / "early_exit" / "model.keras")
@@ -143,7 +183,7 @@ def test_calibrated_threshold_is_recorded_and_used_by_the_deployed_files(calibra
     model, _ = load_early_exit(calibrated_dir / "early_exit" / "model.keras")
     assert model.threshold == pytest.approx(chosen["threshold"])
     val = training_splits(mixed, val_fraction=TRAIN_DEFAULTS.val_fraction, seed=TRAIN_DEFAULTS.seed)["val"]
-    again = calibrate_on(model, val, card.preprocessing, "max_false_exit", 0.05)
+    again = calibrate_on(model, val, card.preprocessing, CalibrationPlan("max_false_exit", 0.05))
     assert again.threshold == pytest.approx(chosen["threshold"], rel=1e-5)
 
     rc, _, err = cli("early-exit", "eval", calibrated_dir, "--limit", "30", "--repeats", "1")
@@ -158,6 +198,11 @@ def test_calibrated_threshold_is_recorded_and_used_by_the_deployed_files(calibra
     (("--max-false-exit", "1.5"), "max_false_exit=1.5"),
     (("--exit-rate", "0"), "exit_rate=0.0"),
     (("--max-false-exit", "0.01", "--exit-rate", "0.5"), "not both"),
+    (("--calibration-images", "100"), "calibration_images=100 needs a calibration goal"),
+    (("--exit-rate", "0.5", "--calibration-images", "100"), "calibration_images=100 counts main-class images only"),
+    (("--max-false-exit", "0.01", "--calibration-confidence", "1.5"), "confidence=1.5"),
+    (("--max-false-exit", "0.01", "--calibration-images", "-3"), "calibration_images=-3"),
+    (("--augment-cues", "polarity,hue"), "unknown cue 'hue'"),
 ])
 def test_train_refuses_bad_calibration_goals_in_one_line(cli, tmp_path, args, culprit):
     rc, _, err = cli("early-exit", "train", "--main", "ee_main", "--redundant", "ee_redundant", "--epochs", "1",
@@ -188,3 +233,18 @@ def test_calibrating_a_trained_folder_again_retrains_nothing(cli, tmp_path, tiny
     report = read_json(tmp_path / "early_exit" / "training.json")
     assert report["resumed_from_epoch"] == 1 and report["calibration"]["goal"] == "exit_rate"
     assert report["calibration"]["exit_rate"] <= 0.4 and "calibrated on validation for exit_rate" in out
+
+
+@pytest.mark.slow
+def test_a_certified_calibration_counts_held_out_main_images_and_records_them(cli, tmp_path, tiny_backbone):
+    rc, out, err = cli("early-exit", "train", "--main", "ee_main", "--redundant", "ee_redundant", "--redundancy",
+                       "0.5", "--backbone", tiny_backbone, "--epochs", "1", "--max-train", "300",
+                       "--max-false-exit", "0.05", "--calibration-confidence", "0.9", "--calibration-images", "150",
+                       "--out", tmp_path)
+    assert rc == 0, err
+    chosen = read_card(tmp_path / "early_exit" / "model.keras").early_exit.calibration
+    assert chosen["split"] == "val+held-out main" and chosen["held_out_main_images"] == 150
+    assert chosen["confidence"] == 0.9 and chosen["main_images"] > 150
+    counted, exits = chosen["main_images"], round(chosen["false_exit_rate"] * chosen["main_images"])
+    assert exits <= certified_count(counted, 0.05, 0.9) and upper_bound(exits, counted, 0.9) <= 0.05
+    assert "+ 150 held-out main images" in out and "certified at 0.9" in out

@@ -1,5 +1,6 @@
 """Timing the test mix as a deployment sees it (:func:`convbench.bench.early_exit.time_mix`): each model processes
-the whole stream by itself, one call per image, in rounds; the decisions are each image's own call's."""
+the stream by itself, one call per image, the two taking turns chunk by chunk in rounds; the decisions are each
+image's own call's."""
 
 from __future__ import annotations
 
@@ -61,23 +62,29 @@ def _record(runner: Runner, name: str, images: np.ndarray, calls: list[tuple[str
     runner.set_input, runner.invoke = recorded_set_input, recorded_invoke  # type: ignore[method-assign]
 
 
-def test_each_model_runs_the_whole_stream_by_itself_in_shuffled_rounds(files, images):
+def test_models_take_turns_chunk_by_chunk_each_chunk_rewarmed_in_shuffled_order(files, images):
     early_exit, baseline = _runners(files, images)
     calls: list[tuple[str, int]] = []
     _record(baseline, "baseline", images, calls)
     _record(early_exit, "early exit", images, calls)
-    rounds = 8
-    timing = time_mix(early_exit, baseline, images, rounds)
+    rounds, chunk = 8, 5
+    timing = time_mix(early_exit, baseline, images, rounds, chunk=chunk)
 
     stream = list(range(len(images)))
-    passes = [calls[i:i + len(images)] for i in range(0, len(calls), len(images))]
-    assert len(calls) == 2 * (1 + rounds) * len(images)  # one warm-up pass each, then one call per image per round
-    for one in passes:  # every pass is one runner's whole stream, in order
-        assert [image for _, image in one] == stream and len({name for name, _ in one}) == 1
-    names = [one[0][0] for one in passes]
-    assert names[:2] == ["baseline", "early exit"]
-    orders = {tuple(names[i:i + 2]) for i in range(2, len(names), 2)}
-    assert orders == {("baseline", "early exit"), ("early exit", "baseline")}  # each round has both, shuffled
+    assert calls[:2 * len(images)] == [("baseline", i) for i in stream] + [("early exit", i) for i in stream]
+    chunks = [stream[i:i + chunk] for i in range(0, len(stream), chunk)]  # 5 + 5 + 2 images
+    turns, rest = [], calls[2 * len(images):]
+    for _ in range(rounds):
+        for images_in_chunk in chunks:
+            for _ in range(2):  # both models, each on the chunk: one untimed call of its first image, then each
+                size = 1 + len(images_in_chunk)
+                turn, rest = rest[:size], rest[size:]
+                assert [image for _, image in turn] == [images_in_chunk[0], *images_in_chunk]
+                assert len({name for name, _ in turn}) == 1
+                turns.append(turn[0][0])
+    assert rest == []
+    pairs = {tuple(turns[i:i + 2]) for i in range(0, len(turns), 2)}
+    assert pairs == {("baseline", "early exit"), ("early exit", "baseline")}  # each chunk has both, shuffled
 
     for seconds in (timing.early_exit_s, timing.baseline_s):
         assert seconds.shape == (len(images),) and np.all(np.isfinite(seconds)) and np.all(seconds > 0)
@@ -101,12 +108,13 @@ def test_every_decision_is_that_of_a_single_call_on_the_image(files, images):
         np.testing.assert_allclose(timing.baseline_probs[i], base_alone.get_output()[0], atol=1e-6)
 
 
-@pytest.mark.parametrize(("bad", "culprit"), [(lambda x: (x, 0), "repeats=0"), (lambda x: (x[:0], 1), "no images")])
+@pytest.mark.parametrize(("bad", "culprit"), [
+    (lambda x: (x, 0, 50), "repeats=0"), (lambda x: (x[:0], 1, 50), "no images"), (lambda x: (x, 1, 0), "chunk=0")])
 def test_time_mix_refuses_bad_input_before_timing(files, images, bad: Callable, culprit: str):
     early_exit, baseline = _runners(files, images)
     calls: list[tuple[str, int]] = []
     _record(baseline, "baseline", images, calls)
-    x, repeats = bad(images)
+    x, repeats, chunk = bad(images)
     with pytest.raises(ConfigError, match=culprit):
-        time_mix(early_exit, baseline, x, repeats)
+        time_mix(early_exit, baseline, x, repeats, chunk=chunk)
     assert calls == []

@@ -13,10 +13,13 @@ from support import assert_one_line_error
 
 from convbench.artifacts import read_card
 from convbench.data import Dataset, MixSettings, Split, build_mix, list_datasets, load, load_pools, register_dataset
-from convbench.data.mix import RedundantSource
+from convbench.data.mix import RedundantSource, spare_main_images
+from convbench.errors import ConfigError
 from convbench.io import read_json
 from convbench.train.early_exit import remove_cues, with_cues_removed
+from convbench.train.open_world import cue_names
 from convbench.train.splits import training_splits
+from convbench.vocabulary import CUES
 
 SOURCE_A, SOURCE_B = (7, 8), (9,)  # two redundant sources cut from the digits the main set (0-6) lacks
 
@@ -91,6 +94,64 @@ def test_remove_cues_flips_polarity_and_varies_brightness_and_contrast():
     assert np.std(out.reshape(400, -1).std(axis=1)) > 5  # contrast spread
 
 
+@pytest.mark.parametrize("cues", [("polarity",), ("brightness", "contrast"), ("contrast",), ()])
+def test_remove_cues_varies_only_the_cues_named_with_the_same_draws(cues):
+    images = np.tile(np.arange(0, 256, 4, dtype=np.uint8).reshape(1, 8, 8, 1), (400, 1, 1, 1))
+    out = remove_cues(images, np.random.default_rng(0), cues).astype(int)
+    every = remove_cues(images, np.random.default_rng(0)).astype(int)  # all cues, same seed
+    flipped = out[:, 0, 0, 0] > out[:, -1, -1, 0]
+    assert flipped.any() == ("polarity" in cues)
+    assert np.array_equal(flipped, every[:, 0, 0, 0] > every[:, -1, -1, 0]) or "polarity" not in cues
+    spread = out.reshape(400, -1).std(axis=1)  # a contrast factor changes the ramp's spread
+    assert (np.ptp(spread) > 5) == ("contrast" in cues)
+    brightness = out.reshape(400, -1).mean(axis=1) - images.reshape(400, -1).mean(axis=1)
+    assert (np.std(brightness) > 20) == ("brightness" in cues)
+    if not cues:
+        assert np.array_equal(out, images)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(True, CUES), (False, ()), ("all", CUES), ("none", ()),
+                                                 ("contrast, polarity", ("polarity", "contrast")),
+                                                 (["brightness"], ("brightness",))])
+def test_cue_names_accepts_flags_lists_and_comma_separated_names(value, expected):
+    assert cue_names(value) == expected
+
+
+def test_cue_names_refuses_an_unknown_cue_naming_it():
+    with pytest.raises(ConfigError, match=r"unknown cue 'hue'; known: polarity, brightness, contrast"):
+        cue_names("brightness,hue")
+
+
+def _indexed(name: str, classes: int, per_class: int, first: int) -> Dataset:
+    """A set whose every image carries its own id (``first`` + index) in its first two pixels, to trace it."""
+    ids = first + np.arange(classes * per_class)
+    images = np.zeros((len(ids), 4, 4, 1), np.uint8)
+    images[:, 0, 0, 0], images[:, 0, 1, 0] = ids // 256, ids % 256
+    labels = np.repeat(np.arange(classes), per_class)
+    split = Split(images, labels)
+    return Dataset(name, tuple(f"{name}{k}" for k in range(classes)), split, split, name)
+
+
+def _ids(part: Split) -> set[int]:
+    return set((part.images[:, 0, 0, 0].astype(int) * 256 + part.images[:, 0, 1, 0]).tolist())
+
+
+def test_spare_main_images_are_main_class_images_the_capped_training_mix_left_out():
+    main, redundant = _indexed("m", 3, 100, 0), _indexed("r", 2, 100, 1000)
+    settings = MixSettings("m", "r", 0.4, False, (4, 4), 1, 150, 0)
+    mixed = build_mix(main, redundant, settings)
+    spare = spare_main_images(main, redundant, settings, 120)
+    assert len(spare) == 120 and len(_ids(spare)) == 120 and np.all(spare.labels < main.num_classes)
+    assert not _ids(spare) & _ids(mixed.train)  # never trained on nor validated on
+    assert _ids(spare) <= set(range(300))  # main images only
+    assert _ids(spare_main_images(main, redundant, settings, 120)) == _ids(spare)  # seeded
+    with pytest.raises(ConfigError, match=r"calibration_images=500: .*leaves only 210 main-class images"):
+        spare_main_images(main, redundant, settings, 500)
+    uncapped = MixSettings("m", "r", 0.4, False, (4, 4), 1, None, 0)
+    with pytest.raises(ConfigError, match="leaves only 0 main-class images"):
+        spare_main_images(main, redundant, uncapped, 1)
+
+
 def test_cue_augmentation_leaves_validation_and_test_images_alone(digit_mix):
     augmented = with_cues_removed(digit_mix, val_fraction=0.2, seed=0)
     before = training_splits(digit_mix, val_fraction=0.2, seed=0)
@@ -106,7 +167,7 @@ def test_training_on_several_sources_records_them_and_respects_their_shares(cli,
     from convbench.experiment.early_exit_evaluation import TrainedFolder
 
     rc, _, err = cli("early-exit", "train", "--main", "ee_main", "--redundant", "ee_source_a", "--redundant",
-                     "ee_source_b", "--redundant-share", "3", "--redundant-share", "1", "--augment-cues",
+                     "ee_source_b", "--redundant-share", "3", "--redundant-share", "1", "--augment-cues", "all",
                      "--outlier-exposure", "ee_redundant", "--outlier-share", "0.2",
                      "--redundancy", "0.5", "--backbone", tiny_backbone, "--epochs", "1", "--out", tmp_path)
     assert rc == 0, err
@@ -114,7 +175,8 @@ def test_training_on_several_sources_records_them_and_respects_their_shares(cli,
     assert card.early_exit.open_world == {
         "sources": [{"spec": "ee_source_a", "share": pytest.approx(0.6), "role": "redundant"},
                     {"spec": "ee_source_b", "share": pytest.approx(0.2), "role": "redundant"},
-                    {"spec": "ee_redundant", "share": 0.2, "role": "outlier_exposure"}], "augment_cues": True}
+                    {"spec": "ee_redundant", "share": 0.2, "role": "outlier_exposure"}],
+        "augment_cues": ["polarity", "brightness", "contrast"]}
     trained = TrainedFolder.open(tmp_path)
     assert [s.spec for s in trained.mix.sources] == ["ee_source_a", "ee_source_b", "ee_redundant"]
     _, redundant = trained.pools()  # rebuilt from the recorded specs, as every evaluation rebuilds it
@@ -211,7 +273,8 @@ def test_study_without_open_world_settings_keeps_its_step_keys(tiny_backbone):
                                       data="ee_main", data_fingerprint="embedded", redundant="ee_redundant",
                                       redundant_fingerprint="embedded")
     dumped = settings.model_dump(mode="json", exclude_defaults=True)
-    open_world = {"sources", "trained_on", "augment_cues", "outlier_exposure", "max_false_exit", "exit_rate"}
+    open_world = {"sources", "trained_on", "augment_cues", "outlier_exposure", "max_false_exit", "exit_rate",
+                  "calibration_confidence", "calibration_images"}
     assert not open_world & set(dumped)
 
 
@@ -219,6 +282,10 @@ def test_study_without_open_world_settings_keeps_its_step_keys(tiny_backbone):
     ({"sources": {"a": "ee_source_a"}, "runs": [{"name": "x", "train_on": {"b": 1}}]}, "unknown source 'b'"),
     ({"max_false_exit": 0.01, "exit_rate": 0.5}, "not both"),
     ({"sources": {"a": "ee_source_a"}, "runs": [{"name": "x", "train_on": {"a": 0}}]}, "greater than 0"),
+    ({"augment_cues": ["polarity", "hue"]}, "'polarity', 'brightness' or 'contrast'"),
+    ({"exit_rate": 0.5, "calibration_images": 100}, "calibration_images counts main-class images"),
+    ({"calibration_confidence": 0.95}, "calibration_confidence needs a calibration goal"),
+    ({"max_false_exit": 0.001, "calibration_confidence": 1.0}, "less than 1"),
 ])
 def test_schema_refuses_bad_open_world_settings(early_exit, culprit):
     from convbench.experiment.schema import EarlyExitConfig
@@ -236,6 +303,7 @@ def test_shipped_open_world_experiment_plans_leave_one_source_out():
     experiment = load_experiment("mnist-open-world-early-exit")
     ee = experiment.early_exit
     assert set(ee.sources) == {"omniglot", "cifar10", "gtsrb"} and ee.max_false_exit == 0.001
+    assert ee.calibration_confidence == 0.95 and ee.calibration_images >= 2995  # certifiable on held-out alone
     for source in ee.sources:  # each source left out by a run without the remedies and one with both
         left_out = [run for run in ee.runs if source not in run.train_on and len(run.train_on) == 2]
         remedies = {(bool(run.augment_cues), run.outlier_exposure is not None) for run in left_out}

@@ -7,10 +7,13 @@ which files are timed, on which mix, and where results go is decided above this 
 Time is measured where the saving is real: the deployed LiteRT files at batch 1, one image per call, each
 model processing the test mix as a stream by itself, as a deployed model processes its camera stream (models
 alternating image by image would evict each other's weights from the caches at every switch and charge the
-short exit path a cold start no deployment pays). Each stream is timed ``repeats`` times in rounds, the two
-models' streams in a seeded shuffled order per round so that drift of the machine hits both alike; an image's
-time is its median over the rounds. The exit and full paths are also timed on their own (every call forced down
-one path, on one image) with :class:`~convbench.bench.Timer`.
+short exit path a cold start no deployment pays). The stream is cut into chunks of consecutive images (tens of
+milliseconds of calls); in each of ``repeats`` rounds the two models take turns chunk by chunk, in a seeded
+shuffled order per chunk, so that drift of the machine slower than a chunk hits both alike (this VM drifts
+20-30 % between passes of a whole stream, more than the savings at stake); each chunk starts with one untimed
+call of its first image, so that no timed call follows the other model's. An image's time is its median over
+the rounds. The exit and full paths are also timed on their own (every call forced down one path, on one image)
+with :class:`~convbench.bench.Timer`.
 
 Analytic model: with s the share of the backbone's MACs spent up to the exit and h the exit head's
 share, an image that exits costs s + h and one that does not costs 1 + h, so at redundancy r the
@@ -30,6 +33,7 @@ from convbench.errors import ConfigError
 from convbench.runtime.base import Runner
 from convbench.runtime.early_exit import EarlyExitRunner, check_threshold
 
+MIX_CHUNK = 50  # images per turn in time_mix: ~15 ms of calls for the studies' VGG-19 α 0.25 at 32 px
 SWEEP_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
@@ -81,19 +85,22 @@ class MixTiming:
 
 
 def time_mix(early_exit: EarlyExitRunner, baseline: Runner, images: np.ndarray, repeats: int = 3, *,
-             seed: int = 0) -> MixTiming:
+             seed: int = 0, chunk: int = MIX_CHUNK) -> MixTiming:
     """Time both loaded runners on the stream ``images`` (float32 ``(N, H, W, C)``), one call per image.
 
     Each runner first makes one untimed pass over the stream, which also gives every image's decisions (each
-    from that image's own call); then ``repeats`` rounds time each runner's whole stream, one runner after the
-    other in an order shuffled per round (seeded by ``seed``), so that a runner's calls follow its own calls as
-    in a deployment and drift of the machine hits both runners alike.
+    from that image's own call); then ``repeats`` rounds time the stream in chunks of ``chunk`` consecutive
+    images, the two runners taking turns chunk by chunk in an order shuffled per chunk (seeded by ``seed``):
+    within a chunk a runner's calls follow its own calls as in a deployment (the chunk's first image is called
+    once untimed before it), and drift of the machine slower than a chunk hits both runners alike.
 
     Raises:
-        ConfigError: ``repeats`` < 1 or no images.
+        ConfigError: ``repeats`` or ``chunk`` < 1, or no images.
     """
     if repeats < 1:
         raise ConfigError(f"repeats must be at least 1, got repeats={repeats!r}")
+    if chunk < 1:
+        raise ConfigError(f"chunk must be at least 1 image, got chunk={chunk!r}")
     if len(images) == 0:
         raise ConfigError("no images to time the mix on")
     # the warm-up passes (Runner.predict: one call per image); the early-exit output is one-hot on the
@@ -106,8 +113,12 @@ def time_mix(early_exit: EarlyExitRunner, baseline: Runner, images: np.ndarray, 
     seconds = np.zeros((len(runners), repeats, len(images)))
     rng = np.random.default_rng(seed)
     for r in range(repeats):
-        for k in rng.permutation(len(runners)):
-            seconds[k, r] = [median_call(runners[k], image, 1, warmup=0) for image in stream]
+        for start in range(0, len(stream), chunk):
+            for k in rng.permutation(len(runners)):
+                runners[k].set_input(stream[start])
+                runners[k].invoke()  # back on its own weights before its first timed call
+                seconds[k, r, start:start + chunk] = [median_call(runners[k], image, 1, warmup=0)
+                                                      for image in stream[start:start + chunk]]
     base_s, ee_s = np.median(seconds, axis=1)
     return MixTiming(ee_s, base_s, exited, predicted, base_probs)
 

@@ -15,6 +15,7 @@ from convbench.cli.helptext import listed, with_default
 from convbench.cli.train_cmd import check_before_loading
 from convbench.errors import ConfigError
 from convbench.vocabulary import (
+    CUES,
     DEFAULT_EXIT_HEAD,
     DEFAULT_OUTLIER_SHARE,
     DEFAULT_THRESHOLD,
@@ -37,8 +38,9 @@ def train_command(
     redundant_share: Annotated[list[float] | None, typer.Option(
         "--redundant-share", help="Each --redundant source's share of the redundant class, in order [default: "
                                   "equal shares].")] = None,
-    augment_cues: bool = typer.Option(False, "--augment-cues", help="Flip polarity, rescale contrast and shift "
-                                                                   "brightness of training images at random."),
+    augment_cues: str = typer.Option("none", "--augment-cues", help=f"Cues to vary at random in the training "
+                                                                  f"images, comma-separated: some of "
+                                                                  f"{', '.join(CUES)}, or all [default: none]."),
     outlier_exposure: str = typer.Option(None, "--outlier-exposure", help="Data spec of a generic set whose images "
                                                                           "join the redundant class."),
     outlier_share: float = typer.Option(None, "--outlier-share", help=with_default(
@@ -47,6 +49,12 @@ def train_command(
                                                                         "most this share of main images exits."),
     exit_rate: float = typer.Option(None, "--exit-rate", help="Calibrate the threshold on validation: at most this "
                                                               "share of all images exits."),
+    calibration_confidence: float = typer.Option(None, "--calibration-confidence", help="Certify the calibration "
+                                                 "goal for new images at this confidence (e.g. 0.95), not just on "
+                                                 "the images counted."),
+    calibration_images: int = typer.Option(None, "--calibration-images", help="Also count this many main images "
+                                           "the capped training mix (--max-train) leaves out, for "
+                                           "--max-false-exit [default: 0]."),
     out: str = typer.Option(..., "--out", help="Output folder: early_exit/, baseline/ and training.json."),
     redundancy: float = typer.Option(None, "--redundancy", help="Redundant share of every split, in [0, 1) "
                                                                 "[default: all images of both sets]."),
@@ -86,6 +94,8 @@ def train_command(
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from the checkpoints in OUT."),
 ) -> None:
     """Train the early-exit model and its baseline (the same backbone without the exit) on MAIN + REDUNDANT."""
+    from convbench.train.open_world import cue_names  # Keras-free
+
     points = exit_after or None
     options = {"redundancy": redundancy, "width": width,
                "exit_after": points[0] if points and len(points) == 1 else points, "backbone": backbone,
@@ -93,7 +103,9 @@ def train_command(
                "input_size": input_size, "channels": channels, "max_train": max_train, "dropout": dropout,
                "epochs": epochs, "batch_size": batch_size, "patience": patience, "seed": seed,
                "redundant_shares": redundant_share or None, "outlier_exposure": outlier_exposure,
-               "outlier_share": outlier_share, "max_false_exit": max_false_exit, "exit_rate": exit_rate}
+               "outlier_share": outlier_share, "max_false_exit": max_false_exit, "exit_rate": exit_rate,
+               "calibration_confidence": calibration_confidence, "calibration_images": calibration_images,
+               "augment_cues": cue_names(augment_cues)}
     check_before_loading(options, out, main, *(redundant or ()), outlier_exposure)  # before Keras is imported
     _check_shares(redundancy=redundancy, dropout=dropout, max_false_exit=max_false_exit)
     for name, value in (("outlier_share", outlier_share), ("exit_rate", exit_rate)):
@@ -114,7 +126,7 @@ def train_command(
 
     redundant = redundant or []  # none: the library's one-line error names the missing source
     result = train_early_exit(main, redundant if len(redundant) != 1 else redundant[0], out=out,
-                              invert_redundant=invert_redundant, augment_cues=augment_cues, resume=resume,
+                              invert_redundant=invert_redundant, resume=resume,
                               placement=placement, **_given(options))
     if "placement" in result.report:
         _print_placement(result.report["placement"])
@@ -124,8 +136,10 @@ def train_command(
           f"(best epoch {ee['best_epoch']} of {ee['epochs_run']}) → {result.model_path}")
     if "calibration" in result.report:
         c = result.report["calibration"]
-        print(f"threshold {c['threshold']:.6g} calibrated on validation for {c['goal']} ≤ {c['target']:g}: "
-              f"{c['false_exit_rate']:.2%} of main images exit, {c['exit_recall']:.2%} of redundant ones")
+        held_out = f" + {c['held_out_main_images']:,} held-out main images" if c.get("held_out_main_images") else ""
+        certified = f", certified at {c['confidence']:g} (bound {c['upper_95']:.3%})" if c.get("confidence") else ""
+        print(f"threshold {c['threshold']:.6g} calibrated on validation{held_out} for {c['goal']} ≤ {c['target']:g}"
+              f"{certified}: {c['false_exit_rate']:.2%} of main images exit, {c['exit_recall']:.2%} of redundant ones")
     print(f"baseline:   test accuracy {base['test_accuracy']:.4f} (best epoch {base['best_epoch']} of "
           f"{base['epochs_run']}) → {result.baseline_path}")
 

@@ -324,6 +324,11 @@ def subset(part: Split, limit: int | None, seed: int) -> Split:
     """
     if limit is None or len(part) <= limit:
         return part
+    return part.take(subset_index(part, limit, seed))
+
+
+def subset_index(part: Split, limit: int, seed: int) -> np.ndarray:
+    """The sorted indices of :func:`subset`'s images in ``part`` (when ``part`` holds more than ``limit``)."""
     classes, sizes = np.unique(part.labels, return_counts=True)
     exact = sizes * (limit / len(part))
     counts = np.floor(exact).astype(np.int64)
@@ -332,7 +337,26 @@ def subset(part: Split, limit: int | None, seed: int) -> Split:
     rng = np.random.default_rng(seed)
     keep = [rng.permutation(np.flatnonzero(part.labels == label))[:count] for label, count in zip(classes, counts,
                                                                                                    strict=True)]
-    return part.take(np.sort(np.concatenate(keep)))
+    return np.sort(np.concatenate(keep))
+
+
+def spare_main_images(main: Dataset, redundant: Dataset, settings: MixSettings, count: int) -> Split:
+    """``count`` main-class images of the training pool that :func:`build_mix`'s capped training mix leaves out
+    (seeded): never trained on nor validated on, so a threshold calibrated on them holds for new images.
+
+    Raises:
+        ConfigError: ``count`` < 1, or fewer such images than ``count`` (no cap, or one that leaves too few).
+    """
+    if count < 1:
+        raise ConfigError(f"calibration_images must be at least 1, got calibration_images={count!r}")
+    pool = mix(main, redundant, settings.redundancy, seed=settings.seed).train
+    capped = settings.max_train is not None and len(pool) > settings.max_train
+    kept = subset_index(pool, settings.max_train, settings.seed) if capped else np.arange(len(pool))
+    spare = np.setdiff1d(np.flatnonzero(pool.labels < main.num_classes), kept)
+    if len(spare) < count:
+        raise ConfigError(f"calibration_images={count}: the training mix (max_train={settings.max_train}) leaves "
+                          f"only {len(spare)} main-class images of {main.source or main.name} unused")
+    return pool.take(np.sort(np.random.default_rng([settings.seed, 2]).choice(spare, count, replace=False)))
 
 
 def mix(main: Dataset, redundant: Dataset, redundancy: float | None = None, *, seed: int = 0) -> Dataset:

@@ -133,6 +133,7 @@ class BenchConfig(_Section):
 
 
 SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+CueName = Literal["polarity", "brightness", "contrast"]  # convbench.vocabulary.CUES
 Share = Annotated[float, Field(gt=0)]
 
 
@@ -142,7 +143,7 @@ class EarlyExitRunConfig(_Section):
 
     name: SourceName
     train_on: Annotated[dict[SourceName, Share], Field(min_length=1)]  # source name → share of the redundant class
-    augment_cues: bool | None = None
+    augment_cues: bool | list[CueName] | None = None
     outlier_exposure: str | None = None  # data spec of a generic set joining the redundant class
     outlier_share: Annotated[float, Field(gt=0, lt=1)] | None = None
 
@@ -176,11 +177,14 @@ class EarlyExitConfig(_Section):
     # open world: named redundant sources every exit is tested on alone; exits trained on some of them (runs)
     sources: dict[SourceName, str] = Field(default_factory=dict)  # name → data spec
     runs: list[EarlyExitRunConfig] = Field(default_factory=list)  # none: one exit trained on [data] redundant
-    augment_cues: bool = False  # flip polarity, rescale contrast, shift brightness of training images
+    # vary these cues of the training images at random (true: all of polarity, brightness, contrast)
+    augment_cues: bool | list[CueName] = False
     outlier_exposure: str | None = None  # data spec of a generic set joining the redundant class
     outlier_share: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_OUTLIER_SHARE  # its share of the redundant class
     max_false_exit: Annotated[float, Field(ge=0, lt=1)] | None = None  # calibrate on validation: main images exiting
     exit_rate: Annotated[float, Field(gt=0, lt=1)] | None = None  # … or: all images exiting
+    calibration_confidence: Annotated[float, Field(gt=0, lt=1)] | None = None  # certify the goal for new images
+    calibration_images: Annotated[int, Field(ge=0)] = 0  # held-out main images the capped mix leaves, also counted
 
     def label(self) -> str:
         place = self.exit_after if isinstance(self.exit_after, str) else "-".join(self.exit_after)
@@ -190,6 +194,10 @@ class EarlyExitConfig(_Section):
     def _open_world(self) -> EarlyExitConfig:
         if self.max_false_exit is not None and self.exit_rate is not None:
             raise ValueError("calibrate for one goal: max_false_exit or exit_rate, not both")
+        if self.calibration_images and self.max_false_exit is None:
+            raise ValueError("calibration_images counts main-class images: it needs max_false_exit")
+        if self.calibration_confidence is not None and self.max_false_exit is None and self.exit_rate is None:
+            raise ValueError("calibration_confidence needs a calibration goal: max_false_exit or exit_rate")
         names = [run.name for run in self.runs]
         if len(set(names)) < len(names):
             raise ValueError(f"runs: names must differ, got {names}")

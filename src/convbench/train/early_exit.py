@@ -43,7 +43,7 @@ import numpy as np
 from convbench.artifacts import EarlyExitSettings, ModelCard, read_card, write_card
 from convbench.checks import TrainingOptions
 from convbench.data import Dataset, MixSettings, Preprocessing, Split, build_mix, check_redundancy, load, load_pools
-from convbench.data.mix import RedundantSource
+from convbench.data.mix import RedundantSource, spare_main_images
 from convbench.env import environment
 from convbench.errors import ConfigError, DataError
 from convbench.io import read_json, write_json
@@ -62,11 +62,11 @@ from convbench.train.early_exit_placement import (
     sweep_timer,
 )
 from convbench.train.loop import MODEL_FILE, REPORT_FILE, FitSettings, Run, run_fit, write_outputs
-from convbench.train.open_world import Calibration, calibrate, check_goal
+from convbench.train.open_world import Calibration, calibrate, check_confidence, check_goal, cue_names
 from convbench.train.pipeline import make_dataset
 from convbench.train.splits import split_settings, training_splits
 from convbench.train.trainer import train
-from convbench.vocabulary import DEFAULT_EXIT_HEAD, DEFAULT_OUTLIER_SHARE, DEFAULT_WIDTH, TRAIN_DEFAULTS
+from convbench.vocabulary import CUES, DEFAULT_EXIT_HEAD, DEFAULT_OUTLIER_SHARE, DEFAULT_WIDTH, TRAIN_DEFAULTS
 
 EARLY_EXIT_DIR, BASELINE_DIR = "early_exit", "baseline"
 _SUMMARY = ("train_accuracy", "val_accuracy", "test_accuracy", "best_epoch", "epochs_run", "params")
@@ -92,9 +92,10 @@ class EarlyExitTrainResult:
 @locks_output("out")  # one run at a time per output folder (convbench.locks)
 def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[str | Dataset], *,
                      out: str | os.PathLike[str], redundancy: float | None = None,
-                     redundant_shares: Sequence[float] | None = None, augment_cues: bool = False,
+                     redundant_shares: Sequence[float] | None = None, augment_cues: bool | Sequence[str] = False,
                      outlier_exposure: str | Dataset | None = None, outlier_share: float = DEFAULT_OUTLIER_SHARE,
                      max_false_exit: float | None = None, exit_rate: float | None = None,
+                     calibration_confidence: float | None = None, calibration_images: int = 0,
                      width: float = DEFAULT_WIDTH, exit_after: str | Sequence[str] = "block1",
                      exit_head: Sequence[int] = DEFAULT_EXIT_HEAD, placement: PlacementOptions | None = None,
                      backbone: str = "vgg19", input_size: int | None = None, channels: int | None = None,
@@ -114,13 +115,18 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
         out: output folder (layout in the module docstring).
         redundancy: redundant share of each split of the mix, in [0, 1); ``None`` keeps every image.
         redundant_shares: each source's share of the redundant class (normalised; default: equal shares).
-        augment_cues: remove trivial cues from the training images, main and redundant alike: flip their
-            polarity, scale their contrast and shift their brightness at random (one seeded draw per image;
-            validation and test images stay as they are).
+        augment_cues: remove trivial cues from the training images, main and redundant alike, at random (one
+            seeded draw per image; validation and test images stay as they are): the cues named (some of
+            ``CUES``: flip the polarity, shift the brightness, scale the contrast), ``True`` for all of them.
         outlier_exposure: a generic set (data spec or :class:`Dataset`) whose images join the redundant class
             at ``outlier_share`` of it (outlier exposure, Hendrycks et al., ICLR 2019).
         max_false_exit, exit_rate: calibrate the exit threshold on the validation split for one goal: at most
             this share of main-class images exits, or of all images (at most one of the two).
+        calibration_confidence: certify the goal for new images at this confidence (Clopper-Pearson bound:
+            :func:`convbench.train.open_world.calibrate`), not just meet it on the images counted.
+        calibration_images: count this many more main-class images in the calibration, from the training pool
+            the capped mix (``max_train``) leaves out (``max_false_exit`` only: a strict goal needs thousands of
+            main images, more than a validation split holds).
         width: width multiplier α of both networks.
         exit_after: the point the exit follows (``block1`` … ``block5`` for VGG-19, see
             :func:`~convbench.models.early_exit.exit_points`); ``"auto"`` or a list of points: sweep them and keep
@@ -141,7 +147,7 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
 
     Raises:
         ConfigError: redundancy outside [0, 1), an impossible training option, shares that do not fit the sources,
-            or a calibration goal out of range or unreachable on the validation split.
+            or a calibration goal out of range, unreachable, or not certifiable on the images counted.
         DataError: data that cannot be loaded, a redundant set sharing classes with the main set, an empty
             redundant source, or one whose images cannot be brought to the model's channels and size.
         ModelError: an unknown backbone, one without exit points, an exit position it does not have, or an
@@ -153,7 +159,8 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
     TrainingOptions(width, epochs, batch_size, patience, seed, val_fraction, learning_rate, input_size, channels)
     if max_train is not None and max_train < 2:
         raise ConfigError(f"max_train must be at least 2, got max_train={max_train!r}")
-    goal = _goal(max_false_exit, exit_rate)
+    goal = _goal(max_false_exit, exit_rate, calibration_confidence, calibration_images)
+    cues = cue_names(augment_cues)
     points = candidate_points(backbone, exit_after)  # before any data: a bad point fails at once
     placement = placement or PlacementOptions()
     if len(points) > 1:
@@ -181,13 +188,15 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
                            several if len(sources) > 1 else ())
     pools = load_pools(settings, main_set, redundant_sets if len(sources) > 1 else redundant_sets[0])
     mixed = build_mix(*pools, settings)
-    if augment_cues:
-        mixed = with_cues_removed(mixed, val_fraction=val_fraction, seed=seed)
+    if goal is not None and calibration_images:
+        goal = dataclasses.replace(goal, held_out_main=spare_main_images(*pools, settings, calibration_images))
+    if cues:
+        mixed = with_cues_removed(mixed, val_fraction=val_fraction, seed=seed, cues=cues)
     open_world = None
-    if len(sources) > 1 or augment_cues:
+    if len(sources) > 1 or cues:
         open_world = {"sources": [{"spec": name, "share": share, "role": role}
                                   for name, (_, share, role) in zip(names, sources, strict=True)],
-                      "augment_cues": augment_cues}
+                      "augment_cues": list(cues)}
 
     out = Path(out)
     fitting = FitSettings(epochs, batch_size, patience, seed, augment, val_fraction, learning_rate, resume, progress)
@@ -280,7 +289,7 @@ def _source(spec: str | Dataset, dataset: Dataset) -> str:
 
 def _fit(model: EarlyExitModel, mixed: Dataset, preprocessing: Preprocessing, out: Path, *, width: float,
          settings: dict[str, Any], model_options: dict[str, Any], fitting: FitSettings,
-         goal: tuple[str, float] | None) -> tuple[dict[str, Any], Run]:
+         goal: CalibrationPlan | None) -> tuple[dict[str, Any], Run]:
     """Fit the early-exit model with the driver :func:`convbench.train.train` uses (same splits, batches, early
     stopping and checkpoints), calibrate its threshold on the validation split when ``goal`` is given (the saved
     model and every score below use it); write its model, card and report to ``out``. Returns the report and the
@@ -296,7 +305,7 @@ def _fit(model: EarlyExitModel, mixed: Dataset, preprocessing: Preprocessing, ou
                    "model_options": dict(sorted(model_options.items()))})
     calibration = None
     if goal is not None:
-        calibration = calibrate_on(run.model, run.splits["val"], preprocessing, *goal)
+        calibration = calibrate_on(run.model, run.splits["val"], preprocessing, goal)
         run.model.threshold = calibration.threshold
         settings = {**settings, "calibration": calibration.to_dict()}
     scores = {name: _evaluate(run.model, part, preprocessing) for name, part in run.splits.items()}
@@ -321,18 +330,25 @@ def _evaluate(model: EarlyExitModel, part: Split, preprocessing: Preprocessing) 
     return {k: float(v) for k, v in model.evaluate(batches, verbose=0, return_dict=True).items()}
 
 
-def calibrate_on(model: EarlyExitModel, part: Split, preprocessing: Preprocessing, goal: str,
-                 target: float) -> Calibration:
-    """The threshold meeting ``goal`` on ``part`` (a validation split), from the model's P(redundant)."""
-    batches = make_dataset(part, preprocessing, batch_size=256, shuffle=False)
+def calibrate_on(model: EarlyExitModel, part: Split, preprocessing: Preprocessing,
+                 plan: CalibrationPlan) -> Calibration:
+    """The threshold meeting ``plan`` on ``part`` (a validation split) and the plan's held-out main images, from
+    the model's P(redundant)."""
+    extra = plan.held_out_main
+    counted = part if extra is None else Split(np.concatenate([part.images, extra.images]),
+                                               np.concatenate([part.labels, extra.labels]))
+    batches = make_dataset(counted, preprocessing, batch_size=256, shuffle=False)
     p_redundant = model.predict(batches, verbose=0)[EXIT_OUTPUT][:, EXIT_REDUNDANT]
-    return calibrate(part.labels == model.num_classes - 1, p_redundant, goal, target)
+    calibration = calibrate(counted.labels == model.num_classes - 1, p_redundant, plan.goal, plan.target,
+                            plan.confidence)
+    return calibration if extra is None else dataclasses.replace(calibration, split="val+held-out main",
+                                                                 held_out_main_images=len(extra))
 
 
-def with_cues_removed(mixed: Dataset, *, val_fraction: float, seed: int) -> Dataset:
+def with_cues_removed(mixed: Dataset, *, val_fraction: float, seed: int, cues: Sequence[str] = CUES) -> Dataset:
     """``mixed`` with the images of its training part (the ones :func:`training_splits` keeps for training, not
-    validation) flipped in polarity, rescaled in contrast and shifted in brightness at random, so the exit cannot
-    tell the sets apart by those cues alone; validation and test images are left as they are."""
+    validation) varied at random in the ``cues`` named (:func:`remove_cues`), so the exit cannot tell the sets
+    apart by those cues alone; validation and test images are left as they are."""
     train = mixed.train
     # training_splits cuts by labels alone: a tracer carrying each image's index shows where every image goes
     tracer = Split(np.zeros((len(train), 1, 1, 1), np.uint8), train.labels, np.arange(len(train)))
@@ -341,33 +357,58 @@ def with_cues_removed(mixed: Dataset, *, val_fraction: float, seed: int) -> Data
     training = training_splits(dataclasses.replace(mixed, train=tracer, test=traced_test), val_fraction=val_fraction,
                                seed=seed)["train"].groups
     images = train.images.copy()
-    images[training] = remove_cues(images[training], np.random.default_rng([seed, 1]))
+    images[training] = remove_cues(images[training], np.random.default_rng([seed, 1]), cues)
     return dataclasses.replace(mixed, train=Split(images, train.labels, train.groups))
 
 
-def remove_cues(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """uint8 ``(N, H, W, C)`` images, each flipped in polarity with chance ``POLARITY_FLIP``, its contrast scaled
-    about its mean by a factor drawn from ``CONTRAST`` and its brightness shifted by up to ``BRIGHTNESS`` of 255."""
+def remove_cues(images: np.ndarray, rng: np.random.Generator, cues: Sequence[str] = CUES) -> np.ndarray:
+    """uint8 ``(N, H, W, C)`` images varied in the ``cues`` named: each flipped in polarity with chance
+    ``POLARITY_FLIP``, its contrast scaled about its mean by a factor drawn from ``CONTRAST``, its brightness
+    shifted by up to ``BRIGHTNESS`` of 255. Every draw is made whichever cues are named, so one cue's draws are
+    the same with or without the others."""
     count = len(images)
     x = images.astype(np.float32)
-    flip = rng.random(count) < POLARITY_FLIP
+    flip = (rng.random(count) < POLARITY_FLIP) & ("polarity" in cues)
+    contrast = rng.uniform(*CONTRAST, size=(count, 1, 1, 1)) ** ("contrast" in cues)  # x**0 = 1: unchanged
+    shift = rng.uniform(-BRIGHTNESS, BRIGHTNESS, size=(count, 1, 1, 1)) * 255 * ("brightness" in cues)
     x[flip] = 255 - x[flip]
     mean = x.mean(axis=(1, 2, 3), keepdims=True)
-    contrast = rng.uniform(*CONTRAST, size=(count, 1, 1, 1))
-    shift = rng.uniform(-BRIGHTNESS, BRIGHTNESS, size=(count, 1, 1, 1)) * 255
     return np.clip(np.rint(mean + contrast * (x - mean) + shift), 0, 255).astype(np.uint8)
 
 
-def _goal(max_false_exit: float | None, exit_rate: float | None) -> tuple[str, float] | None:
-    """The calibration goal asked for (checked), ``None`` for none; both at once is a :class:`ConfigError`."""
+
+@dataclass(frozen=True)
+class CalibrationPlan:
+    """What the exit threshold is calibrated for, and on what: ``goal``'s ``target``, certified at ``confidence``
+    when given, counted on the validation split plus ``held_out_main`` (main-class images of the training pool
+    that the capped mix left out), when given."""
+
+    goal: str
+    target: float
+    confidence: float | None = None
+    held_out_main: Split | None = None
+
+
+def _goal(max_false_exit: float | None, exit_rate: float | None, confidence: float | None,
+          held_out_main: int) -> CalibrationPlan | None:
+    """The calibration asked for (checked), ``None`` for none; both goals at once, a confidence or held-out images
+    without a goal, or held-out images for the exit-rate goal is a :class:`ConfigError`."""
     if max_false_exit is not None and exit_rate is not None:
         raise ConfigError(f"calibrate for one goal: max_false_exit={max_false_exit!r} or exit_rate={exit_rate!r}, "
                           "not both")
-    if max_false_exit is not None:
-        return check_goal("max_false_exit", max_false_exit)
-    if exit_rate is not None:
-        return check_goal("exit_rate", exit_rate)
-    return None
+    if max_false_exit is None and exit_rate is None:
+        for name, value in (("calibration_confidence", confidence), ("calibration_images", held_out_main or None)):
+            if value is not None:
+                raise ConfigError(f"{name}={value!r} needs a calibration goal: max_false_exit or exit_rate")
+        return None
+    if held_out_main and exit_rate is not None:
+        raise ConfigError(f"calibration_images={held_out_main!r} counts main-class images only: it serves "
+                          "max_false_exit, not exit_rate")
+    if held_out_main < 0:
+        raise ConfigError(f"calibration_images must be at least 0, got calibration_images={held_out_main!r}")
+    goal, target = check_goal(*(("max_false_exit", max_false_exit) if max_false_exit is not None
+                                else ("exit_rate", exit_rate)))
+    return CalibrationPlan(goal, target, None if confidence is None else check_confidence(confidence))
 
 
 def _sources(redundant: str | Dataset | Sequence[str | Dataset], shares: Sequence[float] | None,

@@ -17,6 +17,14 @@ threshold then sits just above the highest main-class score seen, and new images
 0.19 % of the MNIST test images, benchmarks/results/early_exit_open_world.md). The calibration records the one-sided
 95 % upper bound of the rate it reached (Clopper-Pearson) and warns when the split cannot resolve the goal.
 
+With a ``confidence`` (e.g. 0.95) the goal holds for new images, not just the counted ones: the threshold lets exit
+only as many counted images ``k`` as keep the one-sided Clopper-Pearson upper bound of the rate at or under the
+target. With the threshold just above the ``k+1``-th highest of ``n`` exchangeable scores, a new image exceeds it
+with probability above the target only when Binomial(n, target) ≤ k, which the bound makes at most
+``1 − confidence`` likely (a distribution-free tolerance limit; Bates et al., "Distribution-Free,
+Risk-Controlling Prediction Sets", JACM 2021). It needs ``n ≥ ln(1 − confidence) / ln(1 − target)`` counted
+images (2,995 for 0.1 % at 95 %); fewer is an error naming how many.
+
 Thresholds are float32 numbers, compared as the deployed graph compares them (``P(redundant) ≥ threshold``).
 Kept Keras-free (NumPy, SciPy and scikit-learn only): training calibrates with it and the evaluation measures with it.
 """
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,6 +42,7 @@ from scipy.stats import beta
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from convbench.errors import ConfigError
+from convbench.vocabulary import CUES
 
 TPR_GOAL = 0.95  # FPR is read at this true-positive rate (the OOD literature's FPR95)
 GoalName = Literal["max_false_exit", "exit_rate"]
@@ -110,6 +120,8 @@ class Calibration:
         images, main_images: validation images it was chosen on, and how many of them are main-class.
         false_exit_rate, exit_rate, exit_recall: what the threshold gives on those images.
         upper_95: one-sided 95 % upper bound (Clopper-Pearson) of the goal's rate behind the images counted.
+        confidence: the confidence the goal was certified at (``None``: met on the counted images only).
+        held_out_main_images: main-class images counted besides the validation split's (``split`` then says so).
         sweep: ``(threshold, false_exit_rate, exit_rate, exit_recall)`` rows over the validation images, for the
             report's sweep plot (the chosen point among them).
     """
@@ -124,6 +136,8 @@ class Calibration:
     exit_rate: float
     exit_recall: float
     upper_95: float | None = None
+    confidence: float | None = None
+    held_out_main_images: int = 0
     sweep: tuple[tuple[float, float, float, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,7 +160,8 @@ def check_goal(goal: str, target: float) -> tuple[str, float]:
     return goal, float(target)
 
 
-def calibrate(is_redundant: np.ndarray, p_redundant: np.ndarray, goal: str, target: float) -> Calibration:
+def calibrate(is_redundant: np.ndarray, p_redundant: np.ndarray, goal: str, target: float,
+              confidence: float | None = None) -> Calibration:
     """The lowest threshold whose exits on these (validation) images stay within ``goal``'s ``target``.
 
     Args:
@@ -154,26 +169,36 @@ def calibrate(is_redundant: np.ndarray, p_redundant: np.ndarray, goal: str, targ
         p_redundant: the exit's P(redundant) per validation image.
         goal: ``max_false_exit`` (share of main images that may exit) or ``exit_rate`` (share of all images).
         target: the goal's value.
+        confidence: certify the goal for new images at this confidence (module docstring); ``None``: meet it on
+            these images.
 
     Raises:
-        ConfigError: an unknown goal or target out of range, no images the goal counts, or a goal that no
-            threshold in (0, 1) reaches (too many images with P(redundant) = 1 in float32).
+        ConfigError: an unknown goal or target out of range, a confidence outside (0, 1), no images the goal
+            counts, too few of them to certify the goal at ``confidence``, or a goal that no threshold in (0, 1)
+            reaches (too many images with P(redundant) = 1 in float32).
     """
     goal, target = check_goal(goal, target)
     truth = np.asarray(is_redundant, bool)
     scores = np.asarray(p_redundant, np.float32)
     counted = scores[~truth] if goal == "max_false_exit" else scores
+    what = f"{'main-class ' * (goal == 'max_false_exit')}validation images"
     if not len(counted):
-        raise ConfigError(f"calibration goal {goal}={target:g}: no {'main-class ' * (goal == 'max_false_exit')}"
-                          f"validation images to count")
-    allowed = int(np.floor(target * len(counted) + 1e-9))
+        raise ConfigError(f"calibration goal {goal}={target:g}: no {what} to count")
+    if confidence is None:
+        allowed = int(np.floor(target * len(counted) + 1e-9))
+    else:
+        allowed = certified_count(len(counted), target, check_confidence(confidence))
+        if allowed < 0:
+            raise ConfigError(f"calibration goal {goal}={target:g} at confidence {confidence:g} needs at least "
+                              f"{images_to_certify(target, confidence):,} {what}, got {len(counted):,}; "
+                              f"add held-out main images (calibration_images) or relax the goal")
     threshold = _lowest_threshold(counted, allowed)
     if threshold is None:
         saturated = int(np.sum(counted >= np.float32(np.nextafter(np.float32(1), np.float32(0)))))
         raise ConfigError(f"calibration goal {goal}={target:g} is unreachable: {saturated} of {len(counted)} "
                           f"counted validation images have P(redundant) ≈ 1, so every threshold in (0, 1) lets more "
                           f"than {target:.2%} of them exit")
-    if target * len(counted) < 1:
+    if confidence is None and target * len(counted) < 1:
         warnings.warn(f"calibration goal {goal}={target:g} cannot be resolved on {len(counted)} validation images "
                       f"(fewer than 1/{target:g}): the threshold sits above every one counted, and new images will "
                       f"exceed it more often; use a larger validation split", stacklevel=2)
@@ -184,8 +209,47 @@ def calibrate(is_redundant: np.ndarray, p_redundant: np.ndarray, goal: str, targ
                        false_exit_rate=float(np.mean(exits[~truth])) if (~truth).any() else 0.0,
                        exit_rate=float(np.mean(exits)),
                        exit_recall=float(np.mean(exits[truth])) if truth.any() else 0.0,
-                       upper_95=upper_bound(reached, len(counted)),
+                       upper_95=upper_bound(reached, len(counted)), confidence=confidence,
                        sweep=sweep(truth, scores, extra=(float(threshold),)))
+
+
+def check_confidence(confidence: float) -> float:
+    """``confidence`` when it is in (0, 1), else :class:`ConfigError` naming it."""
+    if not 0 < confidence < 1:  # also rejects NaN
+        raise ConfigError(f"calibration confidence must be in (0, 1), got confidence={confidence!r}")
+    return float(confidence)
+
+
+def certified_count(total: int, target: float, confidence: float) -> int:
+    """The most of ``total`` counted images that may exceed the threshold with the rate's upper bound at
+    ``confidence`` still ≤ ``target``; -1 when even none is too many (``total`` too small)."""
+    low, high = -1, total - 1  # the bound rises with the count: bisect for the last count within the target
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if upper_bound(middle, total, confidence) <= target else (low, middle - 1)
+    return low
+
+
+def images_to_certify(target: float, confidence: float) -> int:
+    """The fewest counted images on which none exceeding the threshold certifies ``target`` at ``confidence``."""
+    total = int(np.ceil(np.log1p(-confidence) / np.log1p(-target)))
+    while upper_bound(0, total, confidence) > target:  # guard the float rounding of the closed form
+        total += 1
+    return total
+
+
+def cue_names(augment_cues: bool | str | Sequence[str]) -> tuple[str, ...]:
+    """The cues an ``augment_cues`` value names, in ``CUES``'s order: ``True``/``"all"`` every one, ``False``/
+    ``"none"`` none, else names (a list or comma-separated); an unknown name is a :class:`ConfigError`."""
+    if isinstance(augment_cues, bool):
+        return CUES if augment_cues else ()
+    names = [n.strip() for n in augment_cues.split(",")] if isinstance(augment_cues, str) else list(augment_cues)
+    if names in (["all"], ["none"]):
+        return CUES if names == ["all"] else ()
+    unknown = [n for n in names if n not in CUES]
+    if unknown:
+        raise ConfigError(f"augment_cues: unknown cue {unknown[0]!r}; known: {', '.join(CUES)} (or all, none)")
+    return tuple(c for c in CUES if c in names)
 
 
 def sweep(is_redundant: np.ndarray, p_redundant: np.ndarray,

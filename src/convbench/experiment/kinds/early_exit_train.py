@@ -17,6 +17,7 @@ from convbench.experiment.inputs import DataInputs, TrainingInputs, data_inputs,
 from convbench.experiment.step import Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
 from convbench.train.early_exit import train_early_exit
 from convbench.train.early_exit_placement import PlacementOptions, candidate_points
+from convbench.train.open_world import cue_names
 from convbench.vocabulary import DEFAULT_EXIT_HEAD, DEFAULT_OUTLIER_SHARE
 
 if TYPE_CHECKING:
@@ -48,12 +49,14 @@ class EarlyExitTrainSettings(DataInputs, TrainingInputs):
     sources: tuple[tuple[str, float], ...] = ()  # (data spec, share) of several redundant sources; (): ``redundant``
     source_fingerprints: tuple[str | None, ...] = ()
     trained_on: tuple[str, ...] = ()  # the sources' names in [early_exit.sources], for "trained on → tested on"
-    augment_cues: bool = False
+    augment_cues: tuple[str, ...] = ()  # the cues varied (convbench.vocabulary.CUES)
     outlier_exposure: str | None = None
     outlier_fingerprint: str | None = None
     outlier_share: float = DEFAULT_OUTLIER_SHARE
     max_false_exit: float | None = None
     exit_rate: float | None = None
+    calibration_confidence: float | None = None
+    calibration_images: int = 0
     # placement sweep (left out of the key at their defaults, which a one-point study keeps)
     min_accuracy: float | None = None
     place_form: str = PlacementOptions.form
@@ -143,7 +146,8 @@ class EarlyExitTrainKind(StepKind[EarlyExitTrainSettings, EarlyExitTrainOutputs]
                                      time_placement)
         open_world = {"redundant_shares": [share for _, share in s.sources] or None, "augment_cues": s.augment_cues,
                       "outlier_exposure": ctx.datasets(s.outlier_exposure) if s.outlier_exposure else None,
-                      "outlier_share": s.outlier_share, "max_false_exit": s.max_false_exit, "exit_rate": s.exit_rate}
+                      "outlier_share": s.outlier_share, "max_false_exit": s.max_false_exit, "exit_rate": s.exit_rate,
+                      "calibration_confidence": s.calibration_confidence, "calibration_images": s.calibration_images}
         result = train_early_exit(ctx.datasets(s.data), redundant_data(s, ctx), out=ctx.dir, resume=True,
                                   progress=ctx.progress, placement=placement, **options, **open_world)
         report = result.report
@@ -180,8 +184,9 @@ def _placement(ee: EarlyExitConfig) -> dict[str, Any]:
             "place_repeats": ee.repeats, "place_limit": limit}
 
 
-def _calibration(ee: EarlyExitConfig) -> dict[str, float | None]:
-    return {"max_false_exit": ee.max_false_exit, "exit_rate": ee.exit_rate}
+def _calibration(ee: EarlyExitConfig) -> dict[str, float | int | None]:
+    return {"max_false_exit": ee.max_false_exit, "exit_rate": ee.exit_rate,
+            "calibration_confidence": ee.calibration_confidence, "calibration_images": ee.calibration_images}
 
 
 def _remedies(ee: EarlyExitConfig, run: EarlyExitRunConfig | None, where: str = "early_exit") -> dict[str, Any]:
@@ -191,8 +196,8 @@ def _remedies(ee: EarlyExitConfig, run: EarlyExitRunConfig | None, where: str = 
     share = run.outlier_share if run is not None and run.outlier_share is not None else ee.outlier_share
     if outlier is not None:
         _checked(outlier, f"{where}.outlier_exposure")
-    return {"augment_cues": augment_cues, "outlier_exposure": outlier, "outlier_fingerprint": fingerprint(outlier),
-            "outlier_share": share}
+    return {"augment_cues": cue_names(augment_cues), "outlier_exposure": outlier,
+            "outlier_fingerprint": fingerprint(outlier), "outlier_share": share}
 
 
 def _checked(spec: str, where: str) -> str:
