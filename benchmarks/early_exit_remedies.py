@@ -12,7 +12,7 @@ each trained on some of three redundant sources and tested on each source alone:
   ``without-omniglot-polarity``: both remedies with polarity varied too (what flipping a real cue of MNIST costs).
 
 Every exit's threshold is calibrated for at most 0.1 % main-class false exits, certified at 95 % confidence
-(Clopper-Pearson), on its own validation split plus 8,000 MNIST training images its capped mix left out (never the
+(Clopper-Pearson), on its own validation split plus 5,000 MNIST training images its capped mix left out (never the
 test split), and its deployed single ``.tflite`` uses it. Reported:
 
 1. the study's matrix "trained on → tested on": exit accuracy, AUROC of P(redundant) and FPR at 95 % TPR per source

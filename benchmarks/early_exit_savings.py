@@ -19,19 +19,24 @@ segments), at batch 1 in LiteRT, 1 thread:
 
 Target: measured saving ≥ 0.9 of the ideal for both pairs and both forms.
 
-Exit heads (``--exit-heads``): the exit block's hidden Dense layers (default VGG-19's fc1, fc2 scaled by the width,
-``none`` for MaxPool, Flatten and the softmax Dense alone, as the reference study describes its exit block). At batch 1
-a Dense layer reads each weight once, so the head runs far slower than its MAC share (2.1 % of the backbone's time
-against 0.6 % of its MACs in the 4d5936f run) and every image pays it; several heads are trained and timed in one run.
+Models (``--models WIDTH:HEAD …``): the width multiplier α of both networks, and the exit head: the exit block's
+hidden Dense layers (default VGG-19's fc1, fc2 scaled by the width, ``none`` for MaxPool, Flatten and the softmax
+Dense alone, as the reference study describes its exit block). At batch 1 a Dense layer reads each weight once, so the
+head runs far slower than its MAC share (2.1 % of the backbone's time against 0.6 % of its MACs in the 4d5936f run)
+and every image pays it. The width matters for the same reason: what every call pays whatever the network (the
+branch's glue ops, the ``IF`` op, a delegate partition's entry, the memory-bound first convolutions) weighs more in a
+network a quarter wide (0.3 ms per image at 32 px) than in one half wide, and the reference study's VGG-19 is full
+width. Several models are trained and timed in one run.
 
 Trained models: the ones ``benchmarks/early_exit.py`` trained (``runs/early_exit/<pair>-reference-polarity-w<width>``)
-are reused when present; otherwise they are trained there with the same settings (stated budget: width 0.25,
-training mix capped at 8,000 images, at most 6 epochs, patience 2, seed 0: ~4-6 min per pair on 2 cores).
+are reused when present; otherwise they are trained there with the same settings (stated budget: training mix capped
+at 8,000 images, at most 6 epochs, patience 2, seed 0: ~4-6 min per pair on 2 cores at width 0.25).
 Writes ``benchmarks/results/early_exit_savings.{json,md}``. Timing needs an idle machine: the load average
 around each timing is recorded and the report says when it was busy.
 
 Usage:
-    nohup nice -n 5 python benchmarks/early_exit_savings.py --exit-heads 512,512 none > runs/savings.log 2>&1 &
+    nohup nice -n 5 python benchmarks/early_exit_savings.py --models 0.25:512,512 0.25:none 0.5:none \
+        > runs/savings.log 2>&1 &
     python benchmarks/early_exit_savings.py --quick        # smoke test: tiny training, few images, short timing
 """
 
@@ -74,7 +79,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="shared data folder")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "early_exit",
                         help="trained models (those of benchmarks/early_exit.py are reused)")
-    parser.add_argument("--width", type=float, default=0.25, help="width multiplier when training (0.25)")
     parser.add_argument("--epochs", type=int, default=6, help="most epochs when training (6)")
     parser.add_argument("--patience", type=int, default=2, help="early-stopping patience when training (2)")
     parser.add_argument("--max-train", type=int, default=8000, help="training mix cap when training (8000)")
@@ -87,9 +91,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=11,
                         help="interleaved rounds of the test-mix streams: timed calls per image (11)")
     parser.add_argument("--pairs", nargs="*", default=[p.name for p in PAIRS], help="pairs to run")
-    parser.add_argument("--exit-heads", nargs="+", type=parse_exit_head, default=[DEFAULT_EXIT_HEAD],
-                        help="exit heads to train and time, each its hidden units comma-separated or 'none' "
-                             f"(default: {_head_text(DEFAULT_EXIT_HEAD)}, VGG-19's fc1, fc2)")
+    parser.add_argument("--models", nargs="+", type=parse_model, default=[(0.25, DEFAULT_EXIT_HEAD)],
+                        help="models to train and time, each WIDTH:HEAD: the width multiplier and the exit head's "
+                             "hidden units comma-separated or 'none' (default: "
+                             f"0.25:{_head_text(DEFAULT_EXIT_HEAD)}, VGG-19's fc1, fc2 at a quarter of its width)")
     parser.add_argument("--train-only", action="store_true",
                         help="train (or reuse) the models and stop: training may share the machine, timing may not")
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny training, few images, short timing")
@@ -104,10 +109,10 @@ def main() -> None:
         args.runs = args.runs.with_name(args.runs.name + "_quick")
     started = time.perf_counter()
     if args.train_only:
-        for pair, head in ((pair, head) for pair in PAIRS if pair.name in args.pairs for head in args.exit_heads):
-            trained_folder(pair, head, args)
+        for pair, model in ((pair, model) for pair in PAIRS if pair.name in args.pairs for model in args.models):
+            trained_folder(pair, *model, args)
         return
-    pairs = [run_pair(pair, head, args) for pair in PAIRS if pair.name in args.pairs for head in args.exit_heads]
+    pairs = [run_pair(pair, *model, args) for pair in PAIRS if pair.name in args.pairs for model in args.models]
     report = {"pairs": pairs, "targets": targets(pairs),
               "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
               "wall_seconds": round(time.perf_counter() - started, 1), "environment": environment()}
@@ -117,25 +122,36 @@ def main() -> None:
     log(f"wrote {RESULTS / f'early_exit_savings{suffix}.json'} and .md in {report['wall_seconds']} s")
 
 
-def trained_folder(pair: Pair, head: tuple[int, ...], args: argparse.Namespace) -> tuple[Path, bool]:
-    """The folder of the pair's models with this exit head, trained now unless it already holds them; and whether
-    they were reused."""
+def parse_model(text: str) -> tuple[float, tuple[int, ...]]:
+    """``--models``'s ``WIDTH:HEAD`` → ``(width, head)``: ``0.5:none`` → ``(0.5, ())``."""
+    width, _, head = text.partition(":")
+    try:
+        return float(width), parse_exit_head(head or _head_text(DEFAULT_EXIT_HEAD))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTH:HEAD (e.g. 0.25:512,512 or 0.5:none), got {text!r}") \
+            from None
+
+
+def trained_folder(pair: Pair, width: float, head: tuple[int, ...], args: argparse.Namespace) -> tuple[Path, bool]:
+    """The folder of the pair's models at this width with this exit head, trained now unless it already holds them;
+    and whether they were reused."""
     suffix = "" if head == DEFAULT_EXIT_HEAD else f"-head-{_head_text(head).replace(',', '-')}"
-    folder = args.runs / f"{pair.name.replace('/', '-')}-reference-polarity-w{args.width:g}{suffix}"
+    folder = args.runs / f"{pair.name.replace('/', '-')}-reference-polarity-w{width:g}{suffix}"
     reused = (folder / "training.json").is_file()  # written last: both models are trained
-    log(f"== {pair.name}, exit head {_head_text(head)}: {'reusing' if reused else 'training'} {folder}")
+    log(f"== {pair.name}, width {width:g}, exit head {_head_text(head)}: {'reusing' if reused else 'training'} "
+        f"{folder}")
     if not reused:
         train_early_exit(pair.main.format(data=args.data), pair.redundant.format(data=args.data), out=folder,
-                         redundancy=pair.redundancy, width=args.width, input_size=32, channels=pair.channels,
+                         redundancy=pair.redundancy, width=width, input_size=32, channels=pair.channels,
                          exit_head=head, max_train=args.max_train, epochs=args.epochs, patience=args.patience,
                          progress=False)
     return folder, reused
 
 
-def run_pair(pair: Pair, head: tuple[int, ...], args: argparse.Namespace) -> dict[str, Any]:
-    """Train or reuse the pair's models with this exit head, export both forms, the parts and the baseline, and time
-    everything."""
-    folder, reused = trained_folder(pair, head, args)
+def run_pair(pair: Pair, width: float, head: tuple[int, ...], args: argparse.Namespace) -> dict[str, Any]:
+    """Train or reuse the pair's models at this width with this exit head, export both forms, the parts and the
+    baseline, and time everything."""
+    folder, reused = trained_folder(pair, width, head, args)
     trained = TrainedFolder.open(folder)
     pools = trained.pools()
     out = folder / "savings"
@@ -166,7 +182,7 @@ def run_pair(pair: Pair, head: tuple[int, ...], args: argparse.Namespace) -> dic
                               "analysis": analysis.to_dict()}
         log(f"   saving {pct(summary['saving'])} measured, {pct(analysis.from_paths)} from the paths, ideal "
             f"{pct(analysis.ideal)}: {ratio(analysis.ratio)} of it")
-    return {"pair": pair.name, "exit_head": _head_text(head), "folder": str(folder), "reused": reused,
+    return {"pair": pair.name, "width": width, "exit_head": _head_text(head), "folder": str(folder), "reused": reused,
             "redundancy": trained.mix.redundancy,
             "images": len(images), "budget": _budget(folder), "breakdown": breakdown.to_dict(samples=False),
             "forms": forms,
@@ -188,13 +204,13 @@ def _table(table: Table) -> dict[str, Any]:
 
 
 def targets(pairs: list[dict[str, Any]]) -> dict[str, bool]:
-    """Measured saving ≥ 0.9 of the ideal, per pair, exit head and form."""
+    """Measured saving ≥ 0.9 of the ideal, per pair, width, exit head and form."""
     return {_target_key(p, form): (f["analysis"]["ratio"] or 0) >= SAVING_TARGET
             for p in pairs for form, f in p["forms"].items()}
 
 
 def _target_key(p: dict[str, Any], form: str) -> str:
-    return f"{p['pair']} head {p['exit_head']} {form}"
+    return f"{p['pair']} width {p['width']:g} head {p['exit_head']} {form}"
 
 
 def _head_text(head: tuple[int, ...]) -> str:
@@ -203,10 +219,10 @@ def _head_text(head: tuple[int, ...]) -> str:
 
 
 def markdown(report: dict[str, Any], pairs: list[dict[str, Any]]) -> str:
-    summary = Table(["pair", "exit head", "form", "redundancy r", "exiting f", "ideal", "from paths", "measured",
-                     "measured / ideal", "paths / ideal", "target ≥ 0.9"],
-                    [[p["pair"], p["exit_head"], form, f"{a['redundancy']:.3f}", f"{a['exit_fraction']:.3f}",
-                      pct(a["ideal"]),
+    summary = Table(["pair", "width", "exit head", "form", "redundancy r", "exiting f", "ideal", "from paths",
+                     "measured", "measured / ideal", "paths / ideal", "target ≥ 0.9"],
+                    [[p["pair"], f"{p['width']:g}", p["exit_head"], form, f"{a['redundancy']:.3f}",
+                      f"{a['exit_fraction']:.3f}", pct(a["ideal"]),
                       pct(a["from_paths"]), pct(a["measured"]), ratio(a["ratio"]),
                       ratio(a["from_paths"] / a["ideal"] if a["ideal"] > 0 else None),
                       "met" if report["targets"][_target_key(p, form)] else "NOT met"]
@@ -215,8 +231,8 @@ def markdown(report: dict[str, Any], pairs: list[dict[str, Any]]) -> str:
     sections = [Section("Summary", [summary])]
     for p in pairs:
         busy = max(p["load_average"]) > BUSY_LOAD
-        sections.append(Section(f"{p['pair']}, exit head {p['exit_head']} (r = {p['redundancy']:.3f}, "
-                                f"{p['images']} test-mix images)", [
+        sections.append(Section(f"{p['pair']}, width {p['width']:g}, exit head {p['exit_head']} "
+                                f"(r = {p['redundancy']:.3f}, {p['images']} test-mix images)", [
             Paragraph(f"Models {'reused from' if p['reused'] else 'trained in'} `{Path(p['folder']).name}`: width "
                       f"{p['budget']['width']:g}, {p['budget']['train_images']} training images, epochs run "
                       f"{p['budget']['epochs_run']}. Load average around the timing "
