@@ -3,6 +3,7 @@ split meeting its goal, and calibration end to end: recorded in the card, used b
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -248,3 +249,16 @@ def test_a_certified_calibration_counts_held_out_main_images_and_records_them(cl
     counted, exits = chosen["main_images"], round(chosen["false_exit_rate"] * chosen["main_images"])
     assert exits <= certified_count(counted, 0.05, 0.9) and upper_bound(exits, counted, 0.9) <= 0.05
     assert "+ 150 held-out main images" in out and "certified at 0.9" in out
+
+
+def test_report_caption_names_the_held_out_images_and_the_certified_goal(tmp_path):
+    from convbench.report.early_exit_section import _calibration_figure
+
+    rng = np.random.default_rng(2)
+    truth = np.r_[np.zeros(4000, bool), np.ones(500, bool)]
+    scores = np.r_[rng.beta(1, 9, 4000), rng.beta(9, 1, 500)].astype(np.float32)
+    found = dataclasses.replace(calibrate(truth, scores, "max_false_exit", 0.001, confidence=0.95),
+                                split="val+held-out main", held_out_main_images=3000)
+    caption = _calibration_figure("m", found.to_dict(), tmp_path).caption
+    assert "the validation split and 3,000 held-out main images" in caption
+    assert "certified for new images at confidence 0.95" in caption and "of 4,000 main images" in caption

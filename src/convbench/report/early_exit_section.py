@@ -144,11 +144,16 @@ def _calibration_figure(model: str, calibration: dict[str, Any], plots: Path) ->
     bound = f" (95 % upper bound {fmt.percent(c['upper_95'], 2)})" if c.get("upper_95") is not None else ""
     counted = c["main_images"] if c["goal"] == "max_false_exit" else c["images"]
     unresolved = (f" {c['target']:g} of {counted} images is less than one: the split cannot resolve the goal, "
-                  f"expect more exits on new images." if c["target"] * counted < 1 else "")
+                  f"expect more exits on new images." if c["target"] * counted < 1 and not c.get("confidence")
+                  else "")
+    held_out = c.get("held_out_main_images", 0)
+    where = "the validation split" + (f" and {held_out:,} held-out main images" if held_out else "")
+    certified = (f" The goal {c['goal']} ≤ {c['target']:g} is certified for new images at confidence "
+                 f"{c['confidence']:g}." if c.get("confidence") else "")
     return Figure(threshold_sweep_plot(c, plots / f"{model}_threshold_calibration.png"),
-                  f"Threshold sweep of {model} on the validation split (never the test split): the chosen threshold "
-                  f"{c['threshold']:.4g} lets {fmt.percent(c['false_exit_rate'], 2)}{bound} of {c['main_images']} "
-                  f"main images and {fmt.percent(c['exit_recall'])} of the redundant ones exit.{unresolved}")
+                  f"Threshold sweep of {model} on {where} (never the test split): the chosen threshold "
+                  f"{c['threshold']:.4g} lets {fmt.percent(c['false_exit_rate'], 2)}{bound} of {c['main_images']:,} "
+                  f"main images and {fmt.percent(c['exit_recall'])} of the redundant ones exit.{unresolved}{certified}")
 
 
 def _trained_on(ee: dict[str, Any]) -> str:
