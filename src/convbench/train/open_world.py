@@ -118,7 +118,8 @@ class Calibration:
         threshold: the chosen threshold (float32, exit when P(redundant) ≥ it).
         split: where it was chosen (always ``val``).
         images, main_images: validation images it was chosen on, and how many of them are main-class.
-        false_exit_rate, exit_rate, exit_recall: what the threshold gives on those images.
+        false_exit_rate, exit_rate, exit_recall: what the threshold gives on those images (with held-out main
+            images counted, ``exit_rate`` is over a set richer in main images than the mix).
         upper_95: one-sided 95 % upper bound (Clopper-Pearson) of the goal's rate behind the images counted.
         confidence: the confidence the goal was certified at (``None``: met on the counted images only).
         held_out_main_images: main-class images counted besides the validation split's (``split`` then says so).
