@@ -172,7 +172,7 @@ def run_pair(pair: Pair, width: float, head: tuple[int, ...], args: argparse.Nam
                                min_seconds=args.seconds)
     forms, analyses = {}, []
     for runner in runners:
-        log(f"-- {runner.form}: {len(images)} test-mix images, stream by stream in rounds with the baseline")
+        log(f"-- {runner.form}: {len(images)} test-mix images in rounds, chunk by chunk with the baseline")
         mix = time_mix(runner, baseline, images, args.repeats)
         summary = mix.summary()
         analysis = breakdown.analyse(runner.form, trained.mix.redundancy, exit_fraction=float(mix.exited.mean()),

@@ -175,7 +175,7 @@ class PathBreakdown:
             form: a form timed in this breakdown.
             redundancy: r in [0, 1].
             exit_fraction: f, the share of images that exit (default r).
-            measured: a saving measured otherwise (per image on a test mix, stream by stream:
+            measured: a saving measured otherwise (per image on a test mix, each model on its own stream:
                 :func:`~convbench.bench.early_exit.time_mix`); adds the row that takes the paths' figure to it
                 (distinct images one call each, against one image called over and over).
         """
