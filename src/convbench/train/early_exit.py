@@ -376,7 +376,6 @@ def remove_cues(images: np.ndarray, rng: np.random.Generator, cues: Sequence[str
     return np.clip(np.rint(mean + contrast * (x - mean) + shift), 0, 255).astype(np.uint8)
 
 
-
 @dataclass(frozen=True)
 class CalibrationPlan:
     """What the exit threshold is calibrated for, and on what: ``goal``'s ``target``, certified at ``confidence``
