@@ -52,7 +52,7 @@ from convbench.models.early_exit import EXIT_REDUNDANT
 from convbench.report.document import Document, Section, Table
 from convbench.report.markdown import render_markdown
 from convbench.runtime.early_exit import open_early_exit_runner
-from convbench.train.open_world import cue_names, upper_bound
+from convbench.train.open_world import upper_bound
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -81,9 +81,11 @@ def main() -> None:
     sources = list(study.experiment.early_exit.sources)
     evaluations = {ee["model"]: ee for ee in study.results["early_exit"]}
     exits, main_images = [], None
+    trained = {s.key: s.settings for s in study.plan if s.kind == "early_exit_train"}
     for step in (s for s in study.plan if s.kind == "early_exit_export"):
         export = folder.done(step)
         run_ = next(r for name, r in runs.items() if step.model.endswith(f"_{name}"))
+        settings = trained[step.needs[0]]  # the train step's remedies, [early_exit]'s defaults applied by the plan
         runner = open_early_exit_runner(export.path(export.outputs.forms["single"]))  # its calibrated threshold
         runner.load()
         if main_images is None:  # every exit of the study takes the same input
@@ -94,7 +96,7 @@ def main() -> None:
         exits.append({
             "exit": run_.name, "trained_on": list(run_.train_on), "left_out": [s for s in sources
                                                                              if s not in run_.train_on],
-            "remedies": _remedies(run_),
+            "remedies": _remedies(settings.augment_cues, settings.outlier_exposure),
             "threshold": runner.threshold,
             "main_test_images": len(p_redundant), "false_exits": false_exits,
             "false_exit_rate": false_exits / len(p_redundant), "upper_95": upper_bound(false_exits, len(p_redundant)),
@@ -110,11 +112,10 @@ def main() -> None:
     print(f"wrote {RESULTS / 'early_exit_remedies.json'} and .md")
 
 
-def _remedies(run_: Any) -> str:
-    """Which open-world remedies a run trains with: the cues it varies and ``outliers``, joined by `` + ``, or
+def _remedies(cues: tuple[str, ...], outlier_exposure: str | None) -> str:
+    """Which open-world remedies an exit trains with: the cues it varies and ``outliers``, joined by `` + ``, or
     ``none``."""
-    cues = ", ".join(cue_names(run_.augment_cues if run_.augment_cues is not None else False))
-    used = [name for name, on in ((cues, cues), ("outliers", run_.outlier_exposure is not None)) if on]
+    used = [name for name, on in ((", ".join(cues), cues), ("outliers", outlier_exposure is not None)) if on]
     return " + ".join(used) or "none"
 
 

@@ -77,6 +77,7 @@ DEFAULT_OUTLIER_SHARE = 0.25  # of the redundant class given to an outlier-expos
 # cues the open-world augmentation can take away from the exit (augment_cues): polarity is a trivial cue only where the
 # main class comes in both polarities (MNIST digits are always light on dark: flipping them hides a real cue)
 CUES = ("polarity", "brightness", "contrast")
+CueName = Literal["polarity", "brightness", "contrast"]  # one of CUES, for typed settings
 DEFAULT_EXIT_HEAD = (512, 512)  # the exit's hidden Dense units before width scaling: VGG-19's fc1, fc2
 
 

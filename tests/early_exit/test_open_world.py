@@ -5,6 +5,7 @@ and one-line errors for an empty source or one whose images cannot be brought to
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from convbench.io import read_json
 from convbench.train.early_exit import remove_cues, with_cues_removed
 from convbench.train.open_world import cue_names
 from convbench.train.splits import training_splits
-from convbench.vocabulary import CUES
+from convbench.vocabulary import CUES, CueName
 
 SOURCE_A, SOURCE_B = (7, 8), (9,)  # two redundant sources cut from the digits the main set (0-6) lacks
 
@@ -115,6 +116,10 @@ def test_remove_cues_varies_only_the_cues_named_with_the_same_draws(cues):
                                                  (["brightness"], ("brightness",))])
 def test_cue_names_accepts_flags_lists_and_comma_separated_names(value, expected):
     assert cue_names(value) == expected
+
+
+def test_the_typed_cue_names_are_the_vocabulary_cues():
+    assert get_args(CueName) == CUES
 
 
 def test_cue_names_refuses_an_unknown_cue_naming_it():

@@ -31,6 +31,7 @@ from convbench.vocabulary import (
     QUANTIZE_MODES,
     QUANTIZE_NAMES,
     TRAIN_DEFAULTS,
+    CueName,
     EarlyExitForm,
     RuntimeName,
 )
@@ -133,7 +134,6 @@ class BenchConfig(_Section):
 
 
 SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
-CueName = Literal["polarity", "brightness", "contrast"]  # convbench.vocabulary.CUES
 Share = Annotated[float, Field(gt=0)]
 
 
