@@ -39,6 +39,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -56,7 +57,7 @@ from convbench.io import read_json, write_json, write_text
 from convbench.models.early_exit import EXIT_OUTPUT, EXIT_REDUNDANT, MAIN_OUTPUT
 from convbench.report.document import Document, Paragraph, Section, Table
 from convbench.report.markdown import render_markdown
-from convbench.train.early_exit import train_early_exit
+from convbench.train.early_exit import BASELINE_DIR, train_early_exit
 from convbench.train.evaluation import keras_probabilities, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,6 +98,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-false-exit", type=float,
                         help="calibrate the exit threshold on validation: at most this share of main images exits "
                              "(default: threshold 0.5)")
+    parser.add_argument("--l1-weight", type=float, default=1.0,
+                        help="weight of the exit loss L1 in L = w·L1 + δ·L2 (the reference: 1)")
     parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (10000)")
     parser.add_argument("--pairs", nargs="*", default=[p.name for p in PAIRS], help="pairs to run")
     return parser.parse_args()
@@ -132,14 +135,16 @@ def run_pair(pair: Pair, budget: Budget, args: argparse.Namespace) -> dict[str, 
     """Train (or reuse) both models per seed, score each on its test split once, and compare them paired."""
     seeds, outcomes = [], []
     for seed in budget.seeds:
-        folder = args.runs / f"{pair.name.replace('/', '-')}-{budget.tag}-s{seed}" \
-            f"{'' if args.max_false_exit is None else f'-fe{args.max_false_exit:g}'}"
+        reference = args.runs / f"{pair.name.replace('/', '-')}-{budget.tag}-s{seed}"
+        folder = reference.with_name(reference.name + variant_tag(args))
         if not (folder / "training.json").is_file():  # written last: both models are trained
             log(f"== {pair.name} seed {seed}: training in {folder}")
+            reuse_baseline(reference, folder)
             train_early_exit(pair.main.format(data=args.data), pair.redundant.format(data=args.data), out=folder,
                              redundancy=pair.redundancy, width=budget.width, input_size=32, channels=pair.channels,
                              max_train=budget.max_train, epochs=budget.epochs, patience=budget.patience, seed=seed,
-                             batch_size=BATCH_SIZE, max_false_exit=args.max_false_exit, progress=False)
+                             batch_size=BATCH_SIZE, max_false_exit=args.max_false_exit,
+                             l1_weight=args.l1_weight, progress=False)
         else:
             log(f"== {pair.name} seed {seed}: reusing {folder}")
         early, base, facts = score(folder)
@@ -151,10 +156,28 @@ def run_pair(pair: Pair, budget: Budget, args: argparse.Namespace) -> dict[str, 
     log(f"== {pair.name} pooled over {len(outcomes)} seed(s): {summary_line(pooled)}")
     return {"pair": pair.name, "redundancy": pair.redundancy, "reference_accuracy": pair.reference,
             "budget": {**vars(budget), "seeds": list(budget.seeds), "batch_size": BATCH_SIZE,
-                       "max_false_exit": args.max_false_exit, "resamples": args.resamples},
+                       "max_false_exit": args.max_false_exit, "l1_weight": args.l1_weight,
+                       "resamples": args.resamples},
             "seeds": seeds, "pooled": pooled.to_dict(),
             "wall_seconds": round(sum(s["training_seconds"] for s in seeds), 1),
             "environment": environment()}
+
+
+def variant_tag(args: argparse.Namespace) -> str:
+    """What sets the early-exit model apart from the reference's (threshold 0.5, L1 weight 1), for its folder name."""
+    return (("" if args.max_false_exit is None else f"-fe{args.max_false_exit:g}")
+            + ("" if args.l1_weight == 1 else f"-l1w{args.l1_weight:g}"))
+
+
+def reuse_baseline(reference: Path, folder: Path) -> None:
+    """Start ``folder`` with the baseline the ``reference`` folder trained (same pair, budget and seed): the
+    baseline does not depend on the exit's threshold or loss weight, so a variant's pair shares it rather than
+    training it again. Its checkpoint resumes only the very same run (:mod:`convbench.train.checkpoint` checks the
+    identity), so a baseline trained differently is refused, never reused."""
+    source, target = reference / BASELINE_DIR, folder / BASELINE_DIR
+    if folder != reference and (reference / "training.json").is_file() and not target.exists():
+        log(f"   baseline reused from {reference}")
+        shutil.copytree(source, target)
 
 
 def score(folder: Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -211,7 +234,8 @@ def markdown(report: dict[str, Any]) -> str:
     budgets = [Paragraph(f"**{p['pair']}**: width {b['width']:g}, training mix {b['max_train'] or 'uncapped'} "
                          f"images, at most {b['epochs']} epochs (early stopping on validation accuracy, patience "
                          f"{b['patience']}), batch {b['batch_size']}, seeds {', '.join(map(str, b['seeds']))}; "
-                         f"threshold {'calibrated on validation' if b['max_false_exit'] else '0.5'}; training "
+                         f"threshold {'calibrated on validation' if b['max_false_exit'] else '0.5'}; exit loss weight "
+                         f"{b.get('l1_weight', 1.0):g} (L = w·L1 + δ·L2); training "
                          f"{p['wall_seconds'] / 60:.0f} min in all on {p['environment'].get('cpu', '?')}, "
                          f"{p['environment'].get('cores', '?')} cores.")
                for p in report["pairs"] for b in (p["budget"],)]

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from convbench.errors import ConfigError, ModelError
-from convbench.vocabulary import TRAIN_DEFAULTS
+from convbench.vocabulary import CUES, TRAIN_DEFAULTS
 
 MAX_SEED = 2**32 - 1  # NumPy's and TensorFlow's seeds are unsigned 32-bit integers
 MAX_WIDTH = 4.0  # width multiplier α: the papers go to 1.4; parameters grow as α², so 4 is already 16x the paper's
 MAX_INPUT_SIZE = 2048  # pixels per side: far beyond what a small-device classifier takes
 MAX_THREADS = 1024  # runtime threads
+GOALS: tuple[str, ...] = ("max_false_exit", "exit_rate")
 
 
 def integer_in(name: str, value: object, low: int, high: int | None = None) -> int:
@@ -137,3 +139,75 @@ def _writable(folder: Path, option: str, shown: Path | None = None) -> None:
         raise ConfigError(f"{option} {shown}: {ancestor} is a file, not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise ConfigError(f"{option} {shown}: cannot write in {ancestor} (permission denied)")
+
+
+@dataclass(frozen=True)
+class CalibrationGoal:
+    """A calibration asked for, checked (:func:`calibration_goal`): ``goal``'s ``target``, certified at
+    ``confidence`` when given, counted on the validation split plus ``held_out_main`` more main-class images."""
+
+    goal: str
+    target: float
+    confidence: float | None = None
+    held_out_main: int = 0
+
+
+def calibration_goal(max_false_exit: float | None, exit_rate: float | None, confidence: float | None = None,
+                     held_out_main: int = 0) -> CalibrationGoal | None:
+    """The calibration the options ask for, ``None`` for none: the one check of these options, for the Python API,
+    the command line and the experiment file alike.
+
+    Raises:
+        ConfigError: both goals at once, a confidence or held-out images without a goal, held-out images for the
+            exit-rate goal (they are main-class images), or a value out of range; the message names the option.
+    """
+    if max_false_exit is not None and exit_rate is not None:
+        raise ConfigError(f"calibrate for one goal: max_false_exit={max_false_exit!r} or exit_rate={exit_rate!r}, "
+                          "not both")
+    if max_false_exit is None and exit_rate is None:
+        for name, value in (("calibration_confidence", confidence), ("calibration_images", held_out_main or None)):
+            if value is not None:
+                raise ConfigError(f"{name}={value!r} needs a calibration goal: max_false_exit or exit_rate")
+        return None
+    if held_out_main and exit_rate is not None:
+        raise ConfigError(f"calibration_images={held_out_main!r} counts main-class images only: it serves "
+                          "max_false_exit, not exit_rate")
+    if held_out_main < 0:
+        raise ConfigError(f"calibration_images must be at least 0, got calibration_images={held_out_main!r}")
+    goal, target = check_goal(*(("max_false_exit", max_false_exit) if max_false_exit is not None
+                                else ("exit_rate", exit_rate)))
+    return CalibrationGoal(goal, target, None if confidence is None else check_confidence(confidence),
+                           held_out_main)
+
+
+def check_goal(goal: str, target: float) -> tuple[str, float]:
+    """``(goal, target)`` when the goal is known and its target a share in [0, 1) (an exit rate in (0, 1)), else
+    :class:`ConfigError` naming it."""
+    if goal not in GOALS:
+        raise ConfigError(f"unknown calibration goal {goal!r}; known: {', '.join(GOALS)}")
+    low_ok = target >= 0 if goal == "max_false_exit" else target > 0
+    if not (low_ok and target < 1):  # also rejects NaN
+        bounds = "[0, 1)" if goal == "max_false_exit" else "(0, 1)"
+        raise ConfigError(f"calibration goal {goal} must be in {bounds}, got {goal}={target!r}")
+    return goal, float(target)
+
+
+def check_confidence(confidence: float) -> float:
+    """``confidence`` when it is in (0, 1), else :class:`ConfigError` naming it."""
+    if not 0 < confidence < 1:  # also rejects NaN
+        raise ConfigError(f"calibration confidence must be in (0, 1), got confidence={confidence!r}")
+    return float(confidence)
+
+
+def cue_names(augment_cues: bool | str | Sequence[str]) -> tuple[str, ...]:
+    """The cues an ``augment_cues`` value names, in ``CUES``'s order: ``True``/``"all"`` every one, ``False``/
+    ``"none"`` none, else names (a list or comma-separated); an unknown name is a :class:`ConfigError`."""
+    if isinstance(augment_cues, bool):
+        return CUES if augment_cues else ()
+    names = [n.strip() for n in augment_cues.split(",")] if isinstance(augment_cues, str) else list(augment_cues)
+    if names in (["all"], ["none"]):
+        return CUES if names == ["all"] else ()
+    unknown = [n for n in names if n not in CUES]
+    if unknown:
+        raise ConfigError(f"augment_cues: unknown cue {unknown[0]!r}; known: {', '.join(CUES)} (or all, none)")
+    return tuple(c for c in CUES if c in names)

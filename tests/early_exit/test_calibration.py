@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -210,6 +212,21 @@ def test_train_refuses_bad_calibration_goals_in_one_line(cli, tmp_path, args, cu
                      *args, "--out", tmp_path / "run")
     assert_one_line_error(rc, err, culprit)
     assert not (tmp_path / "run" / "training.json").exists()
+
+
+def test_train_refuses_bad_open_world_options_before_keras_loads(tmp_path):
+    """The one-line error comes before Keras or TensorFlow is imported (so before either has logged a line)."""
+    bad = (("--augment-cues", "hue"), ("--calibration-images", "100"))
+    code = ("import sys\nfrom convbench.cli import main\n"
+            f"for args in {bad!r}:\n"
+            "    print(main(['early-exit', 'train', '--main', 'digits', '--redundant', 'digits', *args, "
+            f"'--out', {str(tmp_path / 'run')!r}]))\n"
+            "print([m for m in ('keras', 'tensorflow') if m in sys.modules])\n")
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    *codes, imported = ran.stdout.splitlines()
+    assert all(code != "0" for code in codes) and imported == "[]", ran.stderr
+    errors = ran.stderr.strip().splitlines()
+    assert len(errors) == 2 and "'hue'" in errors[0] and "calibration_images=100" in errors[1], ran.stderr
 
 
 def test_report_draws_the_validation_sweep_with_the_chosen_point(tmp_path):

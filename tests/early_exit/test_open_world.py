@@ -13,12 +13,12 @@ from pydantic import ValidationError
 from support import assert_one_line_error
 
 from convbench.artifacts import read_card
+from convbench.checks import cue_names
 from convbench.data import Dataset, MixSettings, Split, build_mix, list_datasets, load, load_pools, register_dataset
 from convbench.data.mix import RedundantSource, spare_main_images
 from convbench.errors import ConfigError
 from convbench.io import read_json
 from convbench.train.early_exit import remove_cues, with_cues_removed
-from convbench.train.open_world import cue_names
 from convbench.train.splits import training_splits
 from convbench.vocabulary import CUES, CueName
 
@@ -288,8 +288,8 @@ def test_study_without_open_world_settings_keeps_its_step_keys(tiny_backbone):
     ({"max_false_exit": 0.01, "exit_rate": 0.5}, "not both"),
     ({"sources": {"a": "ee_source_a"}, "runs": [{"name": "x", "train_on": {"a": 0}}]}, "greater than 0"),
     ({"augment_cues": ["polarity", "hue"]}, "'polarity', 'brightness' or 'contrast'"),
-    ({"exit_rate": 0.5, "calibration_images": 100}, "calibration_images counts main-class images"),
-    ({"calibration_confidence": 0.95}, "calibration_confidence needs a calibration goal"),
+    ({"exit_rate": 0.5, "calibration_images": 100}, "calibration_images=100 counts main-class images only"),
+    ({"calibration_confidence": 0.95}, "calibration_confidence=0.95 needs a calibration goal"),
     ({"max_false_exit": 0.001, "calibration_confidence": 1.0}, "less than 1"),
 ])
 def test_schema_refuses_bad_open_world_settings(early_exit, culprit):

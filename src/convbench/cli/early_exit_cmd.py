@@ -9,7 +9,16 @@ from typing import Annotated, Any
 
 import typer
 
-from convbench.checks import MAX_INPUT_SIZE, MAX_THREADS, check_width, integer_in, number_in, output_folder
+from convbench.checks import (
+    MAX_INPUT_SIZE,
+    MAX_THREADS,
+    calibration_goal,
+    check_width,
+    cue_names,
+    integer_in,
+    number_in,
+    output_folder,
+)
 from convbench.cli import app
 from convbench.cli.helptext import listed, with_default
 from convbench.cli.train_cmd import check_before_loading
@@ -94,8 +103,6 @@ def train_command(
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from the checkpoints in OUT."),
 ) -> None:
     """Train the early-exit model and its baseline (the same backbone without the exit) on MAIN + REDUNDANT."""
-    from convbench.train.open_world import cue_names  # Keras-free
-
     points = exit_after or None
     options = {"redundancy": redundancy, "width": width,
                "exit_after": points[0] if points and len(points) == 1 else points, "backbone": backbone,
@@ -107,10 +114,10 @@ def train_command(
                "calibration_confidence": calibration_confidence, "calibration_images": calibration_images,
                "augment_cues": cue_names(augment_cues)}
     check_before_loading(options, out, main, *(redundant or ()), outlier_exposure)  # before Keras is imported
-    _check_shares(redundancy=redundancy, dropout=dropout, max_false_exit=max_false_exit)
-    for name, value in (("outlier_share", outlier_share), ("exit_rate", exit_rate)):
-        if value is not None:
-            number_in(name, value, 0.0, 1.0, low_open=True, high_open=True)
+    _check_shares(redundancy=redundancy, dropout=dropout)
+    calibration_goal(max_false_exit, exit_rate, calibration_confidence, calibration_images or 0)
+    if outlier_share is not None:
+        number_in("outlier_share", outlier_share, 0.0, 1.0, low_open=True, high_open=True)
     for share in redundant_share or ():
         number_in("redundant_share", share, 0.0, math.inf, low_open=True)
     if max_train is not None:
@@ -307,7 +314,7 @@ def _maybe_percent(value: float | None) -> str:
 
 
 def _check_shares(**shares: float | None) -> None:
-    """Each share given (redundancy, dropout, max_false_exit) in [0, 1)."""
+    """Each share given (redundancy, dropout) in [0, 1)."""
     for name, value in shares.items():
         if value is not None:
             number_in(name, value, 0.0, 1.0, high_open=True)

@@ -17,7 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from convbench.bench.timer import MAX_LOOP_SECONDS
-from convbench.checks import MAX_SEED, MAX_WIDTH
+from convbench.checks import MAX_SEED, MAX_WIDTH, calibration_goal
+from convbench.errors import ConfigError
 from convbench.naming import width_text
 from convbench.vocabulary import (
     BENCH_DEFAULTS,
@@ -192,12 +193,11 @@ class EarlyExitConfig(_Section):
 
     @model_validator(mode="after")
     def _open_world(self) -> EarlyExitConfig:
-        if self.max_false_exit is not None and self.exit_rate is not None:
-            raise ValueError("calibrate for one goal: max_false_exit or exit_rate, not both")
-        if self.calibration_images and self.max_false_exit is None:
-            raise ValueError("calibration_images counts main-class images: it needs max_false_exit")
-        if self.calibration_confidence is not None and self.max_false_exit is None and self.exit_rate is None:
-            raise ValueError("calibration_confidence needs a calibration goal: max_false_exit or exit_rate")
+        try:
+            calibration_goal(self.max_false_exit, self.exit_rate, self.calibration_confidence,
+                             self.calibration_images)
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
         names = [run.name for run in self.runs]
         if len(set(names)) < len(names):
             raise ValueError(f"runs: names must differ, got {names}")

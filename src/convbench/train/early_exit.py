@@ -41,7 +41,7 @@ import keras
 import numpy as np
 
 from convbench.artifacts import EarlyExitSettings, ModelCard, read_card, write_card
-from convbench.checks import TrainingOptions
+from convbench.checks import TrainingOptions, calibration_goal, cue_names
 from convbench.data import Dataset, MixSettings, Preprocessing, Split, build_mix, check_redundancy, load, load_pools
 from convbench.data.mix import RedundantSource, spare_main_images
 from convbench.env import environment
@@ -62,7 +62,7 @@ from convbench.train.early_exit_placement import (
     sweep_timer,
 )
 from convbench.train.loop import MODEL_FILE, REPORT_FILE, FitSettings, Run, run_fit, write_outputs
-from convbench.train.open_world import Calibration, calibrate, check_confidence, check_goal, cue_names
+from convbench.train.open_world import Calibration, calibrate
 from convbench.train.pipeline import make_dataset
 from convbench.train.splits import split_settings, training_splits
 from convbench.train.trainer import train
@@ -159,7 +159,7 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
     TrainingOptions(width, epochs, batch_size, patience, seed, val_fraction, learning_rate, input_size, channels)
     if max_train is not None and max_train < 2:
         raise ConfigError(f"max_train must be at least 2, got max_train={max_train!r}")
-    goal = _goal(max_false_exit, exit_rate, calibration_confidence, calibration_images)
+    asked = calibration_goal(max_false_exit, exit_rate, calibration_confidence, calibration_images)
     cues = cue_names(augment_cues)
     points = candidate_points(backbone, exit_after)  # before any data: a bad point fails at once
     placement = placement or PlacementOptions()
@@ -188,8 +188,9 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
                            several if len(sources) > 1 else ())
     pools = load_pools(settings, main_set, redundant_sets if len(sources) > 1 else redundant_sets[0])
     mixed = build_mix(*pools, settings)
-    if goal is not None and calibration_images:
-        goal = dataclasses.replace(goal, held_out_main=spare_main_images(*pools, settings, calibration_images))
+    goal = None if asked is None else CalibrationPlan(
+        asked.goal, asked.target, asked.confidence,
+        spare_main_images(*pools, settings, asked.held_out_main) if asked.held_out_main else None)
     if cues:
         mixed = with_cues_removed(mixed, val_fraction=val_fraction, seed=seed, cues=cues)
     open_world = None
@@ -386,28 +387,6 @@ class CalibrationPlan:
     target: float
     confidence: float | None = None
     held_out_main: Split | None = None
-
-
-def _goal(max_false_exit: float | None, exit_rate: float | None, confidence: float | None,
-          held_out_main: int) -> CalibrationPlan | None:
-    """The calibration asked for (checked), ``None`` for none; both goals at once, a confidence or held-out images
-    without a goal, or held-out images for the exit-rate goal is a :class:`ConfigError`."""
-    if max_false_exit is not None and exit_rate is not None:
-        raise ConfigError(f"calibrate for one goal: max_false_exit={max_false_exit!r} or exit_rate={exit_rate!r}, "
-                          "not both")
-    if max_false_exit is None and exit_rate is None:
-        for name, value in (("calibration_confidence", confidence), ("calibration_images", held_out_main or None)):
-            if value is not None:
-                raise ConfigError(f"{name}={value!r} needs a calibration goal: max_false_exit or exit_rate")
-        return None
-    if held_out_main and exit_rate is not None:
-        raise ConfigError(f"calibration_images={held_out_main!r} counts main-class images only: it serves "
-                          "max_false_exit, not exit_rate")
-    if held_out_main < 0:
-        raise ConfigError(f"calibration_images must be at least 0, got calibration_images={held_out_main!r}")
-    goal, target = check_goal(*(("max_false_exit", max_false_exit) if max_false_exit is not None
-                                else ("exit_rate", exit_rate)))
-    return CalibrationPlan(goal, target, None if confidence is None else check_confidence(confidence))
 
 
 def _sources(redundant: str | Dataset | Sequence[str | Dataset], shares: Sequence[float] | None,

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,12 +40,11 @@ import numpy as np
 from scipy.stats import beta
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from convbench.checks import check_confidence, check_goal
 from convbench.errors import ConfigError
-from convbench.vocabulary import CUES
 
 TPR_GOAL = 0.95  # FPR is read at this true-positive rate (the OOD literature's FPR95)
 GoalName = Literal["max_false_exit", "exit_rate"]
-GOALS: tuple[str, ...] = ("max_false_exit", "exit_rate")
 SWEEP_POINTS = 41  # thresholds in the validation sweep a card records (plus the chosen one)
 
 
@@ -149,18 +147,6 @@ class Calibration:
         return cls(**{**d, "sweep": tuple(tuple(row) for row in d.get("sweep", ()))})
 
 
-def check_goal(goal: str, target: float) -> tuple[str, float]:
-    """``(goal, target)`` when the goal is known and its target a share in [0, 1) (an exit rate in (0, 1)), else
-    :class:`ConfigError` naming it."""
-    if goal not in GOALS:
-        raise ConfigError(f"unknown calibration goal {goal!r}; known: {', '.join(GOALS)}")
-    low_ok = target >= 0 if goal == "max_false_exit" else target > 0
-    if not (low_ok and target < 1):  # also rejects NaN
-        bounds = "[0, 1)" if goal == "max_false_exit" else "(0, 1)"
-        raise ConfigError(f"calibration goal {goal} must be in {bounds}, got {goal}={target!r}")
-    return goal, float(target)
-
-
 def calibrate(is_redundant: np.ndarray, p_redundant: np.ndarray, goal: str, target: float,
               confidence: float | None = None) -> Calibration:
     """The lowest threshold whose exits on these (validation) images stay within ``goal``'s ``target``.
@@ -214,13 +200,6 @@ def calibrate(is_redundant: np.ndarray, p_redundant: np.ndarray, goal: str, targ
                        sweep=sweep(truth, scores, extra=(float(threshold),)))
 
 
-def check_confidence(confidence: float) -> float:
-    """``confidence`` when it is in (0, 1), else :class:`ConfigError` naming it."""
-    if not 0 < confidence < 1:  # also rejects NaN
-        raise ConfigError(f"calibration confidence must be in (0, 1), got confidence={confidence!r}")
-    return float(confidence)
-
-
 def certified_count(total: int, target: float, confidence: float) -> int:
     """The most of ``total`` counted images that may exceed the threshold with the rate's upper bound at
     ``confidence`` still ≤ ``target``; -1 when even none is too many (``total`` too small)."""
@@ -237,20 +216,6 @@ def images_to_certify(target: float, confidence: float) -> int:
     while upper_bound(0, total, confidence) > target:  # guard the float rounding of the closed form
         total += 1
     return total
-
-
-def cue_names(augment_cues: bool | str | Sequence[str]) -> tuple[str, ...]:
-    """The cues an ``augment_cues`` value names, in ``CUES``'s order: ``True``/``"all"`` every one, ``False``/
-    ``"none"`` none, else names (a list or comma-separated); an unknown name is a :class:`ConfigError`."""
-    if isinstance(augment_cues, bool):
-        return CUES if augment_cues else ()
-    names = [n.strip() for n in augment_cues.split(",")] if isinstance(augment_cues, str) else list(augment_cues)
-    if names in (["all"], ["none"]):
-        return CUES if names == ["all"] else ()
-    unknown = [n for n in names if n not in CUES]
-    if unknown:
-        raise ConfigError(f"augment_cues: unknown cue {unknown[0]!r}; known: {', '.join(CUES)} (or all, none)")
-    return tuple(c for c in CUES if c in names)
 
 
 def sweep(is_redundant: np.ndarray, p_redundant: np.ndarray,

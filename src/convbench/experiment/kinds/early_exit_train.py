@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from convbench.bench.early_exit_placement import time_placement
+from convbench.checks import cue_names
 from convbench.data import Dataset, check_spec
 from convbench.errors import ConfigError, DataError, ModelError
 from convbench.experiment.inputs import DataInputs, TrainingInputs, data_inputs, fingerprint
 from convbench.experiment.step import Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
 from convbench.train.early_exit import train_early_exit
 from convbench.train.early_exit_placement import PlacementOptions, candidate_points
-from convbench.train.open_world import cue_names
 from convbench.vocabulary import DEFAULT_EXIT_HEAD, DEFAULT_OUTLIER_SHARE
 
 if TYPE_CHECKING:
