@@ -74,10 +74,11 @@ class Budget:
     epochs: int
     patience: int
     seeds: tuple[int, ...]
+    augment: bool = False  # random flips and shifts of the training images (convbench.train.pipeline)
 
     @property
     def tag(self) -> str:
-        return f"w{self.width:g}-n{self.max_train or 'all'}-e{self.epochs}-p{self.patience}"
+        return f"w{self.width:g}-n{self.max_train or 'all'}-e{self.epochs}-p{self.patience}{'-aug' * self.augment}"
 
 
 BUDGETS = {"quick": Budget(0.25, 600, 1, 1, (0,)), "study": Budget(0.25, 12000, 10, 3, (0, 1, 2)),
@@ -93,6 +94,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-train", type=int, help="training mix cap, stratified; 0: all (from --budget)")
     parser.add_argument("--epochs", type=int, help="most epochs per model (from --budget)")
     parser.add_argument("--patience", type=int, help="early-stopping patience on validation (from --budget)")
+    parser.add_argument("--augment", action="store_true", default=None,
+                        help="train both models on randomly flipped and shifted images (from --budget: no)")
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds: one training run of both models each "
                                                              "(from --budget)")
     parser.add_argument("--max-false-exit", type=float,
@@ -109,7 +112,7 @@ def parse_args() -> argparse.Namespace:
 
 def budget_of(args: argparse.Namespace) -> Budget:
     """The ``--budget`` preset with the options given on the command line in place of its own."""
-    overrides = {"width": args.width, "epochs": args.epochs, "patience": args.patience,
+    overrides = {"width": args.width, "epochs": args.epochs, "patience": args.patience, "augment": args.augment,
                  "seeds": tuple(args.seeds) if args.seeds else None}
     chosen = replace(BUDGETS[args.budget], **{k: v for k, v in overrides.items() if v is not None})
     if args.max_train is not None:
@@ -145,6 +148,7 @@ def run_pair(pair: Pair, budget: Budget, args: argparse.Namespace) -> dict[str, 
             train_early_exit(pair.main.format(data=args.data), pair.redundant.format(data=args.data), out=folder,
                              redundancy=pair.redundancy, width=budget.width, input_size=32, channels=pair.channels,
                              max_train=budget.max_train, epochs=budget.epochs, patience=budget.patience, seed=seed,
+                             augment=budget.augment,
                              batch_size=BATCH_SIZE, max_false_exit=args.max_false_exit,
                              l1_weight=args.l1_weight, uniform_weight=args.uniform_weight, progress=False)
         else:
@@ -237,7 +241,8 @@ def markdown(report: dict[str, Any]) -> str:
                   caption="Accuracy over the C classes on the test split (early exit under its deployed decision rule)")
     budgets = [Paragraph(f"**{p['pair']}**: width {b['width']:g}, training mix {b['max_train'] or 'uncapped'} "
                          f"images, at most {b['epochs']} epochs (early stopping on validation accuracy, patience "
-                         f"{b['patience']}), batch {b['batch_size']}, seeds {', '.join(map(str, b['seeds']))}; "
+                         f"{b['patience']}), {'flip and shift augmentation, ' * b.get('augment', False)}"
+                         f"batch {b['batch_size']}, seeds {', '.join(map(str, b['seeds']))}; "
                          f"threshold {'calibrated on validation' if b['max_false_exit'] else '0.5'}; exit loss weight "
                          f"{b.get('l1_weight', 1.0):g} (L = w·L1 + δ·L2); training "
                          f"{p['wall_seconds'] / 60:.0f} min in all on {p['environment'].get('cpu', '?')}, "
