@@ -103,8 +103,6 @@ def parse_args() -> argparse.Namespace:
                              "(default: threshold 0.5)")
     parser.add_argument("--l1-weight", type=float, default=1.0,
                         help="weight of the exit loss L1 in L = w·L1 + δ·L2 (the reference: 1)")
-    parser.add_argument("--uniform-weight", type=float, default=0.0,
-                        help="λ of the main head's outlier-exposure term on redundant images (the reference: 0)")
     parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (10000)")
     parser.add_argument("--pairs", nargs="*", default=[p.name for p in PAIRS], help="pairs to run")
     return parser.parse_args()
@@ -150,7 +148,7 @@ def run_pair(pair: Pair, budget: Budget, args: argparse.Namespace) -> dict[str, 
                              max_train=budget.max_train, epochs=budget.epochs, patience=budget.patience, seed=seed,
                              augment=budget.augment,
                              batch_size=BATCH_SIZE, max_false_exit=args.max_false_exit,
-                             l1_weight=args.l1_weight, uniform_weight=args.uniform_weight, progress=False)
+                             l1_weight=args.l1_weight, progress=False)
         else:
             log(f"== {pair.name} seed {seed}: reusing {folder}")
         early, base, facts = score(folder)
@@ -163,18 +161,16 @@ def run_pair(pair: Pair, budget: Budget, args: argparse.Namespace) -> dict[str, 
     return {"pair": pair.name, "redundancy": pair.redundancy, "reference_accuracy": pair.reference,
             "budget": {**vars(budget), "seeds": list(budget.seeds), "batch_size": BATCH_SIZE,
                        "max_false_exit": args.max_false_exit, "l1_weight": args.l1_weight,
-                       "uniform_weight": args.uniform_weight, "resamples": args.resamples},
+                       "resamples": args.resamples},
             "seeds": seeds, "pooled": pooled.to_dict(),
             "wall_seconds": round(sum(s["training_seconds"] for s in seeds), 1),
             "environment": environment()}
 
 
 def variant_tag(args: argparse.Namespace) -> str:
-    """What sets the early-exit model apart from the reference's (threshold 0.5, L1 weight 1, δ = 0 for redundant
-    images), for its folder name."""
+    """What sets the early-exit model apart from the reference's (threshold 0.5, L1 weight 1), for its folder name."""
     return (("" if args.max_false_exit is None else f"-fe{args.max_false_exit:g}")
-            + ("" if args.l1_weight == 1 else f"-l1w{args.l1_weight:g}")
-            + ("" if not args.uniform_weight else f"-uw{args.uniform_weight:g}"))
+            + ("" if args.l1_weight == 1 else f"-l1w{args.l1_weight:g}"))
 
 
 def reuse_baseline(reference: Path, folder: Path) -> None:

@@ -86,8 +86,6 @@ class EarlyExitSettings:
         macs: per-image multiply-accumulates of ``stem`` (input to the exit point), ``exit_head`` and ``rest``.
         stem_share, exit_share: the stem's and the exit head's share of the backbone's MACs (the analytic model).
         l1_weight, l2_weight: weights of the exit and main losses.
-        uniform_weight: λ of the main head's outlier-exposure term on redundant images; ``None``: 0, the reference
-            (and every card written before it was an option).
         mix: how the main + redundant training mix was built (:class:`~convbench.data.MixSettings` as a dict).
         open_world: the open-world training options (redundant sources and shares, cue-removing augmentation,
             outlier exposure), ``None`` when none was asked for.
@@ -121,7 +119,6 @@ class EarlyExitSettings:
     rest_file: str | None = None
     ops: tuple[str, ...] | None = None
     exit_head: tuple[int, ...] | None = None
-    uniform_weight: float | None = None
 
     _TRAINING = ("backbone", "exit_after", "l1_weight", "l2_weight", "mix", "macs", "stem_share", "exit_share")
 

@@ -82,32 +82,6 @@ def test_loss_weights_scale_each_term():
         pytest.approx(2.0 * l1 + 0.5 * l2, rel=1e-5)
 
 
-def test_uniform_weight_adds_the_outlier_exposure_term_on_redundant_images_only():
-    model = early_exit((32, 32, 1), 4, width=0.0625, uniform_weight=0.5)
-    l1, l2 = _hand_loss(LABELS, EXIT, MAIN)
-    redundant = LABELS == 3
-    to_uniform = np.where(redundant, -np.log(MAIN).mean(axis=1), 0.0).mean()  # main images: their L2 as before
-    assert float(model.compute_loss(y=LABELS, y_pred={"exit": EXIT, "main": MAIN})) == \
-        pytest.approx(l1 + l2 + 0.5 * to_uniform, rel=1e-5)
-    again = type(model).from_config(model.get_config())
-    assert again.uniform_weight == 0.5
-
-
-@pytest.mark.parametrize("uniform_weight", [0.0, 0.5])
-def test_redundant_images_reach_the_layers_after_the_exit_only_with_a_uniform_weight(uniform_weight):
-    """δ = 0 (the reference) keeps redundant images out of the rest of the network: a batch of them alone moves
-    no weight after the exit; the outlier-exposure term lets them teach those layers, as the baseline's do."""
-    import tensorflow as tf
-
-    model = early_exit((32, 32, 1), 4, width=0.0625, dropout=0.0, uniform_weight=uniform_weight)
-    images = np.random.default_rng(0).random((4, 32, 32, 1), np.float32)
-    with tf.GradientTape() as tape:
-        loss = model.compute_loss(y=np.full(4, 3), y_pred=model(images, training=True))
-    head = model.get_layer("predictions").kernel
-    gradient = tape.gradient(loss, head)
-    assert (gradient is not None and float(tf.reduce_max(tf.abs(gradient))) > 0) == (uniform_weight > 0)
-
-
 def test_metrics_on_hand_made_predictions(vgg_exit):
     vgg_exit.reset_metrics()
     got = {k: float(v) for k, v in vgg_exit.compute_metrics(None, LABELS, {"exit": EXIT, "main": MAIN}).items()}

@@ -84,19 +84,16 @@ class EarlyExitModel(keras.Model):
             ``None`` (models saved before exits could follow any point, all VGG-19): ``{exit_after}_pool``.
         threshold: exit when P(redundant) ≥ threshold (used by the metrics; deployment sets its own).
         l1_weight, l2_weight: weights of L1 and L2 in the loss (the reference: 1 and 1).
-        uniform_weight: λ of the main head's term on redundant images (:func:`loss_terms`; the reference: 0).
     """
 
     def __init__(self, *args: Any, exit_after: str, exit_layer: str | None = None, threshold: float = 0.5,
-                 l1_weight: float = 1.0, l2_weight: float = 1.0, uniform_weight: float = 0.0,
-                 **kwargs: Any) -> None:
+                 l1_weight: float = 1.0, l2_weight: float = 1.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.exit_after = exit_after
         self.exit_layer = exit_layer or f"{exit_after}_pool"
         self.threshold = float(threshold)
         self.l1_weight = float(l1_weight)
         self.l2_weight = float(l2_weight)
-        self.uniform_weight = float(uniform_weight)
         self.l1_tracker = keras.metrics.Mean(name="l1")
         self.l2_tracker = keras.metrics.Mean(name="l2")
         self.exit_accuracy = keras.metrics.Mean(name="exit_accuracy")
@@ -123,13 +120,13 @@ class EarlyExitModel(keras.Model):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "exit_after": self.exit_after, "exit_layer": self.exit_layer,
                 "threshold": self.threshold,
-                "l1_weight": self.l1_weight, "l2_weight": self.l2_weight, "uniform_weight": self.uniform_weight}
+                "l1_weight": self.l1_weight, "l2_weight": self.l2_weight}
 
     # -- training --------------------------------------------------------------------------------
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,
                      training: bool = True) -> Any:
         """``l1_weight·mean(L1) + l2_weight·mean(δ·L2)`` over the batch (plus any layer losses)."""
-        l1, l2 = loss_terms(y, y_pred[EXIT_OUTPUT], y_pred[MAIN_OUTPUT], self.uniform_weight)  # (N,), (N,)
+        l1, l2 = loss_terms(y, y_pred[EXIT_OUTPUT], y_pred[MAIN_OUTPUT])  # (N,), (N,) with δ applied
         if sample_weight is not None:
             weight = ops.reshape(ops.cast(sample_weight, l1.dtype), (-1,))
             l1, l2 = l1 * weight, l2 * weight
@@ -182,15 +179,11 @@ class EarlyExitModel(keras.Model):
                         rest=keras.Model(features, twin.output[MAIN_OUTPUT], name="rest"))
 
 
-def loss_terms(y: Any, exit_probs: Any, main_probs: Any, uniform_weight: float = 0.0) -> tuple[Any, Any]:
+def loss_terms(y: Any, exit_probs: Any, main_probs: Any) -> tuple[Any, Any]:
     """Per-image ``L1`` and ``δ·L2`` for integer labels ``y`` over C = ``main_probs.shape[-1] + 1`` classes.
 
     L1 = −log P_exit(true side) (the binary cross-entropy of main vs redundant on the 2-way softmax);
-    L2 = −log P_main(y) for main images. For redundant images the reference sets δ = 0: the rest of the network
-    never learns from them. With ``uniform_weight`` λ > 0 their term is instead λ times the main head's
-    cross-entropy to the uniform distribution over the main classes, −mean_k log P_main(k) (the outlier-exposure
-    loss of Hendrycks et al., ICLR 2019): the layers after the exit then learn from every image, as the baseline's
-    do, without the main head gaining a redundant class.
+    L2 = −log P_main(y) for main images, 0 for redundant ones (δ = 0).
     """
     y = ops.reshape(ops.cast(y, "int32"), (-1,))
     redundant_class = ops.shape(main_probs)[-1]
@@ -198,10 +191,7 @@ def loss_terms(y: Any, exit_probs: Any, main_probs: Any, uniform_weight: float =
     l1 = keras.losses.sparse_categorical_crossentropy(ops.cast(redundant, "int32"), exit_probs)
     main_target = ops.where(redundant, 0, y)  # any valid index: δ = 0 removes the term
     l2 = keras.losses.sparse_categorical_crossentropy(main_target, main_probs)
-    if not uniform_weight:
-        return l1, ops.where(redundant, ops.zeros_like(l2), l2)
-    to_uniform = -ops.mean(ops.log(ops.clip(main_probs, keras.config.epsilon(), 1.0)), axis=-1)
-    return l1, ops.where(redundant, uniform_weight * to_uniform, l2)
+    return l1, ops.where(redundant, ops.zeros_like(l2), l2)
 
 
 def decisions(y: Any, exit_probs: Any, main_probs: Any, threshold: float) -> tuple[Any, Any, Any, Any]:
@@ -282,7 +272,7 @@ def exit_layer(model: keras.Model, point: ExitPoint) -> str:
 def early_exit(input_shape: tuple[int, int, int], num_classes: int, width: float = 1.0, *,
                backbone: str = "vgg19", exit_after: str = "block1", head: tuple[int, ...] = DEFAULT_EXIT_HEAD,
                dropout: float = 0.5, threshold: float = 0.5, l1_weight: float = 1.0, l2_weight: float = 1.0,
-               uniform_weight: float = 0.0, name: str | None = None, **backbone_options: Any) -> EarlyExitModel:
+               name: str | None = None, **backbone_options: Any) -> EarlyExitModel:
     """A backbone (VGG-19 by default) with an exit block after its exit point ``exit_after``.
 
     Exit block: ``exit_pool`` (2x2 max pooling) → ``exit_flatten`` → ``exit_fc1``, ``exit_fc2``, … (ReLU,
@@ -298,7 +288,7 @@ def early_exit(input_shape: tuple[int, int, int], num_classes: int, width: float
         head: hidden units of the exit's Dense layers before width scaling (VGG-19's fc1, fc2); ``()`` leaves
             MaxPool, Flatten and the softmax Dense alone (the reference study's exit block as it describes it).
         dropout: dropout rate after every hidden Dense layer, in the backbone's head and the exit's.
-        threshold, l1_weight, l2_weight, uniform_weight: see :class:`EarlyExitModel`.
+        threshold, l1_weight, l2_weight: see :class:`EarlyExitModel`.
         name: model name; defaults to ``early_exit_{backbone model name}_{exit_after}``.
         **backbone_options: further options of the backbone builder (``batch_norm``, ``pooling`` …).
 
@@ -328,6 +318,6 @@ def early_exit(input_shape: tuple[int, int, int], num_classes: int, width: float
     exit_probs = layers.Dense(2, activation="softmax", name="exit_predictions")(x)
     return EarlyExitModel(base.input, {EXIT_OUTPUT: exit_probs, MAIN_OUTPUT: base.output}, exit_after=exit_after,
                           exit_layer=after,
-                          threshold=threshold, l1_weight=l1_weight, l2_weight=l2_weight, uniform_weight=uniform_weight,
+                          threshold=threshold, l1_weight=l1_weight, l2_weight=l2_weight,
                           name=name or f"early_exit_{base.name}_{exit_after}")
 

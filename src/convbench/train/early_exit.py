@@ -103,8 +103,7 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
                      epochs: int = TRAIN_DEFAULTS.epochs, batch_size: int = TRAIN_DEFAULTS.batch_size,
                      patience: int = TRAIN_DEFAULTS.patience, seed: int = TRAIN_DEFAULTS.seed, augment: bool = False,
                      val_fraction: float = TRAIN_DEFAULTS.val_fraction, learning_rate: float = 1e-3,
-                     l1_weight: float = 1.0, l2_weight: float = 1.0, uniform_weight: float = 0.0,
-                     dropout: float = DROPOUT, resume: bool = True,
+                     l1_weight: float = 1.0, l2_weight: float = 1.0, dropout: float = DROPOUT, resume: bool = True,
                      progress: bool = True,
                      **model_options: Any) -> EarlyExitTrainResult:
     """Train the early-exit model and its baseline on the mix of ``main`` and ``redundant``.
@@ -143,8 +142,6 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
         epochs, batch_size, patience, seed, augment, val_fraction, learning_rate, resume, progress: as
             :func:`convbench.train.train`, for both runs.
         l1_weight, l2_weight: weights of the exit and main losses (the reference: 1, 1).
-        uniform_weight: λ of the main head's outlier-exposure term on redundant images (0, the reference: they
-            do not reach the layers after the exit; :func:`~convbench.models.early_exit.loss_terms`).
         dropout: rate after every hidden Dense layer of both networks (``DROPOUT`` explains the default).
         **model_options: further backbone options (``batch_norm``, ``pooling`` …), for both networks.
 
@@ -180,7 +177,6 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
         keras.utils.set_random_seed(seed)  # every candidate point starts from the same draw
         return early_exit(preprocessing.input_shape, main_set.num_classes + 1, width, backbone=backbone,
                           exit_after=point, head=tuple(exit_head), l1_weight=l1_weight, l2_weight=l2_weight,
-                          uniform_weight=uniform_weight,
                           **model_options)
 
     model = network(points[0])
@@ -210,8 +206,7 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
         macs = network.mac_split()
         return {"backbone": backbone, "exit_after": network.exit_after, "exit_head": tuple(exit_head),
                 "l1_weight": l1_weight,
-                "l2_weight": l2_weight, **({"uniform_weight": uniform_weight} if uniform_weight else {}),
-                "mix": settings.to_dict(), "macs": dataclasses.asdict(macs),
+                "l2_weight": l2_weight, "mix": settings.to_dict(), "macs": dataclasses.asdict(macs),
                 "stem_share": macs.stem_share, "exit_share": macs.exit_share,
                 **({"open_world": open_world} if open_world is not None else {})}
 
