@@ -169,6 +169,7 @@ def calibrated_dir(tmp_path_factory, tiny_backbone):
 
 @pytest.mark.slow
 def test_calibrated_threshold_is_recorded_and_used_by_the_deployed_files(calibrated_dir, cli):
+    from convbench.checks import CalibrationGoal
     from convbench.experiment.early_exit_evaluation import TrainedFolder
     from convbench.train.early_exit import CalibrationPlan, calibrate_on
     from convbench.train.splits import training_splits
@@ -186,7 +187,7 @@ def test_calibrated_threshold_is_recorded_and_used_by_the_deployed_files(calibra
     model, _ = load_early_exit(calibrated_dir / "early_exit" / "model.keras")
     assert model.threshold == pytest.approx(chosen["threshold"])
     val = training_splits(mixed, val_fraction=TRAIN_DEFAULTS.val_fraction, seed=TRAIN_DEFAULTS.seed)["val"]
-    again = calibrate_on(model, val, card.preprocessing, CalibrationPlan("max_false_exit", 0.05))
+    again = calibrate_on(model, val, card.preprocessing, CalibrationPlan(CalibrationGoal("max_false_exit", 0.05)))
     assert again.threshold == pytest.approx(chosen["threshold"], rel=1e-5)
 
     rc, _, err = cli("early-exit", "eval", calibrated_dir, "--limit", "30", "--repeats", "1")

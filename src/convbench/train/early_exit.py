@@ -41,7 +41,7 @@ import keras
 import numpy as np
 
 from convbench.artifacts import EarlyExitSettings, ModelCard, read_card, write_card
-from convbench.checks import TrainingOptions, calibration_goal, cue_names
+from convbench.checks import CalibrationGoal, TrainingOptions, calibration_goal, cue_names
 from convbench.data import Dataset, MixSettings, Preprocessing, Split, build_mix, check_redundancy, load, load_pools
 from convbench.data.mix import RedundantSource, spare_main_images
 from convbench.env import environment
@@ -189,8 +189,7 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
     pools = load_pools(settings, main_set, redundant_sets if len(sources) > 1 else redundant_sets[0])
     mixed = build_mix(*pools, settings)
     goal = None if asked is None else CalibrationPlan(
-        asked.goal, asked.target, asked.confidence,
-        spare_main_images(*pools, settings, asked.held_out_main) if asked.held_out_main else None)
+        asked, spare_main_images(*pools, settings, asked.held_out_main) if asked.held_out_main else None)
     if cues:
         mixed = with_cues_removed(mixed, val_fraction=val_fraction, seed=seed, cues=cues)
     open_world = None
@@ -340,8 +339,8 @@ def calibrate_on(model: EarlyExitModel, part: Split, preprocessing: Preprocessin
                                                np.concatenate([part.labels, extra.labels]))
     batches = make_dataset(counted, preprocessing, batch_size=256, shuffle=False)
     p_redundant = model.predict(batches, verbose=0)[EXIT_OUTPUT][:, EXIT_REDUNDANT]
-    calibration = calibrate(counted.labels == model.num_classes - 1, p_redundant, plan.goal, plan.target,
-                            plan.confidence)
+    calibration = calibrate(counted.labels == model.num_classes - 1, p_redundant, plan.asked.goal,
+                            plan.asked.target, plan.asked.confidence)
     return calibration if extra is None else dataclasses.replace(calibration, split="val+held-out main",
                                                                  held_out_main_images=len(extra))
 
@@ -379,13 +378,11 @@ def remove_cues(images: np.ndarray, rng: np.random.Generator, cues: Sequence[str
 
 @dataclass(frozen=True)
 class CalibrationPlan:
-    """What the exit threshold is calibrated for, and on what: ``goal``'s ``target``, certified at ``confidence``
-    when given, counted on the validation split plus ``held_out_main`` (main-class images of the training pool
-    that the capped mix left out), when given."""
+    """The calibration asked for (checked by :func:`~convbench.checks.calibration_goal`) and the images it counts
+    beside the validation split: ``held_out_main``, the main-class images of the training pool that the capped mix
+    left out (``asked.held_out_main`` of them), when asked for."""
 
-    goal: str
-    target: float
-    confidence: float | None = None
+    asked: CalibrationGoal
     held_out_main: Split | None = None
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from scipy.stats import beta
@@ -44,7 +44,6 @@ from convbench.checks import check_confidence, check_goal
 from convbench.errors import ConfigError
 
 TPR_GOAL = 0.95  # FPR is read at this true-positive rate (the OOD literature's FPR95)
-GoalName = Literal["max_false_exit", "exit_rate"]
 SWEEP_POINTS = 41  # thresholds in the validation sweep a card records (plus the chosen one)
 
 
