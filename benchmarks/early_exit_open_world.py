@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from convbench.bench.early_exit import decide, decision_metrics, full_outputs
+from convbench.checks import CalibrationGoal
 from convbench.data import Preprocessing, build_mix, held_out_mix, load
 from convbench.data.mix import redundant_pool
 from convbench.env import environment
@@ -46,7 +47,7 @@ from convbench.models.early_exit import EXIT_REDUNDANT
 from convbench.report.document import Document, Paragraph, Section, Table
 from convbench.report.markdown import render_markdown
 from convbench.runtime.early_exit import open_early_exit_runner
-from convbench.train.early_exit import calibrate_on, train_early_exit
+from convbench.train.early_exit import CalibrationPlan, calibrate_on, train_early_exit
 from convbench.train.open_world import rejection, upper_bound
 from convbench.train.splits import model_splits
 from convbench.vocabulary import DEFAULT_THRESHOLD
@@ -84,7 +85,8 @@ def main() -> None:
     model, card = load_early_exit(trained.model)
     validation = model_splits(card, build_mix(main_pool, omniglot, trained.mix))["val"]
     try:
-        calibrated = calibrate_on(model, validation, card.preprocessing, "max_false_exit", MAX_FALSE_EXIT)
+        calibrated = calibrate_on(model, validation, card.preprocessing,
+                                  CalibrationPlan(CalibrationGoal("max_false_exit", MAX_FALSE_EXIT)))
     except ConfigError as e:  # an unreachable goal is a finding, not a crash
         calibrated, calibration_error = None, str(e)
     else:

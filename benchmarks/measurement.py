@@ -20,7 +20,7 @@ and files are cached in ``runs/measurement/`` (delete it to start afresh).
    and are shown, not checked).
 3. Runtimes: the four float32 models in LiteRT Interpreter, LiteRT CompiledModel, ONNX Runtime and OpenVINO at
    1 and 2 threads, all 32 configurations in one process in interleaved rounds; per architecture and thread
-   count the fastest runtime, and whether it is significantly faster than the runner-up (compare's rule).
+   count the fastest runtime, and whether it is clearly ahead of the runner-up (the paired-rounds verdict).
 4. Peak memory of a fresh process per model and runtime, and the per-operator profile of each model in every
    runtime whose Python API offers one.
 
@@ -259,7 +259,8 @@ def runtime_table(files: dict[str, dict[str, Path]], args: argparse.Namespace) -
                                                                               if k != "samples_s"}}
             for t, r, a in zip(targets, timed, [a for a in archs for _ in RUNTIMES for _ in (1, 2)], strict=True)]
     from convbench.bench import Measurement, TaskSpec
-    from convbench.report.compare import pair_test
+    from convbench.bench.rounds import INTERLEAVING_KEY
+    from convbench.bench.verdict import verdict
 
     verdicts = []
     for arch in archs:
@@ -267,14 +268,15 @@ def runtime_table(files: dict[str, dict[str, Path]], args: argparse.Namespace) -
             cells = sorted((i for i, r in enumerate(rows) if r["arch"] == arch and r["threads"] == threads),
                            key=lambda i: rows[i]["median_ms"])
             first, second = cells[0], cells[1]
+            # every cell was timed in the same interleaved rounds of one child process: they pair round by round
             m = {i: Measurement(TaskSpec(arch, rows[i]["runtime"], "inference", threads), timed[i]["samples_s"],
-                                metadata={"replicate_medians": [t / 1e3 for t in timed[i]["round_medians_ms"]]})
+                                metadata={"replicate_medians": [t / 1e3 for t in timed[i]["round_medians_ms"]],
+                                          INTERLEAVING_KEY: "runtime_table"})
                  for i in (first, second)}
-            test = pair_test(rows[first]["runtime"], m[first], rows[second]["runtime"], m[second])
-            verdicts.append({"arch": arch, "threads": threads, "fastest": rows[first]["runtime"],
-                             "runner_up": rows[second]["runtime"], "relative_difference": test.relative_difference,
-                             "p_value": test.p_value, "cis_overlap": test.cis_overlap,
-                             "significant": test.significant})
+            test = verdict(rows[first]["runtime"], m[first], rows[second]["runtime"], m[second])
+            verdicts.append({"arch": arch, "threads": threads, "fastest": test.faster, "runner_up": test.slower,
+                             "relative_difference": test.ratio - 1, "p_value": test.p_value,
+                             "significant": test.clear, "statement": test.statement})
     return {"rows": rows, "fastest": verdicts}
 
 
@@ -390,7 +392,7 @@ def _markdown(result: dict[str, Any]) -> str:
     lines += [f"| {r['arch']} | {r['runtime']} {r['version']} | {r['threads']} | {r['median_ms']:.4f} "
               f"[{r['ci95_ms'][0]:.4f}, {r['ci95_ms'][1]:.4f}] | {r['load_ms']:.2f} | "
               f"{'yes' if r['rounds_disagree'] else ''} |" for r in rt["rows"]]
-    lines += ["", "| arch | threads | fastest | runner-up | difference | significant (Mann–Whitney and CIs) |",
+    lines += ["", "| arch | threads | fastest | runner-up | difference | clearly ahead (paired rounds) |",
               "|---|---:|---|---|---:|---|"]
     lines += [f"| {v['arch']} | {v['threads']} | {v['fastest']} | {v['runner_up']} | {v['relative_difference']:.1%} "
               f"| {'yes' if v['significant'] else 'no'} (p={v['p_value']:.2g}) |" for v in rt["fastest"]]

@@ -163,8 +163,8 @@ def time_suites(base: Path) -> dict[str, Any]:
 def significance_verdicts() -> dict[str, Any]:
     """Both rules on every neighbouring pair of a fresh default study's latency ranking."""
     from convbench.bench import BenchResult
+    from convbench.bench.verdict import verdict
     from convbench.experiment import run
-    from convbench.report.compare import pair_test
 
     with tempfile.TemporaryDirectory() as tmp:
         study = run("default", out=Path(tmp) / "study", record_history=False, progress=False)
@@ -175,8 +175,8 @@ def significance_verdicts() -> dict[str, Any]:
             pairs.append({"faster": f"{a['model']} {a['format']} {a['quantize']} {a['runtime']} t{a['threads']}",
                           "slower": f"{b['model']} {b['format']} {b['quantize']} {b['runtime']} t{b['threads']}",
                           "cis_disjoint": a["ci95_high_ms"] < b["ci95_low_ms"],
-                          "pair_test": pair_test("a", ma, "b", mb).significant})
-    return {"pairs": pairs, "changed": sum(p["cis_disjoint"] != p["pair_test"] for p in pairs),
+                          "verdict": verdict("a", ma, "b", mb).clear})
+    return {"pairs": pairs, "changed": sum(p["cis_disjoint"] != p["verdict"] for p in pairs),
             "recommendation": study.results["recommendation"]["sentence"]}
 
 

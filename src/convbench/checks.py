@@ -153,17 +153,27 @@ class CalibrationGoal:
 
 
 def calibration_goal(max_false_exit: float | None, exit_rate: float | None, confidence: float | None = None,
-                     held_out_main: int = 0) -> CalibrationGoal | None:
+                     held_out_main: int = 0, *, threshold: float | None = None) -> CalibrationGoal | None:
     """The calibration the options ask for, ``None`` for none: the one check of these options, for the Python API,
     the command line and the experiment file alike.
 
+    ``threshold`` is a fixed exit threshold given beside them (``None``: none given). A goal picks the threshold
+    itself, so the two cannot both hold: with a goal, a given threshold is refused rather than silently dropped.
+    (``convbench early-exit train`` takes no threshold; ``early-exit eval --threshold`` overrides a trained
+    model's calibrated one on purpose, after the fact.)
+
     Raises:
-        ConfigError: both goals at once, a confidence or held-out images without a goal, held-out images for the
-            exit-rate goal (they are main-class images), or a value out of range; the message names the option.
+        ConfigError: both goals at once, a fixed threshold beside a goal, a confidence or held-out images without a
+            goal, held-out images for the exit-rate goal (they are main-class images), or a value out of range;
+            the message names the option.
     """
     if max_false_exit is not None and exit_rate is not None:
         raise ConfigError(f"calibrate for one goal: max_false_exit={max_false_exit!r} or exit_rate={exit_rate!r}, "
                           "not both")
+    if threshold is not None and (max_false_exit is not None or exit_rate is not None):
+        goal = f"max_false_exit={max_false_exit!r}" if max_false_exit is not None else f"exit_rate={exit_rate!r}"
+        raise ConfigError(f"threshold={threshold!r} and {goal} both set the exit threshold: give a fixed threshold "
+                          "or a calibration goal (max_false_exit / exit_rate), not both")
     if max_false_exit is None and exit_rate is None:
         for name, value in (("calibration_confidence", confidence), ("calibration_images", held_out_main or None)):
             if value is not None:

@@ -26,6 +26,24 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def int8_features() -> str:
+    """The x86 instruction sets that decide which int8 kernels a runtime picks (``"avx2; no avx512; no vnni"``):
+    with VNNI, int8 dot products accumulate in 32 bits in one instruction; without it, kernels take other paths
+    (16-bit intermediate sums can saturate), so two runtimes' int8 outputs can differ on one CPU and agree on
+    another. Empty off x86 or without /proc/cpuinfo."""
+    try:
+        flags = next((set(line.split(":", 1)[1].split()) for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), set())
+    except OSError:
+        return ""
+    if not flags & {"avx2", "sse4_2"}:
+        return ""
+    vnni = flags & {"avx512_vnni", "avx_vnni"}
+    return "; ".join(["avx2" if "avx2" in flags else "no avx2",
+                      "avx512" if "avx512f" in flags else "no avx512",
+                      ", ".join(sorted(vnni)) if vnni else "no vnni"])
+
+
 def library_versions() -> dict[str, str]:
     """Installed versions of the libraries that shape a result (absent ones are left out)."""
     versions = {}

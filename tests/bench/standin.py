@@ -53,9 +53,17 @@ def make_model_file(directory: Path, *, size: tuple[int, int] = (8, 8), input_sh
 
 
 def synthetic_result(arch: str, median_s: float, *, seed: int, n: int = 400, spread: float = 0.02,
-                     runtime: str = "litert", size_bytes: int = 100_000, accuracy: float | None = 0.9):
-    """A BenchResult with log-normal inference samples around ``median_s`` (no model, no timing)."""
+                     runtime: str = "litert", size_bytes: int = 100_000, accuracy: float | None = 0.9,
+                     run: str | None = None, rounds: int = 10, busy: bool = False):
+    """A BenchResult with log-normal inference samples around ``median_s`` (no model, no timing).
+
+    With ``run``, the samples come in ``rounds`` interleaved rounds of that run: every result of one run shares
+    its rounds' drift (±40 %, seeded by the run's name) as configurations timed side by side do, and carries the
+    run's id and machine load (``busy``: one CPU-bound neighbour) for a verdict.
+    """
     from convbench.bench import BenchResult, Measurement, TaskSpec
+    from convbench.bench.machine_load import MACHINE_KEY, MachineLoad
+    from convbench.bench.rounds import INTERLEAVING_KEY
 
     times = median_s * np.exp(np.random.default_rng(seed).normal(0.0, spread, n))
     phases = {phase: Measurement(TaskSpec(arch, f"{runtime} t1", phase), times if phase == "inference" else [1e-3])
@@ -63,5 +71,14 @@ def synthetic_result(arch: str, median_s: float, *, seed: int, n: int = 400, spr
     model = {"path": f"/m/{arch}.tflite", "name": f"{arch}.tflite", "size_bytes": size_bytes, "sha256": "ab" * 32,
              "format": "tflite", "arch": arch, "width": 1.0, "quantize": "none", "params": 1234, "macs": 10**6,
              "accuracy": accuracy, "input_shape": [8, 8, 1], "metrics": {}}
+    protocol: dict = {"runs": n, "batch_size": 1}
+    if run is not None:
+        drift = np.random.default_rng(sum(run.encode())).uniform(0.6, 1.4, rounds)
+        per_round = [Measurement(TaskSpec(arch, f"{runtime} t1", "inference"), chunk * factor)
+                     for chunk, factor in zip(np.array_split(times, rounds), drift, strict=True)]
+        machine = MachineLoad((0.2, 0.3), 0.97 if busy else 0.02, 10.0, 2).to_dict()
+        phases["inference"] = Measurement.merge(per_round)[0]
+        phases["inference"].metadata.update({INTERLEAVING_KEY: run, MACHINE_KEY: machine})
+        protocol |= {"rounds": rounds, MACHINE_KEY: machine}
     return BenchResult(model, {"name": runtime, "version": "1", "threads": 1, "delegate": "xnnpack"},
-                       {"runs": n, "batch_size": 1}, {"path": "x.png", "source": "test"}, phases, {"cpu": "test"})
+                       protocol, {"path": "x.png", "source": "test"}, phases, {"cpu": "test"})

@@ -18,27 +18,42 @@ from convbench.report.compare import compare
 
 @pytest.fixture(scope="module")
 def results():
-    return [synthetic_result("slow", 2e-3, seed=1, size_bytes=50_000, accuracy=0.95),
-            synthetic_result("fast", 1e-3, seed=2, size_bytes=200_000, accuracy=0.90),
-            synthetic_result("fast_twin", 1e-3, seed=3, size_bytes=210_000, accuracy=None)]
+    return [synthetic_result("slow", 2e-3, seed=1, size_bytes=50_000, accuracy=0.95, run="one"),
+            synthetic_result("fast", 1e-3, seed=2, size_bytes=200_000, accuracy=0.90, run="one"),
+            synthetic_result("fast_twin", 1e-3, seed=3, size_bytes=210_000, accuracy=None, run="one")]
 
 
 def test_table_is_ranked_by_median(results):
     c = compare(results)
     assert [r["model"] for r in c.rows] == ["fast none litert t1", "fast_twin none litert t1", "slow none litert t1"]
-    assert c.rows[0]["rank"] == 1 and c.rows[0]["median_ms"] == pytest.approx(1.0, rel=0.02)
+    assert c.rows[0]["rank"] == 1 and c.rows[0]["median_ms"] == pytest.approx(1e3 * results[1].inference.median)
     assert c.rows[0]["ci95_low_ms"] <= c.rows[0]["median_ms"] <= c.rows[0]["ci95_high_ms"]
     assert len(c.pairs) == 3 and len(c.ranking()) == 2
 
 
-def test_significance_clearly_different_and_identical(results):
+def test_verdicts_clearly_different_and_identical(results):
     pairs = {(p.faster.split()[0], p.slower.split()[0]): p for p in compare(results).pairs}
     different = pairs[("fast", "slow")]
-    assert different.significant and different.p_value < 1e-10 and not different.cis_overlap
-    assert different.relative_difference == pytest.approx(1.0, rel=0.05)
-    assert "is faster than" in different.statement and "significant" in different.statement
+    assert different.clear and different.p_value < 0.05 / 2 and different.ratio == pytest.approx(2.0, rel=0.05)
+    assert "fast none litert t1 is clearly ahead of slow none litert t1: +99" in different.statement
+    assert "over 10 interleaved rounds, Wilcoxon p = 0.002" in different.statement
     twins = pairs.get(("fast", "fast_twin")) or pairs[("fast_twin", "fast")]
-    assert not twins.significant and "not significant" in twins.statement
+    assert not twins.clear and "no clear winner at this machine's noise" in twins.statement
+
+
+def test_results_from_separate_runs_are_not_compared():
+    separate = [synthetic_result("slow", 2e-3, seed=1, run="one"), synthetic_result("fast", 1e-3, seed=2, run="two")]
+    (pair,) = compare(separate).pairs
+    assert not pair.clear and "not compared" in pair.statement and "separate runs" in pair.statement
+
+
+def test_a_busy_machine_is_said_first_and_decides_nothing(tmp_path):
+    busy = [synthetic_result(name, median, seed=i, run="one", busy=True)
+            for i, (name, median) in enumerate((("slow", 2e-3), ("fast", 1e-3)))]
+    c = compare(busy, out=tmp_path / "cmp")
+    assert c.busy and not c.pairs[0].clear and "machine was busy" in c.pairs[0].statement
+    md = (tmp_path / "cmp" / "comparison.md").read_text()
+    assert md.splitlines()[2].startswith("**The machine was busy while timing: other processes used 0.97 of 2 cores")
 
 
 def test_files_written(results, tmp_path):
@@ -49,7 +64,7 @@ def test_files_written(results, tmp_path):
     rows = list(csv.DictReader((tmp_path / "cmp" / "comparison.csv").open()))
     assert len(rows) == 3 and {"median_ms", "ci95_low_ms", "p90_ms", "size_bytes", "params", "accuracy"} <= set(rows[0])
     md = (tmp_path / "cmp" / "comparison.md").read_text()
-    assert "| 1 | fast none litert t1 |" in md and "significant" in md and "![accuracy_vs_latency]" in md
+    assert "| 1 | fast none litert t1 |" in md and "clearly ahead" in md and "![accuracy_vs_latency]" in md
     for png in ("latency_distribution", "accuracy_vs_latency", "size_vs_latency"):
         assert c.files[png].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

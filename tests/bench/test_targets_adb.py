@@ -158,4 +158,4 @@ def test_aggregates_only_results_say_not_available(tmp_path):
     assert set(answer["per_target"]) == {"local", "adb://PHONE"}
     assert "On local: Ship" in answer["sentence"] and "On adb://PHONE: Ship" in answer["sentence"]
     phone_answer = answer["per_target"]["adb://PHONE"]
-    assert phone_answer["significant"] is None and "is not available" in phone_answer["sentence"]
+    assert phone_answer["clear"] is None and "is not available" in phone_answer["sentence"]

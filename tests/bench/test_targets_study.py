@@ -1,5 +1,6 @@
-"""``[bench] targets`` in a study: one bench step per target (local keys unchanged), a failed target does not lose
-the others and a second run times only the remaining targets; the report and the recommendation go per target.
+"""``[bench] targets`` in a study: one bench step per target, timing its files side by side (local keys unchanged),
+a failed target does not lose the others and a second run times only the remaining targets; the report and the
+recommendation go per target.
 
 Training, export and timing are the study tests' stand-ins (tests/experiment/fakes.py); the plan, runner, cache,
 results and report run for real.
@@ -35,9 +36,11 @@ def test_one_bench_step_per_target_and_the_local_keys_are_kept(toml):
     plain = make_plan(load_experiment(toml))
     plan = make_plan(load_experiment(toml, settings={"bench.targets": ["local", BOARD, PHONE]}))
     assert {s.key for s in _benches(plain)} == {s.key for s in _benches(plan, "local")}  # cached local timings stay
-    assert len(_benches(plan, BOARD)) == len(_benches(plain))  # the agent runs LiteRT and ONNX Runtime
-    assert len(_benches(plan, PHONE)) == len([s for s in _benches(plain) if s.settings.runtime == "litert"])
-    assert all(BOARD in s.name for s in _benches(plan, BOARD))
+    (local,), (board,), (phone,) = (_benches(plan, t) for t in ("local", BOARD, PHONE))
+    assert board.settings.configs == local.settings.configs  # the agent runs LiteRT and ONNX Runtime
+    assert [c.runtime for c in phone.settings.configs] == [c.runtime for c in local.settings.configs
+                                                          if c.runtime == "litert"]
+    assert BOARD in board.name
 
 
 def test_unknown_target_in_an_experiment_file(toml, cli):
@@ -61,9 +64,10 @@ def fakes(monkeypatch):
 
     def run_with_target(step, ctx):
         outputs = fake_run(step, ctx)
-        result = BenchResult.load(ctx.dir / outputs.result)
-        result.environment["target"] = step.settings.target
-        result.save(ctx.dir / outputs.result)
+        for name in outputs.results:
+            result = BenchResult.load(ctx.dir / name)
+            result.environment["target"] = step.settings.target
+            result.save(ctx.dir / name)
         return outputs
 
     monkeypatch.setattr(kind, "run", run_with_target)

@@ -5,16 +5,30 @@ sweep is written; studies plan the sweep from the experiment file."""
 
 from __future__ import annotations
 
+import itertools
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from support import assert_one_line_error
 
 from convbench.artifacts import read_card
+from convbench.bench import early_exit_placement
+from convbench.bench.early_exit import MIX_CHUNK
+from convbench.data import Split
 from convbench.errors import ConfigError
 from convbench.io import read_json
+from convbench.models.early_exit import EXIT_OUTPUT, MAIN_OUTPUT, MacSplit
 from convbench.report.early_exit_section import placement_table
-from convbench.train.early_exit_placement import PLACEMENT_FILE, PlacementOptions, PlacementSweep
+from convbench.train.early_exit_placement import (
+    PLACEMENT_FILE,
+    Candidate,
+    PlacementOptions,
+    PlacementSweep,
+    place_exit,
+)
 
 SWEEP = ("--main", "ee_main", "--redundant", "ee_redundant", "--redundancy", "0.5", "--exit-after", "auto",
          "--epochs", "2", "--limit", "30", "--repeats", "1")
@@ -124,3 +138,84 @@ def test_shipped_fruits_experiment_validates_and_plans_the_sweep(tmp_path, share
     train = next(s for s in make_plan(experiment) if s.kind == EarlyExitTrainKind.name)
     assert train.settings.exit_after == "auto" and train.settings.place_form == ee.forms[0]
     assert train.settings.place_limit == ee.limit and train.settings.min_accuracy == ee.min_accuracy
+
+
+class _StandInRunner:
+    """A deployed candidate that logs every call as (candidate, image) and takes ``seconds`` per call; it never
+    exits (one-hot on class 0)."""
+
+    card = SimpleNamespace(class_names=("zero", "one", "redundant"))
+    exited = False
+
+    def __init__(self, name: str, seconds: float, calls: list[tuple[str, int]]) -> None:
+        self.name, self.seconds, self.calls, self.image = name, seconds, calls, -1
+
+    def load(self) -> None:
+        pass
+
+    def set_input(self, x: np.ndarray) -> None:
+        self.image = int(x.flat[0])  # every pixel of image i is i
+
+    def invoke(self) -> None:
+        self.calls.append((self.name, self.image))
+        time.sleep(self.seconds)
+
+    def get_output(self) -> np.ndarray:
+        return np.eye(3, dtype=np.float32)[:1]
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        outputs = []
+        for image in images:
+            self.set_input(image[None])
+            self.invoke()
+            outputs.append(self.get_output())
+        return np.concatenate(outputs)
+
+
+class _StandInModel:
+    """A trained candidate as the sweep scores it: the exit at P(redundant) 0.1 for every image."""
+
+    threshold, num_classes = 0.5, 3
+
+    def __init__(self, stem: int) -> None:
+        self.stem = stem
+
+    def predict(self, x: np.ndarray, batch_size: int, verbose: int) -> dict[str, np.ndarray]:
+        return {EXIT_OUTPUT: np.tile([0.9, 0.1], (len(x), 1)), MAIN_OUTPUT: np.tile([0.8, 0.2], (len(x), 1))}
+
+    def mac_split(self) -> MacSplit:
+        return MacSplit(self.stem, 10, 1000 - self.stem)
+
+
+def test_the_sweep_times_its_candidates_interleaved_not_one_after_another(monkeypatch, tmp_path):
+    """Timed one by one, the candidates would be compared across minutes in which the machine drifts: the sweep
+    trains them all, then the deployed files take turns chunk by chunk in every round."""
+    calls: list[tuple[str, int]] = []
+    seconds = {"block1": 2e-4, "block2": 1e-3, "block3": 5e-4}  # block1 is the fastest
+    monkeypatch.setattr(early_exit_placement, "export_early_exit",
+                        lambda path, forms: SimpleNamespace(single=path, stem=None))
+    monkeypatch.setattr(early_exit_placement, "open_early_exit_runner",
+                        lambda path, threads, threshold: _StandInRunner(path.parent.name, seconds[path.parent.name],
+                                                                        calls))
+    count, rounds = MIX_CHUNK * 2 + 10, 2  # three chunks per round
+    val = Split(np.arange(count, dtype=np.uint8)[:, None, None, None] * np.ones((1, 2, 2, 1), np.uint8),
+                np.arange(count) % 3)
+
+    def fit_at(point: str) -> Candidate:
+        return Candidate(_StandInModel(100 * int(point[-1])), tmp_path / point / "model.keras", 0.9, val)
+
+    options = PlacementOptions(0.5, repeats=rounds, limit=count, timer=early_exit_placement.time_placement)
+    sweep = place_exit(list(seconds), fit_at, lambda images: images.astype(np.float32), backbone="stand-in",
+                       min_accuracy=0.5, goal="given", redundancy=0.5, options=options)
+
+    timed = [name for name, _ in calls[len(seconds) * count:]]  # after each candidate's untimed pass
+    switches = sum(a != b for a, b in itertools.pairwise(timed))
+    assert switches >= rounds * 3 * (len(seconds) - 1), "the candidates ran in blocks, one after another"
+    assert len(timed) == len(seconds) * rounds * (count + 3)  # each chunk: one untimed call, then its images
+    spans = {name: (timed.index(name), len(timed) - timed[::-1].index(name)) for name in seconds}
+    for a in seconds:
+        for b in seconds:
+            assert spans[a][0] < spans[b][1], f"{a} timed only after {b} was done"
+    assert [row.exit_after for row in sweep.rows] == list(seconds) and sweep.images == count
+    assert sweep.chosen == "block1" and [row.chosen for row in sweep.rows] == [True, False, False]
+    assert all(row.exit_path_share == 0 and row.time_ms_per_image > 0 for row in sweep.rows)

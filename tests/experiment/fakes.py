@@ -118,24 +118,36 @@ class FakeSteps:
                 "runtime": runtime}
 
     def bench(self, step: Any, ctx: Any) -> dict[str, Any]:
-        self._enter(step)
-        (source,) = ctx.needs
-        path = source.path(source.outputs.model)
-        s = step.settings
-        rng = np.random.default_rng(len(step.name))
-        base = 1e-3 * (1 + len(step.name) % 7) / s.threads
-        phases = {name: Measurement(TaskSpec(step.model, s.runtime, name, s.threads),
-                                    base * scale * (1 + 0.02 * rng.random(20)))
-                  for name, scale in (("load", 5.0), ("first_inference", 2.0), ("preprocess", 0.1), ("inference", 1.0))}
-        result = BenchResult(
-            model={"path": str(path), "name": path.name, "size_bytes": path.stat().st_size, "sha256": _sha(path),
-                   "format": path.suffix[1:], "arch": step.model, "quantize": "none", "macs": 1000},
-            runtime={"name": s.runtime, "version": "0", "threads": s.threads, "delegate": None},
-            protocol={"runs": s.runs}, image={}, phases=phases,
-            environment={"cpu": "fake cpu", "cores": 2, "timestamp": "2025-01-01T00:00:00+00:00"})
-        result.save(ctx.dir / "bench.json")
-        return {"result": "bench.json", "median_ms": result.inference.median * 1e3, "unstable": False}
+        """Every configuration of the step, as one interleaved run with 10 rounds would leave them."""
+        from convbench.bench.machine_load import MACHINE_KEY, MachineLoad
+        from convbench.bench.rounds import INTERLEAVING_KEY
 
+        self._enter(step)
+        s = step.settings
+        machine = MachineLoad((0.1, 0.1), 0.01, 1.0, 2).to_dict()
+        files, medians = [], []
+        for i, config in enumerate(s.configs):
+            source = ctx.needs[config.source]
+            path = source.path(source.outputs.model)
+            name = f"{source.step.name} {config.runtime}"
+            rng = np.random.default_rng([len(name), i])
+            base = 1e-3 * (1 + len(name) % 7) / config.threads
+            phases = {name: Measurement(TaskSpec(source.step.model, config.runtime, name, config.threads),
+                                        base * scale * (1 + 0.02 * rng.random(20)))
+                      for name, scale in (("load", 5.0), ("first_inference", 2.0), ("preprocess", 0.1))}
+            rounds = [Measurement(TaskSpec(source.step.model, config.runtime, "inference", config.threads),
+                                  base * (1 + 0.02 * rng.random(20))) for _ in range(10)]
+            phases["inference"] = Measurement.merge(rounds)[0]
+            phases["inference"].metadata.update({INTERLEAVING_KEY: step.key, MACHINE_KEY: machine})
+            result = BenchResult(
+                model={"path": str(path), "name": path.name, "size_bytes": path.stat().st_size, "sha256": _sha(path),
+                       "format": path.suffix[1:], "arch": source.step.model, "quantize": "none", "macs": 1000},
+                runtime={"name": config.runtime, "version": "0", "threads": config.threads, "delegate": None},
+                protocol={"runs": s.runs, "rounds": s.rounds, MACHINE_KEY: machine}, image={}, phases=phases,
+                environment={"cpu": "fake cpu", "cores": 2, "timestamp": "2025-01-01T00:00:00+00:00"})
+            files.append(result.save(ctx.dir / f"bench-{i}.json").name)
+            medians.append(result.inference.median * 1e3)
+        return {"results": files, "median_ms": medians, "busy": False}
 
     def memory(self, step: Any, ctx: Any) -> dict[str, Any]:
         self._enter(step)
@@ -161,9 +173,9 @@ class FakeSteps:
         self._enter(step)
         s = step.settings
         return {"model": "early_exit/model.keras", "baseline": "baseline/model.keras", "training": "training.json",
-                "test_accuracy": 0.994, "baseline_test_accuracy": 0.993, "exit_accuracy": 0.997, "params": 5000,
-                "baseline_params": 4000, "stem_share": 0.06, "exit_share": 0.02, "backbone": s.backbone,
-                "width": s.width, "exit_after": s.exit_after}
+                "test_accuracy": 0.994, "baseline_test_accuracy": 0.993, "exit_accuracy": 0.997, "threshold": 0.5,
+                "params": 5000, "baseline_params": 4000, "stem_share": 0.06, "exit_share": 0.02,
+                "backbone": s.backbone, "width": s.width, "exit_after": s.exit_after}
 
     def early_exit_export(self, step: Any, ctx: Any) -> dict[str, Any]:
         self._enter(step)

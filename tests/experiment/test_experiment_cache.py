@@ -20,7 +20,7 @@ def test_changing_one_setting_changes_only_dependent_keys(small_toml):
     base = make_plan(load_experiment(small_toml))
     width = make_plan(load_experiment(small_toml, settings={"models[1].width": 0.5}))
     runs = make_plan(load_experiment(small_toml, settings={"bench.runs": 7}))
-    assert len(base) == 2 * (1 + 3 * 2 + 3)  # per model: train, 3 × (export + parity), 3 benches
+    assert len(base) == 2 * (1 + 3 * 2) + 1  # per model: train, 3 × (export + parity); one bench timing every file
 
     unchanged = {s.key for s in base} & {s.key for s in width}
     assert unchanged == {s.key for s in base if s.model == "mobilenet_v2_0.35_32"}
@@ -42,13 +42,14 @@ def test_second_run_does_no_work_and_changed_width_retrains_one_model(small_toml
 
     third = run(small_toml, out=out, settings={"models[1].width": 0.5}, progress=False)
     assert fake_steps.calls["train"] == ["alexnet_separable_0.50_32"]
-    assert all(name.startswith("alexnet_separable_0.50_32") for kind in ("export", "parity", "bench")
+    assert all(name.startswith("alexnet_separable_0.50_32") for kind in ("export", "parity")
                for name in fake_steps.calls[kind])
-    assert len(third.ran) == 10
+    assert fake_steps.calls["bench"] == ["6 configurations"]  # every file again, side by side with the new ones
+    assert len(third.ran) == 8
 
     fake_steps.calls.clear()
     run(small_toml, out=out, settings={"bench.runs": 9}, progress=False)
-    assert set(fake_steps.calls) == {"bench"} and len(fake_steps.calls["bench"]) == 6
+    assert dict(fake_steps.calls) == {"bench": ["6 configurations"]}
 
 
 def test_renamed_model_reuses_its_finished_steps(small_toml, tmp_path, fake_steps, fast_plots):
@@ -91,10 +92,16 @@ def test_disk_full_is_one_line_and_resumable(small_toml, tmp_path, fake_steps, f
 def test_failed_step_skips_dependents_and_the_rest_goes_on(small_toml, tmp_path, fake_steps, fast_plots, cli):
     fake_steps.fail["alexnet_separable_0.25_32 tflite int8"] = ModelError("int8 conversion failed: op X")
     rc, _, err = cli("run", small_toml, "--out", tmp_path / "out", "--quiet")
-    assert rc == 1 and "1 step(s) failed and 2 were skipped" in err
+    assert rc == 1 and "1 step(s) failed and 1 were skipped" in err
     results = (tmp_path / "out" / "report.md").read_text()
     assert "int8 conversion failed: op X" in results and "needs a step that failed" in results
-    assert len(fake_steps.calls["bench"]) == 5
+    assert fake_steps.calls["bench"] == ["5 configurations"]  # the files that exist, still side by side
+    assert results.count("alexnet_separable_0.25_32") >= 1 and "Ship " in results
+
+    fake_steps.fail.clear()  # the converter is fixed: the rerun times all six files together
+    fake_steps.calls.clear()
+    rc, _, _ = cli("run", small_toml, "--out", tmp_path / "out", "--quiet")
+    assert rc == 0 and fake_steps.calls["bench"] == ["6 configurations"]
 
 
 def test_folder_of_another_study_is_refused_unless_forced(small_toml, tmp_path, fake_steps, fast_plots):
@@ -118,10 +125,10 @@ def test_folder_of_another_study_is_refused_unless_forced(small_toml, tmp_path, 
 def test_dry_run_runs_nothing_and_reports_cache(small_toml, tmp_path, fake_steps, fast_plots, cli):
     out = tmp_path / "out"
     rc, text, _ = cli("run", small_toml, "--out", out, "--dry-run")
-    assert rc == 0 and "0 of 20 steps cached" in text and not out.exists() and fake_steps.calls == {}
+    assert rc == 0 and "0 of 15 steps cached" in text and not out.exists() and fake_steps.calls == {}
     run(small_toml, out=out, progress=False)
     rc, text, _ = cli("run", small_toml, "--out", out, "--dry-run", "--set", "bench.runs=3")
-    assert "14 of 20 steps cached; 6 to run" in text
+    assert "14 of 15 steps cached; 1 to run" in text
 
 
 def test_resume_uses_the_saved_study(small_toml, tmp_path, fake_steps, fast_plots):

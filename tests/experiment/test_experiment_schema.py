@@ -114,3 +114,20 @@ def test_cli_reports_schema_errors_in_one_line(cli, small_toml):
 def test_model_label_keeps_every_digit_of_the_width(small_toml):
     labels = {s.model for s in make_plan(load_experiment(small_toml, settings={"models[0].width": 0.125}))}
     assert "mobilenet_v2_0.125_32" in labels and "alexnet_separable_0.25_32" in labels
+
+
+@pytest.mark.parametrize("goal", ["max_false_exit = 0.01", "exit_rate = 0.3"])
+def test_a_threshold_beside_a_calibration_goal_is_refused_when_loaded(small_toml, cli, goal):
+    """A calibrated exit uses the threshold its goal picks: a fixed one beside it would be dropped without a word."""
+    name, value = goal.split(" = ")
+    both = {"early_exit": {"threshold": 0.7, name: float(value)}, "data.redundant": "digits"}
+    with pytest.raises(ConfigError) as error:
+        load_experiment(small_toml, settings=both)
+    text = str(error.value)
+    assert f"early_exit: threshold=0.7 and {name}={float(value)!r}" in text and "not both" in text, text
+    assert "\n" not in text
+    for alone in ({"threshold": 0.7}, {name: float(value)}):  # either alone is fine
+        load_experiment(small_toml, settings={"early_exit": alone, "data.redundant": "digits"})
+    rc, _, err = cli("run", small_toml, "--set", "data.redundant=digits", "--set",
+                     f"early_exit={{threshold = 0.7, {goal}}}", "--dry-run")
+    assert_one_line_error(rc, err, str(small_toml), "threshold=0.7", f"{name}=", "not both")

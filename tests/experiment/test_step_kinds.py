@@ -94,12 +94,16 @@ def test_done_markers_hold_typed_settings_and_outputs(small_toml, tmp_path, fake
         assert isinstance(step.settings, step_kind(step.kind).Settings)
 
 
+def _timed_files_and_runtimes(benches):
+    return {(b.needs[c.source], c.runtime) for b in benches for c in b.settings.configs}
+
+
 def test_memory_steps_join_the_latency_rows_when_asked(small_toml, tmp_path, fake_steps, fast_plots):
     assert not [s for s in make_plan(load_experiment(small_toml)) if s.kind == "memory"]  # off by default
     plan = make_plan(load_experiment(small_toml, settings={"bench.memory": True, "bench.runtimes.litert": [1, 2]}))
     memory = [s for s in plan if s.kind == "memory"]
     benches = [s for s in plan if s.kind == "bench"]
-    assert len(memory) == len({(b.needs[0], b.settings.runtime) for b in benches})  # per file × runtime
+    assert len(memory) == len(_timed_files_and_runtimes(benches))  # per file × runtime
     assert all(s.settings.threads == 1 for s in memory)  # the fewest threads the file is timed with
     assert max(i for i, s in enumerate(plan) if s.kind == "bench") < min(i for i, s in enumerate(plan)
                                                                          if s.kind == "memory")
@@ -120,8 +124,8 @@ def test_a_runtime_reading_several_formats_gets_its_files_and_its_own_parity(sma
     parity = [s for s in plan if s.kind == "parity"]
     assert len(parity) == 2 * len(exports)  # each file in its default runtime and in openvino
     assert {s.settings.runtime for s in parity} == {None, "openvino"}
-    benches = [s for s in plan if s.kind == "bench" and s.settings.runtime == "openvino"]
-    assert len(benches) == len(exports)  # every .tflite and the .onnx
+    (bench,) = [s for s in plan if s.kind == "bench"]  # every file of the study in one interleaved timing
+    assert len([c for c in bench.settings.configs if c.runtime == "openvino"]) == len(exports)  # .tflite and .onnx
 
     study = run(small_toml, out=tmp_path / "out", settings=settings, progress=False)
     rows = study.results["latency"]
@@ -146,7 +150,7 @@ def test_op_profile_steps_report_where_the_time_goes_when_asked(small_toml, tmp_
     plan = make_plan(load_experiment(small_toml, settings=settings))
     profiles = [s for s in plan if s.kind == "op_profile"]
     benches = [s for s in plan if s.kind == "bench"]
-    assert len(profiles) == len({(b.needs[0], b.settings.runtime) for b in benches})  # per file × runtime
+    assert len(profiles) == len(_timed_files_and_runtimes(benches))  # per file × runtime
     assert all(s.settings.threads == 1 for s in profiles)  # the fewest threads the file is timed with
     assert max(i for i, s in enumerate(plan) if s.kind == "bench") < min(i for i, s in enumerate(plan)
                                                                          if s.kind == "op_profile")

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from convbench.artifacts import read_card, write_card
+from convbench.env import cpu_model
 from convbench.errors import ConfigError, ModelError
-from convbench.export import FP32_TOLERANCE
+from convbench.export import FP32_TOLERANCE, RUNTIME_TOLERANCE, runtime_deviation
 from convbench.runtime import list_runtimes, open_runner, runtime_for
 from convbench.runtime.litert import LiteRTRunner
 from convbench.runtime.litert_compiled import ACCELERATORS, CPU_KERNELS, LiteRTCompiledRunner
@@ -97,8 +98,17 @@ def test_int8_input_and_output(tiny, runtime):
     probs = runner.predict(tiny.images.x)
     assert probs.dtype == np.float32 and np.all(probs >= 0) and np.allclose(probs.sum(1), 1, atol=0.05)
     assert np.mean(probs.argmax(1) == tiny.keras_probs(tiny.images.x).argmax(1)) >= 0.9
-    # the same file in the Interpreter: the three runtimes quantise and dequantise alike
-    np.testing.assert_allclose(probs, open_runner(runner.path).predict(tiny.images.x), atol=0.02)
+    # Against the Interpreter on the same file: the runtimes need not quantise alike on every CPU (OpenVINO without
+    # VNNI differs by up to 0.22), so what is checked is convbench's promise: agreement, or a note that says so.
+    reference = open_runner(runner.path)
+    deviation = runtime_deviation(runner, reference, tiny.images)
+    diffs = np.abs(probs - reference.predict(tiny.images.x))
+    if np.all(diffs <= RUNTIME_TOLERANCE):
+        assert deviation is None
+    else:
+        assert deviation.values_over == np.count_nonzero(diffs > RUNTIME_TOLERANCE)
+        assert deviation.note.startswith(f"{runtime} computes this quantised file differently from litert")
+        assert cpu_model() in deviation.note and "\n" not in deviation.note
 
 
 @pytest.mark.parametrize(("runtime", "target"), CASES)
@@ -166,3 +176,29 @@ def test_importing_the_runtimes_loads_neither_library():
 
     code = "import sys, convbench.runtime; print([m for m in ('openvino', 'ai_edge_litert') if m in sys.modules])"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+class _Shifted:
+    """A runner whose probabilities are another's with some moved: a runtime that quantises differently."""
+
+    name = "openvino"
+
+    def __init__(self, runner, moved: int) -> None:
+        self.runner, self.moved = runner, moved
+
+    def predict(self, x):
+        probs = self.runner.predict(x).copy()
+        probs.flat[:self.moved] += 0.2
+        return probs
+
+
+def test_a_runtime_that_quantises_differently_is_named_with_the_cpu(tiny):
+    """Whatever this CPU does, the deviation check names what differs, by how much, in which runtime and on which
+    CPU."""
+    reference = open_runner(tiny.export("tflite", "int8", int8_io=True).path)
+    assert runtime_deviation(reference, reference, tiny.images) is None
+    deviation = runtime_deviation(_Shifted(reference, 7), reference, tiny.images)
+    assert deviation.values_over == 7 and deviation.max_abs_diff == pytest.approx(0.2, abs=1e-6)
+    assert deviation.values == 10 * len(tiny.images.x)
+    assert deviation.note.startswith("openvino computes this quantised file differently from litert on this CPU (")
+    assert cpu_model() in deviation.note and "up to 0.2 on 7 of 1,000 values" in deviation.note

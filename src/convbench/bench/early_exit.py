@@ -8,12 +8,12 @@ Time is measured where the saving is real: the deployed LiteRT files at batch 1,
 model processing the test mix as a stream by itself, as a deployed model processes its camera stream (models
 alternating image by image would evict each other's weights from the caches at every switch and charge the
 short exit path a cold start no deployment pays). The stream is cut into chunks of consecutive images (tens of
-milliseconds of calls); in each of ``repeats`` rounds the two models take turns chunk by chunk, in a seeded
-shuffled order per chunk, so that drift of the machine slower than a chunk hits both alike (this VM drifts
-20-30 % between passes of a whole stream, more than the savings at stake); each chunk starts with one untimed
-call of its first image, so that no timed call follows the other model's. An image's time is its median over
-the rounds. The exit and full paths are also timed on their own (every call forced down one path, on one image)
-with :class:`~convbench.bench.Timer`.
+milliseconds of calls); in each of ``repeats`` rounds the models (an early exit and its baseline, or the
+placement sweep's candidates) take turns chunk by chunk, in a seeded shuffled order per chunk, so that drift of
+the machine slower than a chunk hits them all alike (this VM drifts 20-30 % between passes of a whole stream,
+more than the savings at stake); each chunk starts with one untimed call of its first image, so that no timed
+call follows another model's. An image's time is its median over the rounds. The exit and full paths are also
+timed on their own (every call forced down one path, on one image) with :class:`~convbench.bench.Timer`.
 
 Analytic model: with s the share of the backbone's MACs spent up to the exit and h the exit head's
 share, an image that exits costs s + h and one that does not costs 1 + h, so at redundancy r the
@@ -22,6 +22,7 @@ ideal saving is ``r·(1 − s − h) − (1 − r)·h``; ``measured / ideal`` sa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ from convbench.errors import ConfigError
 from convbench.runtime.base import Runner
 from convbench.runtime.early_exit import EarlyExitRunner, check_threshold
 
-MIX_CHUNK = 50  # images per turn in time_mix: ~15 ms of calls for the studies' VGG-19 α 0.25 at 32 px
+MIX_CHUNK = 50  # images per turn in time_stream: ~15 ms of calls for the studies' VGG-19 α 0.25 at 32 px
 SWEEP_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
@@ -84,15 +85,24 @@ class MixTiming:
                 "full_path_ms": _mean_ms(self.early_exit_s[~exited])}
 
 
-def time_mix(early_exit: EarlyExitRunner, baseline: Runner, images: np.ndarray, repeats: int = 3, *,
-             seed: int = 0, chunk: int = MIX_CHUNK) -> MixTiming:
-    """Time both loaded runners on the stream ``images`` (float32 ``(N, H, W, C)``), one call per image.
+@dataclass(frozen=True)
+class StreamTiming:
+    """Per-runner results of :func:`time_stream`, in the order the runners were given."""
 
-    Each runner first makes one untimed pass over the stream, which also gives every image's decisions (each
-    from that image's own call); then ``repeats`` rounds time the stream in chunks of ``chunk`` consecutive
-    images, the two runners taking turns chunk by chunk in an order shuffled per chunk (seeded by ``seed``):
-    within a chunk a runner's calls follow its own calls as in a deployment (the chunk's first image is called
-    once untimed before it), and drift of the machine slower than a chunk hits both runners alike.
+    outputs: tuple[np.ndarray, ...]  # (N, C) each: the runner's output for every image, from its warm-up pass
+    seconds: np.ndarray  # (R, N): each image's median time over the rounds, per runner
+
+
+def time_stream(runners: Sequence[Runner], images: np.ndarray, repeats: int = 3, *, seed: int = 0,
+                chunk: int = MIX_CHUNK) -> StreamTiming:
+    """Time the loaded ``runners`` on the stream ``images`` (float32 ``(N, H, W, C)``), one call per image, taking
+    turns chunk by chunk: the protocol of the module docstring, for any number of models.
+
+    Each runner first makes one untimed pass over the stream, which also gives every image's output (each from
+    that image's own call); then ``repeats`` rounds time the stream in chunks of ``chunk`` consecutive images,
+    the runners taking turns chunk by chunk in an order shuffled per chunk (seeded by ``seed``): within a chunk
+    a runner's calls follow its own calls as in a deployment (the chunk's first image is called once untimed
+    before it), and drift of the machine slower than a chunk hits every runner alike.
 
     Raises:
         ConfigError: ``repeats`` or ``chunk`` < 1, or no images.
@@ -103,13 +113,8 @@ def time_mix(early_exit: EarlyExitRunner, baseline: Runner, images: np.ndarray, 
         raise ConfigError(f"chunk must be at least 1 image, got chunk={chunk!r}")
     if len(images) == 0:
         raise ConfigError("no images to time the mix on")
-    # the warm-up passes (Runner.predict: one call per image); the early-exit output is one-hot on the
-    # redundant class C-1 exactly when the image exited, so its argmax is both decisions
-    base_probs = baseline.predict(images)
-    predicted = np.argmax(early_exit.predict(images), axis=1)
-    exited = predicted == len(early_exit.card.class_names) - 1
+    outputs = tuple(runner.predict(images) for runner in runners)  # the warm-up passes: one call per image
     stream = images[:, None]  # (1, H, W, C) each
-    runners = (baseline, early_exit)
     seconds = np.zeros((len(runners), repeats, len(images)))
     rng = np.random.default_rng(seed)
     for r in range(repeats):
@@ -119,8 +124,27 @@ def time_mix(early_exit: EarlyExitRunner, baseline: Runner, images: np.ndarray, 
                 runners[k].invoke()  # back on its own weights before its first timed call
                 seconds[k, r, start:start + chunk] = [median_call(runners[k], image, 1, warmup=0)
                                                       for image in stream[start:start + chunk]]
-    base_s, ee_s = np.median(seconds, axis=1)
-    return MixTiming(ee_s, base_s, exited, predicted, base_probs)
+    return StreamTiming(outputs, np.median(seconds, axis=1))
+
+
+def exit_decisions(early_exit: EarlyExitRunner, outputs: np.ndarray) -> np.ndarray:
+    """Which images exited, from the early-exit runner's C-class ``outputs`` ``(N, C)``: they are one-hot on the
+    redundant class C-1 exactly where the image exited, so their argmax is both decisions."""
+    return np.argmax(outputs, axis=1) == len(early_exit.card.class_names) - 1
+
+
+def time_mix(early_exit: EarlyExitRunner, baseline: Runner, images: np.ndarray, repeats: int = 3, *,
+             seed: int = 0, chunk: int = MIX_CHUNK) -> MixTiming:
+    """Time both loaded runners on the stream ``images`` (float32 ``(N, H, W, C)``), one call per image, taking
+    turns chunk by chunk (:func:`time_stream`); the decisions are each image's own call's.
+
+    Raises:
+        ConfigError: ``repeats`` or ``chunk`` < 1, or no images.
+    """
+    timing = time_stream((baseline, early_exit), images, repeats, seed=seed, chunk=chunk)
+    base_probs, ee_outputs = timing.outputs
+    base_s, ee_s = timing.seconds
+    return MixTiming(ee_s, base_s, exit_decisions(early_exit, ee_outputs), np.argmax(ee_outputs, axis=1), base_probs)
 
 
 def time_paths(early_exit: EarlyExitRunner, baseline: Runner, image: np.ndarray, *, runs: int = 100,

@@ -14,7 +14,6 @@ Phases, each with its own :class:`~convbench.bench.measurement.Measurement`:
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 import warnings
@@ -29,6 +28,7 @@ from convbench.artifacts import ModelCard
 from convbench.bench.measurement import Measurement, TaskSpec
 from convbench.bench.memory import peak_memory
 from convbench.bench.result import BenchResult
+from convbench.bench.rounds import interleave
 from convbench.bench.sample_image import sample_image
 from convbench.bench.timer import CLOCK_NAME, Timer, check_cpus, default_clock, pinned, validate_protocol
 from convbench.env import environment
@@ -101,9 +101,10 @@ def bench_interleaved(targets: Sequence[BenchTarget], *, rounds: int = DEFAULT_R
     Drift of the machine (frequency, another process) then hits every configuration alike instead of
     whichever ran last, and each configuration's inference Measurement pools its rounds as replicates, so
     its confidence interval and its "rounds disagree" flag reflect round-to-round variation
-    (:attr:`~convbench.bench.Measurement.ci95`). Each round runs ``runs / rounds`` calls and
-    ``min_seconds / rounds`` seconds at least, after a full warm-up (another model ran in between). Load,
-    first inference and preprocessing are timed per configuration first, as :func:`bench` does.
+    (:attr:`~convbench.bench.Measurement.ci95`). The rounds are :func:`convbench.bench.rounds.interleave`'s
+    (each runs ``runs / rounds`` calls and ``min_seconds / rounds`` seconds at least, see
+    :func:`~convbench.bench.rounds.round_protocols` for the warm-up). Load, first inference and preprocessing
+    are timed per configuration first, as :func:`bench` does.
 
     Args:
         targets: the configurations.
@@ -117,7 +118,9 @@ def bench_interleaved(targets: Sequence[BenchTarget], *, rounds: int = DEFAULT_R
 
     Returns:
         One :class:`BenchResult` per target, in the order given; the protocol records the rounds, their
-        orders, the pinned CPUs and the load average before and after.
+        orders, the pinned CPUs and how busy the machine was while the rounds ran (``machine``: a
+        :class:`~convbench.bench.machine_load.MachineLoad`). Each inference Measurement carries the run's id and
+        that load, so :func:`~convbench.bench.verdict.verdict` can pair two configurations round by round.
 
     Raises:
         as :func:`bench`; ConfigError also for no targets or ``rounds`` below 1.
@@ -138,31 +141,16 @@ def bench_interleaved(targets: Sequence[BenchTarget], *, rounds: int = DEFAULT_R
             raise ModelError(f"model file not found: {target.model}")
 
     protocol = dict(runs=runs, min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds)
-    per_round = dict(runs=math.ceil(runs / rounds), min_seconds=min_seconds / rounds, warmup=warmup,
-                     warmup_seconds=warmup_seconds)
-    rng = np.random.default_rng(seed)
     with pinned(cpus), tempfile.TemporaryDirectory(prefix="convbench-bench-") as workdir:
-        load_before = os.getloadavg()[0]
         prepared = [_prepare(t, Path(workdir) / str(i), image, data, load_repeats, protocol)
                     for i, t in enumerate(targets)]
-        timed: list[list[Measurement]] = [[] for _ in prepared]
-        orders = []
-        for round_index in range(rounds):
-            if before_round is not None:
-                before_round(round_index)
-            order = [int(i) for i in rng.permutation(len(prepared))] if rounds > 1 else list(range(len(prepared)))
-            orders.append(order)
-            for i in order:
-                timed[i].append(prepared[i].time_inference(per_round if rounds > 1 else protocol))
-        load_after = os.getloadavg()[0]
-    noise = {"load_average_1min": [load_before, load_after]}
-    rounds_record = {"rounds": rounds, "round_orders": orders, "seed": seed} if rounds > 1 else {}
-    return [p.result(Measurement.merge(m)[0] if len(m) > 1 else m[0],
-                     {**protocol, "load_repeats": load_repeats, "batch_size": BATCH_SIZE, "clock": CLOCK_NAME,
-                      **rounds_record, **({"pinned_cpus": list(cpus)} if cpus else {}), **noise},
-                     peak_memory(p.path, runtime=p.runner.name, threads=p.runner.threads).to_dict()
-                     if memory else None)
-            for p, m in zip(prepared, timed, strict=True)]
+        run = interleave(len(prepared), lambda i, round_protocol: prepared[i].time_inference(round_protocol),
+                         protocol, rounds=rounds, seed=seed, before_round=before_round)
+    record = {**protocol, "load_repeats": load_repeats, "batch_size": BATCH_SIZE, "clock": CLOCK_NAME,
+              **({"pinned_cpus": list(cpus)} if cpus else {}), **run.protocol_record(seed)}
+    return [p.result(run.pooled(i), record,
+                     peak_memory(p.path, runtime=p.runner.name, threads=p.runner.threads).to_dict() if memory else None)
+            for i, p in enumerate(prepared)]
 
 
 @dataclass

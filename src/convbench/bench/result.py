@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from convbench.bench.machine_load import MACHINE_KEY, MachineLoad
 from convbench.bench.measurement import Measurement
 from convbench.errors import DataError
 from convbench.io import read_json, write_json
@@ -55,6 +56,13 @@ class BenchResult:
     def inference(self) -> Measurement:
         """Steady-state inference: the figure latency comparisons use."""
         return self.phases["inference"]
+
+    @property
+    def machine_load(self) -> MachineLoad | None:
+        """How busy the machine was while the steady-state rounds ran (``None`` in results from before it was
+        recorded, and from targets that do not record it)."""
+        machine = self.protocol.get(MACHINE_KEY)
+        return MachineLoad.from_dict(machine) if machine else None
 
     @property
     def label(self) -> str:

@@ -87,6 +87,10 @@ def bench_command(
                        **{k: v for k, v in options.items() if v is not None})
     for result in results:
         _print_result(result)
+    if len(results) > 1:  # timed side by side: say which is faster, decided on their rounds
+        from convbench.report.compare import compare  # lazy: scipy and matplotlib
+
+        _print_comparison(compare(results))
     paths: list[Path | None] = [None] * len(results)
     if json_out is not None:
         paths = [json_out] if len(results) == 1 else \
@@ -266,6 +270,8 @@ def _print_comparison(comparison: Comparison) -> None:
                       f"{r['params']:,}" if r["params"] is not None else "–",
                       f"{r['accuracy']:.2%}" if r["accuracy"] is not None else "–")
     console = _console()
+    for note in comparison.busy:  # before anything else: no verdict below is clear
+        console.print(f"The machine was busy while timing: {note}; no difference is called clear.", highlight=False)
     console.print(table)
     for pair in comparison.pairs:
         console.print(f"- {pair.statement}", highlight=False)

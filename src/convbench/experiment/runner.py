@@ -171,12 +171,21 @@ def _execute(plan: list[Step[Any]], folder: StudyFolder, study: StudyRun, displa
                                       and (done := folder.done(s)) is not None}
     todo = [s for s in plan if s.key not in study.cached]
     for number, step in enumerate(todo, 1):
+        kind = step_kind(step.kind)
         blocked = next((k for k in step.needs if k in study.failed or k in study.skipped), None)
         if blocked is not None:
-            study.skipped[step.key] = f"needs a step that failed ({_name(plan, blocked)})"
-            display.skip(step, "skipped")
-            continue
-        kind = step_kind(step.kind)
+            usable = [s for s in plan if s.key in step.needs and s.key in finished]
+            narrowed = kind.narrow(step, usable) if usable else None
+            if narrowed is None:
+                study.skipped[step.key] = f"needs a step that failed ({_name(plan, blocked)})"
+                display.skip(step, "skipped")
+                continue
+            plan[plan.index(step)] = step = narrowed  # the study's results and report read the narrowed step
+            if (done := folder.done(step)) is not None:
+                finished[step.key] = done
+                study.cached.add(step.key)
+                display.skip(step, "cached")
+                continue
         display.start(step, number, len(todo), kind.draws_own_progress)
         ctx = StepContext(folder.step_dir(step), tuple(finished[k] for k in step.needs), datasets, progress)
         began = time.perf_counter()

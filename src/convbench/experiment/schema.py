@@ -25,6 +25,7 @@ from convbench.vocabulary import (
     DEFAULT_EXIT_HEAD,
     DEFAULT_OUTLIER_SHARE,
     DEFAULT_QUANTIZE,
+    DEFAULT_ROUNDS,
     DEFAULT_TARGET,
     DEFAULT_THRESHOLD,
     DEFAULT_WIDTH,
@@ -128,9 +129,10 @@ class BenchConfig(_Section):
     min_seconds: Annotated[float, Field(ge=0, le=MAX_LOOP_SECONDS)] = BENCH_DEFAULTS.min_seconds  # inf, NaN: refused
     warmup: Annotated[int, Field(ge=0)] = BENCH_DEFAULTS.warmup
     warmup_seconds: Annotated[float, Field(ge=0, le=MAX_LOOP_SECONDS)] = BENCH_DEFAULTS.warmup_seconds
+    rounds: Annotated[int, Field(ge=1, le=1000)] = DEFAULT_ROUNDS  # every file of a target interleaved, in rounds
     memory: bool = False  # also the peak memory of every file × runtime, each in a fresh process
     op_profile: bool = False  # also a per-operator profile of every file × runtime, from the runtime's own profiler
-    # where to time: local, ssh://[user@]host[:port], adb[://SERIAL]; one bench step per file × runtime × target
+    # where to time: local, ssh://[user@]host[:port], adb[://SERIAL]; one bench step per target
     targets: Annotated[list[TargetText], Field(min_length=1)] = [DEFAULT_TARGET]
 
 
@@ -166,7 +168,7 @@ class EarlyExitConfig(_Section):
     redundancy: Fraction | None = None  # redundant share of every split of the mix (None: every image of both)
     max_train: Annotated[int, Field(ge=2)] | None = None  # cap on the training mix (stratified), for CPU budgets
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0  # after the hidden Dense layers of both networks
-    threshold: Probability = DEFAULT_THRESHOLD  # exit when P(redundant) ≥ threshold
+    threshold: Probability = DEFAULT_THRESHOLD  # exit when P(redundant) ≥ threshold (not with a calibration goal)
     forms: Annotated[list[EarlyExitForm], Field(min_length=1)] = ["single"]  # LiteRT deployments
     threads: Threads = [1]
     repeats: Count = 3  # timed calls per test image
@@ -195,7 +197,8 @@ class EarlyExitConfig(_Section):
     def _open_world(self) -> EarlyExitConfig:
         try:
             calibration_goal(self.max_false_exit, self.exit_rate, self.calibration_confidence,
-                             self.calibration_images)
+                             self.calibration_images,
+                             threshold=self.threshold if "threshold" in self.model_fields_set else None)
         except ConfigError as e:
             raise ValueError(str(e)) from None
         names = [run.name for run in self.runs]

@@ -11,7 +11,8 @@ to know about it, so the planner, runner, display and results never switch on a 
 - :meth:`StepKind.plan`: its steps for an experiment, given the steps planned by earlier stages;
 - :meth:`StepKind.run`: the work, a thin call into the layer that owns it;
 - :meth:`StepKind.summary`: the one line a person wants when a step ends;
-- :meth:`StepKind.contribute`: the rows its finished steps add to the study's results.
+- :meth:`StepKind.contribute`: the rows its finished steps add to the study's results;
+- :meth:`StepKind.narrow`, optionally: what it can still do when some of its needs failed.
 
 Adding a kind is one new file in ``kinds/`` (plus its import line in ``kinds/__init__.py``).
 """
@@ -192,6 +193,13 @@ class StepKind(abc.ABC, Generic[S, Out]):
 
     def contribute(self, done: Done[Out], results: StudyResults) -> None:
         """Add what the finished step ``done`` shows to ``results`` (default: nothing)."""
+
+    def narrow(self, step: Step[S], usable: list[Step[Any]]) -> Step[S] | None:
+        """The step that does what ``step`` can still do when only the needs ``usable`` finished (others failed or
+        were skipped), or ``None``: it is skipped (the default). A kind that gathers many inputs into one step (the
+        interleaved timing of every file) narrows itself to the inputs that exist, under a key of its own, so a
+        rerun in which every input finishes does the whole step again."""
+        return None
 
 
 _KINDS: dict[str, StepKind[Any, Any]] = {}  # kind name → its (stateless) instance

@@ -2,21 +2,13 @@
 
 Modelled on ``torch.utils.benchmark.Compare``: it only reads results, never times anything.
 
-Significance. For each pair of results the steady-state inference samples are compared two ways,
-and a difference is called significant only when **both** agree:
-
-1. the two-sided Mann–Whitney U test (``scipy.stats.mannwhitneyu``, distribution-free, sensitive to
-   a shift of one distribution against the other) gives ``p < 0.05 / m``, Bonferroni-corrected for
-   the ``m`` pairs compared; and
-2. the two 95 % order-statistic confidence intervals of the medians do not overlap (a conservative
-   criterion on its own: for equal widths it corresponds to roughly p < 0.006).
-
-Both assume independent samples, and consecutive per-call timings are not independent: frequency
-scaling, cache and allocator state and other processes make them autocorrelated, so the effective
-sample size is smaller than ``n`` and p-values and intervals are over-confident. Requiring both
-criteria, and showing the relative difference next to them, guards against calling a 0.5 %
-difference between thousands of samples "significant"; the robust check remains repeating the whole
-measurement (see ``Measurement.merge``) and comparing the replicates.
+Verdicts. Each pair of results gets a :class:`~convbench.bench.verdict.Verdict`: decided on the interleaved
+rounds the two were timed in together (each round's medians, paired by round: a Wilcoxon signed-rank test and
+the 95 % interval of the per-round ratio), never on the individual calls, which share one stretch's machine
+state and would call a 0.5 % difference between thousands of samples "significant". The family is the ranking's
+``k - 1`` neighbour comparisons (fastest vs second, …), so each is tested at ``0.05 / (k - 1)`` (Bonferroni);
+other pairs are listed at the same threshold for reference. Results timed in separate runs are not compared:
+time them together (``convbench bench A B``) for a verdict.
 """
 
 from __future__ import annotations
@@ -29,70 +21,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scipy.stats import mannwhitneyu
-
-from convbench.bench.measurement import Measurement
 from convbench.bench.result import BenchResult
 from convbench.bench.targets.base import aggregates_only, target_of
+from convbench.bench.verdict import ALPHA, Verdict, verdict
 from convbench.errors import ConfigError
 from convbench.io import write_text
 from convbench.locks import locks_output
 from convbench.report import formats as fmt
 from convbench.report import plots
 
-ALPHA = 0.05  # family-wise error rate over all pairs (Bonferroni)
 COLUMNS = ("rank", "model", "arch", "quantize", "runtime", "threads", "target", "median_ms", "ci95_low_ms",
            "ci95_high_ms", "p90_ms", "iqr_ratio", "unstable", "n", "size_bytes", "params", "macs", "accuracy",
            "attained_gflops", "sha256", "path")
 
 
-@dataclass(frozen=True)
-class PairTest:
-    """Whether ``faster`` is really faster than ``slower`` (see the module docstring for the rule)."""
-
-    faster: str
-    slower: str
-    median_faster_s: float
-    median_slower_s: float
-    p_value: float
-    threshold: float
-    cis_overlap: bool
-
-    @property
-    def relative_difference(self) -> float:
-        """How much slower ``slower`` is: ``median_slower / median_faster - 1``."""
-        return self.median_slower_s / self.median_faster_s - 1.0
-
-    @property
-    def significant(self) -> bool:
-        return self.p_value < self.threshold and not self.cis_overlap
-
-    @property
-    def statement(self) -> str:
-        evidence = f"Mann–Whitney p={self.p_value:.2g} vs {self.threshold:.2g}, median CIs " + \
-            ("overlap" if self.cis_overlap else "disjoint")
-        if self.significant:
-            return (f"{self.faster} is faster than {self.slower} by {self.relative_difference:.1%}: "
-                    f"significant ({evidence})")
-        return (f"{self.faster} vs {self.slower}: difference {self.relative_difference:.1%} is not "
-                f"significant ({evidence})")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"faster": self.faster, "slower": self.slower, "median_faster_ms": 1e3 * self.median_faster_s,
-                "median_slower_ms": 1e3 * self.median_slower_s, "relative_difference": self.relative_difference,
-                "p_value": self.p_value, "threshold": self.threshold, "cis_overlap": self.cis_overlap,
-                "significant": self.significant, "statement": self.statement}
-
-
 @dataclass
 class Comparison:
-    """The table (one row per result, fastest first), every pair's test, the files written, and the results whose
-    significance cannot be tested (a tool's aggregates, no samples)."""
+    """The table (one row per result, fastest first), every pair's verdict, the files written, the results whose
+    significance cannot be tested (a tool's aggregates, no samples), and how busy the machine was where it was
+    (``busy``: one line per busy run; then no verdict is clear)."""
 
     rows: list[dict[str, Any]]
-    pairs: list[PairTest]
+    pairs: list[Verdict]
     files: dict[str, Path] = field(default_factory=dict)
     untestable: list[str] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
 
     def fastest_per_target(self) -> dict[str, dict[str, Any]]:
         """Each target's fastest row: the comparison's answer per device."""
@@ -101,11 +54,11 @@ class Comparison:
             fastest.setdefault(row["target"], row)
         return fastest
 
-    def ranking(self) -> list[PairTest]:
+    def ranking(self) -> list[Verdict]:
         """The tests between neighbours in the latency ranking (fastest vs second, second vs third, …)."""
-        by_pair = {(p.faster, p.slower): p for p in self.pairs}
+        by_pair = {frozenset((p.faster, p.slower)): p for p in self.pairs}
         names = [r["model"] for r in self.rows]
-        return [by_pair[(a, b)] for a, b in itertools.pairwise(names) if (a, b) in by_pair]
+        return [by_pair[key] for a, b in itertools.pairwise(names) if (key := frozenset((a, b))) in by_pair]
 
     def to_csv(self) -> str:
         out = io.StringIO()
@@ -115,7 +68,10 @@ class Comparison:
         return out.getvalue()
 
     def to_markdown(self) -> str:
-        lines = ["# Latency comparison", "",
+        lines = ["# Latency comparison", ""]
+        lines += [f"**The machine was busy while timing: {note}; no difference is called clear.**" for note in
+                  self.busy] + ([""] if self.busy else [])
+        lines += [
                  "Steady-state inference at batch 1; median with its 95 % confidence interval "
                  "(order statistics), in milliseconds.", "",
                  "| # | model | runtime | threads | target | median ms [95 % CI] | p90 ms | IQR/median | size "
@@ -127,9 +83,10 @@ class Comparison:
                          f"{fmt.ms_ci(r)} | "
                          f"{r['p90_ms']:.3f} | {r['iqr_ratio']:.1%}{flag} | {fmt.size(r['size_bytes'])} | "
                          f"{fmt.count(r['params'])} | {fmt.percent(r['accuracy'], 2)} |")
-        lines += ["", "## Is the difference significant?", "",
-                  "Mann–Whitney U (Bonferroni over all pairs) and disjoint median CIs must both hold; "
-                  "per-call samples are autocorrelated, so both are optimistic.", ""]
+        lines += ["", "## Which is faster?", "",
+                  "Decided on the interleaved rounds each pair was timed in together: the per-round ratio of "
+                  "their medians, its 95 % interval and a Wilcoxon signed-rank test (Bonferroni over the ranking's "
+                  "neighbours); individual calls share one stretch's machine state and decide nothing.", ""]
         lines += [f"- {p.statement}" for p in self.pairs] or ["- (a single result: nothing to compare)"]
         lines += [f"- {name}: significance not available (its tool reported aggregates, not per-call samples)"
                   for name in self.untestable]
@@ -165,21 +122,14 @@ def compare(results: list[BenchResult | str | os.PathLike[str]],
     rows = [_row(rank, names[i], loaded[i]) for rank, i in enumerate(order, 1)]
     ordered = [(names[i], loaded[i]) for i in order]
     testable = [(name, r) for name, r in ordered if not aggregates_only(r)]
-    m = len(testable) * (len(testable) - 1) // 2
-    pairs = [pair_test(name_a, a.inference, name_b, b.inference, ALPHA / m)
+    family = max(len(testable) - 1, 1)  # the ranking's neighbour comparisons
+    pairs = [verdict(name_a, a.inference, name_b, b.inference, ALPHA / family)
              for (name_a, a), (name_b, b) in itertools.combinations(testable, 2)]
-    comparison = Comparison(rows, pairs, untestable=[name for name, r in ordered if aggregates_only(r)])
+    busy = list(dict.fromkeys(load.description for _, r in ordered if (load := r.machine_load) and load.busy))
+    comparison = Comparison(rows, pairs, untestable=[name for name, r in ordered if aggregates_only(r)], busy=busy)
     if out is not None:
         _write(comparison, [r for _, r in ordered], Path(out))
     return comparison
-
-
-def pair_test(name_a: str, a: Measurement, name_b: str, b: Measurement, threshold: float = ALPHA) -> PairTest:
-    """Whether ``a`` (the faster) and ``b`` differ, by the rule in the module docstring (``threshold``: the
-    Mann–Whitney p-value below which a difference counts, already corrected for the number of pairs)."""
-    p = float(mannwhitneyu(a.times_s, b.times_s, alternative="two-sided").pvalue)
-    overlap = a.ci95.low <= b.ci95.high and b.ci95.low <= a.ci95.high
-    return PairTest(name_a, name_b, a.median, b.median, p, threshold, overlap)
 
 
 def _row(rank: int, name: str, r: BenchResult) -> dict[str, Any]:
@@ -213,11 +163,11 @@ def _write(comparison: Comparison, results: list[BenchResult], out: Path) -> Non
     files["markdown"] = write_text(out / "comparison.md", comparison.to_markdown())
 
 
-def _pairs_csv(pairs: list[PairTest]) -> str:
+def _pairs_csv(pairs: list[Verdict]) -> str:
     buffer = io.StringIO()
-    fields = ("faster", "slower", "median_faster_ms", "median_slower_ms", "relative_difference", "p_value",
-              "threshold", "cis_overlap", "significant", "statement")
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    fields = ("faster", "slower", "median_faster_ms", "median_slower_ms", "ratio", "ratio_ci", "p_value",
+              "threshold", "rounds", "busy", "unpaired", "clear", "statement")
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(p.to_dict() for p in pairs)
     return buffer.getvalue()

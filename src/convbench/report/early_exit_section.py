@@ -7,6 +7,7 @@ the placement table (each candidate point's MAC split, validation figures and de
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -40,15 +41,17 @@ def early_exit_sections(evaluations: list[dict[str, Any]], plots: Path) -> list[
         t = ee["timing"]
         paths = ee["paths"]
         training = ee["training"]
+        calibration = training.get("calibration")
         blocks: list[Any] = [
-            Table(["model", "redundancy %", "loss", "accuracy", "exit accuracy", "total time (s)",
+            Table(["model", "redundancy %", "loss", "accuracy",
+                   f"exit accuracy ({_threshold_text(ee['threshold'], calibration)})", "total time (s)",
                    "per-image time (ms)"],
                   [[r["model"], f"{100 * r['redundancy']:.1f}", f"{r['loss']:.4f}", fmt.percent(r["accuracy"]),
                     fmt.percent(r["exit_accuracy"]), f"{r['total_s']:.3f}", f"{r['time_ms_per_image']:.3f}"]
                    for r in ee["rows"]],
                   caption=f"The reference study's table: {t['images']} test images at batch 1, LiteRT "
-                          f"({ee['runtime']}), threshold {ee['threshold']:g}; the baseline is the same backbone "
-                          f"without the exit, trained on the same classes."),
+                          f"({ee['runtime']}); the baseline is the same backbone without the exit, trained on the "
+                          f"same classes."),
             Paragraph(f"{t['exit_path_images']} images took the exit path and {t['full_path_images']} the full "
                       f"path. Each path timed alone (median): exit path {paths['exit_path']['median_ms']:.3f} ms, "
                       f"full path {paths['full_path']['median_ms']:.3f} ms, baseline "
@@ -57,7 +60,8 @@ def early_exit_sections(evaluations: list[dict[str, Any]], plots: Path) -> list[
                       f"{fmt.percent(ee['analytic']['exit_share'])}, so the ideal saving at this redundancy is "
                       f"{fmt.percent(ee['analytic']['ideal_saving'])}; measured "
                       f"{fmt.percent(ee['analytic']['saving'])}."),
-            Table(["model", "parameters", "test accuracy", "exit accuracy"],
+            Table(["model", "parameters", "test accuracy",
+                   f"exit accuracy ({_threshold_text(training['threshold'], calibration)})"],
                   [["baseline", f"{training['baseline_params']:,}", fmt.percent(training["baseline_test_accuracy"]),
                     "–"],
                    ["early exit", f"{training['params']:,}", fmt.percent(training["test_accuracy"]),
@@ -68,8 +72,8 @@ def early_exit_sections(evaluations: list[dict[str, Any]], plots: Path) -> list[
         if ee["model"] not in calibration_drawn:
             if training.get("placement"):
                 blocks.append(placement_table(training["placement"]))
-            if training.get("calibration"):
-                blocks.append(_calibration_figure(ee["model"], training["calibration"], plots))
+            if calibration:
+                blocks.append(_calibration_figure(ee["model"], calibration, plots))
             calibration_drawn.add(ee["model"])
         sections.append(Section(f"Early exit: {ee['form']} form, {ee['threads']} thread{'s' * (ee['threads'] > 1)}",
                                 blocks))
@@ -154,6 +158,13 @@ def _calibration_figure(model: str, calibration: dict[str, Any], plots: Path) ->
                   f"Threshold sweep of {model} on {where} (never the test split): the chosen threshold "
                   f"{c['threshold']:.4g} lets {fmt.percent(c['false_exit_rate'], 2)}{bound} of {c['main_images']:,} "
                   f"main images and {fmt.percent(c['exit_recall'])} of the redundant ones exit.{unresolved}{certified}")
+
+
+def _threshold_text(threshold: float, calibration: dict[str, Any] | None) -> str:
+    """``threshold 0.5``, or ``calibrated threshold 0.93`` when it is the one calibrated on validation: the training
+    and the evaluation tables each score the exit at their own threshold, so each names it."""
+    calibrated = calibration is not None and math.isclose(threshold, calibration["threshold"], rel_tol=1e-6)
+    return f"{'calibrated ' if calibrated else ''}threshold {threshold:.4g}"
 
 
 def _trained_on(ee: dict[str, Any]) -> str:

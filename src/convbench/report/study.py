@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from convbench.bench.machine_load import MACHINE_KEY, MachineLoad
 from convbench.bench.measurement import Measurement
 from convbench.bench.stats import UNSTABLE_IQR_RATIO
+from convbench.bench.verdict import verdict
 from convbench.io import write_json, write_text
 from convbench.report import formats as fmt
 from convbench.report import plots as tradeoff
 from convbench.report import study_plots
-from convbench.report.compare import pair_test
 from convbench.report.document import Code, Document, Figure, KeyValues, Paragraph, Section, Table
 from convbench.report.early_exit_section import early_exit_sections
 from convbench.report.html import render_html
@@ -64,11 +65,14 @@ def recommend(candidates: list[LatencyCandidate], *, accuracy_floor: float = 0.0
 
 def recommend_on_one_target(candidates: list[LatencyCandidate], *, accuracy_floor: float = 0.0,
                             runtime: str | None = None, threads: int | None = None) -> dict[str, Any]:
-    """The fastest configuration at or above the accuracy floor, the smallest one, and the Pareto set.
+    """The configuration to ship at or above the accuracy floor, the smallest one, and the Pareto set.
 
-    Whether the fastest is clearly ahead of the runner-up is decided by the rule ``convbench compare`` applies to
-    every pair (:func:`~convbench.report.compare.pair_test`: Mann–Whitney U and disjoint median CIs), on the one
-    pair the recommendation rests on.
+    The rule (one for every recommendation convbench makes): the fastest configuration is shipped when it is
+    clearly ahead of every other one by :func:`~convbench.bench.verdict.verdict`, decided on the interleaved
+    rounds they were timed in together, on a quiet machine. Otherwise the configurations not clearly slower than
+    the fastest are tied at this machine's noise, and the next criteria pick among them: the smallest file, then
+    the highest accuracy. A timing on a busy machine calls nothing clear; the sentence says so first. So a rerun
+    names the same file, or says there is no clear winner, instead of flipping on one stretch's noise.
 
     Args:
         candidates: the timed configurations (rows with ``median_ms``, ``ci95_*_ms``, ``p90_ms``, ``accuracy``,
@@ -77,14 +81,17 @@ def recommend_on_one_target(candidates: list[LatencyCandidate], *, accuracy_floo
         runtime, threads: rank only this runtime / thread count (``None``: all).
 
     Returns:
-        ``{"sentence", "fastest", "runner_up", "significant", "smallest", "pareto", "candidates", "accuracy_floor"}``
-        (rows or ``None``); ``sentence`` says it in words with the figures.
+        ``{"sentence", "shipped", "picked_by", "clear", "tied", "busy", "verdicts", "fastest", "runner_up",
+        "smallest", "pareto", "candidates", "accuracy_floor"}``: rows or ``None``; ``picked_by`` is ``latency``,
+        ``size`` or ``accuracy``; ``clear`` whether the shipped one is clearly ahead of every other (``None``
+        when not testable); ``verdicts`` the fastest against each other one; ``sentence`` says it in words.
     """
     floor = accuracy_floor or 0.0
     pool = [c for c in candidates if c.row.get("accuracy") is not None
             and runtime in (None, c.row["runtime"]) and threads in (None, c.row["threads"])]
-    answer: dict[str, Any] = {"accuracy_floor": floor, "candidates": len(pool), "fastest": None, "runner_up": None,
-                              "significant": None, "smallest": None, "pareto": []}
+    answer: dict[str, Any] = {"accuracy_floor": floor, "candidates": len(pool), "shipped": None, "picked_by": None,
+                              "clear": None, "tied": [], "busy": None, "verdicts": [], "fastest": None,
+                              "runner_up": None, "smallest": None, "pareto": []}
     if not pool:
         return answer | {"sentence": "No timed model has a known test accuracy, so there is nothing to recommend."}
     rows = [c.row for c in pool]
@@ -95,27 +102,57 @@ def recommend_on_one_target(candidates: list[LatencyCandidate], *, accuracy_floo
         best = max(rows, key=lambda r: (r["accuracy"], -r["median_ms"]))
         return answer | {"sentence": f"No configuration reaches the {fmt.percent(floor)} accuracy floor; the most "
                                      f"accurate is {_config(best)}: {_figures(best)}."}
-    fastest, runner_up = above[0].row, (above[1].row if len(above) > 1 else None)
+    fastest = above[0]
     smallest = min((c.row for c in above), key=lambda r: (r["size_bytes"], r["median_ms"]))
-    sentence = (f"Ship {_config(fastest)}: {_figures(fastest)}; the fastest of {len(above)} configuration"
-                f"{'s' * (len(above) > 1)} with at least {fmt.percent(floor)} test accuracy")
-    significant = None
-    if runner_up is not None and any(c.inference.metadata.get("aggregates_only") for c in above[:2]):
-        sentence += (f"; whether it is clearly ahead of the runner-up {_config(runner_up)} at "
-                     f"{runner_up['median_ms']:.3g} ms is not available (its tool reported aggregates, not samples)")
-    elif runner_up is not None:
-        test = pair_test(_config(fastest), above[0].inference, _config(runner_up), above[1].inference)
-        significant = test.significant
-        versus = f"the runner-up {_config(runner_up)} at {runner_up['median_ms']:.3g} ms"
-        if significant:
-            sentence += f", clearly ahead of {versus} (the 95 % CIs do not overlap)"
-        elif test.cis_overlap:
-            sentence += f", though not clearly ahead of {versus} (their 95 % CIs overlap)"
-        else:
-            sentence += (f", though not clearly ahead of {versus} (their 95 % CIs do not overlap, but the Mann–Whitney "
-                         f"test gives p = {test.p_value:.2g}, not below {test.threshold:g})")
-    return answer | {"sentence": sentence + ".", "fastest": fastest, "runner_up": runner_up,
-                     "significant": significant if runner_up is not None else False, "smallest": smallest}
+    answer |= {"fastest": fastest.row, "runner_up": above[1].row if len(above) > 1 else None, "smallest": smallest}
+    of_floor = (f"{len(above)} configuration{'s' * (len(above) > 1)} with at least {fmt.percent(floor)} test "
+                f"accuracy")
+    if len(above) == 1:
+        return answer | {"shipped": fastest.row, "picked_by": "latency", "clear": True,
+                         "sentence": f"Ship {_config(fastest.row)}: {_figures(fastest.row)}; the only one of the "
+                                     f"{of_floor}."}
+    if any(c.inference.metadata.get("aggregates_only") for c in above[:2]):
+        runner_up = above[1].row
+        return answer | {"shipped": fastest.row, "picked_by": "latency",
+                         "sentence": f"Ship {_config(fastest.row)}: {_figures(fastest.row)}; the fastest of "
+                                     f"{of_floor}; whether it is clearly ahead of the runner-up {_config(runner_up)} "
+                                     f"at {runner_up['median_ms']:.3g} ms is not available (its tool reported "
+                                     f"aggregates, not samples)."}
+    verdicts = [verdict(_config(fastest.row), fastest.inference, _config(c.row), c.inference) for c in above[1:]]
+    tied = [fastest] + [c for c, v in zip(above[1:], verdicts, strict=True)
+                        if not (v.separated and v.slower == _config(c.row))]
+    machine = fastest.inference.metadata.get(MACHINE_KEY)
+    busy = MachineLoad.from_dict(machine).description if machine and MachineLoad.from_dict(machine).busy else None
+    answer |= {"verdicts": [v.to_dict() for v in verdicts], "tied": [c.row for c in tied], "busy": busy}
+    warning = (f"The machine was busy while timing ({busy}): no verdict is called clear; rerun on a quiet machine. "
+               if busy else "")
+    if len(tied) == 1:
+        closest = verdicts[0]
+        ahead = "ahead of" if busy else "clearly ahead of"
+        return answer | {"shipped": fastest.row, "picked_by": "latency", "clear": busy is None,
+                         "sentence": f"{warning}Ship {_config(fastest.row)}: {_figures(fastest.row)}; the fastest "
+                                     f"of {of_floor}, {ahead} the runner-up {_config(above[1].row)} "
+                                     f"({closest.evidence})."}
+    shipped, picked_by = _next_criterion([c.row for c in tied])
+    worst = max((v for v, c in zip(verdicts, above[1:], strict=True) if c in tied), key=lambda v: abs(v.ratio - 1))
+    names = ", ".join(_config(c.row) for c in tied)
+    why = (f"the smallest file ({fmt.size(shipped['size_bytes'])})" if picked_by == "size"
+           else f"the most accurate of the same size ({fmt.percent(shipped['accuracy'])})" if picked_by == "accuracy"
+           else "the fastest measured")
+    return answer | {"shipped": shipped, "picked_by": picked_by, "clear": False,
+                     "sentence": f"{warning}No clear winner at this machine's noise among the {len(tied)} fastest "
+                                 f"of {of_floor}: {names} are within {abs(worst.ratio - 1):.1%} of each other "
+                                 f"({worst.evidence}). Ship {_config(shipped)}, {why}: {_figures(shipped)}."}
+
+
+def _next_criterion(tied: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """Among configurations tied on latency: the smallest file, then the most accurate, then the fastest measured;
+    and which criterion decided."""
+    ranked = sorted(tied, key=lambda r: (r["size_bytes"], -r["accuracy"], r["median_ms"]))
+    first, second = ranked[0], ranked[1]
+    if first["size_bytes"] != second["size_bytes"]:
+        return first, "size"
+    return first, "accuracy" if first["accuracy"] != second["accuracy"] else "latency"
 
 
 def _config(row: dict[str, Any]) -> str:
@@ -238,11 +275,13 @@ def _latency(rows: list[dict[str, Any]], plots: Path) -> list[Section]:
                     f"{r['preprocess_ms']:.3f}", fmt.size(r["size_bytes"]),
                     fmt.percent(r["accuracy"]), fmt.percent(r["agreement"])] for r in ordered],
                   align="lllrrr" + "r" * memory + "rrrr", caption=_latency_caption(ordered, memory))
+    notes = [Paragraph(f"Note on {file_label(r)} in {runtime_label(r)}: {r['parity_note']}.")
+             for r in ordered if r.get("parity_note")]
     latency = Section("Latency", [
         Figure(study_plots.latency_ci(ordered, plots / "latency.png"),
                "Steady-state inference at batch 1: median (bar), 95 % confidence interval of the median (whisker) "
                "and 90th percentile (red tick), per model file and runtime."),
-        table,
+        table, *notes,
         Figure(study_plots.phases_stacked(ordered, plots / "phases.png"),
                "Median model load (once per process), image preprocessing and inference (per image), stacked.")])
     labels = [f"{file_label(r)} · {r['runtime']} t{r['threads']}" for r in ordered]

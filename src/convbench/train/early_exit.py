@@ -238,7 +238,7 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
 
     report = {"mix": settings.to_dict(), "class_names": list(mixed.class_names),
               "sizes": {name: len(getattr(mixed, name)) for name in ("train", "test")},
-              "early_exit": {k: ee_report[k] for k in (*_SUMMARY, "test_metrics")},
+              "early_exit": {k: ee_report[k] for k in (*_SUMMARY, "test_metrics", "threshold")},
               "baseline": {k: baseline.report[k] for k in _SUMMARY},
               "macs": macs.macs, "stem_share": macs.stem_share, "exit_share": macs.exit_share,
               "width": width, "backbone": backbone, "exit_after": macs.exit_after, "exit_head": list(exit_head),

@@ -9,8 +9,10 @@ sweep measures. For every candidate point (``exit_after="auto"``: every point th
 2. calibrate its threshold on the validation split when a calibration goal is given;
 3. score it on the validation split under that threshold: accuracy over the C classes (the deployed decision),
    exit accuracy, AUROC of P(redundant), main images exiting;
-4. export it to the study's deployed form and time it at batch 1, image by image, on validation images at the
-   study's redundancy (:mod:`convbench.bench.early_exit_placement`);
+4. once every point is trained, export each to the study's deployed form and time them together at batch 1,
+   image by image, on validation images at the study's redundancy, the candidates taking turns chunk by chunk
+   (:mod:`convbench.bench.early_exit_placement`: timed one after another, the machine's drift between them
+   would be larger than the differences between neighbouring points);
 
 then choose the fastest point whose validation accuracy meets the goal (``min_accuracy``; by default the
 baseline's validation accuracy: an exit should cost no accuracy). The test split steers nothing. The sweep is a
@@ -33,8 +35,15 @@ from convbench.checks import MAX_THREADS
 from convbench.data import Preprocessing, Split
 from convbench.errors import ConfigError
 from convbench.io import read_json, write_json
-from convbench.models.early_exit import EXIT_OUTPUT, EXIT_REDUNDANT, EarlyExitModel, exit_point, exit_points
-from convbench.train.open_world import rejection
+from convbench.models.early_exit import (
+    EXIT_OUTPUT,
+    EXIT_REDUNDANT,
+    EarlyExitModel,
+    MacSplit,
+    exit_point,
+    exit_points,
+)
+from convbench.train.open_world import Rejection, rejection
 from convbench.vocabulary import EARLY_EXIT_FORMS
 
 AUTO = "auto"  # exit_after: sweep every point the backbone declares
@@ -52,14 +61,16 @@ class PlacementTimes(Protocol):
 
 
 class PlacementTimer(Protocol):
-    """Exports a candidate's saved model to the deployed ``form`` and times it on ``images`` at batch 1.
+    """Exports every candidate's saved model to the deployed ``form`` and times them on ``images`` at batch 1, each
+    at its threshold, interleaved (all at once, so that the machine's drift hits them alike); one result per
+    candidate, in order.
 
     Training sits below export and bench in convbench's layers, so the sweep is handed its measurement
     (:func:`convbench.bench.early_exit_placement.time_placement`) instead of importing it.
     """
 
-    def __call__(self, model_path: Path, images: np.ndarray, *, form: str, threads: int, repeats: int,
-                 threshold: float) -> PlacementTimes: ...
+    def __call__(self, model_paths: Sequence[Path], images: np.ndarray, *, form: str, threads: int, repeats: int,
+                 thresholds: Sequence[float]) -> Sequence[PlacementTimes]: ...
 
 
 class PlacementError(ConfigError):
@@ -74,7 +85,7 @@ class PlacementOptions:
         min_accuracy: validation accuracy over the C classes a placement must reach; ``None``: the baseline's.
         form: the deployed form timed (``single`` or ``chained``).
         threads: LiteRT threads for the timing.
-        repeats: timed calls per image (its median counts).
+        repeats: timed rounds over the images, one call per image each (its median counts).
         limit: time at most this many validation images per candidate (the same ones for every candidate).
         timer: the measurement (:func:`convbench.bench.early_exit_placement.time_placement`); a sweep needs one.
     """
@@ -217,7 +228,8 @@ def sweep_timer(options: PlacementOptions) -> PlacementTimer:
 def place_exit(points: Sequence[str], fit_at: Callable[[str], Candidate], preprocessing: Preprocessing, *,
                backbone: str, min_accuracy: float, goal: str, redundancy: float | None, options: PlacementOptions,
                seed: int = 0) -> PlacementSweep:
-    """Train (``fit_at``), score on validation, export and time every point; pick the fastest meeting the goal.
+    """Train (``fit_at``) and score on validation every point, then export and time them together; pick the
+    fastest meeting the goal.
 
     Args:
         points: candidate exit points (:func:`candidate_points`).
@@ -229,25 +241,44 @@ def place_exit(points: Sequence[str], fit_at: Callable[[str], Candidate], prepro
         seed: draws the timed subset of validation images (the same one for every candidate).
     """
     timer = sweep_timer(options)
-    rows, timed = [], None
+    scored: list[_Scored] = []
+    images: np.ndarray | None = None
     for point in points:
         candidate = fit_at(point)
         model, val = candidate.model, candidate.val
         x = preprocessing(val.images)
         p_redundant = model.predict(x, batch_size=256, verbose=0)[EXIT_OUTPUT][:, EXIT_REDUNDANT]
-        scored = rejection(val.labels == model.num_classes - 1, p_redundant, model.threshold)
-        if timed is None:  # the same images for every candidate, drawn once
+        if images is None:  # the same images for every candidate, drawn once
             count = min(options.limit, len(x))
-            timed = np.sort(np.random.default_rng([seed, 2]).choice(len(x), count, replace=False))
-        times = timer(candidate.model_path, x[timed], form=options.form, threads=options.threads,
-                              repeats=options.repeats, threshold=float(model.threshold))
-        split = model.mac_split()
-        rows.append(Placement(point, dataclasses.asdict(split), split.stem_share, split.exit_share,
-                              float(model.threshold), candidate.val_accuracy, scored.exit_accuracy, scored.auroc,
-                              scored.false_exit_rate, times.mean_ms, times.exit_share,
-                              candidate.val_accuracy >= min_accuracy))
+            images = x[np.sort(np.random.default_rng([seed, 2]).choice(len(x), count, replace=False))]
+        scored.append(_Scored(point, model.mac_split(), float(model.threshold), candidate.val_accuracy,
+                              rejection(val.labels == model.num_classes - 1, p_redundant, model.threshold),
+                              candidate.model_path))
+    # timed together once all are trained: timed one by one, the machine's drift would pick the exit
+    times = [] if images is None else timer([s.model_path for s in scored], images, form=options.form,
+                                            threads=options.threads, repeats=options.repeats,
+                                            thresholds=[s.threshold for s in scored])
+    rows = [s.placement(t, min_accuracy) for s, t in zip(scored, times, strict=True)]
     meeting = [row for row in rows if row.meets_goal]
     chosen = min(meeting, key=lambda row: row.time_ms_per_image).exit_after if meeting else None
     rows = [dataclasses.replace(row, chosen=row.exit_after == chosen) for row in rows]
     return PlacementSweep(backbone, float(min_accuracy), goal, redundancy, options.form, options.threads,
-                          options.repeats, 0 if timed is None else len(timed), tuple(rows), chosen)
+                          options.repeats, 0 if images is None else len(images), tuple(rows), chosen)
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """A trained candidate scored on validation, waiting for the timing that starts once every one is trained."""
+
+    point: str
+    macs: MacSplit
+    threshold: float
+    val_accuracy: float
+    scored: Rejection
+    model_path: Path
+
+    def placement(self, times: PlacementTimes, min_accuracy: float) -> Placement:
+        return Placement(self.point, dataclasses.asdict(self.macs), self.macs.stem_share, self.macs.exit_share,
+                         self.threshold, self.val_accuracy, self.scored.exit_accuracy, self.scored.auroc,
+                         self.scored.false_exit_rate, times.mean_ms, times.exit_share,
+                         self.val_accuracy >= min_accuracy)

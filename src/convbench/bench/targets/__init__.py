@@ -38,7 +38,7 @@ def bench_on(target: str | TargetSpec | None, models: Sequence[str | os.PathLike
     Args:
         target: ``local`` (or None), ``ssh://[user@]host[:port]`` or ``adb[://SERIAL]``.
         models: model files (timed in ``runtime`` with ``threads``) or :class:`BenchTarget` configurations.
-        rounds: interleaved rounds of the steady-state loop (default: 1 for one model, 5 for several).
+        rounds: interleaved rounds of the steady-state loop (default: 1 for one model, ``DEFAULT_ROUNDS`` for several).
         protocol: the other fields of :class:`Protocol` (runs, min_seconds, warmup, warmup_seconds, load_repeats,
             image, data, memory, pin, seed; profile_ops and delegate for adb).
 

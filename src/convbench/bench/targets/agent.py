@@ -201,19 +201,17 @@ def _open(config: dict[str, Any]) -> Any:
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
     """Cold phases per file (fresh loads, each with a timed first call), then the steady-state loop in ``rounds``
-    shuffled rounds, exactly as :func:`convbench.bench.harness.bench_interleaved` orders them."""
-    import math
+    shuffled rounds: :func:`convbench.bench.rounds.interleave`, the local harness's own loop, shipped with this file."""
     import time
 
     import numpy as np
 
     from convbench.bench.measurement import Measurement, TaskSpec
+    from convbench.bench.rounds import interleave
     from convbench.bench.timer import CLOCK_NAME, Timer, default_clock
 
     protocol, rounds, repeats = job["protocol"], int(job["rounds"]), int(job["load_repeats"])
-    per_round = dict(protocol, runs=math.ceil(protocol["runs"] / rounds), min_seconds=protocol["min_seconds"] / rounds)
     begun = time.perf_counter()
-    load_before = os.getloadavg()[0]
     prepared = []
     try:
         for config in job["configs"]:
@@ -235,25 +233,23 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
             phases = {phase: Measurement.from_ns(TaskSpec(spec.label, spec.sub_label, phase, spec.num_threads),
                                                  samples, metadata=cold)
                       for phase, samples in (("load", load_ns), ("first_inference", first_ns))}
-            prepared.append((config, runner, x, phases, []))
+            prepared.append((config, runner, x, phases))
     except ModelLoadError as e:
         return {"ok": False, "error": "model", "message": str(e)}
-    rng = np.random.default_rng(int(job["seed"]))
-    orders = []
-    for _ in range(rounds):
-        order = [int(i) for i in rng.permutation(len(prepared))] if rounds > 1 else list(range(len(prepared)))
-        orders.append(order)
-        for i in order:
-            config, runner, x, _, timed = prepared[i]
-            timer = Timer(runner.invoke, setup=lambda r=runner, x=x: r.set_input(x), label=config["label"],
-                          sub_label=config["sub_label"], description="inference", num_threads=int(config["threads"]))
-            timed.append(timer.run(**(per_round if rounds > 1 else protocol)))
-    return {"ok": True, "round_orders": orders, "measuring_s": time.perf_counter() - begun,
-            "load_average_1min": [load_before, os.getloadavg()[0]],
+
+    def time_one(i: int, round_protocol: dict[str, Any]) -> Measurement:
+        config, runner, x, _ = prepared[i]
+        return Timer(runner.invoke, setup=lambda: runner.set_input(x), label=config["label"],
+                     sub_label=config["sub_label"], description="inference",
+                     num_threads=int(config["threads"])).run(**round_protocol)
+
+    run = interleave(len(prepared), time_one, protocol, rounds=rounds, seed=int(job["seed"]))
+    return {"ok": True, "round_orders": run.orders, "run_id": run.run_id, "machine": run.machine.to_dict(),
+            "measuring_s": time.perf_counter() - begun,
             "results": [{"phases": {name: _raw(m) for name, m in phases.items()},
                          "inference": [_raw(m) for m in timed], "distribution": runner.distribution,
                          "version": _version(runner.distribution)}
-                        for _, runner, _, phases, timed in prepared]}
+                        for (_, runner, _, phases), timed in zip(prepared, run.timed, strict=True)]}
 
 
 def _raw(m: Any) -> dict[str, Any]:

@@ -34,8 +34,10 @@ import numpy as np
 
 import convbench
 from convbench.bench.harness import BenchTarget
+from convbench.bench.machine_load import MachineLoad
 from convbench.bench.measurement import Measurement
 from convbench.bench.result import BenchResult
+from convbench.bench.rounds import Interleaved
 from convbench.bench.targets import agent
 from convbench.bench.targets.base import Protocol, Target, TargetEnvironment, TargetSpec, register_target
 from convbench.bench.targets.staging import base_protocol, check_protocol, make_result, stage
@@ -46,7 +48,7 @@ CONNECT_TIMEOUT_S = 10  # ssh -o ConnectTimeout: an unreachable host fails in se
 ALIVE_INTERVAL_S = 5  # ssh -o ServerAliveInterval: a dropped connection is noticed within ~3 intervals
 # convbench's own modules the agent imports, shipped unchanged with every convbench module they import in turn
 # (the timing loop and its records: stdlib + numpy only; a package's __init__ is never shipped, see agent_modules)
-AGENT_ROOTS = ("bench/timer.py", "bench/measurement.py")
+AGENT_ROOTS = ("bench/timer.py", "bench/measurement.py", "bench/rounds.py")
 DEFAULT_REMOTE_PYTHON = "python3"
 
 
@@ -147,15 +149,13 @@ class SshTarget(Target):
 
     def _results(self, staged: list[Any], answer: dict[str, Any], protocol: Protocol, env: TargetEnvironment,
                  overhead: dict[str, Any]) -> list[BenchResult]:
-        rounds = {"rounds": protocol.rounds, "round_orders": answer["round_orders"], "seed": protocol.seed} \
-            if protocol.rounds > 1 else {}
-        record = {**base_protocol(protocol), **rounds, "load_average_1min": answer["load_average_1min"],
-                  "remote_overhead_s": overhead}
+        run = Interleaved([[Measurement.from_dict(m) for m in raw["inference"]] for raw in answer["results"]],
+                          answer["round_orders"], answer["run_id"], MachineLoad.from_dict(answer["machine"]))
+        record = {**base_protocol(protocol), **run.protocol_record(protocol.seed), "remote_overhead_s": overhead}
         results = []
-        for s, raw in zip(staged, answer["results"], strict=True):
-            timed = [Measurement.from_dict(m) for m in raw["inference"]]
+        for i, (s, raw) in enumerate(zip(staged, answer["results"], strict=True)):
             phases = {name: Measurement.from_dict(m) for name, m in raw["phases"].items()}
-            phases["inference"] = Measurement.merge(timed)[0] if len(timed) > 1 else timed[0]
+            phases["inference"] = run.pooled(i)
             target_env = TargetEnvironment(**{**env.to_dict(), "runtime": s.runtime,
                                               "runtime_version": raw["version"]})
             results.append(make_result(s, phases, runtime_version=raw["version"],

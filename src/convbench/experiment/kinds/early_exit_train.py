@@ -74,6 +74,7 @@ class EarlyExitTrainOutputs(StepOutputs):
     test_accuracy: float
     baseline_test_accuracy: float
     exit_accuracy: float | None
+    threshold: float  # the one exit_accuracy was scored at: the calibrated one when calibration is set
     params: int
     baseline_params: int
     stem_share: float
@@ -82,7 +83,6 @@ class EarlyExitTrainOutputs(StepOutputs):
     width: float
     exit_after: str
     trained_on: tuple[str, ...] = ()
-    threshold: float | None = None  # the calibrated one (None: not calibrated)
     calibration: dict[str, Any] | None = None
     placement: dict[str, Any] | None = None  # the placement sweep (PlacementSweep.to_dict()), None: one point
 
@@ -159,7 +159,7 @@ class EarlyExitTrainKind(StepKind[EarlyExitTrainSettings, EarlyExitTrainOutputs]
             params=report["early_exit"]["params"], baseline_params=report["baseline"]["params"],
             stem_share=report["stem_share"], exit_share=report["exit_share"], backbone=s.backbone, width=s.width,
             exit_after=report["exit_after"], trained_on=s.trained_on, placement=report.get("placement"),
-            threshold=report["calibration"]["threshold"] if "calibration" in report else None,
+            threshold=report["early_exit"]["threshold"],
             calibration=report.get("calibration"))
 
     def summary(self, outputs: EarlyExitTrainOutputs) -> str:

@@ -40,10 +40,10 @@ class MemoryKind(StepKind[MemorySettings, MemoryOutputs]):
         if not experiment.bench.memory:
             return []
         machine = machine_inputs()
-        return [make_step(MemoryKind, bench.name.rsplit(" ", 1)[0],
-                          MemorySettings(runtime=bench.settings.runtime, threads=bench.settings.threads, **machine),
-                          (planned.by_key(bench.needs[0]),), model=bench.model)
-                for bench in fewest_threads(planned)]
+        return [make_step(MemoryKind, timed.name.rsplit(" ", 1)[0],
+                          MemorySettings(runtime=timed.runtime, threads=timed.threads, **machine),
+                          (timed.source,), model=timed.model)
+                for timed in fewest_threads(experiment, planned)]
 
     def run(self, step: Step[MemorySettings], ctx: StepContext) -> MemoryOutputs:
         (source,) = ctx.needs

@@ -48,11 +48,11 @@ class OpProfileKind(StepKind[OpProfileSettings, OpProfileOutputs]):
         if not experiment.bench.op_profile:
             return []
         machine = machine_inputs()
-        return [make_step(OpProfileKind, bench.name.rsplit(" ", 1)[0],
-                          OpProfileSettings(runtime=bench.settings.runtime, threads=bench.settings.threads,
+        return [make_step(OpProfileKind, timed.name.rsplit(" ", 1)[0],
+                          OpProfileSettings(runtime=timed.runtime, threads=timed.threads,
                                             **machine),
-                          (planned.by_key(bench.needs[0]),), model=bench.model)
-                for bench in fewest_threads(planned)]
+                          (timed.source,), model=timed.model)
+                for timed in fewest_threads(experiment, planned)]
 
     def run(self, step: Step[OpProfileSettings], ctx: StepContext) -> OpProfileOutputs:
         (source,) = ctx.needs

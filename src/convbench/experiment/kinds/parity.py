@@ -12,7 +12,7 @@ from convbench.experiment.inputs import DataInputs, data_inputs
 from convbench.experiment.kinds.export import ExportKind
 from convbench.experiment.kinds.train import TrainKind
 from convbench.experiment.step import Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
-from convbench.export import Images, measure_parity
+from convbench.export import REFERENCE_RUNTIME, Images, measure_parity, runtime_deviation
 from convbench.runtime import open_runner
 from convbench.train import model_splits
 from convbench.vocabulary import DEFAULT_RUNTIMES, RUNTIMES
@@ -36,6 +36,7 @@ class ParityOutputs(StepOutputs):
     max_abs_diff: float
     test_images: int
     runtime: str
+    note: str | None = None  # a quantised file this runtime computes differently from the reference runtime
 
 
 @register_kind
@@ -68,8 +69,13 @@ class ParityKind(StepKind[ParitySettings, ParityOutputs]):
         runner = open_runner(path, runtime=step.settings.runtime)
         images = Images(test, card.preprocessing, f"{step.settings.data} (test split)")
         parity = measure_parity(runner, reference, images)
+        deviation = None
+        if card.quantize != "none" and card.format == "tflite" and runner.name != REFERENCE_RUNTIME:
+            deviation = runtime_deviation(runner, open_runner(path, runtime=REFERENCE_RUNTIME), images)
         return ParityOutputs(accuracy=parity.accuracy, agreement=parity.top1_agreement,
-                             max_abs_diff=parity.max_abs_diff, test_images=parity.images, runtime=runner.name)
+                             max_abs_diff=parity.max_abs_diff, test_images=parity.images, runtime=runner.name,
+                             note=deviation.note if deviation else None)
 
     def summary(self, outputs: ParityOutputs) -> str:
-        return f"accuracy {outputs.accuracy:.1%}, agreement with Keras {outputs.agreement:.1%}"
+        note = f"; note: {outputs.note}" if outputs.note else ""
+        return f"accuracy {outputs.accuracy:.1%}, agreement with Keras {outputs.agreement:.1%}{note}"
