@@ -182,8 +182,7 @@ def calibration_goal(max_false_exit: float | None, exit_rate: float | None, conf
     if held_out_main and exit_rate is not None:
         raise ConfigError(f"calibration_images={held_out_main!r} counts main-class images only: it serves "
                           "max_false_exit, not exit_rate")
-    if held_out_main < 0:
-        raise ConfigError(f"calibration_images must be at least 0, got calibration_images={held_out_main!r}")
+    integer_in("calibration_images", held_out_main, 0)
     goal, target = check_goal(*(("max_false_exit", max_false_exit) if max_false_exit is not None
                                 else ("exit_rate", exit_rate)))
     return CalibrationGoal(goal, target, None if confidence is None else check_confidence(confidence),

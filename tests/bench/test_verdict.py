@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from convbench.bench.machine_load import BUSY_OTHER_CORES, MACHINE_KEY, MachineLoad, watch_machine
 from convbench.bench.measurement import Measurement, TaskSpec
 from convbench.bench.rounds import INTERLEAVING_KEY, interleave, round_protocols
-from convbench.bench.verdict import ALPHA, MIN_ROUNDS, NOISE_MARGIN, verdict
+from convbench.bench.verdict import ALPHA, MIN_ROUNDS, NOISE_MARGIN, rank, verdict
 
 QUIET = MachineLoad((0.1, 0.1), 0.01, 5.0, 2)
 BUSY = MachineLoad((1.0, 2.0), 0.97, 5.0, 2)
@@ -147,3 +147,21 @@ def test_machine_load_threshold_and_round_trip():
     assert MachineLoad((0.0, 0.0), BUSY_OTHER_CORES + 0.01, 1.0, 2).busy
     assert MachineLoad.from_dict(BUSY.to_dict()) == BUSY
     assert MachineLoad((3.0, 0.5), None, 1.0, 2).busy and not MachineLoad((0.5, 0.5), None, 1.0, 2).busy
+
+
+def test_rank_ties_what_the_fastest_is_not_clearly_ahead_of_and_names_stay_apart():
+    drift = drifting(10)
+    flips = np.where(np.arange(10) % 2 == 0, 1.05, 1 / 1.05)
+    fast = timed_in_rounds(list(drift), "fast")
+    twin = timed_in_rounds(list(drift * flips), "twin", seed=2)
+    slow = timed_in_rounds(list(drift * 1.3), "slow", seed=3)
+    ranking = rank(["same", "slow", "same"], [twin, slow, fast])
+    assert ranking.fastest in (0, 2) and sorted(ranking.tied) == [0, 2] and not ranking.clear
+    assert ranking.closest.rounds_disagree
+    clear = rank(["fast", "slow"], [fast, slow])
+    assert clear.tied == (0,) and clear.clear and clear.closest.slower == "slow"
+    busy = rank(["fast", "slow"], [timed_in_rounds(list(drift), "f", machine=BUSY),
+                                   timed_in_rounds(list(drift * 1.3), "s", machine=BUSY, seed=3)])
+    assert busy.tied == (0,) and busy.busy == BUSY and not busy.clear
+    with pytest.raises(ValueError, match="two or more"):
+        rank(["alone"], [fast])

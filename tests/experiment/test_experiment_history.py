@@ -55,7 +55,7 @@ def test_errors(tmp_path):
     junk.write_text("this is not a database" * 100)
     with pytest.raises(ConfigError, match=r"junk\.sqlite"):
         history(path=junk)
-    with pytest.raises(ConfigError, match="--limit must be ≥ 1"):
+    with pytest.raises(ConfigError, match="limit must be an integer >= 1, got limit=0"):
         history(limit=0)
 
 

@@ -25,6 +25,8 @@ from convbench.search import (
     recommend,
     search,
 )
+from convbench.search.engine import finalists as engine_finalists
+from convbench.search.records import FinalTiming
 from convbench.search.trial import rungs, should_prune
 
 
@@ -154,12 +156,20 @@ def _record(number: int, median: float, half_width: float, val_accuracy: float, 
                                        ci95_high_ms=median + half_width))
 
 
-def test_the_recommendation_is_the_fastest_feasible_trial_with_latency_ties_ranked_by_validation():
+def test_the_recommendation_is_the_fastest_finalist_unless_tied_then_ranked_by_validation():
     records = [_record(0, 1.00, 0.01, 1.0, 0.30),   # fastest
                _record(1, 1.01, 0.01, 1.0, 0.05),   # tied with it on latency, lower validation loss
                _record(2, 0.50, 0.01, 0.90, 0.01),  # fastest of all but below the floor
                _record(3, 2.00, 0.01, 1.0, 0.01)]   # clearly slower
-    assert recommend(records, floor=0.99) == 1
+    # without the finalists timed side by side, separately timed trials are not compared: the fastest
+    assert recommend(records, floor=0.99) == 0
+    finalists = [0, 1]  # 3 is more than 1.5x slower: not a finalist
+    assert [r.number for r in engine_finalists(records, floor=0.99)] == finalists
+    tied = FinalTiming(finalists=finalists, latency=[r.latency for r in records[:2]], rounds=10, tied=[0, 1],
+                       clear=False, statements=[])
+    assert recommend(records, 0.99, final_timing=tied) == 1  # tied on speed: the lower validation loss
+    ahead = tied.model_copy(update={"tied": [0], "clear": True})
+    assert recommend(records, 0.99, final_timing=ahead) == 0  # clearly ahead: the fastest, whatever its loss
     assert recommend(records, floor=0.5) == 2
     assert recommend(records[2:3], floor=0.99) is None
 

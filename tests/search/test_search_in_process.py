@@ -57,7 +57,11 @@ def test_a_tiny_search_runs_end_to_end_and_reads_the_test_split_only_after_the_t
         assert t.trained_on and t.timed_on
         assert 0 < t.val_accuracy <= 1 and len(t.val_accuracy_per_epoch) == t.epochs_run
     assert set(result.pareto) <= {t.number for t in complete}
-    assert result.recommendation == recommend(result.trials, 0.05)
+    assert result.recommendation == recommend(result.trials, 0.05, final_timing=result.final_timing)
+    if result.final_timing is not None:  # the fastest feasible trials, timed again side by side in rounds
+        final = result.final_timing
+        assert len(final.finalists) >= 2 and final.rounds == 10 and result.recommendation in final.tied
+        assert len(final.statements) == len(final.finalists) - 1
     assert {s.number for s in result.test_scores} == {*result.pareto, result.recommendation}
     assert all(s.count == len(digits_with_test.test) for s in result.test_scores)
 

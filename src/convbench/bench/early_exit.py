@@ -30,6 +30,7 @@ import numpy as np
 
 from convbench.bench.measurement import Measurement
 from convbench.bench.timer import Timer
+from convbench.checks import integer_in
 from convbench.errors import ConfigError
 from convbench.runtime.base import Runner
 from convbench.runtime.early_exit import EarlyExitRunner, check_threshold
@@ -107,10 +108,8 @@ def time_stream(runners: Sequence[Runner], images: np.ndarray, repeats: int = 3,
     Raises:
         ConfigError: ``repeats`` or ``chunk`` < 1, or no images.
     """
-    if repeats < 1:
-        raise ConfigError(f"repeats must be at least 1, got repeats={repeats!r}")
-    if chunk < 1:
-        raise ConfigError(f"chunk must be at least 1 image, got chunk={chunk!r}")
+    integer_in("repeats", repeats, 1)
+    integer_in("chunk", chunk, 1)
     if len(images) == 0:
         raise ConfigError("no images to time the mix on")
     outputs = tuple(runner.predict(images) for runner in runners)  # the warm-up passes: one call per image

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
+from convbench.checks import integer_in
 from convbench.errors import ConfigError
 
 BOOTSTRAP_RESAMPLES = 10_000
@@ -99,8 +100,7 @@ def _check(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[np.ndarray, np
 
 def _bootstrap(runs: Sequence[tuple[np.ndarray, np.ndarray]], resamples: int, seed: int) -> np.ndarray:
     """``resamples`` draws of the mean over runs of each run's resampled accuracy difference."""
-    if not isinstance(resamples, int) or resamples < 1:
-        raise ConfigError(f"resamples must be an integer >= 1, got resamples={resamples!r}")
+    integer_in("resamples", resamples, 1)
     rng = np.random.default_rng(seed)
     total = np.zeros(resamples)
     for a, b in runs:

@@ -49,6 +49,7 @@ from convbench.artifacts import ModelCard
 from convbench.bench.early_exit import ideal_saving
 from convbench.bench.measurement import Measurement
 from convbench.bench.timer import Timer, validate_protocol
+from convbench.checks import integer_in
 from convbench.errors import ConfigError, DataError, ModelError
 from convbench.runtime.base import Runner
 from convbench.runtime.early_exit import ChainedEarlyExitRunner, EarlyExitRunner
@@ -261,8 +262,7 @@ def time_breakdown(forms: Sequence[EarlyExitRunner], parts: PartRunners, images:
         ConfigError: an impossible protocol, no forms, two runners of one form, or ``rounds`` < 1.
     """
     validate_protocol(runs=runs, min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds)
-    if not isinstance(rounds, int) or rounds < 1:
-        raise ConfigError(f"rounds must be an integer >= 1, got rounds={rounds!r}")
+    integer_in("rounds", rounds, 1)
     names = [runner.form for runner in forms]
     if not names or len(set(names)) != len(names):
         raise ConfigError(f"time_breakdown needs one runner per deployed form, got forms {names!r}")

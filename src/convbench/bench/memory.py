@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from convbench.checks import integer_in
 from convbench.errors import ConfigError, ModelError
 from convbench.runtime import open_runner
 
@@ -69,8 +70,7 @@ def peak_memory(model_path: str | os.PathLike[str], *, runtime: str | None = Non
         ConfigError: threads or runs below 1, or an unknown runtime (checked here, before the process starts).
         ModelError: a missing file, or a model the runtime cannot load or run (the probe's own one-line error).
     """
-    if not isinstance(runs, int) or runs < 1:
-        raise ConfigError(f"runs must be an integer >= 1, got runs={runs!r}")
+    integer_in("runs", runs, 1)
     path = Path(model_path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from convbench.errors import ConfigError, ConvbenchError
+from convbench.checks import integer_in
+from convbench.errors import ConvbenchError
 from convbench.io import read_json, write_json
 from convbench.runtime import open_runner
 
@@ -121,8 +122,7 @@ def profile_ops(model_path: str | os.PathLike[str], *, runtime: str | None = Non
         ModelError: a missing file or one the runtime cannot load.
         OpProfileUnavailable: the runtime has no per-operator profiler in Python (the message says why).
     """
-    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
-        raise ConfigError(f"runs must be an integer >= 1, got runs={runs!r}")
+    integer_in("runs", runs, 1)
     runner = open_runner(model_path, runtime=runtime, threads=threads)
     if runner.no_profiler is not None:
         raise OpProfileUnavailable(runner.name, runner.no_profiler)

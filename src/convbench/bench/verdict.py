@@ -181,3 +181,62 @@ def _signed_rank_p(differences: np.ndarray) -> float:
     from scipy.stats import wilcoxon  # lazy: scipy.stats takes a second to import
 
     return float(wilcoxon(differences, alternative="two-sided").pvalue)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Which configurations the fastest is clearly ahead of, and which it is not: the latency half of every
+    recommendation convbench makes (a study's, a search's). What breaks a tie is the caller's next criterion.
+
+    Attributes:
+        fastest: the index of the fastest configuration by median.
+        tied: the indices not clearly slower than the fastest, the fastest first (just it: a clear winner).
+        verdicts: the fastest against every other configuration, in the order given (the fastest left out).
+        busy: the machine load when it was busy while they were timed (then nothing is clear), else ``None``.
+    """
+
+    fastest: int
+    tied: tuple[int, ...]
+    verdicts: tuple[Verdict, ...]
+    busy: MachineLoad | None
+
+    @property
+    def clear(self) -> bool:
+        """The fastest is clearly ahead of every other configuration (on a quiet machine)."""
+        return len(self.tied) == 1 and self.busy is None and all(v.clear for v in self.verdicts)
+
+    @property
+    def closest(self) -> Verdict:
+        """The verdict the ranking rests on: the tied configuration furthest from the fastest, or, with a clear
+        winner, the runner-up."""
+        tied = [v for i, v in zip(self._others, self.verdicts, strict=True) if i in self.tied]
+        return max(tied, key=lambda v: abs(v.ratio - 1)) if tied else min(self.verdicts, key=lambda v: v.ratio)
+
+    @property
+    def _others(self) -> list[int]:
+        return [i for i in range(len(self.verdicts) + 1) if i != self.fastest]
+
+
+def rank(names: list[str], measurements: list[Measurement]) -> Ranking:
+    """The fastest of ``measurements`` (by median) against each other one, by :func:`verdict`.
+
+    A configuration is tied with the fastest unless the rounds as measured put the fastest clearly ahead of it
+    (:attr:`Verdict.separated`); on a busy machine that still ties nothing it separates, but no verdict is clear.
+
+    Example:
+        >>> ranking = rank(["a", "b", "c"], [r.inference for r in bench_interleaved(targets, rounds=10)])
+        >>> ranking.tied, ranking.clear
+    """
+    if len(names) < 2 or len(names) != len(measurements):
+        raise ValueError(f"rank needs two or more names with their measurements, got {len(names)} and "
+                         f"{len(measurements)}")
+    names = [name if names.count(name) == 1 else f"{name} #{names[:i].count(name) + 1}"
+             for i, name in enumerate(names)]  # a verdict names its faster side: the names must differ
+    fastest = min(range(len(measurements)), key=lambda i: measurements[i].median)
+    others = [i for i in range(len(measurements)) if i != fastest]
+    verdicts = tuple(verdict(names[fastest], measurements[fastest], names[i], measurements[i]) for i in others)
+    tied = (fastest, *(i for i, v in zip(others, verdicts, strict=True)
+                       if not (v.separated and v.slower == names[i])))
+    machine = measurements[fastest].metadata.get(MACHINE_KEY)
+    load = MachineLoad.from_dict(machine) if machine else None
+    return Ranking(fastest, tied, verdicts, load if load is not None and load.busy else None)

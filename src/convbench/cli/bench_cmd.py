@@ -112,7 +112,7 @@ def compare_command(
     out: Annotated[Path | None, typer.Option(help="Directory for comparison.csv/.md, pairs.csv and the "
                                                   "plots.")] = None,
 ) -> None:
-    """Compare bench results: latency table, significance of each difference, plots."""
+    """Compare bench results: latency table, a verdict on each difference (on their interleaved rounds), plots."""
     if out is not None:  # before the results are read and compared
         output_folder(out, "--out")
     from convbench.report.compare import compare  # lazy: matplotlib and scipy are not needed for --help

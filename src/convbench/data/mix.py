@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from convbench.checks import integer_in
 from convbench.data._registry import DataSpec, absolute_spec, load, register_dataset
 from convbench.data.dataset import Dataset, Split
 from convbench.data.options import as_bool, as_size
@@ -347,8 +348,7 @@ def spare_main_images(main: Dataset, redundant: Dataset, settings: MixSettings, 
     Raises:
         ConfigError: ``count`` < 1, or fewer such images than ``count`` (no cap, or one that leaves too few).
     """
-    if count < 1:
-        raise ConfigError(f"calibration_images must be at least 1, got calibration_images={count!r}")
+    integer_in("calibration_images", count, 1)
     pool = mix(main, redundant, settings.redundancy, seed=settings.seed).train
     capped = settings.max_train is not None and len(pool) > settings.max_train
     kept = subset_index(pool, settings.max_train, settings.seed) if capped else np.arange(len(pool))

@@ -42,6 +42,7 @@ from convbench.bench.early_exit import (
     time_mix,
     time_paths,
 )
+from convbench.checks import integer_in
 from convbench.data import (
     Dataset,
     MixSettings,
@@ -328,8 +329,8 @@ def evaluate_early_exit(directory: str | os.PathLike[str], main: str | Dataset |
     check_redundancy(redundancy)
     if form not in EARLY_EXIT_FORMS:
         raise ConfigError(f"form must be one of {', '.join(EARLY_EXIT_FORMS)}, got form={form!r}")
-    if limit is not None and limit < 2:
-        raise ConfigError(f"limit must be at least 2, got limit={limit!r}")
+    if limit is not None:
+        integer_in("limit", limit, 2)
     trained = TrainedFolder.open(directory)
     main_set = load(main) if isinstance(main, str) else main if main is not None else load(trained.mix.main)
     given = [redundant] if redundant is None or isinstance(redundant, (str, Dataset)) else list(redundant)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from convbench.checks import integer_in
 from convbench.errors import ConfigError
 from convbench.vocabulary import DEFAULT_HISTORY, HISTORY_ENV
 
@@ -104,8 +105,8 @@ def history(*, arch: str | None = None, dataset: str | None = None, study: str |
     Raises:
         ConfigError: no history at ``path`` yet, or the file is not a convbench history.
     """
-    if limit is not None and limit < 1:
-        raise ConfigError(f"--limit must be ≥ 1, got {limit}")
+    if limit is not None:
+        integer_in("limit", limit, 1)
     filters = {"arch": arch, "dataset": dataset, "study": study, "runtime": runtime}
     where = [f"{name} = ?" for name, value in filters.items() if value is not None]
     sql = ("SELECT run_id, study, timestamp, environment, row FROM results"

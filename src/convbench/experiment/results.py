@@ -61,7 +61,7 @@ class StudyResults:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def add_latency(self, row: dict[str, Any], result: BenchResult) -> None:
-        """A timed file: its row, and its bench result (the recommendation's significance test reads its samples)."""
+        """A timed file: its row, and its bench result (the recommendation's verdict reads its rounds)."""
         self.latency.append(LatencyCandidate(row, result.inference))
 
     def dependents(self, key: str, kind: type[StepKind[Any, Any]]) -> list[Done[Any]]:

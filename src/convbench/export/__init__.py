@@ -1,5 +1,7 @@
 """Export trained Keras models to TFLite/LiteRT and ONNX, each file with its card and a parity check against Keras."""
 
+# The early-exit exporter registers itself with the exporter (export.exporter.register_card_exporter).
+from convbench.export import early_exit  # noqa: F401
 from convbench.export.exporter import ExportNote, ExportResult, export
 from convbench.export.modes import QuantizeMode, resolve_quantize
 from convbench.export.parity import (

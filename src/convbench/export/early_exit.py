@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,9 @@ from keras import ops
 from tensorflow.lite.python.convert_phase import ConverterError
 
 from convbench.artifacts import ModelCard, Provenance, read_card, write_card
-from convbench.errors import ModelError
+from convbench.errors import ConfigError, ModelError
+from convbench.export.exporter import ExportNote, ExportResult, register_card_exporter
+from convbench.export.modes import QuantizeMode
 from convbench.export.tflite import check_ops, tflite_ops
 from convbench.io import atomic_path, sha256_file
 from convbench.models.early_exit import EXIT_REDUNDANT, EarlyExitModel, Segments
@@ -259,3 +262,22 @@ def _convert(model: keras.Model, path: Path, signature: list[Any] | None, card: 
                                  extra={"size_bytes": path.stat().st_size,  # as every exported file's card says
                                         "conversion_seconds": round(time.perf_counter() - started, 3)}))
     return path
+
+
+@register_card_exporter
+def _export_deployed(model_path: Path, card: ModelCard, target: str, mode: QuantizeMode, out: Path,
+                     notes: tuple[str, ...]) -> ExportResult | None:
+    """What :func:`convbench.export.export` writes for an early-exit model (``None``: not one): two outputs and a
+    threshold make it its single LiteRT file (an ``IF`` op)."""
+    if card.early_exit is None:
+        return None
+    if target != "tflite" or mode.mode != "none":
+        raise ConfigError(f"{model_path} is an early-exit model: it exports to tflite with quantize='none' only "
+                          f"(the single file with an IF op), got to={target!r}, quantize={mode.requested!r}")
+    notes += ("early-exit file: parity is not checked here (its decisions are compared with Keras by "
+              "`convbench early-exit eval`)",)
+    warnings.warn(notes[-1], ExportNote, stacklevel=4)
+    path = export_early_exit(model_path, out.parent, forms=("single",), single_file=out).single
+    if path is None:
+        raise ModelError(f"{model_path}: the single early-exit file was not written")
+    return ExportResult(path, read_card(path), notes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -84,8 +85,9 @@ def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str
     model_path = Path(model_path)
     source_card = _source_card(model_path)
     out = _out_path(model_path, target, mode, out)
-    if source_card.early_exit is not None:
-        return _export_early_exit(model_path, target, mode, out, notes)
+    for special in _CARD_EXPORTERS:
+        if (result := special(model_path, source_card, target, mode, out, notes)) is not None:
+            return result
 
     # Real images first: a bad data spec fails before the slow model load and conversion.
     representative = calibration_images(source_card, calibration) if mode.mode == "int8" else None
@@ -108,20 +110,20 @@ def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str
     return ExportResult(out, card, notes)
 
 
-def _export_early_exit(model_path: Path, target: str, mode: QuantizeMode, out: Path,
-                       notes: tuple[str, ...]) -> ExportResult:
-    """An early-exit model has two outputs and a threshold: it exports as its single LiteRT file (an ``IF`` op)."""
-    from convbench.export.early_exit import export_early_exit  # its Keras model class is only needed here
+CardExporter = Callable[[Path, ModelCard, str, QuantizeMode, Path, tuple[str, ...]], "ExportResult | None"]
+_CARD_EXPORTERS: list[CardExporter] = []
 
-    if target != "tflite" or mode.mode != "none":
-        raise ConfigError(f"{model_path} is an early-exit model: it exports to tflite with quantize='none' only "
-                          f"(the single file with an IF op), got to={target!r}, quantize={mode.requested!r}")
-    notes += ("early-exit file: parity is not checked here (its decisions are compared with Keras by "
-              "`convbench early-exit eval`)",)
-    warnings.warn(notes[-1], ExportNote, stacklevel=3)
-    path = export_early_exit(model_path, out.parent, forms=("single",), single_file=out).single
-    assert path is not None
-    return ExportResult(path, read_card(path), notes)
+
+def register_card_exporter(exporter: CardExporter) -> CardExporter:
+    """Let a feature export the models whose card asks for more than a plain conversion.
+
+    ``exporter(model_path, card, target, mode, out, notes)`` writes and returns the export of a model that is its
+    own, else returns ``None`` (an early-exit model exports as its single LiteRT file with an ``IF`` op, see
+    :mod:`convbench.export.early_exit`). :func:`export` asks every registered exporter first, so it never needs to
+    know the feature exists.
+    """
+    _CARD_EXPORTERS.append(exporter)
+    return exporter
 
 
 def _check_options(target: str, mode: QuantizeMode, int8_io: bool) -> None:

@@ -11,6 +11,7 @@ from convbench.models._registry import (
     accepted_options,
     build,
     defaults,
+    deployed_forward,
     describe,
     describe_all,
     exit_points,
@@ -20,4 +21,5 @@ from convbench.models._registry import (
 from convbench.models.macs import LayerMacs, count_macs, total_macs
 
 __all__ = ["ExitPoint", "LayerMacs", "ModelDefaults", "accepted_options", "build", "count_macs", "defaults",
-           "describe", "describe_all", "exit_points", "list_models", "make_divisible", "register_model", "total_macs"]
+           "deployed_forward", "describe", "describe_all", "exit_points", "list_models", "make_divisible",
+           "register_model", "total_macs"]

@@ -174,3 +174,11 @@ def describe_all(input_size: int | None = None, channels: int = DESCRIBE_DEFAULT
     if errors and len(errors) == len(rows):
         raise ModelError(errors[0])
     return rows
+
+
+def deployed_forward(model: keras.Model) -> Callable[[Any], Any]:
+    """What a runner calls for a model's deployed class probabilities ``(N, C)``: the model itself, unless its class
+    deploys a decision of its own as ``decision_probabilities(x)`` (an early-exit network answers with the decision
+    its exported files make), so the Keras runner times and scores every model as its exported files run."""
+    own = getattr(model, "decision_probabilities", None)
+    return own if callable(own) else (lambda x: model(x, training=False))

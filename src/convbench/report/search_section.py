@@ -19,6 +19,7 @@ from convbench.report.html import render_html
 from convbench.report.markdown import render_markdown
 from convbench.report.search_plots import search_pareto_plot
 from convbench.search import SearchResult, TrialRecord
+from convbench.search.records import FinalTiming
 
 TEST_NOTE = ("The test split never steered the search: every choice (pruning, the Pareto front, the recommendation) "
              "used the validation split; the recommendation and the front were scored on the test split once, after "
@@ -92,18 +93,21 @@ def _summary(result: SearchResult, hand_shrunk: list[HandShrunk]) -> Section:
                 f"{s.target}, {fmt.size(best.file_size_bytes)}, {fmt.count(best.params_count)} parameters; validation "
                 f"accuracy {fmt.percent(best.val_accuracy, 2)}, test accuracy "
                 f"{fmt.percent(result.test_accuracy(best.number), 2)} ({ran}).")
-    blocks: list[Block] = [Paragraph(text, callout=True), Paragraph(TEST_NOTE),
-                           KeyValues([("data", s.data), ("floor (validation accuracy)", fmt.percent(s.floor, 2)),
-                                      ("target", str(s.target)), ("budget", f"{s.budget_s / 60:g} min"),
-                                      ("latency cap", "none" if s.max_latency_ms is None
-                                       else f"{s.max_latency_ms:g} ms"),
-                                      ("epochs per trial", str(s.epochs)),
-                                      ("validation splits", f"{s.val_split}, {s.val_repeats} (the worst counts)"
-                                       if s.val_repeats > 1 else s.val_split),
-                                      ("architectures", ", ".join(s.space.architectures)),
-                                      ("input sizes", ", ".join(map(str, s.space.input_sizes))),
-                                      ("export modes", ", ".join(s.space.quantize)),
-                                      ("Ray", s.ray or "no (in-process)")])]
+    blocks: list[Block] = [Paragraph(text, callout=True)]
+    if result.final_timing is not None:
+        blocks.append(Paragraph(_final_timing(result.final_timing, best)))
+    blocks += [Paragraph(TEST_NOTE),
+               KeyValues([("data", s.data), ("floor (validation accuracy)", fmt.percent(s.floor, 2)),
+                          ("target", str(s.target)), ("budget", f"{s.budget_s / 60:g} min"),
+                          ("latency cap", "none" if s.max_latency_ms is None
+                           else f"{s.max_latency_ms:g} ms"),
+                          ("epochs per trial", str(s.epochs)),
+                          ("validation splits", f"{s.val_split}, {s.val_repeats} (the worst counts)"
+                           if s.val_repeats > 1 else s.val_split),
+                          ("architectures", ", ".join(s.space.architectures)),
+                          ("input sizes", ", ".join(map(str, s.space.input_sizes))),
+                          ("export modes", ", ".join(s.space.quantize)),
+                          ("Ray", s.ray or "no (in-process)")])]
     if best is not None and hand_shrunk:
         rows = [[f"found: {best.params.label}", fmt.count(best.params_count),
                  fmt.percent(result.test_accuracy(best.number), 2),
@@ -113,6 +117,22 @@ def _summary(result: SearchResult, hand_shrunk: list[HandShrunk]) -> Section:
         blocks.append(Table(["model", "parameters", "test accuracy", f"latency (ms, {s.target})"], rows,
                             caption="The recommendation against the models shrunk by hand"))
     return Section("Search", blocks)
+
+
+def _final_timing(final: FinalTiming, best: TrialRecord | None) -> str:
+    """How the recommendation was decided among the fastest trials, timed side by side."""
+    names = ", ".join(f"#{n}" for n in final.finalists)
+    busy = (f"The machine was busy while they were timed ({final.busy}): no verdict is called clear. "
+            if final.busy else "")
+    if final.clear:
+        verdict = f"trial #{final.tied[0]} is clearly ahead of every other."
+    else:
+        tie = ", ".join(f"#{n}" for n in final.tied)
+        verdict = (f"no clear winner at this machine's noise among {tie}; the recommendation "
+                   f"{'' if best is None else f'(#{best.number}) '}is the one with the highest validation accuracy, "
+                   f"then the lowest validation loss, then the smallest file.")
+    return (f"{busy}The fastest feasible trials ({names}) were timed again side by side in {final.rounds} "
+            f"interleaved rounds: {verdict} " + " ".join(f"{x}." for x in final.statements))
 
 
 def _trials_table(trials: list[TrialRecord], result: SearchResult, caption: str) -> Table:

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from convbench.bench.machine_load import MACHINE_KEY, MachineLoad
 from convbench.bench.measurement import Measurement
 from convbench.bench.stats import UNSTABLE_IQR_RATIO
-from convbench.bench.verdict import verdict
+from convbench.bench.verdict import rank
 from convbench.io import write_json, write_text
 from convbench.report import formats as fmt
 from convbench.report import plots as tradeoff
@@ -118,31 +117,28 @@ def recommend_on_one_target(candidates: list[LatencyCandidate], *, accuracy_floo
                                      f"{of_floor}; whether it is clearly ahead of the runner-up {_config(runner_up)} "
                                      f"at {runner_up['median_ms']:.3g} ms is not available (its tool reported "
                                      f"aggregates, not samples)."}
-    verdicts = [verdict(_config(fastest.row), fastest.inference, _config(c.row), c.inference) for c in above[1:]]
-    tied = [fastest] + [c for c, v in zip(above[1:], verdicts, strict=True)
-                        if not (v.separated and v.slower == _config(c.row))]
-    machine = fastest.inference.metadata.get(MACHINE_KEY)
-    busy = MachineLoad.from_dict(machine).description if machine and MachineLoad.from_dict(machine).busy else None
-    answer |= {"verdicts": [v.to_dict() for v in verdicts], "tied": [c.row for c in tied], "busy": busy}
+    ranking = rank([_config(c.row) for c in above], [c.inference for c in above])
+    tied = [above[i] for i in ranking.tied]
+    busy = ranking.busy.description if ranking.busy else None
+    answer |= {"verdicts": [v.to_dict() for v in ranking.verdicts], "tied": [c.row for c in tied], "busy": busy}
     warning = (f"The machine was busy while timing ({busy}): no verdict is called clear; rerun on a quiet machine. "
                if busy else "")
+    shipped, picked_by = (tied[0].row, "latency") if len(tied) == 1 else _next_criterion([c.row for c in tied])
     if len(tied) == 1:
-        closest = verdicts[0]
-        ahead = "ahead of" if busy else "clearly ahead of"
-        return answer | {"shipped": fastest.row, "picked_by": "latency", "clear": busy is None,
-                         "sentence": f"{warning}Ship {_config(fastest.row)}: {_figures(fastest.row)}; the fastest "
-                                     f"of {of_floor}, {ahead} the runner-up {_config(above[1].row)} "
-                                     f"({closest.evidence})."}
-    shipped, picked_by = _next_criterion([c.row for c in tied])
-    worst = max((v for v, c in zip(verdicts, above[1:], strict=True) if c in tied), key=lambda v: abs(v.ratio - 1))
+        ahead = "clearly ahead of" if ranking.clear else "ahead of"
+        return answer | {"shipped": shipped, "picked_by": picked_by, "clear": ranking.clear,
+                         "sentence": f"{warning}Ship {_config(shipped)}: {_figures(shipped)}; the fastest of "
+                                     f"{of_floor}, {ahead} the runner-up {ranking.closest.slower} "
+                                     f"({ranking.closest.evidence})."}
     names = ", ".join(_config(c.row) for c in tied)
     why = (f"the smallest file ({fmt.size(shipped['size_bytes'])})" if picked_by == "size"
            else f"the most accurate of the same size ({fmt.percent(shipped['accuracy'])})" if picked_by == "accuracy"
            else "the fastest measured")
     return answer | {"shipped": shipped, "picked_by": picked_by, "clear": False,
                      "sentence": f"{warning}No clear winner at this machine's noise among the {len(tied)} fastest "
-                                 f"of {of_floor}: {names} are within {abs(worst.ratio - 1):.1%} of each other "
-                                 f"({worst.evidence}). Ship {_config(shipped)}, {why}: {_figures(shipped)}."}
+                                 f"of {of_floor}: {names} are within {abs(ranking.closest.ratio - 1):.1%} of each "
+                                 f"other ({ranking.closest.evidence}). Ship {_config(shipped)}, {why}: "
+                                 f"{_figures(shipped)}."}
 
 
 def _next_criterion(tied: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -211,23 +212,26 @@ def open_runner(path: str | os.PathLike[str], runtime: str | None = None, thread
     if not path.is_file() or not cls.sniff(path):
         raise ModelError(f"{path}: not a {cls.name} model file")
     card = card if card is not None else read_card(path)
-    if card.early_exit is not None and card.early_exit.form is not None:
-        return _early_exit_runner(path, cls.name, threads, card)
+    for opener in _CARD_RUNNERS:
+        if (special := opener(path, cls.name, threads, card)) is not None:
+            return special
     return cls(path, threads=threads, card=card)
 
 
-def _early_exit_runner(path: Path, runtime: str, threads: int, card: ModelCard) -> Runner:
-    """An exported early-exit file's own runner: its inputs (image and threshold) and its chained segments are not
-    a plain model's."""
-    from convbench.runtime.early_exit import RUNNERS  # the early-exit runners build on this module
+CardRunner = Callable[[Path, str, int, ModelCard], "Runner | None"]
+_CARD_RUNNERS: list[CardRunner] = []
 
-    settings = card.early_exit
-    if runtime != "litert":
-        raise ModelError(f"{path}: an exported early-exit file runs in litert only, not {runtime}")
-    if settings.segment == "rest":
-        raise ModelError(f"{path}: the rest segment of a chained early-exit model runs after its stem: open the stem "
-                         f"segment (beside it), which runs both")
-    return RUNNERS[settings.form](path, threads=threads, card=card)
+
+def register_card_runner(opener: CardRunner) -> CardRunner:
+    """Let a feature open the files whose card asks for more than a plain model's runner.
+
+    ``opener(path, runtime, threads, card)`` returns the runner of a file that is its own, else ``None`` (an
+    exported early-exit file: its threshold input and its chained segments are not a plain model's, see
+    :mod:`convbench.runtime.early_exit`). :func:`open_runner` asks every registered opener before the runtime's own
+    runner, so a generic caller never needs to know the feature exists.
+    """
+    _CARD_RUNNERS.append(opener)
+    return opener
 
 
 def _check_threads(threads: int) -> int:

@@ -29,7 +29,7 @@ import numpy as np
 
 from convbench.artifacts import ModelCard, read_card
 from convbench.errors import ConfigError, ModelError
-from convbench.runtime.base import Runner
+from convbench.runtime.base import Runner, register_card_runner
 from convbench.runtime.litert import litert_version, open_interpreter
 from convbench.vocabulary import DEFAULT_THRESHOLD
 
@@ -210,6 +210,20 @@ class ChainedEarlyExitRunner(EarlyExitRunner):
 
 
 RUNNERS: dict[str, type[EarlyExitRunner]] = {"single": SingleFileEarlyExitRunner, "chained": ChainedEarlyExitRunner}
+
+
+@register_card_runner
+def _deployed(path: Path, runtime: str, threads: int, card: ModelCard) -> EarlyExitRunner | None:
+    """What :func:`convbench.runtime.open_runner` opens for an exported early-exit file (``None``: not one)."""
+    settings = card.early_exit
+    if settings is None or settings.form is None:
+        return None
+    if runtime != "litert":
+        raise ModelError(f"{path}: an exported early-exit file runs in litert only, not {runtime}")
+    if settings.segment == "rest":
+        raise ModelError(f"{path}: the rest segment of a chained early-exit model runs after its stem: open the stem "
+                         f"segment (beside it), which runs both")
+    return RUNNERS[settings.form](path, threads=threads, card=card)
 
 
 def open_early_exit_runner(path: str | os.PathLike[str], *, threads: int = 1,

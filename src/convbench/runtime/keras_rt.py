@@ -52,13 +52,11 @@ class KerasRunner(Runner):
         logger = tf.get_logger()
         if not any(isinstance(f, _FreshLoadTracing) for f in logger.filters):
             logger.addFilter(_FreshLoadTracing())
-        from convbench.models.early_exit import EarlyExitModel
+        from convbench.models import deployed_forward
 
         self._model = load_model(self.path)[0]
-        # an early-exit model answers with its deployed C-class decision, as its exported files' runners do
-        forward = self._model.decision_probabilities if isinstance(self._model, EarlyExitModel) else \
-            (lambda x: self._model(x, training=False))
-        self._call = tf.function(forward, jit_compile=False, reduce_retracing=True)
+        forward = deployed_forward(self._model)
+        self._call = tf.function(lambda x: forward(x), jit_compile=False, reduce_retracing=True)  # named for the filter
         self._tf = tf
         self.input_dtype = np.dtype("float32")
 

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ray
 
 from convbench.errors import ConfigError
-from convbench.search.trial import Trained, TrialJob, screen, time_exported, train_and_export
+from convbench.search.trial import Trained, TrialJob, screen, time_exported, time_side_by_side, train_and_export
 
 if TYPE_CHECKING:
+    from convbench.bench import Measurement
     from convbench.search.engine import _Search
 
 TIMING_RESOURCE = "timing_slot"
@@ -46,6 +48,11 @@ def _screen_task(job: TrialJob, dataset: Any, runtime: str, runs: int, min_secon
 @ray.remote
 def _time_task(path: Any, runtime: str, threads: int, runs: int, min_seconds: float) -> Any:
     return time_exported(path, runtime, threads, runs=runs, min_seconds=min_seconds)
+
+
+@ray.remote
+def _side_by_side_task(paths: Any, runtime: str, threads: Any, runs: int, min_seconds: float) -> Any:
+    return time_side_by_side(paths, runtime, threads, runs=runs, min_seconds=min_seconds)
 
 
 @dataclass
@@ -132,6 +139,12 @@ class Cluster:
                     else:
                         search.tell(trial, job, trained, *timed)
             search.refresh()
+
+    def time_side_by_side(self, paths: list[Path], runtime: str, threads: list[int], *, runs: int,
+                          min_seconds: float) -> list[Measurement]:
+        """The finalists timed together on the timing node (:func:`convbench.search.trial.time_side_by_side`)."""
+        return ray.get(_side_by_side_task.options(resources={TIMING_RESOURCE: 1}, num_cpus=self.timing_cpus).remote(
+            paths, runtime, threads, runs, min_seconds))
 
     @staticmethod
     def _get(ref: Any) -> Any:

@@ -25,10 +25,14 @@ The budget is wall time over every session of the search: no trial starts after 
 running then stops training after its current epoch (then is exported and timed with its best epoch).
 Pruning is explained in :mod:`convbench.search.trial`.
 
-The recommendation is the fastest trial whose validation accuracy meets the floor (and whose median is within
-``max_latency``, when set); trials whose latency
-intervals overlap the fastest's are tied on speed, and ties go to the higher validation accuracy, then the
-lower validation loss (validation accuracy saturates on easy data). Only after the last trial has ended are
+The recommendation follows the rule of every convbench recommendation (:func:`convbench.bench.verdict.rank`): once
+the last trial has ended, the fastest feasible trials (validation accuracy at the floor, median within
+``max_latency`` when set; at most :data:`MAX_FINALISTS`, within :data:`FINALIST_SPREAD` of the fastest) are timed
+again side by side in interleaved rounds (:class:`~convbench.search.records.FinalTiming`): each was timed alone, in
+its own stretch of the machine, and stretches drift apart by more than close trials differ. The fastest is
+recommended when it is clearly ahead of every other finalist; otherwise the finalists it is not clearly ahead of
+are tied on speed, and ties go to the higher validation accuracy, then the lower validation loss (validation
+accuracy saturates on easy data), then the smaller file. Only after the last trial has ended are
 the recommendation and the Pareto front scored on the test split, once, in the target runtime: the test split
 never steers the search.
 """
@@ -50,6 +54,7 @@ import optuna
 import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
+from convbench.bench.verdict import rank
 from convbench.checks import integer_in
 from convbench.data import Dataset, DataSpec, Split, load
 from convbench.env import environment
@@ -59,6 +64,7 @@ from convbench.locks import locks_output
 from convbench.runtime import open_runner
 from convbench.search.progress import SearchProgress
 from convbench.search.records import (
+    FinalTiming,
     Latency,
     SearchResult,
     SearchSettings,
@@ -69,9 +75,18 @@ from convbench.search.records import (
 )
 from convbench.search.seeds import cheap_seeds
 from convbench.search.space import SearchSpace, load_space
-from convbench.search.trial import Fit, Trained, TrialJob, export_format, screen, time_exported, train_and_export
+from convbench.search.trial import (
+    Fit,
+    Trained,
+    TrialJob,
+    export_format,
+    screen,
+    time_exported,
+    time_side_by_side,
+    train_and_export,
+)
 from convbench.train.splits import check_val_split, training_splits
-from convbench.vocabulary import RUNTIMES, TRAIN_DEFAULTS
+from convbench.vocabulary import DEFAULT_ROUNDS, RUNTIMES, TRAIN_DEFAULTS
 
 STUDY_DB = "study.db"
 RESULT_FILE = "search.json"
@@ -83,6 +98,8 @@ DEFAULT_EPOCHS = 9  # rungs at epochs 1 and 3, then up to 9
 DEFAULT_PATIENCE = 3
 TIMING_RUNS, TIMING_SECONDS = 50, 0.5  # per trial: enough for a median with a CI, short enough for many trials
 SCREEN_RUNS, SCREEN_SECONDS = 20, 0.1  # the latency screen before training: enough to tell 2x apart, no more
+MAX_FINALISTS = 6  # the fastest feasible trials timed again side by side for the recommendation
+FINALIST_SPREAD = 1.5  # ... within this factor of the fastest's median: separate stretches drift apart 26-50 %
 # Settings a resumed search must share with the one it continues (budget and trial cap may change).
 SAME_ON_RESUME = ("data", "floor", "target", "epochs", "patience", "batch_size", "seed", "val_fraction", "val_split",
                   "val_repeats", "space")
@@ -248,6 +265,7 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
                 runner.view = view
                 runner.retry_stale()
                 runner.run_in_process() if cluster is None else runner.run_on(cluster)
+            runner.time_finalists(cluster)
         finally:
             if cluster is not None:
                 cluster.close()
@@ -365,6 +383,7 @@ class _Search:
         self.spent_before = float(study.user_attrs.get("spent_seconds", 0.0))
         self.running: dict[int, str] = {}
         self.view: SearchProgress | None = None
+        self.final_timing: FinalTiming | None = None  # the finalists timed side by side, once every trial ended
 
     # -- budget and bookkeeping ----------------------------------------------------------------------------------
 
@@ -545,18 +564,38 @@ class _Search:
 
     # -- the end -------------------------------------------------------------------------------------------------
 
+    def time_finalists(self, cluster: Any = None) -> None:
+        """Time the fastest feasible trials side by side, on the timing node (once every trial has ended): what
+        the recommendation ranks them by (:class:`~convbench.search.records.FinalTiming`)."""
+        chosen = finalists(self.records(), self.settings.floor, self.settings.max_latency_ms)
+        if len(chosen) < 2:
+            return
+        timer = time_side_by_side if cluster is None else cluster.time_side_by_side
+        measured = timer([self.out / r.model_file for r in chosen], self.settings.target.runtime,  # type: ignore[operator]
+                         [r.params.threads for r in chosen], runs=2 * self.timing.runs,
+                         min_seconds=2 * self.timing.min_seconds)
+        ranking = rank([f"trial #{r.number} ({r.params.label})" for r in chosen], measured)
+        self.final_timing = FinalTiming(
+            finalists=[r.number for r in chosen],
+            latency=[Latency(median_ms=1e3 * m.median, ci95_low_ms=1e3 * m.ci95.low, ci95_high_ms=1e3 * m.ci95.high)
+                     for m in measured],
+            rounds=DEFAULT_ROUNDS, tied=[chosen[i].number for i in ranking.tied], clear=ranking.clear,
+            statements=[v.statement for v in ranking.verdicts],
+            busy=ranking.busy.description if ranking.busy else None)
+
     def finish(self) -> SearchResult:
         """Recommend, then (only now) score the recommendation and the front on the test split; write search.json."""
         self._save_spent()
         trials_ended_at = time.time()
         records = self.records()
         pareto = self.pareto()
-        recommendation = recommend(records, self.settings.floor, self.settings.max_latency_ms)
+        recommendation = recommend(records, self.settings.floor, self.settings.max_latency_ms, self.final_timing)
         to_score = sorted({*pareto, *([recommendation] if recommendation is not None else [])})
         test_read_at = time.time() if to_score else None
         scores = self._score_on_test([r for r in records if r.number in to_score]) if to_score else []
         result = SearchResult(settings=self.settings, trials=records, pareto=pareto, recommendation=recommendation,
                               test_scores=scores, importance=_importance(self.study),
+                              final_timing=self.final_timing,
                               search_seconds=round(self.spent_before + time.time() - self.started, 3),
                               trials_ended_at=trials_ended_at, test_read_at=test_read_at, environment=environment())
         result.save(self.out / RESULT_FILE)
@@ -582,16 +621,31 @@ def _chunks(values: Any, size: int) -> list[Any]:
     return [values[i:i + size] for i in range(0, len(values), size)]
 
 
-def recommend(records: list[TrialRecord], floor: float, max_latency_ms: float | None = None) -> int | None:
-    """The fastest trial meeting ``floor`` on validation (and the cap, if any); latency ties (overlapping CIs) go
-    to the higher validation accuracy, then the lower validation loss."""
+def finalists(records: list[TrialRecord], floor: float, max_latency_ms: float | None = None) -> list[TrialRecord]:
+    """The feasible trials the recommendation chooses among, fastest by their own timing first: at most
+    :data:`MAX_FINALISTS`, within :data:`FINALIST_SPREAD` of the fastest's median."""
     feasible = sorted((r for r in records if r.feasible(floor, max_latency_ms) and r.latency is not None),
                       key=lambda r: r.latency.median_ms)  # type: ignore[union-attr]
     if not feasible:
+        return []
+    limit = FINALIST_SPREAD * feasible[0].latency.median_ms  # type: ignore[union-attr]
+    return [r for r in feasible if r.latency.median_ms <= limit][:MAX_FINALISTS]  # type: ignore[union-attr]
+
+
+def recommend(records: list[TrialRecord], floor: float, max_latency_ms: float | None = None,
+              final_timing: FinalTiming | None = None) -> int | None:
+    """The trial to ship (see the module docstring): among the finalists the fastest is not clearly ahead of in
+    ``final_timing`` (without one: the single finalist), the highest validation accuracy, then the lowest validation
+    loss, then the smallest file."""
+    chosen = finalists(records, floor, max_latency_ms)
+    if final_timing is not None and {r.number for r in chosen} == set(final_timing.finalists):
+        chosen = [r for r in chosen if r.number in final_timing.tied]
+    elif len(chosen) > 1:  # no side-by-side timing of these finalists: a verdict on separate stretches is none
+        chosen = chosen[:1]
+    if not chosen:
         return None
-    fastest = feasible[0].latency
-    tied = [r for r in feasible if r.latency.ci95_low_ms <= fastest.ci95_high_ms]  # type: ignore[union-attr]
-    return min(tied, key=lambda r: (-(r.val_accuracy or 0.0), r.val_loss or 0.0, r.latency.median_ms)).number  # type: ignore[union-attr]
+    return min(chosen, key=lambda r: (-(r.val_accuracy or 0.0), r.val_loss or 0.0, r.file_size_bytes or 0,
+                                      r.latency.median_ms)).number  # type: ignore[union-attr]
 
 
 def _importance(study: optuna.Study) -> dict[str, dict[str, float]]:

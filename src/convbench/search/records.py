@@ -154,6 +154,35 @@ class SearchSettings(BaseModel):
     ray: str | None = None
 
 
+class FinalTiming(BaseModel):
+    """The fastest feasible trials timed again side by side, in interleaved rounds, for the recommendation.
+
+    Each trial was timed on its own during the search, each in its own stretch of the machine (medians drift 26-50 %
+    between stretches on a VM), so their figures rank them but cannot decide between close ones. At the end the
+    finalists are timed together and :func:`convbench.bench.verdict.rank` says which the fastest is clearly ahead of;
+    a tie goes to the higher validation accuracy, then the lower validation loss, then the smaller file.
+
+    Attributes:
+        finalists: the trials timed, fastest by their search timing first.
+        latency: each finalist's median and 95 % CI in this timing, in the same order.
+        rounds: interleaved rounds.
+        tied: the finalists not clearly slower than the fastest (the fastest first).
+        clear: the fastest is clearly ahead of every other finalist, on a quiet machine.
+        statements: the fastest against each other finalist, in words.
+        busy: the machine load, in words, when it was busy while they were timed.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    finalists: list[int]
+    latency: list[Latency]
+    rounds: int
+    tied: list[int]
+    clear: bool
+    statements: list[str]
+    busy: str | None = None
+
+
 class SearchResult(BaseModel):
     """What :func:`convbench.search.search` returns and writes as ``OUT/search.json``.
 
@@ -165,6 +194,7 @@ class SearchResult(BaseModel):
         importance: parameter importance for latency and for validation accuracy (``optuna.importance``).
         search_seconds: wall time of the trials (over every session of a resumed search).
         trials_ended_at, test_read_at: Unix times: the test split was read only after every trial ended.
+        final_timing: the fastest feasible trials timed side by side for the recommendation (None: fewer than two).
     """
 
     settings: SearchSettings
@@ -176,6 +206,7 @@ class SearchResult(BaseModel):
     search_seconds: float
     trials_ended_at: float
     test_read_at: float | None = None
+    final_timing: FinalTiming | None = None
     environment: dict[str, Any] = {}
 
     def trial(self, number: int) -> TrialRecord:

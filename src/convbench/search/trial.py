@@ -50,7 +50,7 @@ import optuna
 from PIL import Image
 
 from convbench.artifacts import ModelCard
-from convbench.bench import bench
+from convbench.bench import BenchTarget, Measurement, bench, bench_interleaved
 from convbench.data import Dataset, Preprocessing, Split
 from convbench.errors import ConvbenchError, ModelError
 from convbench.export import export
@@ -58,7 +58,7 @@ from convbench.models import build, defaults, total_macs
 from convbench.search.records import Latency, TrialParams
 from convbench.train.loop import FitSettings, Run, run_fit, write_outputs
 from convbench.train.splits import split_settings, training_splits
-from convbench.vocabulary import RUNTIMES
+from convbench.vocabulary import DEFAULT_ROUNDS, RUNTIMES
 
 REDUCTION_FACTOR = 3  # successive halving keeps the best third at each rung
 TIE_WEIGHT = 1e-6  # validation loss weight in the pruning score: ranks ties of accuracy, never outweighs one image
@@ -324,6 +324,17 @@ def time_exported(path: Path, runtime: str, threads: int, *, runs: int, min_seco
     figures = result.figures_ms()
     return Latency(median_ms=figures["median_ms"], ci95_low_ms=figures["ci95_low_ms"],
                    ci95_high_ms=figures["ci95_high_ms"]), node_name()
+
+
+def time_side_by_side(paths: list[Path], runtime: str, threads: list[int], *, runs: int,
+                      min_seconds: float) -> list[Measurement]:
+    """Each file's steady-state inference in ``runtime`` (``runs`` calls and ``min_seconds`` at least per file), all
+    timed together in :data:`~convbench.vocabulary.DEFAULT_ROUNDS` interleaved rounds (the search's finalists: see
+    :class:`~convbench.search.records.FinalTiming`)."""
+    results = bench_interleaved([BenchTarget(path, runtime, t) for path, t in zip(paths, threads, strict=True)],
+                                rounds=DEFAULT_ROUNDS, runs=runs, min_seconds=min_seconds,
+                                image=paths[0].parent / SAMPLE_IMAGE, load_repeats=1)
+    return [result.inference for result in results]
 
 
 def export_format(runtime: str) -> str:

@@ -41,7 +41,7 @@ import keras
 import numpy as np
 
 from convbench.artifacts import EarlyExitSettings, ModelCard, read_card, write_card
-from convbench.checks import CalibrationGoal, TrainingOptions, calibration_goal, cue_names
+from convbench.checks import CalibrationGoal, TrainingOptions, calibration_goal, cue_names, integer_in
 from convbench.data import Dataset, MixSettings, Preprocessing, Split, build_mix, check_redundancy, load, load_pools
 from convbench.data.mix import RedundantSource, spare_main_images
 from convbench.env import environment
@@ -157,8 +157,8 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
     started = time.perf_counter()
     check_redundancy(redundancy)
     TrainingOptions(width, epochs, batch_size, patience, seed, val_fraction, learning_rate, input_size, channels)
-    if max_train is not None and max_train < 2:
-        raise ConfigError(f"max_train must be at least 2, got max_train={max_train!r}")
+    if max_train is not None:
+        integer_in("max_train", max_train, 2)
     asked = calibration_goal(max_false_exit, exit_rate, calibration_confidence, calibration_images)
     cues = cue_names(augment_cues)
     points = candidate_points(backbone, exit_after)  # before any data: a bad point fails at once

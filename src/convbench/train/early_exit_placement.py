@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from convbench.checks import MAX_THREADS
+from convbench.checks import MAX_THREADS, integer_in
 from convbench.data import Preprocessing, Split
 from convbench.errors import ConfigError
 from convbench.io import read_json, write_json
@@ -103,10 +103,7 @@ class PlacementOptions:
         if self.form not in EARLY_EXIT_FORMS:
             raise ConfigError(f"form must be one of {', '.join(EARLY_EXIT_FORMS)}, got form={self.form!r}")
         for name, low, high in (("threads", 1, MAX_THREADS), ("repeats", 1, None), ("limit", 2, None)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
-                raise ConfigError(f"{name} must be an integer ≥ {low}{f' and ≤ {high}' if high else ''}, "
-                                  f"got {name}={value!r}")
+            integer_in(name, getattr(self, name), low, high)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import math
 
 import tensorflow as tf
 
+from convbench.checks import integer_in
 from convbench.data import Preprocessing, Split
-from convbench.errors import ConfigError
 
 MAX_SHIFT = 0.1  # augmentation shifts images by up to this fraction of their side
 
@@ -42,10 +42,9 @@ def make_dataset(split: Split, preprocessing: Preprocessing, *, batch_size: int,
     Example:
         >>> ds = make_dataset(dataset.train, Preprocessing((32, 32), 3), batch_size=32, shuffle=True, seed=0)
     """
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be at least 1, got batch_size={batch_size!r}")
-    if epochs < 1 or first_epoch < 0:
-        raise ConfigError(f"need epochs >= 1 and first_epoch >= 0, got epochs={epochs!r}, first_epoch={first_epoch!r}")
+    integer_in("batch_size", batch_size, 1)
+    integer_in("epochs", epochs, 1)
+    integer_in("first_epoch", first_epoch, 0)
     images = tf.constant(preprocessing.prepare(split.images))  # (N, H, W, C) uint8, the cache
     labels = tf.constant(split.labels.astype("int64"))
     count = len(split)

@@ -35,7 +35,6 @@ import keras
 from convbench.artifacts import ModelCard
 from convbench.checks import TrainingOptions
 from convbench.data import Dataset, DataSpec, Preprocessing, load
-from convbench.errors import ConfigError, ModelError
 from convbench.locks import locks_output
 from convbench.models import ModelDefaults, build, defaults, total_macs
 from convbench.train.evaluation import accuracy
@@ -123,10 +122,9 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
     started = time.perf_counter()
     TrainingOptions(width, epochs, batch_size, patience, seed, val_fraction, learning_rate, channels=channels)
     check_val_split(val_split)
-    _check_options(arch, width=width, epochs=epochs, batch_size=batch_size, patience=patience,
-                   learning_rate=learning_rate)
+    arch_defaults = defaults(arch)  # ModelError for an unknown architecture, before loading (may take seconds)
     dataset = data if isinstance(data, Dataset) else load(data, skip_bad_images=skip_bad_images)
-    preprocessing = _preprocessing(defaults(arch), dataset, input_size, channels)
+    preprocessing = _preprocessing(arch_defaults, dataset, input_size, channels)
     source = (dataset.source or dataset.name) if isinstance(data, Dataset) else str(DataSpec.parse(data))
 
     def new_model() -> keras.Model:
@@ -151,19 +149,6 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
     out = Path(out)
     model_path, card = write_outputs(out, model, card, report)
     return TrainResult(model_path, out / REPORT_FILE, card, report, model)
-
-
-def _check_options(arch: str, *, width: float, epochs: int, batch_size: int, patience: int,
-                   learning_rate: float) -> None:
-    """Reject impossible options before any data is loaded (loading may take seconds)."""
-    defaults(arch)  # ModelError for an unknown architecture
-    if not width > 0:
-        raise ModelError(f"width must be positive, got width={width!r}")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
-        if not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be an integer of at least 1, got {name}={value!r}")
-    if not learning_rate > 0:
-        raise ConfigError(f"learning_rate must be positive, got learning_rate={learning_rate!r}")
 
 
 def _preprocessing(arch_defaults: ModelDefaults, dataset: Dataset, input_size: int | tuple[int, int] | None,

@@ -21,6 +21,7 @@ from convbench.bench.result import BenchResult
 from convbench.bench.sample_image import sample_image
 from convbench.bench.targets.base import Protocol, TargetEnvironment
 from convbench.bench.timer import CLOCK_NAME, Timer, validate_protocol
+from convbench.checks import integer_in
 from convbench.env import environment
 from convbench.errors import ConfigError, ModelError
 from convbench.runtime import open_runner
@@ -58,10 +59,8 @@ def check_protocol(configs: list[BenchTarget], protocol: Protocol) -> None:
                       warmup_seconds=protocol.warmup_seconds)
     if not configs:
         raise ConfigError("bench needs at least one model file")
-    if not isinstance(protocol.rounds, int) or protocol.rounds < 1:
-        raise ConfigError(f"rounds must be an integer >= 1, got rounds={protocol.rounds!r}")
-    if not isinstance(protocol.load_repeats, int) or protocol.load_repeats < 1:
-        raise ConfigError(f"load_repeats must be an integer >= 1, got load_repeats={protocol.load_repeats!r}")
+    integer_in("rounds", protocol.rounds, 1)
+    integer_in("load_repeats", protocol.load_repeats, 1)
     for config in configs:
         if not Path(config.model).is_file():
             raise ModelError(f"model file not found: {config.model}")
