@@ -227,7 +227,7 @@ def _official_child(args: argparse.Namespace) -> int:
     """
     from ai_edge_litert.tools import benchmark_litert_model as tool
 
-    from convbench.bench import BenchTarget, bench_interleaved
+    from convbench.bench import BenchCase, bench_interleaved
 
     sys.argv = [tool.__file__, f"--model={args.official_child}", f"--num_runs={args.runs}",
                 f"--warmup_runs={OFFICIAL_WARMUP}", "--num_threads=1"]
@@ -237,7 +237,7 @@ def _official_child(args: argparse.Namespace) -> int:
     def official_slice(_: int) -> None:
         official.append(float(tool.run_benchmark(tool_args)["latency"]["median_ms"]))
 
-    targets = [BenchTarget(args.official_child, runtime, 1) for runtime in ("litert", "litert_compiled")]
+    targets = [BenchCase(args.official_child, runtime, 1) for runtime in ("litert", "litert_compiled")]
     results = bench_interleaved(targets, rounds=args.rounds, runs=args.runs * args.rounds, min_seconds=0.0,
                                 warmup=OFFICIAL_WARMUP, warmup_seconds=0.0, load_repeats=1,
                                 before_round=official_slice)
@@ -328,9 +328,9 @@ def _child_command(targets: list[dict[str, Any]], runs: int, min_seconds: float,
 
 
 def _child(args: argparse.Namespace) -> int:
-    from convbench.bench import BenchTarget, bench_interleaved
+    from convbench.bench import BenchCase, bench_interleaved
 
-    targets = [BenchTarget(t["model"], t["runtime"], t["threads"]) for t in json.loads(args.child)]
+    targets = [BenchCase(t["model"], t["runtime"], t["threads"]) for t in json.loads(args.child)]
     def take_turn(_: int) -> None:  # tell the parent this process is ready, then wait for its "go"
         print(TURN, flush=True)
         sys.stdin.readline()

@@ -94,7 +94,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from convbench.bench import BenchTarget, bench_interleaved
+from convbench.bench import BenchCase, bench_interleaved
 from convbench.data import Dataset, load
 from convbench.env import environment
 from convbench.export import export
@@ -306,7 +306,7 @@ def _side_by_side(result: SearchResult, hand: list[dict[str, Any]], dataset: Dat
     if not files:
         return []
     runtime, threads = TARGET.split(":")
-    timed = bench_interleaved([BenchTarget(path, runtime, int(threads)) for _, path in files], rounds=rounds)
+    timed = bench_interleaved([BenchCase(path, runtime, int(threads)) for _, path in files], rounds=rounds)
     return [{"model": name, "file": str(path), **r.figures_ms(), "size_bytes": r.model["size_bytes"]}
             for (name, path), r in zip(files, timed, strict=True)]
 

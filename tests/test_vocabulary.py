@@ -45,14 +45,14 @@ def test_every_registered_runtime_has_its_info_and_runs_its_format():
 
 def test_every_export_target_is_accepted_by_the_exporter_and_run_by_a_runtime():
     from convbench.errors import ConfigError
-    from convbench.export.modes import resolve_quantize, resolve_target
+    from convbench.export.modes import resolve_format, resolve_quantize
     from convbench.runtime import runtime_for
 
     for target, suffix in v.EXPORT_SUFFIXES.items():
-        assert resolve_target(target) == target
+        assert resolve_format(target) == target
         assert runtime_for(f"model{suffix}") == v.DEFAULT_RUNTIMES[target]
     with pytest.raises(ConfigError, match="expected one of tflite, onnx"):
-        resolve_target("coreml")
+        resolve_format("coreml")
     for name in v.QUANTIZE_NAMES:
         assert resolve_quantize(name).mode == v.QUANTIZE_ALIASES.get(name, name)
 

@@ -97,9 +97,9 @@ def test_card_and_model_input_disagree(standin, tmp_path):
 
 
 def test_interleaved_rounds_shuffle_the_order_and_pool_rounds_as_replicates(standin, model_file):
-    from convbench.bench import BenchTarget, bench_interleaved
+    from convbench.bench import BenchCase, bench_interleaved
 
-    targets = [BenchTarget(model_file, threads=1), BenchTarget(model_file, threads=2)]
+    targets = [BenchCase(model_file, threads=1), BenchCase(model_file, threads=2)]
     results = bench_interleaved(targets, rounds=4, runs=8, min_seconds=0.0, warmup=1, warmup_seconds=0.0,
                                 load_repeats=1, data="digits", seed=3)
     assert [r.runtime["threads"] for r in results] == [1, 2]
@@ -114,14 +114,14 @@ def test_interleaved_rounds_shuffle_the_order_and_pool_rounds_as_replicates(stan
 def test_before_round_runs_once_per_round_after_loading_and_before_that_rounds_calls(standin, model_file):
     """The hook a repeatability run blocks in until its process's turn: it must come after every
     configuration is loaded and between rounds, never inside one."""
-    from convbench.bench import BenchTarget, bench_interleaved
+    from convbench.bench import BenchCase, bench_interleaved
 
     seen: list[tuple[int, int, list[int]]] = []  # (round index, runners loaded, calls each so far)
 
     def before_round(index: int) -> None:
         seen.append((index, len(standin), [r.calls["invoke"] for r in standin]))
 
-    targets = [BenchTarget(model_file, threads=1), BenchTarget(model_file, threads=2)]
+    targets = [BenchCase(model_file, threads=1), BenchCase(model_file, threads=2)]
     bench_interleaved(targets, rounds=3, runs=9, min_seconds=0.0, warmup=1, warmup_seconds=0.0, load_repeats=1,
                       data="digits", before_round=before_round)
     assert [index for index, _, _ in seen] == [0, 1, 2]

@@ -21,7 +21,7 @@ from convbench.search import (
     default_space,
     load_space,
     parse_budget,
-    parse_target,
+    parse_deployment,
     recommend,
     search,
 )
@@ -98,11 +98,11 @@ def test_budgets_read_as_stated():
 
 
 def test_targets_name_a_runtime_that_runs_an_exported_file_and_a_thread_count():
-    assert (parse_target("litert:2").runtime, parse_target("litert:2").threads) == ("litert", 2)
-    assert parse_target("onnxruntime").threads == 1
+    assert (parse_deployment("litert:2").runtime, parse_deployment("litert:2").threads) == ("litert", 2)
+    assert parse_deployment("onnxruntime").threads == 1
     for bad, needle in (("tpu:1", "tpu"), ("keras:1", "keras"), ("litert:0", "0")):
         with pytest.raises(ConfigError, match=needle):
-            parse_target(bad)
+            parse_deployment(bad)
 
 
 def test_a_dataset_with_one_class_is_refused_before_training(tmp_path: Path):
@@ -205,3 +205,53 @@ def test_a_bad_max_latency_in_a_search_section_fails_the_plan_in_one_line(tmp_pa
     study.write_text(STUDY.format(budget="5m", space=write_space(tmp_path)) + "max_latency = 0\n", encoding="utf-8")
     rc, _, err = cli("run", study, "--out", tmp_path / "out", "--dry-run", "--no-history")
     assert_one_line_error(rc, err, "max_latency")
+
+
+def _rounds(median_ms: float, drift: np.ndarray, busy: bool = False):
+    """A finalist's inference as one interleaved run leaves it: 10 rounds sharing the run's drift."""
+    from convbench.bench import Measurement, TaskSpec
+    from convbench.bench.machine_load import MACHINE_KEY, MachineLoad
+    from convbench.bench.rounds import INTERLEAVING_KEY
+
+    rounds = [Measurement(TaskSpec("t"), [1e-3 * median_ms * d] * 5) for d in drift]
+    pooled = Measurement.merge(rounds)[0]
+    pooled.metadata.update({INTERLEAVING_KEY: "finalists",
+                            MACHINE_KEY: MachineLoad((0.1, 0.1), 0.9 if busy else 0.0, 5.0, 2).to_dict()})
+    return pooled
+
+
+@pytest.mark.parametrize(("second_ms", "busy", "tied", "recommended"), [
+    (1.0, False, [0, 1], 1),   # trial 1 measured 20 % slower alone, side by side as fast: validation decides
+    (2.0, False, [0], 0),      # side by side trial 0 is clearly ahead: the fastest, whatever its validation loss
+    (2.0, True, [0], 0),       # the same on a busy machine: still trial 0, but not called clear
+])
+def test_the_search_times_its_finalists_side_by_side_and_recommends_on_that(monkeypatch, tmp_path, second_ms, busy,
+                                                                            tied, recommended):
+    from types import SimpleNamespace
+
+    from convbench.search import engine
+
+    records = [r.model_copy(update={"model_file": f"trials/{r.number}/model.tflite"})
+               for r in (_record(0, 1.00, 0.01, 1.0, 0.30), _record(1, 1.20, 0.01, 1.0, 0.05),
+                         _record(2, 2.00, 0.01, 1.0, 0.01))]  # trial 2 is more than 1.5x slower: not a finalist
+    drift = np.random.default_rng(0).uniform(0.6, 1.4, 10)
+    timed = []
+
+    def side_by_side(paths, runtime, threads, *, runs, min_seconds):
+        timed.append([p.relative_to(tmp_path).as_posix() for p in paths])
+        first = _rounds(1.0, drift, busy)
+        flips = np.where(np.arange(10) % 2 == 0, 1.1, 0.9) if second_ms < 1.5 else 1.0  # rounds that disagree
+        second = _rounds(second_ms, drift * flips, busy)
+        return [first, second]
+
+    monkeypatch.setattr(engine, "time_side_by_side", side_by_side)
+    search = engine._Search.__new__(engine._Search)
+    search.settings = SimpleNamespace(floor=0.99, max_latency_ms=None, target=SimpleNamespace(runtime="litert"))
+    search.out, search.timing, search.final_timing = tmp_path, engine.Timing(), None
+    monkeypatch.setattr(search, "records", lambda: records)
+    search.time_finalists()
+    final = search.final_timing
+    assert timed == [["trials/0/model.tflite", "trials/1/model.tflite"]]
+    assert final.finalists == [0, 1] and final.rounds == 10 and final.tied == tied
+    assert final.clear is (tied == [0] and not busy) and (final.busy is not None) is busy
+    assert recommend(records, 0.99, final_timing=final) == recommended

@@ -10,7 +10,7 @@ import pytest
 from search.searchkit import write_space
 
 from convbench.models import build, total_macs
-from convbench.search import Target, default_space, load_space, search
+from convbench.search import Deployment, default_space, load_space, search
 from convbench.search.seeds import cheap_seeds
 from convbench.search.trial import SCREEN_DIR
 
@@ -31,7 +31,7 @@ width = [1.0, 1.0]
 
 def test_the_seeds_are_each_architectures_smallest_point_cheapest_first():
     space = default_space()
-    seeds = cheap_seeds(space, Target(), list(space.quantize), image_channels=3, num_classes=2)
+    seeds = cheap_seeds(space, Deployment(), list(space.quantize), image_channels=3, num_classes=2)
     assert sorted(s.arch for s in seeds) == sorted(space.architectures)
     macs = []
     for s in seeds:
@@ -48,7 +48,7 @@ def test_the_seeds_are_each_architectures_smallest_point_cheapest_first():
 def test_seeds_lie_inside_a_users_space(tmp_path: Path):
     space = load_space(write_space(tmp_path, "input_sizes = [48, 64]\nquantize = ['float16', 'none']\nthreads = [2]\n"
                                              "[architectures.mobilenet_v2]\nwidth = [0.3, 0.5]\n"))
-    (seed,) = cheap_seeds(space, Target(), list(space.quantize), image_channels=3, num_classes=2)
+    (seed,) = cheap_seeds(space, Deployment(), list(space.quantize), image_channels=3, num_classes=2)
     assert (seed.arch, seed.width, seed.input_size, seed.quantize, seed.threads) == (
         "mobilenet_v2", 0.3, 48, "float16", 2)
 

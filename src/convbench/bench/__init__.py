@@ -4,11 +4,22 @@ Modelled on ``torch.utils.benchmark`` (Timer → Measurement with lazy statistic
 ``benchmark_model`` / ONNX Runtime's ``perf_test`` (load, first inference and steady state apart).
 """
 
-from convbench.bench.harness import BenchTarget, bench, bench_interleaved
+from convbench.bench.harness import BenchCase, bench, bench_interleaved
 from convbench.bench.measurement import Measurement, TaskSpec
 from convbench.bench.result import PHASES, BenchResult
 from convbench.bench.stats import UNSTABLE_IQR_RATIO, MedianCI, median_ci
 from convbench.bench.timer import Timer
 
-__all__ = ["PHASES", "UNSTABLE_IQR_RATIO", "BenchResult", "BenchTarget", "Measurement", "MedianCI", "TaskSpec", "Timer",
-           "bench", "bench_interleaved", "median_ci"]
+__all__ = [
+           "PHASES",
+           "UNSTABLE_IQR_RATIO",
+           "BenchCase",
+           "BenchResult",
+           "Measurement",
+           "MedianCI",
+           "TaskSpec",
+           "Timer",
+           "bench",
+           "bench_interleaved",
+           "median_ci",
+]

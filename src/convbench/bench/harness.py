@@ -74,13 +74,13 @@ def bench(model_path: str | os.PathLike[str], *, runtime: str | None = None, thr
         >>> result = bench("runs/fruits/mobilenet_v2/model.tflite", threads=2)
         >>> result.inference.median, result.inference.ci95
     """
-    return bench_interleaved([BenchTarget(model_path, runtime, threads)], rounds=1, runs=runs,
+    return bench_interleaved([BenchCase(model_path, runtime, threads)], rounds=1, runs=runs,
                              min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds, image=image,
                              data=data, load_repeats=load_repeats, memory=memory, pin=pin)[0]
 
 
 @dataclass(frozen=True)
-class BenchTarget:
+class BenchCase:
     """One configuration to time: a model file in a runtime (``None``: from its suffix) at a thread count."""
 
     model: str | os.PathLike[str]
@@ -88,7 +88,7 @@ class BenchTarget:
     threads: int = BENCH_DEFAULTS.threads
 
 
-def bench_interleaved(targets: Sequence[BenchTarget], *, rounds: int = DEFAULT_ROUNDS,
+def bench_interleaved(targets: Sequence[BenchCase], *, rounds: int = DEFAULT_ROUNDS,
                       runs: int = BENCH_DEFAULTS.runs, min_seconds: float = BENCH_DEFAULTS.min_seconds,
                       warmup: int = BENCH_DEFAULTS.warmup, warmup_seconds: float = BENCH_DEFAULTS.warmup_seconds,
                       image: str | os.PathLike[str] | None = None, data: str | None = None,
@@ -183,7 +183,7 @@ class _Prepared:
             environment=environment(), memory=memory)
 
 
-def _prepare(target: BenchTarget, workdir: Path, image: str | os.PathLike[str] | None, data: str | None,
+def _prepare(target: BenchCase, workdir: Path, image: str | os.PathLike[str] | None, data: str | None,
              load_repeats: int, protocol: dict[str, Any]) -> _Prepared:
     """Open, load and cold-time one configuration, and time its image preprocessing."""
     path = Path(target.model)

@@ -37,8 +37,9 @@ from convbench.bench.rounds import INTERLEAVING_KEY
 
 ALPHA = 0.05  # the false-positive rate of a verdict (family-wise where several pairs are tested)
 MIN_ROUNDS = 6  # the fewest rounds whose order-statistic interval of the median reaches 95 % coverage
-# A paired difference below 2 % is not called even when consistent: two copies of one file timed in one run
-# differ by up to ~1 % from memory placement alone, and such a difference does not survive a rerun.
+# A paired difference below 2 % is not called even when the rounds agree on it: two copies of one file, timed side
+# by side in fresh processes, showed median per-round ratios up to 1.025 (benchmarks/results/verdict_stability.md),
+# a difference of memory placement that does not survive a rerun.
 NOISE_MARGIN = 0.02
 
 
@@ -149,7 +150,7 @@ def verdict(name_a: str, a: Measurement, name_b: str, b: Measurement, threshold:
         threshold: the p-value below which a difference counts, already divided by the number of pairs tested.
 
     Example:
-        >>> results = bench_interleaved([BenchTarget("a.tflite"), BenchTarget("b.tflite")], rounds=10)
+        >>> results = bench_interleaved([BenchCase("a.tflite"), BenchCase("b.tflite")], rounds=10)
         >>> print(verdict("a", results[0].inference, "b", results[1].inference).statement)
     """
     run_a, run_b = a.metadata.get(INTERLEAVING_KEY), b.metadata.get(INTERLEAVING_KEY)

@@ -67,7 +67,7 @@ def bench_command(
                                                                  "short of the ideal goes.")] = False,
 ) -> None:
     """Time models at batch 1: load, first inference, preprocessing and steady-state inference."""
-    from convbench.bench import BenchTarget  # lazy: numpy and the runtimes
+    from convbench.bench import BenchCase  # lazy: numpy and the runtimes
     from convbench.bench.targets import bench_on, parse_target
 
     spec = parse_target(on)  # a bad target is a one-line error before any work
@@ -78,7 +78,7 @@ def bench_command(
     if path_breakdown:
         for model in models:
             _early_exit_card(model)
-    targets = [BenchTarget(m, runtime, threads if threads is not None else BENCH_DEFAULTS.threads) for m in models]
+    targets = [BenchCase(m, runtime, threads if threads is not None else BENCH_DEFAULTS.threads) for m in models]
     options = dict(runs=runs, min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds,
                    load_repeats=load_repeats, image=image, data=data)
     default_rounds = 1 if len(models) == 1 else DEFAULT_ROUNDS

@@ -265,15 +265,15 @@ def _convert(model: keras.Model, path: Path, signature: list[Any] | None, card: 
 
 
 @register_card_exporter
-def _export_deployed(model_path: Path, card: ModelCard, target: str, mode: QuantizeMode, out: Path,
+def _export_deployed(model_path: Path, card: ModelCard, file_format: str, mode: QuantizeMode, out: Path,
                      notes: tuple[str, ...]) -> ExportResult | None:
     """What :func:`convbench.export.export` writes for an early-exit model (``None``: not one): two outputs and a
     threshold make it its single LiteRT file (an ``IF`` op)."""
     if card.early_exit is None:
         return None
-    if target != "tflite" or mode.mode != "none":
+    if file_format != "tflite" or mode.mode != "none":
         raise ConfigError(f"{model_path} is an early-exit model: it exports to tflite with quantize='none' only "
-                          f"(the single file with an IF op), got to={target!r}, quantize={mode.requested!r}")
+                          f"(the single file with an IF op), got to={file_format!r}, quantize={mode.requested!r}")
     notes += ("early-exit file: parity is not checked here (its decisions are compared with Keras by "
               "`convbench early-exit eval`)",)
     warnings.warn(notes[-1], ExportNote, stacklevel=4)

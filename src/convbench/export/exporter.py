@@ -18,7 +18,7 @@ from convbench.artifacts import ModelCard, Provenance, read_card, write_card
 from convbench.errors import ConfigError, ModelError
 from convbench.export import onnx as onnx_export
 from convbench.export import tflite as tflite_export
-from convbench.export.modes import QuantizeMode, resolve_quantize, resolve_target
+from convbench.export.modes import QuantizeMode, resolve_format, resolve_quantize
 from convbench.export.parity import Parity, check_float32, measure_parity
 from convbench.export.samples import PARITY_IMAGES, DataSource, Images, calibration_images, parity_images
 from convbench.io import atomic_path, sha256_file
@@ -68,7 +68,7 @@ def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str
         ``extra``).
 
     Raises:
-        ConfigError: unknown target or mode, a mode the target does not support, int8 without calibration
+        ConfigError: unknown format or mode, a mode the format does not support, int8 without calibration
             images, a parity check without labelled images, an ``out`` with the wrong suffix.
         ModelError: not a ``.keras`` model with a card, a failed conversion, Flex ops, a float32 parity failure.
         DataError: calibration or parity data that cannot be loaded.
@@ -77,16 +77,16 @@ def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str
         >>> result = export("runs/mnv2/model.keras", to="tflite", quantize="int8")
         >>> result.card.metrics["parity_top1_agreement"]
     """
-    target, mode = resolve_target(to), resolve_quantize(quantize)
+    file_format, mode = resolve_format(to), resolve_quantize(quantize)
     notes = (ALIAS_NOTE,) if mode.is_alias else ()
     for note in notes:
         warnings.warn(note, ExportNote, stacklevel=2)
-    _check_options(target, mode, int8_io)
+    _check_options(file_format, mode, int8_io)
     model_path = Path(model_path)
     source_card = _source_card(model_path)
-    out = _out_path(model_path, target, mode, out)
+    out = _out_path(model_path, file_format, mode, out)
     for special in _CARD_EXPORTERS:
-        if (result := special(model_path, source_card, target, mode, out, notes)) is not None:
+        if (result := special(model_path, source_card, file_format, mode, out, notes)) is not None:
             return result
 
     # Real images first: a bad data spec fails before the slow model load and conversion.
@@ -96,14 +96,14 @@ def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str
     model = load_model(model_path)[0]
     with atomic_path(out) as tmp:
         started = time.perf_counter()
-        extra = _convert(model, target, mode, tmp, representative, checked, int8_io, allow_flex)
+        extra = _convert(model, file_format, mode, tmp, representative, checked, int8_io, allow_flex)
         seconds = time.perf_counter() - started
         flex = [op for op in extra.get("ops", ()) if op.startswith(tflite_export.FLEX_PREFIX)]
         if flex and checked is not None:  # allowed, but then no LiteRT build here can run the file
             notes += (f"parity not checked: stock LiteRT cannot run the TF (Flex) ops {', '.join(flex)}",)
             warnings.warn(notes[-1], ExportNote, stacklevel=2)
             checked = None
-        card = _exported_card(source_card, model_path, tmp, target, mode, seconds, extra, notes)
+        card = _exported_card(source_card, model_path, tmp, file_format, mode, seconds, extra, notes)
         if checked is not None:
             card = card.evolve(metrics=_parity(model, tmp, out, card, checked, mode).to_metrics())
         write_card(out, card)
@@ -117,7 +117,7 @@ _CARD_EXPORTERS: list[CardExporter] = []
 def register_card_exporter(exporter: CardExporter) -> CardExporter:
     """Let a feature export the models whose card asks for more than a plain conversion.
 
-    ``exporter(model_path, card, target, mode, out, notes)`` writes and returns the export of a model that is its
+    ``exporter(model_path, card, file_format, mode, out, notes)`` writes and returns the export of a model that is its
     own, else returns ``None`` (an early-exit model exports as its single LiteRT file with an ``IF`` op, see
     :mod:`convbench.export.early_exit`). :func:`export` asks every registered exporter first, so it never needs to
     know the feature exists.
@@ -126,8 +126,8 @@ def register_card_exporter(exporter: CardExporter) -> CardExporter:
     return exporter
 
 
-def _check_options(target: str, mode: QuantizeMode, int8_io: bool) -> None:
-    if target == "onnx" and mode.mode != "none":
+def _check_options(file_format: str, mode: QuantizeMode, int8_io: bool) -> None:
+    if file_format == "onnx" and mode.mode != "none":
         raise ConfigError(f"quantize={mode.requested!r} is not supported for ONNX export; ONNX exports are "
                           "float32 (quantize='none')")
     if int8_io and mode.mode != "int8":
@@ -142,20 +142,20 @@ def _source_card(model_path: Path) -> ModelCard:
     return read_card(model_path)
 
 
-def _out_path(model_path: Path, target: str, mode: QuantizeMode, out: str | os.PathLike[str] | None) -> Path:
-    suffix = EXPORT_SUFFIXES[target]
+def _out_path(model_path: Path, file_format: str, mode: QuantizeMode, out: str | os.PathLike[str] | None) -> Path:
+    suffix = EXPORT_SUFFIXES[file_format]
     if out is None:
-        return model_path.with_name(f"{model_path.stem}{'' if target == 'onnx' else '.' + mode.tag}{suffix}")
+        return model_path.with_name(f"{model_path.stem}{'' if file_format == 'onnx' else '.' + mode.tag}{suffix}")
     out = Path(out)
     if out.suffix != suffix:
-        raise ConfigError(f"out={str(out)!r}: a {target} file must end with {suffix}")
+        raise ConfigError(f"out={str(out)!r}: a {file_format} file must end with {suffix}")
     return out
 
 
-def _convert(model: keras.Model, target: str, mode: QuantizeMode, path: Path, representative: Images | None,
+def _convert(model: keras.Model, file_format: str, mode: QuantizeMode, path: Path, representative: Images | None,
              checked: Images | None, int8_io: bool, allow_flex: bool) -> dict[str, Any]:
     """Write the converted model at ``path``; return what the card should say about the conversion."""
-    if target == "onnx":
+    if file_format == "onnx":
         # One real image when there is one (any batch builds the model; a real one shows it runs sensibly).
         sample = checked.x[:1] if checked is not None else np.zeros((1, *model.input_shape[1:]), np.float32)
         onnx_export.convert_onnx(model, path, sample)
@@ -174,10 +174,10 @@ def _convert(model: keras.Model, target: str, mode: QuantizeMode, path: Path, re
     return extra
 
 
-def _exported_card(source: ModelCard, model_path: Path, path: Path, target: str, mode: QuantizeMode,
+def _exported_card(source: ModelCard, model_path: Path, path: Path, file_format: str, mode: QuantizeMode,
                    seconds: float, extra: dict[str, Any], notes: tuple[str, ...]) -> ModelCard:
     # The source's metrics describe the Keras model; the exported file gets its own (from the parity check).
-    card = replace(source, format=target, quantize=mode.mode, sha256=sha256_file(path), metrics={},
+    card = replace(source, format=file_format, quantize=mode.mode, sha256=sha256_file(path), metrics={},
                    source=Provenance(str(model_path.absolute()), source.sha256, source.metrics))  # readable anywhere
     return card.evolve(extra={
         "requested_quantize": mode.requested, "size_bytes": path.stat().st_size,

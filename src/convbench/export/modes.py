@@ -42,8 +42,8 @@ def resolve_quantize(name: str) -> QuantizeMode:
     raise ConfigError(f"unknown quantize mode {name!r}; expected one of {', '.join(QUANTIZE_NAMES)}")
 
 
-def resolve_target(to: str) -> str:
-    """The target name, or :class:`ConfigError` listing the known ones."""
+def resolve_format(to: str) -> str:
+    """The export format's name (``tflite``, ``onnx``), or :class:`ConfigError` listing the known ones."""
     if to not in EXPORT_SUFFIXES:
         raise ConfigError(f"unknown export target {to!r}; expected one of {', '.join(EXPORT_SUFFIXES)}")
     return to

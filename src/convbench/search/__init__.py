@@ -12,21 +12,40 @@ from convbench.search.engine import (
     Timing,
     check_floor,
     parse_budget,
-    parse_target,
+    parse_deployment,
     recommend,
     search,
 )
 from convbench.search.records import (
+    Deployment,
     Latency,
     SearchResult,
     SearchSettings,
-    Target,
     TestScore,
     TrialParams,
     TrialRecord,
 )
 from convbench.search.space import ArchitectureSpace, SearchSpace, default_space, load_space
 
-__all__ = ["RESULT_FILE", "STUDY_DB", "TRIALS_DIR", "ArchitectureSpace", "Latency", "SearchResult", "SearchSettings",
-           "SearchSpace", "Target", "TestScore", "Timing", "TrialParams", "TrialRecord", "check_floor",
-           "default_space", "load_space", "parse_budget", "parse_target", "recommend", "search"]
+__all__ = [
+    "RESULT_FILE",
+    "STUDY_DB",
+    "TRIALS_DIR",
+    "ArchitectureSpace",
+    "Deployment",
+    "Latency",
+    "SearchResult",
+    "SearchSettings",
+    "SearchSpace",
+    "TestScore",
+    "Timing",
+    "TrialParams",
+    "TrialRecord",
+    "check_floor",
+    "default_space",
+    "load_space",
+    "parse_budget",
+    "parse_deployment",
+    "recommend",
+    "search",
+]

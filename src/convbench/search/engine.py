@@ -64,11 +64,11 @@ from convbench.locks import locks_output
 from convbench.runtime import open_runner
 from convbench.search.progress import SearchProgress
 from convbench.search.records import (
+    Deployment,
     FinalTiming,
     Latency,
     SearchResult,
     SearchSettings,
-    Target,
     TestScore,
     TrialParams,
     TrialRecord,
@@ -136,13 +136,13 @@ def parse_budget(budget: str | float | int) -> float:
     return seconds
 
 
-def parse_target(target: str | Target) -> Target:
+def parse_deployment(target: str | Deployment) -> Deployment:
     """``"litert:1"`` → runtime litert, 1 thread. The runtime must run a file our exporter writes.
 
     Raises:
         ConfigError: unknown runtime, a runtime without an exportable format, or a bad thread count.
     """
-    if isinstance(target, Target):
+    if isinstance(target, Deployment):
         return target
     runtime, _, threads = str(target).partition(":")
     if runtime not in RUNTIMES:
@@ -151,7 +151,7 @@ def parse_target(target: str | Target) -> Target:
         raise ConfigError(f"target runtime {runtime!r} runs no exported file (.tflite or .onnx)")
     if threads and not (threads.isdigit() and int(threads) >= 1):
         raise ConfigError(f"target threads must be an integer >= 1, got {threads!r} in target={target!r}")
-    return Target(runtime=runtime, threads=int(threads or 1))
+    return Deployment(runtime=runtime, threads=int(threads or 1))
 
 
 def check_floor(floor: float) -> float:
@@ -175,7 +175,7 @@ def check_max_latency(max_latency: float | None) -> float | None:
 
 @locks_output("out")  # one search at a time per output folder (convbench.locks)
 def search(data: str | Dataset | None = None, *, floor: float, out: str | os.PathLike[str],
-           target: str | Target = "litert:1", budget: str | float = "60m",
+           target: str | Deployment = "litert:1", budget: str | float = "60m",
            space: SearchSpace | str | os.PathLike[str] | None = None, resume: bool = False,
            storage: str | None = None, ray: str | None = None, max_trials: int | None = None,
            epochs: int = DEFAULT_EPOCHS, patience: int = DEFAULT_PATIENCE,
@@ -222,7 +222,7 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
         >>> result = search("fruits360:../shared/data/fruits?classes=apple,pear", floor=0.998, out="runs/search")
         >>> result.recommended.params.label, result.test_accuracy(result.recommendation)
     """
-    floor, budget_s, target = check_floor(floor), parse_budget(budget), parse_target(target)
+    floor, budget_s, target = check_floor(floor), parse_budget(budget), parse_deployment(target)
     max_latency = check_max_latency(max_latency)
     space = space.check() if isinstance(space, SearchSpace) else load_space(space)
     if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
@@ -329,7 +329,7 @@ def _enqueue_seeds(study: optuna.Study, settings: SearchSettings, dataset: Datas
     study.set_user_attr(SEEDS_ATTR, len(seeds))
 
 
-def _quantize_modes(space: SearchSpace, target: Target) -> list[str]:
+def _quantize_modes(space: SearchSpace, target: Deployment) -> list[str]:
     """The space's export modes the target runs, in the space's order (a non-TFLite target: float32 only)."""
     return [q for q in space.quantize if export_format(target.runtime) == "tflite" or q == "none"] or ["none"]
 
@@ -345,7 +345,7 @@ def _optuna_params(params: TrialParams, space: SearchSpace) -> dict[str, Any]:
     return found
 
 
-def suggest(trial: optuna.Trial, space: SearchSpace, target: Target) -> TrialParams:
+def suggest(trial: optuna.Trial, space: SearchSpace, target: Deployment) -> TrialParams:
     """Draw a point of ``space`` (conditional parameters are named ``ARCH.width``, ``ARCH.OPTION``)."""
     arch = trial.suggest_categorical("arch", sorted(space.architectures))
     arch_space = space.architectures[arch]

@@ -20,8 +20,10 @@ SCHEMA = "convbench.search_result/1"
 TrialState = Literal["complete", "pruned", "failed", "infeasible"]
 
 
-class Target(BaseModel):
-    """Where the found model will run: a runtime and its thread count (``--target litert:1``)."""
+class Deployment(BaseModel):
+    """How the found model will run: a runtime and its thread count (``--target litert:1``). Not a target in
+    convbench's sense (the device that times, ``bench --on``): the search times on this machine or its Ray timing
+    node."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -137,7 +139,7 @@ class SearchSettings(BaseModel):
 
     data: str
     floor: float
-    target: Target
+    target: Deployment
     budget_s: float
     max_trials: int | None = None
     epochs: int

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from convbench.errors import ModelError
 from convbench.models import build, total_macs
-from convbench.search.records import Target, TrialParams
+from convbench.search.records import Deployment, TrialParams
 from convbench.search.space import SearchSpace
 
 
-def cheap_seeds(space: SearchSpace, target: Target, quantize_modes: list[str], image_channels: int,
+def cheap_seeds(space: SearchSpace, target: Deployment, quantize_modes: list[str], image_channels: int,
                 num_classes: int) -> list[TrialParams]:
     """Each architecture's smallest point in ``space``, cheapest first (by MACs at its input size).
 

@@ -50,7 +50,7 @@ import optuna
 from PIL import Image
 
 from convbench.artifacts import ModelCard
-from convbench.bench import BenchTarget, Measurement, bench, bench_interleaved
+from convbench.bench import BenchCase, Measurement, bench, bench_interleaved
 from convbench.data import Dataset, Preprocessing, Split
 from convbench.errors import ConvbenchError, ModelError
 from convbench.export import export
@@ -331,7 +331,7 @@ def time_side_by_side(paths: list[Path], runtime: str, threads: list[int], *, ru
     """Each file's steady-state inference in ``runtime`` (``runs`` calls and ``min_seconds`` at least per file), all
     timed together in :data:`~convbench.vocabulary.DEFAULT_ROUNDS` interleaved rounds (the search's finalists: see
     :class:`~convbench.search.records.FinalTiming`)."""
-    results = bench_interleaved([BenchTarget(path, runtime, t) for path, t in zip(paths, threads, strict=True)],
+    results = bench_interleaved([BenchCase(path, runtime, t) for path, t in zip(paths, threads, strict=True)],
                                 rounds=DEFAULT_ROUNDS, runs=runs, min_seconds=min_seconds,
                                 image=paths[0].parent / SAMPLE_IMAGE, load_repeats=1)
     return [result.inference for result in results]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from convbench.bench.harness import BenchTarget
+from convbench.bench.harness import BenchCase
 from convbench.bench.result import BenchResult
 from convbench.bench.targets import adb, local, ssh  # noqa: F401  (each registers its target kind)
 from convbench.bench.targets.base import (
@@ -30,14 +30,14 @@ __all__ = ["Protocol", "Target", "TargetEnvironment", "TargetSpec", "aggregates_
            "list_target_kinds", "open_target", "parse_target", "register_target", "target_of"]
 
 
-def bench_on(target: str | TargetSpec | None, models: Sequence[str | os.PathLike[str] | BenchTarget], *,
+def bench_on(target: str | TargetSpec | None, models: Sequence[str | os.PathLike[str] | BenchCase], *,
              runtime: str | None = None, threads: int = BENCH_DEFAULTS.threads, rounds: int | None = None,
              **protocol: object) -> list[BenchResult]:
     """Time ``models`` on ``target`` with the protocol of :func:`~convbench.bench.bench_interleaved`.
 
     Args:
         target: ``local`` (or None), ``ssh://[user@]host[:port]`` or ``adb[://SERIAL]``.
-        models: model files (timed in ``runtime`` with ``threads``) or :class:`BenchTarget` configurations.
+        models: model files (timed in ``runtime`` with ``threads``) or :class:`BenchCase` configurations.
         rounds: interleaved rounds of the steady-state loop (default: 1 for one model, ``DEFAULT_ROUNDS`` for several).
         protocol: the other fields of :class:`Protocol` (runs, min_seconds, warmup, warmup_seconds, load_repeats,
             image, data, memory, pin, seed; profile_ops and delegate for adb).
@@ -53,6 +53,6 @@ def bench_on(target: str | TargetSpec | None, models: Sequence[str | os.PathLike
         >>> results = bench_on("ssh://pi@raspberrypi", ["runs/fruits/mobilenet_v2/model.tflite"])
         >>> results[0].environment["device"], results[0].inference.median
     """
-    configs = [m if isinstance(m, BenchTarget) else BenchTarget(m, runtime, threads) for m in models]
+    configs = [m if isinstance(m, BenchCase) else BenchCase(m, runtime, threads) for m in models]
     chosen = rounds if rounds is not None else (1 if len(configs) == 1 else DEFAULT_ROUNDS)
     return open_target(target).run(configs, Protocol(rounds=chosen, **protocol))  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from convbench.bench.harness import BenchTarget
+from convbench.bench.harness import BenchCase
 from convbench.bench.measurement import Measurement, TaskSpec
 from convbench.bench.result import BenchResult
 from convbench.bench.targets.base import Protocol, Target, TargetEnvironment, TargetSpec, register_target
@@ -238,7 +238,7 @@ class AdbTarget(Target):
                                  os=f"Android {release}" if release else "Android", machine=self._abi or None,
                                  runtime="litert", runtime_version="benchmark_model")
 
-    def run(self, configs: Sequence[BenchTarget], protocol: Protocol) -> list[BenchResult]:
+    def run(self, configs: Sequence[BenchCase], protocol: Protocol) -> list[BenchResult]:
         configs = list(configs)
         check_protocol(configs, protocol)
         if protocol.delegate not in (None, *DELEGATE_FLAGS):

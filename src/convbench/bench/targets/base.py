@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-from convbench.bench.harness import BenchTarget
+from convbench.bench.harness import BenchCase
 from convbench.bench.result import BenchResult
 from convbench.errors import ConfigError
 from convbench.vocabulary import BENCH_DEFAULTS, DEFAULT_TARGET, TARGET_FORMS
@@ -123,7 +123,7 @@ class Target(abc.ABC):
         :class:`~convbench.errors.TargetError` naming the target and the fix otherwise."""
 
     @abc.abstractmethod
-    def run(self, configs: Sequence[BenchTarget], protocol: Protocol) -> list[BenchResult]:
+    def run(self, configs: Sequence[BenchCase], protocol: Protocol) -> list[BenchResult]:
         """Time ``configs`` there under ``protocol``: one :class:`BenchResult` per config, in order, each with the
         target recorded in its ``environment``."""
 

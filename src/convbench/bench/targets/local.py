@@ -8,7 +8,7 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 
-from convbench.bench.harness import BenchTarget, bench_interleaved
+from convbench.bench.harness import BenchCase, bench_interleaved
 from convbench.bench.result import BenchResult
 from convbench.bench.targets.base import Protocol, Target, TargetEnvironment, TargetSpec, register_target
 from convbench.env import cpu_model
@@ -36,7 +36,7 @@ class LocalTarget(Target):
                                  os=platform.platform(), machine=platform.machine(),
                                  python=platform.python_version())
 
-    def run(self, configs: Sequence[BenchTarget], protocol: Protocol) -> list[BenchResult]:
+    def run(self, configs: Sequence[BenchCase], protocol: Protocol) -> list[BenchResult]:
         if protocol.profile_ops or protocol.delegate:
             raise ConfigError("target local: per-op profiles come from `convbench bench --profile-ops`, and "
                               "delegates only from an adb target")

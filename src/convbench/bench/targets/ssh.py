@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 import convbench
-from convbench.bench.harness import BenchTarget
+from convbench.bench.harness import BenchCase
 from convbench.bench.machine_load import MachineLoad
 from convbench.bench.measurement import Measurement
 from convbench.bench.result import BenchResult
@@ -99,7 +99,7 @@ class SshTarget(Target):
             libraries=env.get("libraries", {}))
         return self._environment
 
-    def run(self, configs: Sequence[BenchTarget], protocol: Protocol) -> list[BenchResult]:
+    def run(self, configs: Sequence[BenchCase], protocol: Protocol) -> list[BenchResult]:
         configs = list(configs)
         check_protocol(configs, protocol)
         if protocol.memory or protocol.pin or protocol.profile_ops or protocol.delegate:

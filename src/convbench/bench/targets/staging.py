@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from convbench.artifacts import ModelCard
-from convbench.bench.harness import BATCH_SIZE, BenchTarget, _check_input, _model_facts  # as a local result has
+from convbench.bench.harness import BATCH_SIZE, BenchCase, _check_input, _model_facts  # as a local result has
 from convbench.bench.measurement import Measurement
 from convbench.bench.result import BenchResult
 from convbench.bench.sample_image import sample_image
@@ -42,7 +42,7 @@ class StagedModel:
         label, sub_label: how its Measurements are named (as the local harness names them).
     """
 
-    config: BenchTarget
+    config: BenchCase
     path: Path
     card: ModelCard
     runtime: str
@@ -53,7 +53,7 @@ class StagedModel:
     sub_label: str
 
 
-def check_protocol(configs: list[BenchTarget], protocol: Protocol) -> None:
+def check_protocol(configs: list[BenchCase], protocol: Protocol) -> None:
     """The local harness's checks, before anything is copied anywhere."""
     validate_protocol(runs=protocol.runs, min_seconds=protocol.min_seconds, warmup=protocol.warmup,
                       warmup_seconds=protocol.warmup_seconds)
@@ -66,7 +66,7 @@ def check_protocol(configs: list[BenchTarget], protocol: Protocol) -> None:
             raise ModelError(f"model file not found: {config.model}")
 
 
-def stage(config: BenchTarget, protocol: Protocol, workdir: Path) -> StagedModel:
+def stage(config: BenchCase, protocol: Protocol, workdir: Path) -> StagedModel:
     """Card, runtime, real input and preprocessing time of one configuration (nothing is loaded here)."""
     path = Path(config.model)
     runner = open_runner(path, runtime=config.runtime, threads=config.threads)  # validates runtime, card, threads

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from convbench.bench import BenchResult, BenchTarget
+from convbench.bench import BenchCase, BenchResult
 from convbench.bench.targets import aggregates_only, bench_on, open_target, target_of
 from convbench.experiment.inputs import DataInputs, MachineInputs, data_inputs, machine_inputs
 from convbench.experiment.kinds.export import ExportKind, ExportSettings
@@ -106,7 +106,7 @@ class BenchKind(StepKind[BenchSettings, BenchOutputs]):
         s = step.settings
         protocol = dict(runs=s.runs, min_seconds=s.min_seconds, warmup=s.warmup, warmup_seconds=s.warmup_seconds,
                         data=s.data)
-        configs = [BenchTarget(ctx.needs[c.source].path(ctx.needs[c.source].outputs.model), c.runtime, c.threads)
+        configs = [BenchCase(ctx.needs[c.source].path(ctx.needs[c.source].outputs.model), c.runtime, c.threads)
                    for c in s.configs]
         results = bench_on(s.target, configs, rounds=s.rounds, **protocol)
         files = [result.save(ctx.dir / f"bench-{i}.json").name for i, result in enumerate(results)]

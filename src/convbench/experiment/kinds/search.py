@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from convbench.experiment.inputs import DataInputs, MachineInputs, data_inputs, machine_inputs
 from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
-from convbench.search import RESULT_FILE, SearchResult, load_space, parse_budget, parse_target, search
+from convbench.search import RESULT_FILE, SearchResult, load_space, parse_budget, parse_deployment, search
 
 if TYPE_CHECKING:
     from convbench.experiment.results import StudyResults
@@ -60,7 +60,7 @@ class SearchKind(StepKind[SearchStepSettings, SearchOutputs]):
         if config is None:
             return []
         # Checked here, before any step runs: a bad target, budget or space file fails the plan in one line.
-        target, budget_s = parse_target(config.target), parse_budget(config.budget)
+        target, budget_s = parse_deployment(config.target), parse_budget(config.budget)
         space = load_space(Path(config.space) if config.space else None)
         settings = SearchStepSettings(floor=config.floor, target=str(target), budget_s=budget_s,
                                       space=space.model_dump_json(), epochs=config.epochs,
