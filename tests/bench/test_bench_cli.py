@@ -90,7 +90,7 @@ def test_bench_several_models_side_by_side_with_pinning(cli, standin, model_file
     rc, stdout, err = cli("bench", model_file, model_file, *FAST_ARGS, "--rounds", "2", "--pin", "0", "--data",
                           "digits", "--json", out)
     assert rc == 0, err
-    said = " ".join(stdout.split())  # two rounds pair up, but a verdict needs more (or a quiet machine: pytest -n 2)
+    said = " ".join(stdout.split())  # two rounds pair up, but a verdict needs more (and a quiet machine)
     assert "a verdict needs at least 6 rounds" in said or "no verdict, the machine was busy while timing" in said
     assert "clearly ahead" not in said
     files = sorted(out.glob("*.json"))
