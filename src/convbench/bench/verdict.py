@@ -38,7 +38,7 @@ from convbench.bench.rounds import INTERLEAVING_KEY
 ALPHA = 0.05  # the false-positive rate of a verdict (family-wise where several pairs are tested)
 MIN_ROUNDS = 6  # the fewest rounds whose order-statistic interval of the median reaches 95 % coverage
 # A paired difference below 2 % is not called even when the rounds agree on it: two copies of one file, timed side
-# by side in fresh processes, showed median per-round ratios up to 1.025 (benchmarks/results/verdict_stability.md),
+# by side in fresh processes, showed median per-round ratios up to 1.026 (benchmarks/results/verdict_stability.md),
 # a difference of memory placement that does not survive a rerun.
 NOISE_MARGIN = 0.02
 
