@@ -85,3 +85,22 @@ def test_damaged_zip_member_is_named(tmp_path, fmt):
         with pytest.raises(DataError, match=r"a/hurt\.png \(in .*damaged\.zip\)"):
             read_images(src, src.names)
         assert read_images(src, src.names, skip_bad_images=True).skipped == ["a/hurt.png"]
+
+
+def test_a_zip_whose_end_record_understates_its_directory_fails_instead_of_listing_part_of_it(tmp_path, fmt):
+    """``zipfile`` reads the central directory for the size the end record gives: a smaller size lists fewer
+    members, silently (a Hypothesis example of the Omniglot loader found it, loading one alphabet of three)."""
+    import struct
+    import zipfile
+
+    path = fmt.write_zip(tmp_path / "three.zip", {f"{c}/0.png": fmt.image_bytes(0) for c in ("a", "b", "c")})
+    data = bytearray(path.read_bytes())
+    end = data.rindex(b"PK\x05\x06")
+    size, = struct.unpack_from("<I", data, end + 12)
+    last = 46 + len("c/0.png")  # the last member's central directory record (no extra field, no comment)
+    struct.pack_into("<I", data, end + 12, size - last)  # the directory's byte size, without its last member
+    path.write_bytes(bytes(data))
+    assert len(zipfile.ZipFile(path).infolist()) == 2  # what zipfile alone would load
+    with pytest.raises(DataError, match=r"three\.zip: its central directory lists 2 members where its end record "
+                                        r"counts 3"):
+        Source(path)

@@ -8,7 +8,8 @@ real folder read once, so a link cycle ends. Zip member names are decoded as the
 says: UTF-8 when flagged, else the Info-ZIP Unicode Path extra field when present, else cp437, except
 that a name written on Unix (where Info-ZIP's ``zip`` stores the locale's UTF-8 bytes without flag or
 extra field) is read as UTF-8 when it is valid UTF-8. Every zip member's local header is checked
-against the central directory on opening, so a damaged name fails instead of dropping a file unseen.
+against the central directory on opening, so a damaged name fails instead of dropping a file unseen, and the
+member count against the end record, so a damaged directory size fails instead of listing a part of the archive.
 Loaders find their files by name pattern, so a top folder (``fruits-360/``, ``cifar-10-batches-py/``)
 may be present or not.
 """
@@ -133,6 +134,7 @@ class Source:
         except _ARCHIVE_ERRORS as e:
             raise DataError(f"cannot open {path}: expected a readable .zip archive ({e})") from None
         self._closers.append(zf.close)
+        _check_member_count(zf, path)
         for info in zf.infolist():
             name = zip_member_name(info).rstrip("/")
             try:  # the local header must agree with the central directory: a damaged name would drop a file unseen
@@ -173,6 +175,21 @@ class Source:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_member_count(zf: zipfile.ZipFile, path: Path) -> None:
+    """The central directory must list as many members as its end record counts.
+
+    ``zipfile`` reads the central directory for the byte size the end record states, so a damaged size lists fewer
+    members without a word, and a dataset would load a part of itself. ``_EndRecData`` is private but has kept its
+    form since Python 2; it reads the same record ``ZipFile`` itself read (the ZIP64 one where present).
+    """
+    with open(path, "rb") as f:
+        end = zipfile._EndRecData(f)
+    expected = end[zipfile._ECD_ENTRIES_TOTAL] if end else None
+    if expected is not None and expected != len(zf.infolist()):
+        raise DataError(f"cannot read {path}: its central directory lists {len(zf.infolist())} members where its end "
+                        f"record counts {expected} (a damaged .zip)")
 
 
 def _first_visit(folder: Path, seen: set[str]) -> bool:
