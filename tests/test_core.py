@@ -119,3 +119,14 @@ def test_cli_help_imports_no_heavy_library():
     heavy = ("numpy", "keras", "tensorflow", "scipy", "matplotlib")
     code = f"import sys, convbench.cli; print([m for m in {heavy!r} if m in sys.modules])"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+def test_an_error_naming_a_culprit_with_control_characters_stays_one_line():
+    """A damaged zip member's name may hold a newline (Hypothesis found one): the error escapes it, and reads the same
+    after a round trip through pickle (how a worker process hands it back)."""
+    import pickle
+
+    error = DataError("cannot read a\nb\t.png (in x.zip)")
+    assert str(error) == "cannot read a\\nb\\t.png (in x.zip)"
+    assert str(pickle.loads(pickle.dumps(error))) == str(error)
+    assert str(ConfigError("naïve\x00")) == "naïve\\x00"
