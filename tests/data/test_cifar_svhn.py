@@ -110,3 +110,25 @@ def test_svhn_not_a_mat_file(tmp_path, fmt):
         load(f"svhn:{tmp_path}")
     with pytest.raises(DataError, match=r"no train_32x32\.mat in"):
         load(f"svhn:{fmt.write_tree(tmp_path / 'x', fmt.mnist_files())}")
+
+
+@pytest.mark.parametrize(("offset_from_end", "value", "culprit"), [
+    # y's small data element, its type byte: scipy indexes past a table of types
+    (8, 117, r"array data of type 117 and 2 bytes for shape \(2, 1\)"),
+    (None, 0xDC, "a numeric array of 4 parts"),  # X's flags say complex: scipy reads an imaginary part not there
+])
+def test_a_damaged_svhn_element_that_crashed_scipy_fails_in_one_line(tmp_path, offset_from_end, value, culprit):
+    """Two one-byte flips that made ``scipy.io.loadmat`` crash the process (a segmentation fault, found by the
+    Hypothesis test in test_fuzz_loaders.py, which lost a pytest-xdist worker) now fail with one line."""
+    import io
+
+    import scipy.io
+
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": np.array([[1], [10]], np.uint8)})
+    data = bytearray(buffer.getvalue())
+    data[len(data) - offset_from_end if offset_from_end else 128 + 17] = value  # 128 + 17: X's flag byte
+    (tmp_path / "train_32x32.mat").write_bytes(bytes(data))
+    (tmp_path / "test_32x32.mat").write_bytes(buffer.getvalue())
+    with pytest.raises(DataError, match=rf"train_32x32\.mat: expected a MATLAB \.mat file .*\({culprit}\)$"):
+        load(f"svhn:{tmp_path}")
