@@ -6,10 +6,11 @@ Static analysis with ``ast`` and the import graph, no code run:
 - string-key reads: subscripts ``x["key"]`` and ``x.get("key")`` with a literal string key (dicts read by string
   key instead of typed records);
 - ``dict[str, Any]`` record fields: annotated class attributes of that type (dataclasses, pydantic models);
-- early exit's spread: files with ``early_exit`` in their name, the packages holding them, and the generic modules
+- early exit's spread: early-exit files (``early_exit`` in their name, or inside the ``early_exit`` package), the
+  packages holding them (the ``early_exit`` package counts once, its subfolders with it), and the generic modules
   that mention it (outside those files);
 - the largest signature: the parameters of ``train_early_exit``;
-- generic modules that branch on early exit (an ``if`` about it outside the files named for it);
+- generic modules that branch on early exit (an ``if`` about it outside the early-exit files);
 - import cycles between ``convbench`` modules, outside the step-kind registry (``experiment/kinds``);
 - duplicated protocols: how many modules carry their own interleaving loop (a ``permutation`` of configurations
   per round), and how many modules decide "which model to ship".
@@ -33,6 +34,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "architecture"
 DEFAULT_BASE = "a5e0b5c"
+EARLY_EXIT_PACKAGE = "early_exit"  # convbench/early_exit/: early exit's home package (absent at the base revision)
+TIMING_PACKAGES = ("bench", EARLY_EXIT_PACKAGE)  # where a module of its own interleaving loop would time models
 
 
 def measure(src: Path) -> dict[str, Any]:
@@ -44,7 +47,7 @@ def measure(src: Path) -> dict[str, Any]:
     functions = sum(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) for t in trees.values() for n in ast.walk(t))
     string_reads = sum(_string_key_reads(t) for t in trees.values())
     any_fields = sum(_dict_any_fields(t) for t in trees.values())
-    named = [f for f in files if "early_exit" in f.name]
+    named = [f for f in files if _is_early_exit_file(package, f)]
     mentions = [f for f in files if f not in named and "early_exit" in f.read_text(encoding="utf-8")]
     train_ee = next((n for t in trees.values() for n in ast.walk(t)
                      if isinstance(n, ast.FunctionDef) and n.name == "train_early_exit"), None)
@@ -52,11 +55,22 @@ def measure(src: Path) -> dict[str, Any]:
     branching = sorted(_module_name(package, f) for f in files if f not in named and _branches_on_early_exit(trees[f]))
     return {"lines": lines, "functions": functions, "string_key_reads": string_reads,
             "dict_any_fields": any_fields, "early_exit_files": len(named),
-            "early_exit_packages": len({f.parent.relative_to(package).as_posix() for f in named}),
+            "early_exit_packages": len({_holding_package(package, f) for f in named}),
             "early_exit_lines": sum(len(f.read_text(encoding="utf-8").splitlines()) for f in named),
             "modules_mentioning_early_exit": len(mentions), "train_early_exit_params": params,
             "generic_modules_branching_on_early_exit": branching,
             "import_cycles": _cycles(package, trees), "interleaving_loops": _interleaving_loops(package, trees)}
+
+
+def _is_early_exit_file(package: Path, file: Path) -> bool:
+    """A file of early exit's own: named for it, or inside the ``early_exit`` package."""
+    return "early_exit" in file.name or file.relative_to(package).parts[0] == EARLY_EXIT_PACKAGE
+
+
+def _holding_package(package: Path, file: Path) -> str:
+    """The package a file counts in: its folder, except that the ``early_exit`` package is one, subfolders and all."""
+    folder = file.parent.relative_to(package)
+    return EARLY_EXIT_PACKAGE if folder.parts[:1] == (EARLY_EXIT_PACKAGE,) else folder.as_posix()
 
 
 def _string_key_reads(tree: ast.AST) -> int:
@@ -140,10 +154,11 @@ def _cycles(package: Path, trees: dict[Path, ast.AST]) -> list[list[str]]:
 
 
 def _interleaving_loops(package: Path, trees: dict[Path, ast.AST]) -> list[str]:
-    """Timing modules that shuffle configurations per round themselves (``permutation`` inside a ``for`` loop)."""
+    """Timing modules (in ``bench`` or ``early_exit``) that shuffle configurations per round themselves
+    (``permutation`` inside a ``for`` loop)."""
     found = []
     for file, tree in trees.items():
-        if "bench" not in file.relative_to(package).parts:
+        if not set(TIMING_PACKAGES) & set(file.relative_to(package).parts[:-1]):
             continue
         for loop in (n for n in ast.walk(tree) if isinstance(n, ast.For)):
             if any(isinstance(n, ast.Attribute) and n.attr == "permutation" for n in ast.walk(loop)):
@@ -182,13 +197,13 @@ def markdown(r: dict[str, Any]) -> str:
     rows = [("lines in src/", "lines", "≤ 19.6k"), ("functions", "functions", ""),
             ("string-key reads", "string_key_reads", "≤ 350"), ("`dict[str, Any]` record fields", "dict_any_fields",
                                                                  "≤ 10"),
-            ("files named early_exit", "early_exit_files", "one package"),
+            ("early-exit files (named early_exit, or in early_exit/)", "early_exit_files", "one package"),
             ("packages holding them", "early_exit_packages", "1"),
             ("their lines", "early_exit_lines", ""),
             ("other modules mentioning early_exit", "modules_mentioning_early_exit", ""),
             ("`train_early_exit` parameters", "train_early_exit_params", "≤ 12")]
     lines += [f"| {label} | {b[key]} | {a[key]} | {target} |" for label, key, target in rows]
-    lines += [f"| generic modules branching on early exit (an `if` on it, outside early_exit files) | "
+    lines += [f"| generic modules branching on early exit (an `if` on it, outside early-exit files) | "
               f"{len(b['generic_modules_branching_on_early_exit'])} | "
               f"{len(a['generic_modules_branching_on_early_exit'])} | 0 |"]
     lines += [f"| import cycles outside the step-kind registry | {len(b['import_cycles'])} | "

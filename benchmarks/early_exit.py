@@ -10,9 +10,9 @@ Pairs (main / redundant), each trained at reduced width for CPU (``--width``, st
 3. the redundancy sweep (0 … 0.9) and a threshold sweep on pair 1 (reference polarity).
 
 Each (pair, variant) trains the early-exit VGG-19 (exit after block 1) and its baseline (the same VGG-19
-without the exit, same C classes) with :func:`convbench.train.early_exit.train_early_exit`, then times
+without the exit, same C classes) with :func:`convbench.early_exit.training.train_early_exit`, then times
 both deployed forms (one ``.tflite`` with an ``IF`` op; two chained segments) against the baseline's
-``.tflite`` with :func:`convbench.experiment.early_exit_evaluation.evaluate_early_exit`: every test image at batch 1,
+``.tflite`` with :func:`convbench.early_exit.evaluation.evaluate_early_exit`: every test image at batch 1,
 each model timing the whole test stream by itself in interleaved rounds (median per image). Targets: exit
 accuracy ≥ 99.7 % on pair 1 (both variants); overall accuracy ≥ the baseline's on both pairs; measured saving
 ≥ 90 % of the analytic ideal.
@@ -39,12 +39,13 @@ from typing import Any
 
 from early_exit_pairs import PAIRS, Pair
 
+from convbench.early_exit.evaluation import evaluate_early_exit
+from convbench.early_exit.training import train_early_exit
 from convbench.env import environment
-from convbench.experiment.early_exit_evaluation import evaluate_early_exit
 from convbench.io import write_json, write_text
 from convbench.report.document import Document, Figure, Paragraph, Section, Table
 from convbench.report.markdown import render_markdown
-from convbench.train.early_exit import train_early_exit
+from convbench.report.study_plots import sweep_plots
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -98,8 +99,8 @@ def main() -> None:
                 log(summary_line(rows[-1]))
             if pair is PAIRS[0] and variant == "reference-polarity":
                 log("-- redundancy and threshold sweep")
-                result = evaluate_early_exit(folder, form="single", sweep=True, repeats=args.repeats,
-                                             limit=args.sweep_limit, out=folder / "sweep")
+                result = evaluate_early_exit(folder, form="single", sweep=True, plot_sweep=sweep_plots,
+                                             repeats=args.repeats, limit=args.sweep_limit, out=folder / "sweep")
                 sweep = {"pair": pair.name, "variant": variant, "images_per_mix": args.sweep_limit,
                          **{k: result["sweep"][k] for k in ("by_redundancy", "by_threshold")}}
                 for plot in result["sweep"]["plots"]:

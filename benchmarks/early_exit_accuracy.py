@@ -1,7 +1,7 @@
 """Early exit vs baseline accuracy, paired (issue 14, item 6): same data, same budget, same seeds.
 
 For each pair (MNIST / Omniglot at 57 % redundancy, CIFAR-10 / GTSRB at 28.6 %: the pairs of
-``benchmarks/early_exit.py``) and each seed, :func:`convbench.train.early_exit.train_early_exit` trains the
+``benchmarks/early_exit.py``) and each seed, :func:`convbench.early_exit.training.train_early_exit` trains the
 early-exit VGG-19 (exit after block 1) and its baseline (the same VGG-19 without the exit, same C classes) on
 the same mix, splits, width, training images, epochs, batch size, patience and seed. Validation (a seeded,
 stratified tenth of the training part) alone steers training: early stopping on it, and the exit threshold
@@ -9,7 +9,7 @@ stratified tenth of the training part) alone steers training: early stopping on 
 early-exit model under its deployed decision rule, the baseline by its argmax over the C classes.
 
 Reported per pair: test images, both accuracies, their difference with a 95 % bootstrap CI over images and
-McNemar's exact test, per seed and pooled over seeds (:mod:`convbench.bench.early_exit_accuracy`). Targets:
+McNemar's exact test, per seed and pooled over seeds (:mod:`convbench.early_exit.accuracy`). Targets:
 early exit ≥ baseline on every pair (the pooled difference ≥ 0), and ≥ 99.3 % on MNIST / Omniglot (the
 reference study's baseline).
 
@@ -61,16 +61,16 @@ from typing import Any
 import numpy as np
 from early_exit_pairs import PAIRS, Pair
 
-from convbench.bench.early_exit import decide
-from convbench.bench.early_exit_accuracy import PairedComparison, paired_comparison, pooled_comparison
 from convbench.data import held_out_mix
+from convbench.early_exit.accuracy import PairedComparison, paired_comparison, pooled_comparison
+from convbench.early_exit.evaluation import TrainedFolder
+from convbench.early_exit.measurement import decide
+from convbench.early_exit.training import BASELINE_DIR, train_early_exit
 from convbench.env import environment
-from convbench.experiment.early_exit_evaluation import TrainedFolder
 from convbench.io import read_json, write_json, write_text
 from convbench.models.early_exit import EXIT_OUTPUT, EXIT_REDUNDANT, MAIN_OUTPUT
 from convbench.report.document import Document, Paragraph, Section, Table
 from convbench.report.markdown import render_markdown
-from convbench.train.early_exit import BASELINE_DIR, train_early_exit
 from convbench.train.evaluation import keras_probabilities, load_model
 
 ROOT = Path(__file__).resolve().parents[1]

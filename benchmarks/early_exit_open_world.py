@@ -10,9 +10,9 @@ test images and one redundant source alone:
 
 Per source: the C-class accuracy and the exit's accuracy, precision and recall at the default threshold 0.5 and at a
 threshold calibrated on the training mix's *validation* split for at most 0.1 % main-class false exits, the share of
-main images that exit, the AUROC of P(redundant) and the FPR at 95 % TPR (:mod:`convbench.train.open_world`). Scores
-come from the deployed single ``.tflite`` file (every image run down the full path, so P(redundant) and the main head
-are known for every image). No timing: accuracies only.
+main images that exit, the AUROC of P(redundant) and the FPR at 95 % TPR (:mod:`convbench.early_exit.open_world`).
+Scores come from the deployed single ``.tflite`` file (every image run down the full path, so P(redundant) and the
+main head are known for every image). No timing: accuracies only.
 
 Writes ``benchmarks/results/early_exit_open_world.{json,md}``. The trained model stays in ``--runs`` (resumable), or
 give one with ``--trained DIR`` (a ``convbench early-exit train`` folder or the study's train step folder).
@@ -33,13 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from convbench.bench.early_exit import decide, decision_metrics, full_outputs
 from convbench.checks import CalibrationGoal
 from convbench.data import Preprocessing, build_mix, held_out_mix, load
 from convbench.data.mix import redundant_pool
+from convbench.early_exit.evaluation import TrainedFolder
+from convbench.early_exit.measurement import decide, decision_metrics, full_outputs
+from convbench.early_exit.open_world import rejection, upper_bound
+from convbench.early_exit.training import CalibrationPlan, calibrate_on, train_early_exit
 from convbench.env import environment
 from convbench.errors import ConfigError
-from convbench.experiment.early_exit_evaluation import TrainedFolder
 from convbench.experiment.files import load_experiment
 from convbench.export.early_exit import export_early_exit, load_early_exit
 from convbench.io import read_json, write_json, write_text
@@ -47,8 +49,6 @@ from convbench.models.early_exit import EXIT_REDUNDANT
 from convbench.report.document import Document, Paragraph, Section, Table
 from convbench.report.markdown import render_markdown
 from convbench.runtime.early_exit import open_early_exit_runner
-from convbench.train.early_exit import CalibrationPlan, calibrate_on, train_early_exit
-from convbench.train.open_world import rejection, upper_bound
 from convbench.train.splits import model_splits
 from convbench.vocabulary import DEFAULT_THRESHOLD
 

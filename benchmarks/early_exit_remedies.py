@@ -41,9 +41,10 @@ from typing import Any
 
 import numpy as np
 
-from convbench.bench.early_exit import full_outputs
 from convbench.data import Preprocessing, load
 from convbench.data.mix import harmonize
+from convbench.early_exit.measurement import full_outputs
+from convbench.early_exit.open_world import upper_bound
 from convbench.env import environment
 from convbench.experiment.cache import StudyFolder
 from convbench.experiment.runner import run
@@ -52,7 +53,6 @@ from convbench.models.early_exit import EXIT_REDUNDANT
 from convbench.report.document import Document, Section, Table
 from convbench.report.markdown import render_markdown
 from convbench.runtime.early_exit import open_early_exit_runner
-from convbench.train.open_world import upper_bound
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -4,14 +4,14 @@ For each pair (MNIST / Omniglot at 57 % redundancy, CIFAR-10 / GTSRB at 28.6 %: 
 ``benchmarks/early_exit.py``) and both deployed forms (one ``.tflite`` with an ``IF`` op; two chained
 segments), at batch 1 in LiteRT, 1 thread:
 
-1. **The per-path breakdown** (:mod:`convbench.bench.early_exit_paths`): the exit path (a test image that exits),
+1. **The per-path breakdown** (:mod:`convbench.early_exit.paths`): the exit path (a test image that exits),
    the continue path (one that does not), each part alone (stem, exit head, rest, and the backbone without
    the exit, from the same weights) and the chained form's copy of the features, all timed in interleaved
    rounds (every item once per round, in a fresh shuffled order) so that drift hits every item alike.
 2. **The measured saving** on the test mix, one call per image, as a deployment sees it: the mix is timed in
    interleaved rounds, each model processing the stream by itself in chunks of 50 images, the two taking turns
    chunk by chunk in a seeded shuffled order, so that drift hits both alike (each image's time is its median over
-   the rounds: :func:`convbench.bench.early_exit.time_mix`).
+   the rounds: :func:`convbench.early_exit.measurement.time_mix`).
 3. **Where the missing saving goes**: the ideal at the study's redundancy minus the measured saving, split into
    rows that add up to it exactly (the parts' time shares against their MAC shares, the cut, each path's
    overhead, the copy, exits that do not match the redundancy, and the mix's distinct images vs the paths' one
@@ -51,12 +51,13 @@ from typing import Any
 import numpy as np
 from early_exit_pairs import PAIRS, Pair
 
-from convbench.bench.early_exit import MIX_CHUNK, time_mix
-from convbench.bench.early_exit_paths import PARTS, PartRunners, path_images, time_breakdown
 from convbench.cli.early_exit_cmd import parse_exit_head
 from convbench.data import held_out_mix
+from convbench.early_exit.evaluation import TrainedFolder, export_for_evaluation
+from convbench.early_exit.measurement import MIX_CHUNK, time_mix
+from convbench.early_exit.paths import PARTS, PartRunners, path_images, time_breakdown
+from convbench.early_exit.training import train_early_exit
 from convbench.env import environment
-from convbench.experiment.early_exit_evaluation import TrainedFolder, export_for_evaluation
 from convbench.export.early_exit import export_parts
 from convbench.io import write_json, write_text
 from convbench.report.document import Document, Paragraph, Section, Table
@@ -64,7 +65,6 @@ from convbench.report.early_exit_paths import missing_table, timings_table
 from convbench.report.markdown import render_markdown
 from convbench.runtime import open_runner
 from convbench.runtime.early_exit import open_early_exit_runner
-from convbench.train.early_exit import train_early_exit
 from convbench.vocabulary import DEFAULT_EXIT_HEAD
 
 ROOT = Path(__file__).resolve().parents[1]

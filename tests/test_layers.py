@@ -7,7 +7,8 @@ from pathlib import Path
 
 import convbench
 
-LAYERS = ("data", "models", "train", "runtime", "export", "bench", "search", "report", "experiment", "cli")
+LAYERS = ("data", "models", "train", "runtime", "export", "bench", "early_exit", "search", "report", "experiment",
+          "cli")
 SOURCE = Path(convbench.__file__).parent
 
 

@@ -90,7 +90,7 @@ class EarlyExitSettings:
         open_world: the open-world training options (redundant sources and shares, cue-removing augmentation,
             outlier exposure), ``None`` when none was asked for.
         calibration: the threshold chosen on the validation split for a stated goal
-            (:class:`~convbench.train.open_world.Calibration` as a dict), ``None`` when not calibrated.
+            (:class:`~convbench.early_exit.open_world.Calibration` as a dict), ``None`` when not calibrated.
         form: exported files: ``single`` (one file with an ``IF`` op) or ``chained`` (two segments).
         segment: chained files: ``stem`` or ``rest``; rest_file: the stem's card names its rest segment.
         threshold, default_threshold: exported files: how the threshold is given (a runtime input) and its default.

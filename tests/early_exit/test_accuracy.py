@@ -1,4 +1,4 @@
-"""Paired accuracy comparison (bench.early_exit_accuracy): the difference, its bootstrap interval, McNemar's test."""
+"""Paired accuracy comparison (early_exit.accuracy): the difference, its bootstrap interval, McNemar's test."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from convbench.bench.early_exit_accuracy import paired_comparison, pooled_comparison
+from convbench.early_exit.accuracy import paired_comparison, pooled_comparison
 from convbench.errors import ConfigError
 
 

@@ -13,9 +13,7 @@ import pytest
 from support import assert_one_line_error
 
 from convbench.artifacts import read_card
-from convbench.errors import ConfigError
-from convbench.io import read_json
-from convbench.train.open_world import (
+from convbench.early_exit.open_world import (
     calibrate,
     certified_count,
     fpr_at_tpr,
@@ -23,6 +21,8 @@ from convbench.train.open_world import (
     rejection,
     upper_bound,
 )
+from convbench.errors import ConfigError
+from convbench.io import read_json
 from convbench.vocabulary import TRAIN_DEFAULTS
 
 
@@ -170,8 +170,8 @@ def calibrated_dir(tmp_path_factory, tiny_backbone):
 @pytest.mark.slow
 def test_calibrated_threshold_is_recorded_and_used_by_the_deployed_files(calibrated_dir, cli):
     from convbench.checks import CalibrationGoal
-    from convbench.experiment.early_exit_evaluation import TrainedFolder
-    from convbench.train.early_exit import CalibrationPlan, calibrate_on
+    from convbench.early_exit.evaluation import TrainedFolder
+    from convbench.early_exit.training import CalibrationPlan, calibrate_on
     from convbench.train.splits import training_splits
 
     card = read_card(calibrated_dir / "early_exit" / "model.keras")

@@ -11,8 +11,8 @@ import pytest
 
 from convbench.artifacts import EarlyExitSettings, ModelCard
 from convbench.bench import Measurement, Timer
-from convbench.bench.early_exit import decide
 from convbench.data import Preprocessing
+from convbench.early_exit.measurement import decide
 from convbench.errors import ConfigError, ModelError
 from convbench.export.early_exit import EarlyExitExport, export_early_exit, load_early_exit
 from convbench.export.tflite import tflite_ops

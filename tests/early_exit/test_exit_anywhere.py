@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from convbench.artifacts import EarlyExitSettings, ModelCard
-from convbench.bench.early_exit import decide
 from convbench.data import Preprocessing, load
+from convbench.early_exit.measurement import decide
 from convbench.export.early_exit import export_early_exit
 from convbench.models import defaults, exit_points, list_models
 from convbench.models.early_exit import EarlyExitModel, early_exit

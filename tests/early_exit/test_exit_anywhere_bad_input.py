@@ -10,8 +10,8 @@ import pytest
 from support import assert_one_line_error
 
 from convbench.data import Dataset, Split, list_datasets, register_dataset
+from convbench.early_exit.open_world import calibrate
 from convbench.errors import ConfigError
-from convbench.train.open_world import calibrate
 
 if "ee_anywhere_empty" not in {info.name for info in list_datasets()}:
 

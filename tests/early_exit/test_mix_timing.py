@@ -1,4 +1,4 @@
-"""Timing the test mix as a deployment sees it (:func:`convbench.bench.early_exit.time_mix`): each model processes
+"""Timing the test mix as a deployment sees it (:func:`convbench.early_exit.measurement.time_mix`): each model processes
 the stream by itself, one call per image, the two taking turns chunk by chunk in rounds; the decisions are each
 image's own call's."""
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from convbench.artifacts import read_card
-from convbench.bench.early_exit import full_outputs, time_mix
+from convbench.early_exit.evaluation import EvaluationFiles, TrainedFolder, export_for_evaluation
+from convbench.early_exit.measurement import full_outputs, time_mix
 from convbench.errors import ConfigError
-from convbench.experiment.early_exit_evaluation import EvaluationFiles, TrainedFolder, export_for_evaluation
 from convbench.runtime import open_runner
 from convbench.runtime.base import Runner
 from convbench.runtime.early_exit import EarlyExitRunner, open_early_exit_runner

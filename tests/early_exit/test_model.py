@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from convbench.bench.early_exit import decide, decision_metrics, ideal_saving
+from convbench.early_exit.measurement import decide, decision_metrics, ideal_saving
 from convbench.errors import ModelError
 from convbench.models.early_exit import early_exit
 from convbench.models.macs import count_macs

@@ -16,9 +16,9 @@ from convbench.artifacts import read_card
 from convbench.checks import cue_names
 from convbench.data import Dataset, MixSettings, Split, build_mix, list_datasets, load, load_pools, register_dataset
 from convbench.data.mix import RedundantSource, spare_main_images
+from convbench.early_exit.training import remove_cues, with_cues_removed
 from convbench.errors import ConfigError
 from convbench.io import read_json
-from convbench.train.early_exit import remove_cues, with_cues_removed
 from convbench.train.splits import training_splits
 from convbench.vocabulary import CUES, CueName
 
@@ -169,7 +169,7 @@ def test_cue_augmentation_leaves_validation_and_test_images_alone(digit_mix):
 
 @pytest.mark.slow
 def test_training_on_several_sources_records_them_and_respects_their_shares(cli, tmp_path, tiny_backbone):
-    from convbench.experiment.early_exit_evaluation import TrainedFolder
+    from convbench.early_exit.evaluation import TrainedFolder
 
     rc, _, err = cli("early-exit", "train", "--main", "ee_main", "--redundant", "ee_source_a", "--redundant",
                      "ee_source_b", "--redundant-share", "3", "--redundant-share", "1", "--augment-cues", "all",

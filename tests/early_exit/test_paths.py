@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convbench.bench.early_exit_paths import (
+from convbench.early_exit.paths import (
     COPY,
     PARTS,
     PartRunners,

@@ -15,20 +15,20 @@ import pytest
 from support import assert_one_line_error
 
 from convbench.artifacts import read_card
-from convbench.bench import early_exit_placement
-from convbench.bench.early_exit import MIX_CHUNK
 from convbench.data import Split
-from convbench.errors import ConfigError
-from convbench.io import read_json
-from convbench.models.early_exit import EXIT_OUTPUT, MAIN_OUTPUT, MacSplit
-from convbench.report.early_exit_section import placement_table
-from convbench.train.early_exit_placement import (
+from convbench.early_exit import placement_timing
+from convbench.early_exit.measurement import MIX_CHUNK
+from convbench.early_exit.placement import (
     PLACEMENT_FILE,
     Candidate,
     PlacementOptions,
     PlacementSweep,
     place_exit,
 )
+from convbench.errors import ConfigError
+from convbench.io import read_json
+from convbench.models.early_exit import EXIT_OUTPUT, MAIN_OUTPUT, MacSplit
+from convbench.report.early_exit_section import placement_table
 
 SWEEP = ("--main", "ee_main", "--redundant", "ee_redundant", "--redundancy", "0.5", "--exit-after", "auto",
          "--epochs", "2", "--limit", "30", "--repeats", "1")
@@ -93,8 +93,8 @@ def test_placement_options_are_checked():
 
 
 def test_a_sweep_without_its_measurement_is_refused_before_any_training(tiny_backbone, tmp_path):
-    """Training sits below export and bench: the Python API is handed the timer, and says so when it is missing."""
-    from convbench.train.early_exit import train_early_exit
+    """The training API is handed the timer (it imports no exporter or runtime), and says so when it is missing."""
+    from convbench.early_exit.training import train_early_exit
 
     with pytest.raises(ConfigError, match="time_placement"):
         train_early_exit("digits", "digits", out=tmp_path / "out", backbone=tiny_backbone, exit_after="auto")
@@ -192,9 +192,9 @@ def test_the_sweep_times_its_candidates_interleaved_not_one_after_another(monkey
     trains them all, then the deployed files take turns chunk by chunk in every round."""
     calls: list[tuple[str, int]] = []
     seconds = {"block1": 2e-4, "block2": 1e-3, "block3": 5e-4}  # block1 is the fastest
-    monkeypatch.setattr(early_exit_placement, "export_early_exit",
+    monkeypatch.setattr(placement_timing, "export_early_exit",
                         lambda path, forms: SimpleNamespace(single=path, stem=None))
-    monkeypatch.setattr(early_exit_placement, "open_early_exit_runner",
+    monkeypatch.setattr(placement_timing, "open_early_exit_runner",
                         lambda path, threads, threshold: _StandInRunner(path.parent.name, seconds[path.parent.name],
                                                                         calls))
     count, rounds = MIX_CHUNK * 2 + 10, 2  # three chunks per round
@@ -204,7 +204,7 @@ def test_the_sweep_times_its_candidates_interleaved_not_one_after_another(monkey
     def fit_at(point: str) -> Candidate:
         return Candidate(_StandInModel(100 * int(point[-1])), tmp_path / point / "model.keras", 0.9, val)
 
-    options = PlacementOptions(0.5, repeats=rounds, limit=count, timer=early_exit_placement.time_placement)
+    options = PlacementOptions(0.5, repeats=rounds, limit=count, timer=placement_timing.time_placement)
     sweep = place_exit(list(seconds), fit_at, lambda images: images.astype(np.float32), backbone="stand-in",
                        min_accuracy=0.5, goal="given", redundancy=0.5, options=options)
 

@@ -184,7 +184,7 @@ def _early_exit_card(model: Path) -> ModelCard:
 
 def _paths(model: Path, threads: int, data: str | None, rounds: int) -> None:
     """Print the per-path breakdown of an early-exit file at its training mix's redundancy."""
-    from convbench.bench.early_exit_paths import breakdown_for_files, candidate_images  # lazy: runtimes, TF
+    from convbench.early_exit.paths import breakdown_for_files, candidate_images  # lazy: runtimes, TF
     from convbench.report.early_exit_paths import missing_table, timings_table
 
     card = _early_exit_card(model)

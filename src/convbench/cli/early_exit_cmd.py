@@ -34,7 +34,7 @@ from convbench.vocabulary import (
 )
 
 sub = typer.Typer(no_args_is_help=True, help="Early-exit networks: a backbone with an exit for redundant images.")
-AUTO = "auto"  # --exit-after auto: sweep every exit point of the backbone (convbench.train.early_exit_placement)
+AUTO = "auto"  # --exit-after auto: sweep every exit point of the backbone (convbench.early_exit.placement)
 app.add_typer(sub, name="early-exit")
 
 
@@ -125,9 +125,9 @@ def train_command(
     if min_accuracy is not None:
         number_in("min_accuracy", min_accuracy, 0.0, 1.0)
     timing = _check_timing(runtime_form, repeats, limit, threads)
-    from convbench.bench.early_exit_placement import time_placement  # lazy: keras takes seconds to import
-    from convbench.train.early_exit import train_early_exit
-    from convbench.train.early_exit_placement import PlacementOptions
+    from convbench.early_exit.placement import PlacementOptions
+    from convbench.early_exit.placement_timing import time_placement  # lazy: keras takes seconds to import
+    from convbench.early_exit.training import train_early_exit
 
     placement = PlacementOptions(min_accuracy, **timing, timer=time_placement)
 
@@ -193,11 +193,13 @@ def eval_command(
     if threshold is not None:
         number_in("threshold", threshold, 0.0, 1.0, low_open=True, high_open=True)
     _check_timing(runtime_form, repeats, limit, threads)
-    from convbench.experiment.early_exit_evaluation import evaluate_early_exit  # lazy: the runtimes and keras
+    from convbench.early_exit.evaluation import evaluate_early_exit  # lazy: the runtimes and keras
+    from convbench.report.study_plots import sweep_plots  # lazy: matplotlib
 
     options = {"redundancy": redundancy, "threshold": threshold, "form": runtime_form, "repeats": repeats,
                "limit": limit, "threads": threads, "out": out}
-    result = evaluate_early_exit(directory, main, redundant or None, sweep=sweep, **_given(options))
+    result = evaluate_early_exit(directory, main, redundant or None, sweep=sweep, plot_sweep=sweep_plots,
+                                 **_given(options))
     _print_result(result)
 
 

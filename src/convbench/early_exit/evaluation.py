@@ -1,9 +1,10 @@
 """Evaluating a trained early-exit network against its baseline: export → test mix → timing → sweeps.
 
-This is composition, and it lives at the top layer because it reaches into every layer below it: the mixes
-come from :mod:`convbench.data.mix`, the files from :mod:`convbench.export.early_exit` and
-:func:`convbench.export.export`, the runners from :mod:`convbench.runtime`, every figure from the pure
-measurements in :mod:`convbench.bench.early_exit`, and the plots from :mod:`convbench.report.study_plots`.
+This is composition over the layers below the early-exit package: the mixes come from :mod:`convbench.data.mix`,
+the files from :mod:`convbench.export.early_exit` and :func:`convbench.export.export`, the runners from
+:mod:`convbench.runtime`, and every figure from the pure measurements in :mod:`convbench.early_exit.measurement`.
+Plots are the report layer's: :func:`evaluate_early_exit` is handed the function that draws the sweep's
+(``plot_sweep``, e.g. :func:`convbench.report.study_plots.sweep_plots`) by its caller above.
 
 Two callers, one implementation of each part:
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,16 +33,6 @@ import keras
 import numpy as np
 
 from convbench.artifacts import ModelCard, read_card
-from convbench.bench.early_exit import (
-    analytic,
-    decision_metrics,
-    full_outputs,
-    ideal_saving,
-    path_summary,
-    threshold_sweep,
-    time_mix,
-    time_paths,
-)
 from convbench.checks import integer_in
 from convbench.data import (
     Dataset,
@@ -54,6 +45,18 @@ from convbench.data import (
     load_pools,
 )
 from convbench.data.mix import redundant_pool
+from convbench.early_exit.measurement import (
+    analytic,
+    decision_metrics,
+    full_outputs,
+    ideal_saving,
+    path_summary,
+    threshold_sweep,
+    time_mix,
+    time_paths,
+)
+from convbench.early_exit.open_world import rejection
+from convbench.early_exit.training import BASELINE_DIR, EARLY_EXIT_DIR, read_mix_settings
 from convbench.env import environment
 from convbench.errors import ConfigError, ModelError
 from convbench.export import export
@@ -62,22 +65,21 @@ from convbench.export.samples import PARITY_IMAGES
 from convbench.io import write_json
 from convbench.locks import locks_output
 from convbench.models.early_exit import EXIT_REDUNDANT, MacSplit, loss_terms
-from convbench.report.study_plots import accuracy_vs_threshold, time_vs_redundancy
 from convbench.runtime import Runner, open_runner
 from convbench.runtime.early_exit import EarlyExitRunner, check_threshold, open_early_exit_runner
-from convbench.train.early_exit import BASELINE_DIR, EARLY_EXIT_DIR, read_mix_settings
 from convbench.train.loop import MODEL_FILE
-from convbench.train.open_world import rejection
 from convbench.vocabulary import EARLY_EXIT_FORMS
 
 RESULT_FILE = "eval.json"
 BASELINE_FILE = "baseline.tflite"  # the baseline's float32 LiteRT file, beside the early-exit files
 SWEEP_REDUNDANCIES = tuple(i / 10 for i in range(10))  # 0 … 0.9
+# draws a sweep's plots (by_redundancy rows, by_threshold rows, folder) and returns their paths: the report layer's
+SweepPlotter = Callable[[list[dict[str, Any]], list[dict[str, Any]], Path], Sequence[Path]]
 
 
 @dataclass(frozen=True)
 class TrainedFolder:
-    """A folder written by :func:`~convbench.train.early_exit.train_early_exit`: both models and their mix."""
+    """A folder written by :func:`~convbench.early_exit.training.train_early_exit`: both models and their mix."""
 
     model: Path
     baseline: Path
@@ -183,10 +185,10 @@ class Evaluation:
     Attributes:
         rows: baseline and early exit in the reference table's layout (loss, accuracies, times).
         timing: totals and the split of images between the two paths (:meth:`MixTiming.summary`).
-        paths: each path timed alone (:func:`~convbench.bench.early_exit.path_summary`).
+        paths: each path timed alone (:func:`~convbench.early_exit.measurement.path_summary`).
         analytic: s, h, the ideal and measured saving, their ratio, the saving the path medians predict.
         rejection: how well the exit rejects this mix's redundant images (exit accuracy, precision, recall,
-            false exits, AUROC of P(redundant), FPR at 95 % TPR: :class:`~convbench.train.open_world.Rejection`).
+            false exits, AUROC of P(redundant), FPR at 95 % TPR: :class:`~convbench.early_exit.open_world.Rejection`).
     """
 
     form: str
@@ -286,10 +288,10 @@ def sweep_session(session: Session, redundancy: float, *, repeats: int, limit: i
 def evaluate_early_exit(directory: str | os.PathLike[str], main: str | Dataset | None = None,
                         redundant: str | Dataset | Sequence[str | Dataset] | None = None, *,
                         redundancy: float | None = None, threshold: float | None = None, form: str = "single",
-                        sweep: bool = False,
+                        sweep: bool = False, plot_sweep: SweepPlotter | None = None,
                         repeats: int = 3, limit: int | None = None, threads: int = 1,
                         out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Evaluate a :func:`~convbench.train.early_exit.train_early_exit` folder against its baseline in LiteRT.
+    """Evaluate a :func:`~convbench.early_exit.training.train_early_exit` folder against its baseline in LiteRT.
 
     Rebuilds the test mix the models were trained for (test splits only: held-out redundant groups stay
     unseen), exports both models to LiteRT into ``out`` (``form``: the single file or the chained segments;
@@ -304,8 +306,10 @@ def evaluate_early_exit(directory: str | os.PathLike[str], main: str | Dataset |
         threshold: exit when P(redundant) ≥ threshold, in (0, 1) (``None``: the calibrated threshold when the model
             has one, else ``DEFAULT_THRESHOLD``).
         form: ``"single"`` or ``"chained"``.
-        sweep: also time redundancies 0 … 0.9 and sweep thresholds, with plots ``time_vs_redundancy.png``
-            and ``accuracy_vs_threshold.png``.
+        sweep: also time redundancies 0 … 0.9 and sweep thresholds.
+        plot_sweep: draws the sweep's plots into ``out`` before ``eval.json`` is written, which lists them
+            (:func:`convbench.report.study_plots.sweep_plots`: ``time_vs_redundancy.png`` and
+            ``accuracy_vs_threshold.png``); ``None``: no plots.
         repeats: timed calls per image (after one warm-up call).
         limit: time at most this many images of each test mix (a stratified, seeded subset).
         threads: LiteRT threads.
@@ -353,8 +357,7 @@ def evaluate_early_exit(directory: str | os.PathLike[str], main: str | Dataset |
     swept = None
     if sweep:
         found = sweep_session(session, redundancy, repeats=repeats, limit=limit)
-        plots = [time_vs_redundancy(found.by_redundancy, out / "time_vs_redundancy.png"),
-                 accuracy_vs_threshold(found.by_threshold, out / "accuracy_vs_threshold.png")]
+        plots = [] if plot_sweep is None else plot_sweep(found.by_redundancy, found.by_threshold, out)
         swept = {**found.to_dict(), "plots": [str(p) for p in plots]}
     result = evaluation.to_dict(directory=str(directory), sweep=swept,
                                 by_source=[source_row(name, e) for name, e in evaluations.items()])

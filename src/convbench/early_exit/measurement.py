@@ -1,8 +1,8 @@
 """Measuring early-exit networks: decisions, per-image latency on a test mix, each path alone, the ideal saving.
 
 Pure measurement: every function takes loaded runners and images (or probabilities) and returns figures;
-which files are timed, on which mix, and where results go is decided above this layer
-(:mod:`convbench.experiment.early_exit_evaluation`).
+which files are timed, on which mix, and where results go is decided by the evaluation
+(:mod:`convbench.early_exit.evaluation`).
 
 Time is measured where the saving is real: the deployed LiteRT files at batch 1, one image per call, each
 model processing the test mix as a stream by itself, as a deployed model processes its camera stream (models

@@ -1,7 +1,7 @@
 """Where an early-exit network's saving goes: each path and each part timed alone, and the gap to the ideal split up.
 
-The analytic ideal (:func:`~convbench.bench.early_exit.ideal_saving`) prices the network by MACs: with s the stem's
-and h the exit head's share of the backbone's MACs, an image that exits costs s + h, one that continues 1 + h,
+The analytic ideal (:func:`~convbench.early_exit.measurement.ideal_saving`) prices the network by MACs: with s the
+stem's and h the exit head's share of the backbone's MACs, an image that exits costs s + h, one that continues 1 + h,
 so at redundancy r the saving is ``r·(1 − s) − h``. A deployed file falls short of it for reasons each of which
 is one timing away:
 
@@ -46,10 +46,10 @@ from typing import Any
 import numpy as np
 
 from convbench.artifacts import ModelCard
-from convbench.bench.early_exit import ideal_saving
 from convbench.bench.measurement import Measurement
 from convbench.bench.timer import Timer, validate_protocol
 from convbench.checks import integer_in
+from convbench.early_exit.measurement import ideal_saving
 from convbench.errors import ConfigError, DataError, ModelError
 from convbench.runtime.base import Runner
 from convbench.runtime.early_exit import ChainedEarlyExitRunner, EarlyExitRunner
@@ -118,7 +118,7 @@ class SavingAnalysis:
         ideal: ``r·(1 − s) − h``.
         from_paths: ``1 − (f·E + (1 − f)·C) / B`` from the path medians.
         measured: the saving measured otherwise (per image on a test mix, each model running the stream by
-            itself: :func:`~convbench.bench.early_exit.time_mix`), when given.
+            itself: :func:`~convbench.early_exit.measurement.time_mix`), when given.
         missing: the rows that add up to ``ideal − from_paths`` (and to ``ideal − measured`` with the last row,
             when ``measured`` is given).
         shares: the parts' and overheads' times as shares of the backbone's (``stem``, ``exit_head``, ``rest``,
@@ -177,7 +177,7 @@ class PathBreakdown:
             redundancy: r in [0, 1].
             exit_fraction: f, the share of images that exit (default r).
             measured: a saving measured otherwise (per image on a test mix, each model on its own stream:
-                :func:`~convbench.bench.early_exit.time_mix`); adds the row that takes the paths' figure to it
+                :func:`~convbench.early_exit.measurement.time_mix`); adds the row that takes the paths' figure to it
                 (distinct images one call each, against one image called over and over).
         """
         if form not in self.forms:

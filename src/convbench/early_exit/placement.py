@@ -11,7 +11,7 @@ sweep measures. For every candidate point (``exit_after="auto"``: every point th
    exit accuracy, AUROC of P(redundant), main images exiting;
 4. once every point is trained, export each to the study's deployed form and time them together at batch 1,
    image by image, on validation images at the study's redundancy, the candidates taking turns chunk by chunk
-   (:mod:`convbench.bench.early_exit_placement`: timed one after another, the machine's drift between them
+   (:mod:`convbench.early_exit.placement_timing`: timed one after another, the machine's drift between them
    would be larger than the differences between neighbouring points);
 
 then choose the fastest point whose validation accuracy meets the goal (``min_accuracy``; by default the
@@ -33,6 +33,7 @@ import numpy as np
 
 from convbench.checks import MAX_THREADS, integer_in
 from convbench.data import Preprocessing, Split
+from convbench.early_exit.open_world import Rejection, rejection
 from convbench.errors import ConfigError
 from convbench.io import read_json, write_json
 from convbench.models.early_exit import (
@@ -43,7 +44,6 @@ from convbench.models.early_exit import (
     exit_point,
     exit_points,
 )
-from convbench.train.open_world import Rejection, rejection
 from convbench.vocabulary import EARLY_EXIT_FORMS
 
 AUTO = "auto"  # exit_after: sweep every point the backbone declares
@@ -51,7 +51,7 @@ PLACEMENT_DIR, PLACEMENT_FILE = "placement", "placement.json"  # OUT/placement/<
 
 
 class PlacementTimes(Protocol):
-    """What the sweep reads of a candidate's timing (:class:`convbench.bench.early_exit_placement.ImageTimes`)."""
+    """What the sweep reads of a candidate's timing (:class:`convbench.early_exit.placement_timing.ImageTimes`)."""
 
     @property
     def mean_ms(self) -> float: ...
@@ -65,8 +65,9 @@ class PlacementTimer(Protocol):
     at its threshold, interleaved (all at once, so that the machine's drift hits them alike); one result per
     candidate, in order.
 
-    Training sits below export and bench in convbench's layers, so the sweep is handed its measurement
-    (:func:`convbench.bench.early_exit_placement.time_placement`) instead of importing it.
+    The sweep is handed its measurement (:func:`convbench.early_exit.placement_timing.time_placement`) instead of
+    importing it: the sweep and the training around it stay free of the exporter and the runtimes, and a test can
+    time stand-ins.
     """
 
     def __call__(self, model_paths: Sequence[Path], images: np.ndarray, *, form: str, threads: int, repeats: int,
@@ -87,7 +88,7 @@ class PlacementOptions:
         threads: LiteRT threads for the timing.
         repeats: timed rounds over the images, one call per image each (its median counts).
         limit: time at most this many validation images per candidate (the same ones for every candidate).
-        timer: the measurement (:func:`convbench.bench.early_exit_placement.time_placement`); a sweep needs one.
+        timer: the measurement (:func:`convbench.early_exit.placement_timing.time_placement`); a sweep needs one.
     """
 
     min_accuracy: float | None = None
@@ -218,7 +219,7 @@ def sweep_timer(options: PlacementOptions) -> PlacementTimer:
     """
     if options.timer is None:
         raise ConfigError("a placement sweep times each point as deployed: pass placement=PlacementOptions("
-                          "timer=convbench.bench.early_exit_placement.time_placement)")
+                          "timer=convbench.early_exit.placement_timing.time_placement)")
     return options.timer
 
 

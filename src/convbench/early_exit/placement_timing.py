@@ -2,15 +2,15 @@
 
 Where an exit pays off depends on more than MACs: a later exit rejects more images but costs more before it
 decides, and LiteRT's per-op overheads do not scale with MACs. So the placement sweep
-(:mod:`convbench.train.early_exit_placement`) times each candidate's deployed file on validation images at the
+(:mod:`convbench.early_exit.placement`) times each candidate's deployed file on validation images at the
 study's redundancy and compares mean times per image; this module is that measurement, and only that.
 
 The candidates are timed together, taking turns chunk by chunk in seeded shuffled rounds
-(:func:`convbench.bench.early_exit.time_stream`, the protocol of the savings benchmark): timed one after
+(:func:`convbench.early_exit.measurement.time_stream`, the protocol of the savings benchmark): timed one after
 another, a candidate would be compared with the others across minutes in which this VM drifts 20-30 %, more than
 the differences between neighbouring exit points. Each image's time is its median over ``repeats`` rounds; the
 candidates are compared with each other, each on the very same images, never against a baseline (that is
-:func:`convbench.bench.early_exit.time_mix`).
+:func:`convbench.early_exit.measurement.time_mix`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convbench.bench.early_exit import exit_decisions, time_stream
+from convbench.early_exit.measurement import exit_decisions, time_stream
 from convbench.export.early_exit import export_early_exit
 from convbench.runtime.early_exit import open_early_exit_runner
 
@@ -48,7 +48,7 @@ def time_placement(model_paths: Sequence[Path], images: np.ndarray, *, form: str
                    thresholds: Sequence[float]) -> list[ImageTimes]:
     """Export every candidate's saved early-exit model to its deployed ``form`` and time them together on
     ``images`` (float32 ``(N, H, W, C)``), each at its own threshold: the placement sweep's measurement
-    (:class:`convbench.train.early_exit_placement.PlacementTimer`). One :class:`ImageTimes` per candidate, in order.
+    (:class:`convbench.early_exit.placement.PlacementTimer`). One :class:`ImageTimes` per candidate, in order.
 
     Raises:
         ConfigError: ``repeats`` < 1 or no images.

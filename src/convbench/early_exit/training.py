@@ -16,13 +16,13 @@ rule, see :mod:`convbench.models.early_exit`).
 For the open world (an exit deployed behind a camera meets redundant images of sources it never saw), the
 redundant class may come from several sources at stated shares, training images may have their trivial cues
 (polarity, brightness, contrast) removed, a generic outlier-exposure set may join the redundant class, and the
-threshold may be calibrated on the validation split for a stated goal (:mod:`convbench.train.open_world`); the
+threshold may be calibrated on the validation split for a stated goal (:mod:`convbench.early_exit.open_world`); the
 card records each (``early_exit.open_world``, ``early_exit.calibration``) and the exported files default to the
 calibrated threshold.
 
 Given several exit points (``exit_after="auto"`` or a list), the exit is trained at each, scored on validation and
 timed as deployed, and the fastest one meeting the accuracy goal becomes ``DIR/early_exit``
-(:mod:`convbench.train.early_exit_placement`; each candidate stays in ``DIR/placement/<point>/``, the sweep in
+(:mod:`convbench.early_exit.placement`; each candidate stays in ``DIR/placement/<point>/``, the sweep in
 ``DIR/placement.json``).
 """
 
@@ -44,13 +44,8 @@ from convbench.artifacts import EarlyExitSettings, ModelCard, read_card, write_c
 from convbench.checks import CalibrationGoal, TrainingOptions, calibration_goal, cue_names, integer_in
 from convbench.data import Dataset, MixSettings, Preprocessing, Split, build_mix, check_redundancy, load, load_pools
 from convbench.data.mix import RedundantSource, spare_main_images
-from convbench.env import environment
-from convbench.errors import ConfigError, DataError
-from convbench.io import read_json, write_json
-from convbench.locks import locks_output
-from convbench.models import defaults
-from convbench.models.early_exit import EXIT_OUTPUT, EXIT_REDUNDANT, EarlyExitModel, early_exit
-from convbench.train.early_exit_placement import (
+from convbench.early_exit.open_world import Calibration, calibrate
+from convbench.early_exit.placement import (
     PLACEMENT_DIR,
     PLACEMENT_FILE,
     Candidate,
@@ -61,8 +56,13 @@ from convbench.train.early_exit_placement import (
     place_exit,
     sweep_timer,
 )
+from convbench.env import environment
+from convbench.errors import ConfigError, DataError
+from convbench.io import read_json, write_json
+from convbench.locks import locks_output
+from convbench.models import defaults
+from convbench.models.early_exit import EXIT_OUTPUT, EXIT_REDUNDANT, EarlyExitModel, early_exit
 from convbench.train.loop import MODEL_FILE, REPORT_FILE, FitSettings, Run, run_fit, write_outputs
-from convbench.train.open_world import Calibration, calibrate
 from convbench.train.pipeline import make_dataset
 from convbench.train.splits import split_settings, training_splits
 from convbench.train.trainer import train
@@ -123,7 +123,7 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
         max_false_exit, exit_rate: calibrate the exit threshold on the validation split for one goal: at most
             this share of main-class images exits, or of all images (at most one of the two).
         calibration_confidence: certify the goal for new images at this confidence (Clopper-Pearson bound:
-            :func:`convbench.train.open_world.calibrate`), not just meet it on the images counted.
+            :func:`convbench.early_exit.open_world.calibrate`), not just meet it on the images counted.
         calibration_images: count this many more main-class images in the calibration, from the training pool
             the capped mix (``max_train``) leaves out (``max_false_exit`` only: a strict goal needs thousands of
             main images, more than a validation split holds).
@@ -134,7 +134,7 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
         exit_head: hidden units of the exit's Dense layers before width scaling (default: VGG-19's fc1, fc2);
             ``()`` keeps MaxPool, Flatten and the 2-way softmax alone, the cheapest exit to run.
         placement: the sweep's accuracy goal and timing (:class:`PlacementOptions`, whose ``timer`` a sweep
-            needs: :func:`convbench.bench.early_exit_placement.time_placement`); one point: unused.
+            needs: :func:`convbench.early_exit.placement_timing.time_placement`); one point: unused.
         backbone: the registered backbone (``vgg19``).
         input_size: square input side (default: the backbone's); channels: 1 or 3 (default: the main set's).
         invert_redundant: invert the redundant images before mixing (see :class:`MixSettings`).

@@ -11,7 +11,7 @@
   converter flattens through ``SHAPE``/``STRIDED_SLICE``/``PACK``/``RESHAPE`` (four ops per segment that
   XNNPACK does not take, which cut each segment into several delegate partitions).
 
-For the per-path breakdown (:mod:`convbench.bench.early_exit_paths`), :func:`export_parts` writes each part
+For the per-path breakdown (:mod:`convbench.early_exit.paths`), :func:`export_parts` writes each part
 alone as a plain batch-1 file: the stem, the exit head, the rest, and the backbone (stem and rest in one
 graph, no exit: the denominator of the analytic ideal, with the early-exit model's own weights).
 
@@ -113,7 +113,7 @@ def export_early_exit(model_path: str | os.PathLike[str], out_dir: str | os.Path
     function's); each card records the source model's SHA-256.
 
     Args:
-        model_path: an early-exit model written by :func:`convbench.train.early_exit.train_early_exit`.
+        model_path: an early-exit model written by :func:`convbench.early_exit.training.train_early_exit`.
         out_dir: where to write; defaults to the model's folder.
         forms: ``"single"`` (one file with an ``IF`` op) and/or ``"chained"`` (stem + rest).
         single_file: where the single file goes (default ``out_dir/early_exit.tflite``).
@@ -245,7 +245,7 @@ def _signature(input_shape: tuple[int, int, int]) -> list[Any]:
 def _convert(model: keras.Model, path: Path, signature: list[Any] | None, card: ModelCard,
              settings: dict[str, Any], source: Provenance) -> Path:
     """Keras's LiteRT export restricted to builtin ops, written atomically with its card (which names the ``.keras``
-    model it came from: :mod:`convbench.bench.early_exit_paths` exports the parts from it)."""
+    model it came from: :mod:`convbench.early_exit.paths` exports the parts from it)."""
     builtins_only = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
     started = time.perf_counter()
     with atomic_path(path) as tmp:

@@ -1,12 +1,12 @@
-"""Tables of an early-exit per-path breakdown (:mod:`convbench.bench.early_exit_paths`): each part and path alone,
+"""Tables of an early-exit per-path breakdown (:mod:`convbench.early_exit.paths`): each part and path alone,
 and "where the missing saving goes". Used by ``convbench bench --paths`` and ``benchmarks/early_exit_savings.py``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from convbench.bench.early_exit_paths import PARTS, PathBreakdown, SavingAnalysis
 from convbench.bench.measurement import Measurement
+from convbench.early_exit.paths import PARTS, PathBreakdown, SavingAnalysis
 from convbench.report.document import Table
 
 

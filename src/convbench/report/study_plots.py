@@ -129,6 +129,15 @@ def accuracy_vs_threshold(rows: list[dict[str, Any]], path: str | os.PathLike[st
     return _save_with_legend(fig, ax, path)
 
 
+def sweep_plots(by_redundancy: list[dict[str, Any]], by_threshold: list[dict[str, Any]],
+                folder: str | os.PathLike[str]) -> list[Path]:
+    """An early-exit evaluation's sweep plots in ``folder``: ``time_vs_redundancy.png`` and
+    ``accuracy_vs_threshold.png`` (``convbench early-exit eval --sweep``)."""
+    folder = Path(folder)
+    return [time_vs_redundancy(by_redundancy, folder / "time_vs_redundancy.png"),
+            accuracy_vs_threshold(by_threshold, folder / "accuracy_vs_threshold.png")]
+
+
 def _save_with_legend(fig: Any, ax: Any, path: str | os.PathLike[str]) -> Path:
     ax.grid(alpha=0.3)
     ax.legend()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from convbench.data import Preprocessing
 from convbench.data.mix import redundant_pool
-from convbench.experiment.early_exit_evaluation import (
+from convbench.early_exit.evaluation import (
     RESULT_FILE,
     EvaluationFiles,
     Session,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from convbench.experiment.early_exit_evaluation import TrainedFolder, export_for_evaluation
+from convbench.early_exit.evaluation import TrainedFolder, export_for_evaluation
 from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind, mix_data
 from convbench.experiment.step import (
     Planned,

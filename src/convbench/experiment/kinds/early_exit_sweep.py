@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from convbench.experiment.early_exit_evaluation import sweep_session
+from convbench.early_exit.evaluation import sweep_session
 from convbench.experiment.kinds.early_exit_eval import EarlyExitTimingSettings, open_timing, timing_settings
 from convbench.experiment.kinds.early_exit_export import EarlyExitExportKind
 from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from convbench.bench.early_exit_placement import time_placement
 from convbench.checks import cue_names
 from convbench.data import Dataset, check_spec
+from convbench.early_exit.placement import PlacementOptions, candidate_points
+from convbench.early_exit.placement_timing import time_placement
+from convbench.early_exit.training import train_early_exit
 from convbench.errors import ConfigError, DataError, ModelError
 from convbench.experiment.inputs import DataInputs, TrainingInputs, data_inputs, fingerprint
 from convbench.experiment.step import Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
-from convbench.train.early_exit import train_early_exit
-from convbench.train.early_exit_placement import PlacementOptions, candidate_points
 from convbench.vocabulary import DEFAULT_EXIT_HEAD, DEFAULT_OUTLIER_SHARE
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class EarlyExitTrainOutputs(StepOutputs):
 
 
 def redundant_data(settings: EarlyExitTrainSettings, ctx: StepContext) -> Dataset | list[Dataset]:
-    """The redundant set(s) the step trains on, loaded, as :func:`~convbench.train.early_exit.train_early_exit`
+    """The redundant set(s) the step trains on, loaded, as :func:`~convbench.early_exit.training.train_early_exit`
     takes them (the outlier-exposure set apart)."""
     if settings.sources:
         return [ctx.datasets(spec) for spec, _ in settings.sources]
