@@ -39,8 +39,9 @@ from typing import Any
 
 from early_exit_pairs import PAIRS, Pair
 
+from convbench.checks import TrainingOptions
 from convbench.early_exit.evaluation import evaluate_early_exit
-from convbench.early_exit.training import train_early_exit
+from convbench.early_exit.training import MixOptions, train_early_exit
 from convbench.env import environment
 from convbench.io import write_json, write_text
 from convbench.report.document import Document, Figure, Paragraph, Section, Table
@@ -84,10 +85,12 @@ def main() -> None:
         for variant, invert in pair.variants.items():
             folder = args.runs / f"{pair.name.replace('/', '-')}-{variant}-w{args.width:g}"
             log(f"== {pair.name} {variant}: training in {folder}")
+            training = TrainingOptions(width=args.width, epochs=args.epochs, patience=args.patience, input_size=32,
+                                       channels=pair.channels)
             trained = train_early_exit(pair.main.format(data=args.data), pair.redundant.format(data=args.data),
-                                       out=folder, redundancy=pair.redundancy, width=args.width, input_size=32,
-                                       channels=pair.channels, invert_redundant=invert, max_train=args.max_train,
-                                       epochs=args.epochs, patience=args.patience)
+                                       out=folder, training=training,
+                                       mix=MixOptions(pair.redundancy, invert_redundant=invert,
+                                                      max_train=args.max_train))
             if args.train_only:
                 continue
             for form in ("single", "chained"):

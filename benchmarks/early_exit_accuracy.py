@@ -61,11 +61,12 @@ from typing import Any
 import numpy as np
 from early_exit_pairs import PAIRS, Pair
 
+from convbench.checks import TrainingOptions, calibration_goal
 from convbench.data import held_out_mix
 from convbench.early_exit.accuracy import PairedComparison, paired_comparison, pooled_comparison
 from convbench.early_exit.evaluation import TrainedFolder
 from convbench.early_exit.measurement import decide
-from convbench.early_exit.training import BASELINE_DIR, train_early_exit
+from convbench.early_exit.training import BASELINE_DIR, MixOptions, NetworkOptions, train_early_exit
 from convbench.env import environment
 from convbench.io import read_json, write_json, write_text
 from convbench.models.early_exit import EXIT_OUTPUT, EXIT_REDUNDANT, MAIN_OUTPUT
@@ -156,12 +157,13 @@ def run_pair(pair: Pair, budget: Budget, args: argparse.Namespace) -> dict[str, 
         if not (folder / "training.json").is_file():  # written last: both models are trained
             log(f"== {pair.name} seed {seed}: training in {folder}")
             reuse_baseline(reference, folder)
+            training = TrainingOptions(width=budget.width, epochs=budget.epochs, batch_size=BATCH_SIZE,
+                                       patience=budget.patience, seed=seed, input_size=32, channels=pair.channels,
+                                       augment=budget.augment)
             train_early_exit(pair.main.format(data=args.data), pair.redundant.format(data=args.data), out=folder,
-                             redundancy=pair.redundancy, width=budget.width, input_size=32, channels=pair.channels,
-                             max_train=budget.max_train, epochs=budget.epochs, patience=budget.patience, seed=seed,
-                             augment=budget.augment,
-                             batch_size=BATCH_SIZE, max_false_exit=args.max_false_exit,
-                             l1_weight=args.l1_weight, progress=False)
+                             network=NetworkOptions(l1_weight=args.l1_weight), training=training,
+                             mix=MixOptions(pair.redundancy, max_train=budget.max_train),
+                             calibration=calibration_goal(args.max_false_exit, None), progress=False)
         else:
             log(f"== {pair.name} seed {seed}: reusing {folder}")
         early, base, facts = score(folder)

@@ -33,13 +33,19 @@ from typing import Any
 
 import numpy as np
 
-from convbench.checks import CalibrationGoal
+from convbench.checks import CalibrationGoal, TrainingOptions
 from convbench.data import Preprocessing, build_mix, held_out_mix, load
 from convbench.data.mix import redundant_pool
 from convbench.early_exit.evaluation import TrainedFolder
 from convbench.early_exit.measurement import decide, decision_metrics, full_outputs
 from convbench.early_exit.open_world import rejection, upper_bound
-from convbench.early_exit.training import CalibrationPlan, calibrate_on, train_early_exit
+from convbench.early_exit.training import (
+    CalibrationPlan,
+    MixOptions,
+    NetworkOptions,
+    calibrate_on,
+    train_early_exit,
+)
 from convbench.env import environment
 from convbench.errors import ConfigError
 from convbench.experiment.files import load_experiment
@@ -136,10 +142,12 @@ def train(args: argparse.Namespace) -> Path:
                                                    "redundant": str(args.data / "omniglot/images_background.zip")})
     ee, t = experiment.early_exit, experiment.train
     out = args.runs / "omniglot-only"
-    train_early_exit(experiment.data.main, experiment.data.redundant, out=out, redundancy=ee.redundancy,
-                     width=ee.width, exit_after=ee.exit_after, input_size=ee.input_size, channels=ee.channels,
-                     max_train=ee.max_train, epochs=ee.epochs or t.epochs, batch_size=ee.batch_size or t.batch_size,
-                     patience=ee.patience if ee.patience is not None else t.patience, seed=t.seed, progress=False)
+    training = TrainingOptions(width=ee.width, epochs=ee.epochs or t.epochs, batch_size=ee.batch_size or t.batch_size,
+                               patience=ee.patience if ee.patience is not None else t.patience, seed=t.seed,
+                               input_size=ee.input_size, channels=ee.channels)
+    train_early_exit(experiment.data.main, experiment.data.redundant, out=out,
+                     network=NetworkOptions(exit_after=ee.exit_after), training=training,
+                     mix=MixOptions(ee.redundancy, max_train=ee.max_train), progress=False)
     return out
 
 

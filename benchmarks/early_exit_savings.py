@@ -51,12 +51,13 @@ from typing import Any
 import numpy as np
 from early_exit_pairs import PAIRS, Pair
 
+from convbench.checks import TrainingOptions
 from convbench.cli.early_exit_cmd import parse_exit_head
 from convbench.data import held_out_mix
 from convbench.early_exit.evaluation import TrainedFolder, export_for_evaluation
 from convbench.early_exit.measurement import MIX_CHUNK, time_mix
 from convbench.early_exit.paths import PARTS, PartRunners, path_images, time_breakdown
-from convbench.early_exit.training import train_early_exit
+from convbench.early_exit.training import MixOptions, NetworkOptions, train_early_exit
 from convbench.env import environment
 from convbench.export.early_exit import export_parts
 from convbench.io import write_json, write_text
@@ -142,9 +143,10 @@ def trained_folder(pair: Pair, width: float, head: tuple[int, ...], args: argpar
         f"{folder}")
     if not reused:
         train_early_exit(pair.main.format(data=args.data), pair.redundant.format(data=args.data), out=folder,
-                         redundancy=pair.redundancy, width=width, input_size=32, channels=pair.channels,
-                         exit_head=head, max_train=args.max_train, epochs=args.epochs, patience=args.patience,
-                         progress=False)
+                         network=NetworkOptions(exit_head=head),
+                         training=TrainingOptions(width=width, input_size=32, channels=pair.channels,
+                                                  epochs=args.epochs, patience=args.patience),
+                         mix=MixOptions(pair.redundancy, max_train=args.max_train), progress=False)
     return folder, reused
 
 

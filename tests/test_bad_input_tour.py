@@ -23,9 +23,15 @@ import pytest
 from bench.standin import make_model_file, synthetic_result
 from experiment.fakes import SMALL_TOML
 
+from convbench.artifacts import ModelCard, write_card
+from convbench.data import Preprocessing
+
 # (id, argv with placeholders, what the error line must name). Placeholders, filled from the workspace:
 # {file}: an existing file; {folder}: a folder of earlier results; {model}: a model file with its card;
-# {result}: a bench result JSON; {noinf}: one without phases.inference; {toml}: a small experiment file.
+# {result}: a bench result JSON; {noinf}: one without phases.inference; {toml}: a small experiment file;
+# {mine}: a folder of the user's own files that convbench did not write (model.keras, training.json, report.md …);
+# {keras}: a Keras model file with its card, in {mine}; {space}: a search space file with an option value no
+# architecture builds; {damaged}: a study folder whose study.json was cut short.
 CASES = [
     # train
     ("train-width-inf", "train --arch mobilenet_v1 --out new --width inf", "width=inf"),
@@ -46,6 +52,10 @@ CASES = [
     ("train-unknown-arch", "train --arch nosuchnet --out new", "nosuchnet"),
     ("train-unknown-data", "train --arch mobilenet_v1 --out new --data nosuchset", "nosuchset"),
     ("train-missing-data-path", "train --arch mobilenet_v1 --out new --data fruits360:nosuch.zip", "nosuch.zip"),
+    ("train-data-empty", ["train", "--arch", "mobilenet_v1", "--out", "new", "--data", ""], "data spec ''"),
+    ("train-data-blank", ["train", "--arch", "mobilenet_v1", "--out", "new", "--data", " "], "data spec ' '"),
+    ("train-digits-with-a-path", "train --arch mobilenet_v1 --out new --data digits:{folder}", "{folder}"),
+    ("train-over-the-users-model", "train --arch mobilenet_v1 --out {mine}", "{mine}/model.keras"),
     # early-exit train
     ("ee-train-width-inf", "early-exit train --main digits --redundant digits --out new --width inf", "width=inf"),
     ("ee-train-seed", "early-exit train --main digits --redundant digits --out new --seed -1", "seed=-1"),
@@ -64,6 +74,10 @@ CASES = [
      "--redundant-share 1 --redundant-share -1 --out new", "redundant_share=-1"),
     ("ee-train-out-is-a-file", "early-exit train --main digits --redundant digits --out {file}", "{file}"),
     ("ee-train-missing-redundant", "early-exit train --main digits --redundant omniglot:nosuch --out new", "nosuch"),
+    ("ee-train-main-empty", ["early-exit", "train", "--main", "", "--redundant", "digits", "--out", "new"],
+     "data spec ''"),
+    ("ee-train-redundant-empty", ["early-exit", "train", "--main", "digits", "--redundant", "", "--out", "new"],
+     "data spec ''"),
     # early-exit eval
     ("ee-eval-no-folder", "early-exit eval nosuchdir", "nosuchdir"),
     ("ee-eval-threshold-1", "early-exit eval {folder} --threshold 1", "threshold=1"),
@@ -85,6 +99,10 @@ CASES = [
     ("bench-threads-0", "bench {model} --threads 0", "threads=0"),
     ("bench-rounds-0", "bench {model} --rounds 0", "rounds=0"),
     ("bench-load-repeats-0", "bench {model} --load-repeats 0", "load_repeats=0"),
+    ("bench-rounds-huge", "bench {model} --rounds 100000000", "rounds=100000000"),
+    ("bench-load-repeats-huge", "bench {model} --load-repeats 100000000", "load_repeats=100000000"),
+    ("bench-threads-huge", "bench {model} --threads 5000", "threads=5000"),
+    ("bench-verbose-after-the-command", "bench {model} --rounds 0 --verbose", "rounds=0"),
     ("bench-no-model", "bench nosuch.tflite", "nosuch.tflite"),
     ("bench-model-is-a-folder", "bench {folder}", "{folder}"),
     ("bench-no-image", "bench {model} --image nosuch.png", "nosuch.png"),
@@ -97,6 +115,7 @@ CASES = [
     ("bench-pin-reversed", "bench {model} --pin 3-1", "3-1"),
     ("bench-unknown-runtime", "bench {model} --runtime nosuchrt", "nosuchrt"),
     ("bench-unknown-data", "bench {model} --data nosuchset", "nosuchset"),
+    ("bench-data-empty", ["bench", "{model}", "--data", ""], "data spec ''"),
     # compare
     ("compare-out-is-a-file", "compare {result} {result} --out {file}", "{file}"),
     ("compare-no-result", "compare {result} nosuch.json", "nosuch.json"),
@@ -108,6 +127,9 @@ CASES = [
     ("export-unknown-quantize", "export {model} --quantize int4", "int4"),
     ("export-out-is-a-folder", "export {model} --out {folder}", "{folder}"),
     ("export-missing-calibration", "export {model} --quantize int8 --calibration mnist:nosuch", "nosuch"),
+    ("export-data-empty", ["export", "{model}", "--data", ""], "data spec ''"),
+    ("export-over-the-users-file", "export {keras} --out {mine}/phone.tflite", "{mine}/phone.tflite"),
+    ("export-beside-the-users-file", "export {mine}/net.keras --quantize int8", "{mine}/net.int8.tflite"),
     # models
     ("models-input-size-0", "models --input-size 0", "input_size=0"),
     ("models-input-size-negative", "models --input-size -3", "input_size=-3"),
@@ -120,13 +142,23 @@ CASES = [
     ("run-history-under-a-file", "run {toml} --out new --history {file}/h.sqlite", "{file}"),
     ("run-out-holds-other-files", "run {toml} --out {folder}", "{folder}"),
     ("run-bad-setting", "run {toml} --out new --set train.epochs=0", "epochs"),
+    ("run-data-main-empty", "run {toml} --out new --data main=", "--data main="),
+    ("run-data-main-for-digits", "run {toml} --out new --data main={folder}", "takes no path"),
     ("run-seed-negative", "run {toml} --out new --set train.seed=-1", "train.seed"),
     ("run-width-inf", "run {toml} --out new --set models[0].width=inf", "models[0].width"),
     ("run-min-seconds-inf", "run {toml} --out new --set bench.min_seconds=inf", "bench.min_seconds"),
     ("run-min-seconds-1e12", "run {toml} --out new --set bench.min_seconds=1e12", "bench.min_seconds"),
     ("history-limit-0", "history --limit 0", "limit=0"),
+    ("history-unknown-runtime", "history --runtime tensorrt", "unknown runtime 'tensorrt'; known: keras, litert"),
+    ("run-rounds-huge", "run {toml} --out new --set bench.rounds=100000", "bench.rounds"),
+    ("run-threads-huge", "run {toml} --out new --set bench.runtimes.litert=[5000]", "bench.runtimes.litert[0]"),
+    ("run-resume-nothing", "run {toml} --out new --resume", "--resume: new holds no convbench study"),
+    ("run-damaged-study", "run {toml} --out {damaged}", "{damaged}/study.json: unreadable study record"),
+    ("run-resume-damaged-study", "run --resume --out {damaged}", "{damaged}/study.json: unreadable study record"),
     # datasets
     ("datasets-unknown", "datasets nosuchset:", "nosuchset"),
+    ("datasets-empty", ["datasets", ""], "data spec ''"),
+    ("datasets-digits-with-a-path", "datasets digits:{folder}", "{folder}"),
     # search
     ("search-floor-0", "search --floor 0 --out new", "floor=0"),
     ("search-floor-nan", "search --floor nan --out new", "floor=nan"),
@@ -134,6 +166,12 @@ CASES = [
     ("search-no-space", "search --floor 0.9 --out new --space nosuch.toml", "nosuch.toml"),
     ("search-trials-0", "search --floor 0.9 --out new --trials 0", "trials=0"),
     ("search-unknown-data", "search --floor 0.9 --out new --data nosuchset", "nosuchset"),
+    ("search-resume-nothing", "search --floor 0.9 --out new --resume", "--resume: new holds no search"),
+    ("search-space-bad-option", "search --floor 0.9 --out new --space {space}",
+     '{space}: architectures.stagenet.options.conv: the value "dilated"'),
+    ("search-target-threads-huge", "search --floor 0.9 --out new --target litert:5000", "litert:5000"),
+    ("search-data-empty", ["search", "--floor", "0.9", "--out", "new", "--data", ""], "data spec ''"),
+    ("search-over-the-users-report", "search --floor 0.9 --out {mine} --trials 1", "{mine}/report.md"),
     # usage errors: typer's own checks, as one line too
     ("usage-missing-argument", "compare", "results"),
     ("usage-not-a-number", "train --arch mobilenet_v1 --out new --width abc", "--width"),
@@ -160,12 +198,23 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     del broken["phases"]["inference"]
     Path("noinf.json").write_text(json.dumps(broken))
     Path("small.toml").write_text(SMALL_TOML)
+    Path("space.toml").write_text('[architectures.stagenet]\noptions = { conv = ["dilated"] }\n')
+    Path("damaged").mkdir()  # a study whose record was cut short by hand
+    Path("damaged", "study.json").write_text('{"name": "small", "experiment": {"na')
+    mine = Path("mine")  # the user's own files, not convbench's (no model card, no search record)
+    mine.mkdir()
+    for name in ("model.keras", "training.json", "report.md", "phone.tflite", "net.int8.tflite"):
+        (mine / name).write_text(f"the user's own {name}\n")
+    keras_model = mine / "net.keras"  # a Keras model with its card (export refuses before it reads the model)
+    keras_model.write_bytes(b"a Keras model")
+    write_card(keras_model, ModelCard("tiny", 1.0, (8, 8, 1), ("0", "1"), Preprocessing((8, 8), 1)))
     for name, size in (("svhn_empty", 0), ("svhn_cut", 200)):  # a download that stopped short
         Path(name).mkdir()
         for split in ("train", "test"):
             Path(name, f"{split}_32x32.mat").write_bytes(_MAT_V5_HEADER[:size])
     return {"file": "notes.txt", "folder": "earlier", "model": str(model), "result": "result.json",
-            "noinf": "noinf.json", "toml": "small.toml", "svhn_empty": "svhn_empty", "svhn_cut": "svhn_cut"}
+            "noinf": "noinf.json", "toml": "small.toml", "svhn_empty": "svhn_empty", "svhn_cut": "svhn_cut",
+            "mine": "mine", "keras": str(keras_model), "space": "space.toml", "damaged": "damaged"}
 
 
 # The start of a MATLAB v5 file (128-byte header, then a data element that the cut leaves unfinished).
@@ -201,8 +250,25 @@ def test_ctrl_c_says_what_is_kept_and_exits_130(cli, workspace, monkeypatch):
     monkeypatch.setattr(convbench.train, "train", interrupted)
     rc, out, err = cli("train", "--arch", "mobilenet_v1", "--out", "new")
     assert rc == 130 and out == "" and "Traceback" not in err
-    assert err.strip().splitlines() == ["convbench: interrupted; finished epochs are kept in OUT/checkpoint: run the "
-                                        "same command again to resume"]
+    assert err.strip().splitlines() == ["convbench: interrupted; finished epochs are kept in new/checkpoint: run the "
+                                        "same command again to resume"]  # the real folder, not a literal OUT
+
+
+@pytest.mark.parametrize(("args", "kept"), [
+    (["search", "--floor", "0.9", "--quiet"], "finished trials are kept in results/search: run the same command with "
+                                              "--resume to continue"),
+    (["search", "--floor", "0.9", "--quiet", "-o", "mine/s"], "finished trials are kept in mine/s: "),
+    (["search", "--floor", "0.9", "--out=elsewhere"], "finished trials are kept in elsewhere: "),
+])
+def test_ctrl_c_of_a_search_names_its_folder(cli, workspace, monkeypatch, args, kept):
+    import convbench.search
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(convbench.search, "search", interrupted)
+    rc, _, err = cli(*args)
+    assert rc == 130 and err.strip().startswith(f"convbench: interrupted; {kept}"), err
 
 
 def test_ctrl_c_of_a_real_training_process(tmp_path):
@@ -222,8 +288,8 @@ def test_ctrl_c_of_a_real_training_process(tmp_path):
     assert process.returncode == 130, err
     assert "Traceback" not in err
     ours = [line for line in err.splitlines() if line.startswith("convbench:")]
-    assert ours == ["convbench: interrupted; finished epochs are kept in OUT/checkpoint: run the same command again "
-                    "to resume"], err
+    assert ours == [f"convbench: interrupted; finished epochs are kept in {out / 'checkpoint'}: run the same command "
+                    "again to resume"], err
     assert not list(out.rglob("*.tmp"))
 
 
@@ -245,6 +311,47 @@ def test_a_full_disk_names_the_file(workspace):
     # the lock removes the folder it created when nothing complete went in; whatever stays holds no partial file
     left = list(Path("comparison").iterdir()) if Path("comparison").exists() else []
     assert not [p for p in left if p.name.endswith(".tmp")]
+
+
+def test_a_full_disk_while_saving_the_model_names_model_keras(cli, workspace, monkeypatch):
+    """Keras's own OSError names no file: "No space left on device" alone (the checkpoint's did name its file)."""
+    import errno
+
+    import keras
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save", full_disk)
+    rc, _, err = cli("train", "--arch", "stagenet", "--width", "0.25", "--input-size", "16", "--epochs", "1",
+                     "--out", "new")
+    assert rc == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "convbench: error: cannot write new/model.keras: No space left on device"
+
+
+def test_library_warnings_stay_off_the_terminal_unless_verbose(cli, workspace, monkeypatch):
+    """A library's warning (Keras, Optuna …) is not convbench's to show; convbench's own warnings are, as one line."""
+    import warnings
+
+    def module(name: str, text: str):  # a warn() defined in a module of that name
+        namespace = {"__name__": name}
+        exec(f"import warnings\ndef warn():\n    warnings.warn({text!r}, UserWarning, stacklevel=2)\n", namespace)
+        return namespace["warn"]
+
+    library, ours = module("somelib.module", "a library talks"), module("convbench.somewhere", "convbench speaks")
+
+    def describe_all(*args, **kwargs):
+        library()  # attributed to this caller by its stacklevel, as Optuna's are to convbench's on Python 3.12
+        ours()
+        return []
+
+    monkeypatch.setattr("convbench.models.describe_all", describe_all)
+    monkeypatch.setattr(warnings, "filters", [("always", None, Warning, None, 0)])  # each run shows them again
+    rc, _, err = cli("models", "--json")
+    assert rc == 0 and err.strip().splitlines() == ["convbench: warning: convbench speaks"], err
+    rc, _, err = cli("models", "--json", "--verbose")
+    assert rc == 0 and err.strip().splitlines() == ["convbench: warning: a library talks",
+                                                    "convbench: warning: convbench speaks"], err
 
 
 def test_run_into_a_folder_another_process_holds(small_toml, tmp_path, fake_steps, fast_plots, cli):

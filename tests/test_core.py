@@ -65,7 +65,7 @@ def test_load_errors():
     with pytest.raises(DataError, match="unknown dataset 'nope'"):
         load("nope:/x")
     with pytest.raises(DataError, match="not found"):
-        load("digits:/does/not/exist")
+        load("mnist:/does/not/exist")
 
 
 def test_preprocessing_shapes_and_roundtrip():

@@ -61,12 +61,34 @@ def test_every_export_target_is_accepted_by_the_exporter_and_run_by_a_runtime():
     (v.TRAIN_DEFAULTS, "convbench.train:train"),
     (v.BENCH_DEFAULTS, "convbench.bench:bench"),
     (v.DESCRIBE_DEFAULTS, "convbench.models:describe_all"),
+    # train_early_exit takes its training settings as this record: both trainers default alike
+    ("convbench.checks:TrainingOptions", "convbench.train:train"),
 ])
 def test_default_records_match_the_signatures_they_mirror(record, function):
+    if isinstance(record, str):  # a record class: its defaults, built with no arguments
+        module, name = record.split(":")
+        record = getattr(importlib.import_module(module), name)()
     module, name = function.split(":")
     parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
     for field in dataclasses.fields(record):
         assert parameters[field.name].default == getattr(record, field.name), f"{function}({field.name}=…)"
+
+
+def test_early_exit_option_records_default_to_the_shared_words():
+    """``train_early_exit`` takes its options as records; their defaults are the vocabulary's, as are the study
+    step's (whose settings left at these defaults keep the keys of studies planned before they existed)."""
+    from convbench.early_exit.training import MixOptions, NetworkOptions, OpenWorldOptions, train_early_exit
+    from convbench.experiment.kinds.early_exit_train import EarlyExitTrainSettings
+    from convbench.train import train
+
+    defaults = {f.name: f.default for record in (NetworkOptions, MixOptions, OpenWorldOptions)
+                for f in dataclasses.fields(record)}
+    step = EarlyExitTrainSettings.model_fields
+    assert defaults["exit_head"] == v.DEFAULT_EXIT_HEAD == step["exit_head"].default
+    assert defaults["outlier_share"] == v.DEFAULT_OUTLIER_SHARE == step["outlier_share"].default
+    assert defaults["augment_cues"] == () == step["augment_cues"].default
+    early, plain = inspect.signature(train_early_exit).parameters, inspect.signature(train).parameters
+    assert all(early[name].default == plain[name].default for name in ("resume", "progress"))
 
 
 def test_single_defaults_match_the_library(monkeypatch):

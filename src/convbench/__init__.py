@@ -7,8 +7,9 @@ Keras runner loads trained ``.keras`` models. Early exit comes after bench becau
 its two-path networks with the layers below, and before report, experiment and cli, which render it, run it as study
 steps and expose it as commands. The architecture search comes after bench (a trial trains, exports and is timed
 with the harness) and before report (which renders a search's result). ``vocabulary``, ``errors``, ``io``,
-``checks``, ``locks`` and ``env`` sit beneath every layer; ``artifacts`` (model cards, which record data's
-preprocessing) sits just above data.
+``checks``, ``locks``, ``env``, ``verbosity`` (what reaches the terminal) and ``outputs`` (which files convbench
+may replace) sit beneath every layer; ``artifacts`` (model cards, which record
+data's preprocessing) sits just above data.
 """
 
 import os

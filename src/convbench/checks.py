@@ -24,6 +24,13 @@ MAX_SEED = 2**32 - 1  # NumPy's and TensorFlow's seeds are unsigned 32-bit integ
 MAX_WIDTH = 4.0  # width multiplier α: the papers go to 1.4; parameters grow as α², so 4 is already 16x the paper's
 MAX_INPUT_SIZE = 2048  # pixels per side: far beyond what a small-device classifier takes
 MAX_THREADS = 1024  # runtime threads
+# Counts of whole timing passes (README: "timing loops at most an hour"). Each round times every file once, with its
+# warm-up (10 calls by default) and at least one call, and each fresh load is a file read, an interpreter or session
+# build and a cold call; at 1000 of either, a slow model (a Keras file loads in about a second, a large one's call
+# takes ~0.3 s) still ends within the hour, and no statistic convbench reports gets better from more: a verdict is
+# decided on 6 rounds or more (10 by default), a load's median and CI on 5 loads.
+MAX_ROUNDS = 1000
+MAX_LOAD_REPEATS = 1000
 GOALS: tuple[str, ...] = ("max_false_exit", "exit_rate")
 
 
@@ -59,6 +66,28 @@ def check_width(width: object) -> float:
         raise ModelError(str(e)) from None
 
 
+def check_threads(threads: object, name: str = "threads") -> int:
+    """A runtime thread count: an integer in [1, ``MAX_THREADS``]."""
+    return integer_in(name, threads, 1, MAX_THREADS)
+
+
+def check_rounds(rounds: object, name: str = "rounds") -> int:
+    """Interleaved rounds of a timing: an integer in [1, ``MAX_ROUNDS``]."""
+    return integer_in(name, rounds, 1, MAX_ROUNDS)
+
+
+def check_load_repeats(load_repeats: object, name: str = "load_repeats") -> int:
+    """Fresh loads a timing times: an integer in [1, ``MAX_LOAD_REPEATS``]."""
+    return integer_in(name, load_repeats, 1, MAX_LOAD_REPEATS)
+
+
+def one_of(name: str, value: object, known: Sequence[str]) -> str:
+    """``value`` when it is one of ``known``; else :class:`ConfigError` naming it and listing the known ones."""
+    if not isinstance(value, str) or value not in known:
+        raise ConfigError(f"unknown {name} {value!r}; known: {', '.join(known)}")
+    return value
+
+
 def check_seed(seed: object) -> int:
     """A seed NumPy and TensorFlow accept: an integer in [0, 2³² - 1]."""
     return integer_in("seed", seed, 0, MAX_SEED)
@@ -84,6 +113,7 @@ class TrainingOptions:
     learning_rate: float = 1e-3
     input_size: int | None = None
     channels: int | None = None
+    augment: bool = False
 
     def __post_init__(self) -> None:
         check_width(self.width)

@@ -50,6 +50,18 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
+def naming_writes(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Around a library's own write of ``path`` (``model.save``, ``Image.save``, ``np.save``, a log line): a full or
+    read-only disk or a denied permission becomes an :class:`OutputError` naming ``path``.
+
+    The library's OSError names no file (``[Errno 28] No space left on device``) or a temporary one; every write
+    convbench makes names the file it could not write, as :func:`atomic_path` does.
+    """
+    with _naming(Path(path), _BODY_ERRNOS):
+        yield
+
+
+@contextlib.contextmanager
 def _naming(path: Path, errnos: frozenset[int] = _WRITE_ERRNOS) -> Iterator[None]:
     """Turn a failed write (disk full, read-only, permission, a parent that is a file) into an error naming ``path``.
 

@@ -102,7 +102,18 @@ def test_bench_several_models_side_by_side_with_pinning(cli, standin, model_file
     (("--pin", "x"), "--pin 'x'"),
     (("--pin", "4096"), "CPU 4096"),
     (("--rounds", "0"), "rounds"),
+    (("--rounds", "100000000"), "rounds=100000000"),
+    (("--load-repeats", "100000000"), "load_repeats=100000000"),
+    (("--threads", "5000"), "threads=5000"),
 ])
 def test_bench_bad_protocol_options(cli, standin, model_file, args, culprit):
     rc, _, err = cli("bench", model_file, *FAST_ARGS, *args)
     assert_one_line_error(rc, err, culprit)
+
+
+def test_the_help_states_the_bounds_of_rounds_load_repeats_and_threads(cli):
+    rc, text, _ = cli("bench", "--help")
+    flat = " ".join(text.split())
+    assert rc == 0
+    for option, bound in (("--rounds", 1000), ("--load-repeats", 1000), ("--threads", 1024)):
+        assert f"at most {bound}" in flat.split(option, 1)[1].split(" --", 1)[0], option

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 
 import pytest
 
-from convbench.artifacts import ModelCard, write_card
+from convbench.artifacts import ModelCard, read_card, write_card
 from convbench.bench import PHASES, bench
 from convbench.data import Preprocessing
 
@@ -67,3 +70,37 @@ def test_card_disagreeing_with_the_file(tiny_models, tmp_path):
     write_card(liar, card.evolve(input_shape=(16, 16, 1), preprocessing=Preprocessing((16, 16), channels=1)))
     with pytest.raises(ModelError, match=r"liar\.tflite.*\(16, 16, 1\)"):
         bench(liar, load_repeats=1, **CHEAP)
+
+
+def _convbench(*args: object) -> subprocess.CompletedProcess[str]:
+    """A real ``convbench`` process: native libraries write to its descriptor 2, which only a process shows."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CONVBENCH_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
+    return subprocess.run([sys.executable, "-m", "convbench", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+CHEAP_ARGS = ("--runs", "3", "--min-seconds", "0", "--warmup", "1", "--warmup-seconds", "0", "--load-repeats", "2")
+
+
+@pytest.mark.parametrize(("runtime", "native"), [("litert", "XNNPACK delegate"), ("litert_compiled", "INFO:")])
+def test_litert_log_lines_stay_off_the_terminal_unless_verbose(tiny_models, runtime, native):
+    """LiteRT's C++ logger writes past Python ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.", the
+    CompiledModel environment's accelerator lines, their destructors' at exit): quiet by default."""
+    quiet = _convbench("bench", tiny_models / "tiny.tflite", "--runtime", runtime, *CHEAP_ARGS)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    loud = _convbench("bench", tiny_models / "tiny.tflite", "--runtime", runtime, *CHEAP_ARGS, "--verbose")
+    assert loud.returncode == 0 and native in loud.stderr
+    assert "first_inference" in quiet.stdout and "first_inference" in loud.stdout  # the same table either way
+
+
+@pytest.mark.parametrize("runtime", ["litert", "litert_compiled"])
+def test_a_corrupt_tflite_is_one_line_of_convbench_in_every_litert_runtime(tiny_models, tmp_path, runtime):
+    """A truncated file: LiteRT's CompiledModel does not verify it and crashed the process (SIGSEGV); now the
+    verifier refuses it first, and the first line on stderr is convbench's."""
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes((tiny_models / "tiny.tflite").read_bytes()[:300])
+    write_card(cut, read_card(tiny_models / "tiny.tflite"))
+    result = _convbench("bench", cut, "--runtime", runtime, *CHEAP_ARGS)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"convbench: error: {cut}: {runtime} cannot load it as a model (The model "
+                                          "is not a valid Flatbuffer buffer)"]

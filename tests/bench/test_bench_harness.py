@@ -10,7 +10,7 @@ import pytest
 from bench.standin import FAST, make_model_file
 from PIL import Image
 
-from convbench.bench import PHASES, BenchResult, bench
+from convbench.bench import PHASES, BenchCase, BenchResult, bench, bench_interleaved
 from convbench.errors import ConfigError, DataError, ModelError
 from convbench.io import sha256_file
 
@@ -68,6 +68,9 @@ def test_image_from_data_spec_and_last_resort(standin, model_file):
     ({"threads": 0}, ConfigError, "threads"),
     ({"min_seconds": -1.0}, ConfigError, "min_seconds"),
     ({"load_repeats": 0}, ConfigError, "load_repeats"),
+    # upper bounds (README: timing loops at most an hour), through checks.integer_in as every count
+    ({"load_repeats": 100_000_000}, ConfigError, r"load_repeats must be an integer >= 1 and <= 1000"),
+    ({"threads": 5000}, ConfigError, r"threads must be an integer >= 1 and <= 1024, got threads=5000"),
     ({"runtime": "tensorrt"}, ConfigError, "tensorrt"),
     ({"image": "missing.png"}, DataError, "missing.png"),
     ({"image": "x.png", "data": "digits"}, ConfigError, "--image"),
@@ -75,6 +78,12 @@ def test_image_from_data_spec_and_last_resort(standin, model_file):
 def test_bad_options_fail_before_timing(standin, model_file, options, error, culprit):
     with pytest.raises(error, match=culprit):
         bench(model_file, **{**FAST, **options})
+    assert all(r.calls["load"] == 0 for r in standin)
+
+
+def test_rounds_have_an_upper_bound(standin, model_file):
+    with pytest.raises(ConfigError, match=r"rounds must be an integer >= 1 and <= 1000, got rounds=100000000"):
+        bench_interleaved([BenchCase(model_file)], rounds=100_000_000, **FAST)
     assert all(r.calls["load"] == 0 for r in standin)
 
 

@@ -41,7 +41,7 @@ def test_bad_options_and_files_fail_with_one_line(tiny_models, tmp_path):  # noq
     corrupt = tmp_path / "corrupt.tflite"
     corrupt.write_bytes(np.arange(100, dtype=np.uint8).tobytes())
     write_card(corrupt, ModelCard("c", 1.0, (8, 8, 1), ("a", "b"), Preprocessing((8, 8), 1), format="tflite"))
-    with pytest.raises(ModelError, match=r"corrupt.tflite: not a litert model file") as e:
+    with pytest.raises(ModelError, match=r"corrupt.tflite: litert cannot open it") as e:
         peak_memory(corrupt)  # refused before a process starts
     assert "\n" not in str(e.value)
     truncated = tmp_path / "truncated.tflite"  # the right magic bytes, then nothing: only loading finds out

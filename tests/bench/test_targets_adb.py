@@ -7,7 +7,7 @@ import shutil
 import subprocess
 
 import pytest
-from support import assert_one_line_error
+from support import assert_one_line_error, latency_row
 
 from convbench.bench import BenchResult, Measurement, TaskSpec
 from convbench.bench.targets import open_target
@@ -153,9 +153,13 @@ def test_aggregates_only_results_say_not_available(tmp_path):
     assert set(comparison.fastest_per_target()) == {"local", "adb://PHONE"}
     second_phone = _result("c", [0.005], aggregates=True)
     results = {r.label: r for r in (local, phone, second_phone)}
-    rows = [dict(r, format="tflite", accuracy=0.9) for r in compare(list(results.values())).rows]
-    answer = recommend([LatencyCandidate(r, results[r["model"].split(" on ")[0]].inference) for r in rows])
-    assert set(answer["per_target"]) == {"local", "adb://PHONE"}
-    assert "On local: Ship" in answer["sentence"] and "On adb://PHONE: Ship" in answer["sentence"]
-    phone_answer = answer["per_target"]["adb://PHONE"]
-    assert phone_answer["clear"] is None and "is not available" in phone_answer["sentence"]
+    figures = ("model", "quantize", "runtime", "threads", "target", "median_ms", "ci95_low_ms", "ci95_high_ms",
+               "p90_ms", "size_bytes")
+    rows = [latency_row(**{k: r[k] for k in figures}, format="tflite", accuracy=0.9)
+            for r in compare(list(results.values())).rows]
+    answer = recommend([LatencyCandidate(r, results[r.model.split(" on ")[0]].inference) for r in rows])
+    assert answer.per_target is not None and set(answer.per_target) == {"local", "adb://PHONE"}
+    assert "On local: Ship" in answer.sentence and "On adb://PHONE: Ship" in answer.sentence
+    phone_answer = answer.per_target["adb://PHONE"]
+    assert phone_answer.clear is None and "is not available" in phone_answer.sentence
+    assert list(answer.to_dict())[-2:] == ["sentence", "per_target"]

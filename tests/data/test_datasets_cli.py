@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from support import assert_one_line_error
 
-from convbench.data import datasets
+from convbench.data import check_spec, datasets, load
+from convbench.errors import DataError
 
 LOADERS = {"cifar10", "cifar100", "digits", "folder", "fruits360", "gtsrb", "mnist", "omniglot", "svhn"}
 
@@ -46,3 +48,28 @@ def test_datasets_errors_are_one_line(cli, tmp_path, fmt):
     assert_one_line_error(rc, err, "mnist", "Training/<Class>")
     rc, _, err = cli("datasets", "nope:/x")
     assert_one_line_error(rc, err, "unknown dataset 'nope'")
+
+
+@pytest.mark.parametrize("spec", ["", " ", "\t"])
+def test_an_empty_spec_is_an_error_never_the_embedded_default(cli, spec):
+    rc, out, err = cli("datasets", spec)  # `convbench datasets "$DATA"` with DATA unset
+    assert_one_line_error(rc, err, f"data spec {spec!r} is empty")
+    assert out == ""
+    with pytest.raises(DataError, match="is empty"):
+        load(spec)
+    with pytest.raises(DataError, match="is empty"):
+        check_spec(spec)
+    assert load(None).name == "digits"  # no spec at all is still the default
+
+
+@pytest.mark.parametrize("spec", ["digits:", "mnist:", "folder: "])
+def test_an_empty_path_is_an_error(cli, spec):
+    rc, _, err = cli("datasets", spec)
+    assert_one_line_error(rc, err, f"data spec {spec!r} has an empty path")
+
+
+def test_a_path_given_to_a_dataset_that_takes_none_is_an_error_naming_it(cli, tmp_path):
+    rc, _, err = cli("datasets", f"digits:{tmp_path}")
+    assert_one_line_error(rc, err, "dataset 'digits' takes no path", str(tmp_path))
+    with pytest.raises(DataError, match="dataset 'mix' takes no path"):
+        check_spec(f"mix:{tmp_path}?main=digits&redundant=digits")

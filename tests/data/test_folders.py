@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import assert_one_line_error
 
 from convbench.data import load
 from convbench.errors import ConfigError, DataError
@@ -87,3 +88,56 @@ def test_images_loose_at_the_top_and_unknown_options(tmp_path, fmt):
         load(f"folder:{fmt.write_tree(tmp_path / 'loose', {'a.png': fmt.image_bytes(0)})}")
     with pytest.raises(DataError, match="unexpected keyword argument 'colour'"):
         load(f"folder:{tmp_path / 'loose'}?colour=1")
+
+
+# -- symbolic links: a dataset never reads outside its own folder ------------------------------------------------
+def test_a_link_to_an_ancestor_of_the_dataset_is_refused_not_followed_to_another_image_set(tmp_path, fmt, cli):
+    fmt.write_tree(tmp_path / "other", fmt.folder_files(("a", "b"), per_class=5))  # an unrelated set beside it
+    fmt.write_tree(tmp_path / "set", fmt.folder_files())
+    (tmp_path / "set" / "cat" / "up").symlink_to(tmp_path)  # a hostile link up, past the dataset's own folder
+    with pytest.raises(DataError, match=r"symbolic link .*set/cat/up points outside the dataset folder .*set"):
+        load(f"folder:{tmp_path / 'set'}")
+    rc, _, err = cli("datasets", f"folder:{tmp_path / 'set'}")
+    assert_one_line_error(rc, err, str(tmp_path / "set" / "cat" / "up"), "outside the dataset folder")
+
+
+def test_a_link_leading_outside_the_dataset_is_refused(tmp_path, fmt):
+    fmt.write_tree(tmp_path / "elsewhere", fmt.folder_files(("dog",)))
+    fmt.write_tree(tmp_path / "set", fmt.folder_files(("cat",)))
+    (tmp_path / "set" / "dog").symlink_to(tmp_path / "elsewhere" / "dog")  # a class folder kept elsewhere
+    with pytest.raises(DataError, match=r"symbolic link .*set/dog points outside the dataset folder"):
+        load(f"folder:{tmp_path / 'set'}")
+    (tmp_path / "set" / "dog").unlink()
+    (tmp_path / "set" / "cat" / "9.png").symlink_to(tmp_path / "elsewhere" / "dog" / "0.png")  # an image, too
+    with pytest.raises(DataError, match=r"symbolic link .*set/cat/9\.png points outside the dataset folder"):
+        load(f"folder:{tmp_path / 'set'}")
+
+
+@pytest.mark.parametrize("target", [".", "cat"])
+def test_a_link_back_up_into_a_folder_holding_it_is_a_loop(tmp_path, fmt, target):
+    fmt.write_tree(tmp_path / "set", fmt.folder_files())
+    (tmp_path / "set" / "cat" / "loop").symlink_to(tmp_path / "set" / target)
+    with pytest.raises(DataError, match=r"symbolic link .*set/cat/loop points to .*, a folder that holds it"):
+        load(f"folder:{tmp_path / 'set'}")
+
+
+def test_a_class_folder_linked_inside_the_dataset_is_followed_as_its_own_class(tmp_path, fmt):
+    fmt.write_tree(tmp_path / "set" / "all", fmt.folder_files(("cat", "dog")))
+    for name, target in (("kitten", "cat"), ("puppy", "dog")):
+        (tmp_path / "set" / "train").mkdir(exist_ok=True)
+        (tmp_path / "set" / "train" / name).symlink_to(f"../all/{target}")  # relative, as a user would link
+    ds = load(f"folder:{tmp_path / 'set'}")
+    assert ds.class_names == ("kitten", "puppy") and np.bincount(ds.train.labels).tolist() == [3, 3]
+    assert ds.train.images[ds.train.labels == 1, 0, 0, 0].tolist() == [fmt.pixel(1)] * 3  # dog's images
+
+
+def test_two_class_folders_reading_the_same_images_are_refused_naming_both(tmp_path, fmt, cli):
+    fmt.write_tree(tmp_path / "set", fmt.folder_files())
+    (tmp_path / "set" / "kitty").symlink_to("cat")
+    rc, _, err = cli("datasets", f"folder:{tmp_path / 'set'}")
+    assert_one_line_error(rc, err, "class folders cat and kitty", "read the same images")
+    (tmp_path / "set" / "kitty").unlink()
+    fmt.write_tree(tmp_path / "split", fmt.folder_files(prefix="train/"))
+    (tmp_path / "split" / "test").symlink_to("train")  # the test split is the training split
+    with pytest.raises(DataError, match=r"class folders test/cat and train/cat .*read the same images"):
+        load(f"folder:{tmp_path / 'split'}")

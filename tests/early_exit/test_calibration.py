@@ -236,7 +236,7 @@ def test_report_draws_the_validation_sweep_with_the_chosen_point(tmp_path):
     truth = np.r_[np.zeros(3000, bool), np.ones(1000, bool)]
     scores = np.r_[np.random.default_rng(0).beta(1, 9, 3000), np.random.default_rng(1).beta(9, 1, 1000)]
     found = calibrate(truth, scores.astype(np.float32), "max_false_exit", 0.001)
-    path = threshold_sweep_plot(found.to_dict(), tmp_path / "sweep.png")
+    path = threshold_sweep_plot(found, tmp_path / "sweep.png")
     assert path.read_bytes()[:4] == b"\x89PNG" and len(found.sweep) > 40
 
 
@@ -277,6 +277,6 @@ def test_report_caption_names_the_held_out_images_and_the_certified_goal(tmp_pat
     scores = np.r_[rng.beta(1, 9, 4000), rng.beta(9, 1, 500)].astype(np.float32)
     found = dataclasses.replace(calibrate(truth, scores, "max_false_exit", 0.001, confidence=0.95),
                                 split="val+held-out main", held_out_main_images=3000)
-    caption = _calibration_figure("m", found.to_dict(), tmp_path).caption
+    caption = _calibration_figure("m", found, tmp_path).caption
     assert "the validation split and 3,000 held-out main images" in caption
     assert "certified for new images at confidence 0.95" in caption and "of 4,000 main images" in caption

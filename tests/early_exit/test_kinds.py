@@ -74,13 +74,16 @@ def test_export_step_writes_every_form_and_the_baseline_in_its_folder(study):
 def test_evaluations_become_the_report_entries_with_the_sweep_joined(study, tmp_path):
     _, results = study
     single, chained = results.early_exit
-    assert (single["form"], chained["form"]) == ("single", "chained")
-    assert list(single) == ["model", "training", "form", "threshold", "threads", "runtime", "repeats", "mix", "rows",
-                            "timing", "paths", "analytic", "rejection", "by_source", "sweep", "environment", "summary"]
-    assert "sweep" not in chained and single["training"]["backbone"] == "ee_tiny_vgg"
-    assert len(single["sweep"]["by_redundancy"]) == 10 and len(single["sweep"]["by_threshold"]) > 5
-    assert single["rows"][1]["images"] == 30 and single["mix"]["redundancy"] == 0.5
-    assert [(r["variant"], r["form"]) for r in results.rows] == [
+    assert (single.evaluation.form, chained.evaluation.form) == ("single", "chained")
+    assert list(single.to_dict()) == [  # results.json's layout
+        "model", "training", "form", "threshold", "threads", "runtime", "repeats", "mix", "rows", "timing", "paths",
+        "analytic", "rejection", "by_source", "sweep", "environment", "summary"]
+    assert chained.sweep is None and "sweep" not in chained.to_dict()
+    assert single.training.backbone == "ee_tiny_vgg" and single.sweep is not None
+    assert len(single.sweep.by_redundancy) == 10 and len(single.sweep.by_threshold) > 5
+    assert single.evaluation.rows[1].images == 30 and single.evaluation.mix.redundancy == 0.5
+    flat = [row.to_dict() for row in results.rows]
+    assert [(r["variant"], r["form"]) for r in flat] == [
         ("baseline", "single"), ("early exit", "single"), ("baseline", "chained"), ("early exit", "chained")]
     sections = early_exit_sections(results.early_exit, tmp_path)
     assert len(sections) == 2 and sorted(p.name for p in tmp_path.glob("*.png")) == [

@@ -202,6 +202,34 @@ def test_train_refuses_bad_source_shares_in_one_line(cli, tmp_path, args, culpri
     assert not (tmp_path / "run" / "training.json").exists()
 
 
+def test_train_early_exit_options_are_checked_when_built(tiny_backbone):
+    """Each record ``train_early_exit`` takes refuses a bad value when built, naming it, before any data is loaded."""
+    from convbench.early_exit.placement import PlacementOptions
+    from convbench.early_exit.training import MixOptions, NetworkOptions, OpenWorldOptions
+    from convbench.errors import ModelError
+
+    bad = [(lambda: MixOptions(redundancy=1.0), ConfigError, "redundancy=1.0"),
+           (lambda: MixOptions(max_train=1), ConfigError, "max_train=1"),
+           (lambda: OpenWorldOptions(augment_cues=["glare"]), ConfigError, "glare"),
+           (lambda: OpenWorldOptions(outlier_exposure="ee_redundant", outlier_share=1.5), ConfigError,
+            "outlier_share=1.5"),
+           (lambda: NetworkOptions(tiny_backbone, "block9"), ModelError, "block9"),
+           (lambda: NetworkOptions(tiny_backbone, ["block1", "block1"]), ConfigError, "each point once"),
+           (lambda: NetworkOptions(tiny_backbone, "auto"), ConfigError, "time_placement"),
+           (lambda: NetworkOptions(tiny_backbone, model_options={"dropout": 0.5}), ConfigError, "dropout")]
+    for build, error, culprit in bad:
+        with pytest.raises(error, match=culprit):
+            build()
+    assert OpenWorldOptions(augment_cues=True).augment_cues == CUES
+    assert OpenWorldOptions(augment_cues="contrast,polarity").augment_cues == ("polarity", "contrast")
+    assert OpenWorldOptions(outlier_share=1.5).outlier_share == 1.5  # no outlier-exposure set: the share is unused
+    sweep = PlacementOptions(timer=lambda *_: None)  # a sweep needs its timer (never called here)
+    network = NetworkOptions(tiny_backbone, ["block2", "block1"], [8], placement=sweep)
+    assert (network.exit_after, network.exit_head, network.points()) == (("block2", "block1"), (8,),
+                                                                         ("block2", "block1"))
+    assert network.backbone_options() == {"dropout": 0.0}
+
+
 @pytest.mark.slow
 def test_eval_scores_each_redundant_source_on_its_own_test_mix(cli, trained_dir, tmp_path):
     rc, out, err = cli("early-exit", "eval", trained_dir, "--redundant", "ee_redundant", "--redundant", "ee_source_b",
@@ -329,14 +357,15 @@ def test_study_eval_step_tests_every_source_and_the_report_shows_the_matrix(trai
                             train=TrainConfig(epochs=3), early_exit=early_exit)
     results = _run_study(experiment, tmp_path, trained=trained_dir)
     (ee,) = results.early_exit
-    assert [row["source"] for row in ee["by_source"]] == ["sevens_eights", "nines"]
-    assert all(row["images"] == 30 and row["auroc"] is not None for row in ee["by_source"])
+    by_source = ee.evaluation.by_source
+    assert [row.source for row in by_source] == ["sevens_eights", "nines"]
+    assert all(row.images == 30 and row.auroc is not None for row in by_source)
     sections = early_exit_sections(results.early_exit, tmp_path)
     matrix = sections[0]
     assert matrix.title.startswith("Early exit in the open world")
     table = matrix.blocks[0]
     assert table.columns == ["exit", "trained on", "sevens_eights", "nines"] and len(table.rows) == 1
-    assert table.rows[0][:2] == [ee["model"], "ee_redundant"]
+    assert table.rows[0][:2] == [ee.model, "ee_redundant"]
 
 
 @pytest.mark.slow
@@ -355,10 +384,9 @@ def test_study_exports_and_evaluates_a_one_source_run_and_one_with_outlier_expos
     experiment = Experiment(name="ow", data=DataConfig(main="ee_main"), train=TrainConfig(epochs=1),
                             early_exit=early_exit)
     results = _run_study(experiment, tmp_path)
-    assert [ee["training"]["trained_on"] for ee in results.early_exit] == [["sevens_eights"],
-                                                                            ["sevens_eights", "nines"]]
+    assert [ee.training.trained_on for ee in results.early_exit] == [("sevens_eights",), ("sevens_eights", "nines")]
     for ee in results.early_exit:
-        assert [row["source"] for row in ee["by_source"]] == ["sevens_eights", "nines"]
+        assert [row.source for row in ee.evaluation.by_source] == ["sevens_eights", "nines"]
 
 
 def _run_study(experiment, root: Path, trained: Path | None = None):

@@ -70,7 +70,7 @@ def test_sweep_trains_times_and_keeps_the_fastest_point_meeting_the_goal(swept):
     report = read_json(out / "training.json")
     assert report["exit_after"] == sweep.chosen and PlacementSweep.from_dict(report["placement"]) == sweep
     assert (out / "baseline" / "model.keras").is_file()
-    table = placement_table(sweep.to_dict())
+    table = placement_table(sweep)
     assert [row[0] for row in table.rows] == ["block1", "block2"]
     assert [row[-1] == "chosen" for row in table.rows] == [row.chosen for row in sweep.rows]
 
@@ -94,10 +94,11 @@ def test_placement_options_are_checked():
 
 def test_a_sweep_without_its_measurement_is_refused_before_any_training(tiny_backbone, tmp_path):
     """The training API is handed the timer (it imports no exporter or runtime), and says so when it is missing."""
-    from convbench.early_exit.training import train_early_exit
+    from convbench.early_exit.training import NetworkOptions, train_early_exit
 
     with pytest.raises(ConfigError, match="time_placement"):
-        train_early_exit("digits", "digits", out=tmp_path / "out", backbone=tiny_backbone, exit_after="auto")
+        train_early_exit("digits", "digits", out=tmp_path / "out",
+                         network=NetworkOptions(tiny_backbone, "auto"))
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 

@@ -185,31 +185,49 @@ class FakeSteps:
         return {"forms": files, "baseline": "baseline.tflite"}
 
     def early_exit_eval(self, step: Any, ctx: Any) -> dict[str, Any]:
+        """An ``eval.json`` shaped as the real step writes it (``Evaluation.to_dict`` with ``by_source``)."""
         self._enter(step)
         s = step.settings
         r = s.redundancy or 0.5
-        rows = [{"model": name, "redundancy": r, "images": 100, "loss": 0.05, "accuracy": acc,
+        threshold = 0.5 if s.threshold is None else s.threshold
+        rows = [{"model": name, "redundancy": r, "images": 100, "loss": 0.05, **losses, "accuracy": acc,
                  "exit_accuracy": 0.997, "exit_precision": 0.99, "exit_recall": 0.99, "exit_share": r,
-                 "total_s": total, "time_ms_per_image": 10 * total} for name, acc, total in
-                (("baseline", 0.993, 0.4), ("early exit", 0.994, 0.22))]
-        evaluation = {"form": s.form, "threshold": s.threshold, "threads": s.threads,
-                      "runtime": "litert 2.3.0 (XNNPACK)", "repeats": s.repeats, "mix": {"redundancy": r},
-                      "rows": rows, "timing": {"images": 100, "exit_path_images": 57, "full_path_images": 43},
-                      "paths": {k: {"median_ms": v} for k, v in (("exit_path", 0.3), ("full_path", 4.1),
-                                                                 ("baseline", 4.0))},
+                 "total_s": total, "time_ms_per_image": 10 * total} for name, acc, total, losses in
+                (("baseline", 0.993, 0.4, {}), ("early exit", 0.994, 0.22, {"l1": 0.03, "l2": 0.02}))]
+        rejection = {"images": 100, "redundant_images": 57, "exit_accuracy": 0.997, "exit_precision": 0.99,
+                     "exit_recall": 0.99, "false_exit_rate": 0.01, "auroc": 0.999, "fpr_at_95_tpr": 0.005}
+        evaluation = {"form": s.form, "threshold": threshold, "threads": s.threads,
+                      "runtime": "litert 2.3.0 (XNNPACK)", "repeats": s.repeats,
+                      "mix": {"main": "digits", "redundant": "digits", "redundancy": r, "invert_redundant": False,
+                              "size": [32, 32], "channels": 1, "max_train": None, "seed": 0},
+                      "rows": rows,
+                      "timing": {"images": 100, "exit_path_images": 57, "full_path_images": 43, "total_s": 0.22,
+                                 "baseline_total_s": 0.4, "time_ms_per_image": 2.2, "baseline_time_ms_per_image": 4.0,
+                                 "saving": 0.45, "exit_path_ms": 0.3, "full_path_ms": 4.1},
+                      "paths": {k: {"median_ms": v, "iqr_ms": 0.01, "n": 100, "unstable": False}
+                                for k, v in (("exit_path", 0.3), ("full_path", 4.1), ("baseline", 4.0))},
                       "analytic": {"stem_share": 0.06, "exit_share": 0.02, "ideal_saving": 0.5, "saving": 0.45,
-                                   "saving_vs_ideal": 0.9},
+                                   "saving_vs_ideal": 0.9, "saving_from_paths": 0.44},
+                      "rejection": rejection,
+                      "by_source": [{"source": "digits", "redundancy": r, "threshold": threshold, "accuracy": 0.994,
+                                     **rejection, "saving": 0.45, "ideal_saving": 0.5}],
                       "environment": {"cpu": "fake cpu", "cores": 2}}
         write_json(ctx.dir / "eval.json", evaluation)
         return {"evaluation": "eval.json", "saving": 0.45, "ideal_saving": 0.5}
 
     def early_exit_sweep(self, step: Any, ctx: Any) -> dict[str, Any]:
         self._enter(step)
-        sweep = {"by_redundancy": [{"redundancy": x / 10, "time_ms_per_image": 4 - 2 * x / 10,
-                                    "baseline_time_ms_per_image": 4.0, "ideal_saving": 0.9 * x / 10 - 0.02}
-                                   for x in range(10)],
-                 "by_threshold": [{"threshold": t, "accuracy": 0.99, "exit_accuracy": 0.99, "exit_share": 1 - t}
-                                  for t in (0.1, 0.5, 0.9)]}
+        by_redundancy = []
+        for x in range(10):
+            r, ms = x / 10, 4 - 2 * x / 10
+            by_redundancy.append({"redundancy": r, "images": 100, "exit_path_images": x * 10,
+                                  "full_path_images": 100 - x * 10, "total_s": ms / 10, "baseline_total_s": 0.4,
+                                  "time_ms_per_image": ms, "baseline_time_ms_per_image": 4.0, "saving": 1 - ms / 4,
+                                  "exit_path_ms": 0.3 if x else None, "full_path_ms": 4.1,
+                                  "ideal_saving": 0.9 * r - 0.02})
+        sweep = {"by_redundancy": by_redundancy,
+                 "by_threshold": [{"threshold": t, "accuracy": 0.99, "exit_accuracy": 0.99, "exit_precision": 0.98,
+                                   "exit_recall": 0.97, "exit_share": 1 - t} for t in (0.1, 0.5, 0.9)]}
         write_json(ctx.dir / "sweep.json", sweep)
         return {"sweep": "sweep.json", "redundancies": 10, "thresholds": 3}
 

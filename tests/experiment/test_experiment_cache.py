@@ -140,3 +140,38 @@ def test_resume_uses_the_saved_study(small_toml, tmp_path, fake_steps, fast_plot
     assert "--set train.epochs=3" in study.results["study"]["command"]
     with pytest.raises(ConfigError, match="give --out"):
         run(resume=True)
+
+
+def test_resume_where_no_study_is_is_refused(small_toml, tmp_path, fake_steps, fast_plots, cli):
+    """--resume on a folder without a study started the study afresh, silently."""
+    out = tmp_path / "new"
+    rc, text, err = cli("run", small_toml, "--out", out, "--resume", "--quiet")
+    assert_one_line_error(rc, err, "--resume", str(out), "holds no convbench study")
+    assert text == "" and not out.exists() and fake_steps.calls == {}
+    out.mkdir()
+    with pytest.raises(ConfigError, match="holds no convbench study to resume"):
+        run(small_toml, out=out, resume=True, progress=False)
+    run(small_toml, out=out, progress=False)  # started without --resume …
+    assert run(small_toml, out=out, resume=True, progress=False).ran == []  # … then resumed
+
+
+@pytest.mark.parametrize(("damage", "what"), [
+    (lambda text: text[: len(text) // 2], "not valid JSON"),
+    (lambda text: "[1, 2]", "not a convbench study record"),
+    (lambda text: text.replace("{", "\udcff", 1), "not UTF-8"),
+])
+def test_a_damaged_study_record_is_named_with_what_is_wrong(small_toml, tmp_path, fake_steps, fast_plots, cli,
+                                                            damage, what):
+    """A hand-damaged study.json was reported as "holds no convbench study"; now the file and its fault are named."""
+    out = tmp_path / "out"
+    run(small_toml, out=out, progress=False)
+    record = out / "study.json"
+    record.write_text(damage(record.read_text(encoding="utf-8")), encoding="utf-8", errors="surrogateescape")
+    for args in (("run", small_toml, "--out", out), ("run", "--resume", "--out", out)):
+        rc, _, err = cli(*args, "--quiet")
+        assert_one_line_error(rc, err, str(record), what)
+        assert "holds no convbench study" not in err
+    fake_steps.calls.clear()
+    study = run(small_toml, out=out, force=True, progress=False)  # --force moves the damaged record aside
+    assert study.ran == [] and len(list(out.glob("superseded-unknown-*/study.json"))) == 1
+

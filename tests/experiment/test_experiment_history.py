@@ -67,3 +67,14 @@ def test_history_cli(cli, private_history):
     assert rc == 0 and "0 rows" in out
     rc, _, err = cli("history", "--history", private_history.parent / "missing.sqlite")
     assert_one_line_error(rc, err, "missing.sqlite")
+
+
+def test_an_unknown_runtime_is_an_error_listing_the_known_ones(cli, private_history):
+    """A misspelt runtime matched no row: an empty table and exit 0 looked like an answer."""
+    append_history([_row("alexnet", "digits", 1.25, "2025-01-01T00:00:00+00:00")], _run("a", "t"))
+    rc, out, err = cli("history", "--runtime", "tensorrt")
+    assert_one_line_error(rc, err, "unknown runtime 'tensorrt'", "litert", "onnxruntime", "openvino")
+    assert out == ""
+    with pytest.raises(ConfigError, match=r"unknown runtime 'tensorrt'; known: .*litert_compiled"):
+        history(runtime="tensorrt")
+    assert [r["runtime"] for r in history(runtime="litert")] == ["litert"]

@@ -12,6 +12,7 @@ import subprocess
 import numpy as np
 import pytest
 from experiment.fakes import EARLY_EXIT_TOML, SMALL_TOML, FakeSteps
+from support import latency_row
 
 from convbench.bench import Measurement, TaskSpec
 from convbench.bench.machine_load import MACHINE_KEY, MachineLoad
@@ -20,6 +21,7 @@ from convbench.bench.verdict import verdict
 from convbench.experiment import history, run
 from convbench.report.document import Table
 from convbench.report.early_exit_section import early_exit_sections
+from convbench.report.records import EarlyExitEntry
 from convbench.report.study import LatencyCandidate, recommend
 
 
@@ -104,10 +106,9 @@ def _lat(model, median, accuracy, size=1000, noise=0.005, runtime="litert", thre
     inference = Measurement.merge(rounds)[0]
     inference.metadata.update({INTERLEAVING_KEY: run,
                                MACHINE_KEY: MachineLoad((0.1, 0.2), 0.97 if busy else 0.01, 10.0, 2).to_dict()})
-    row = {"model": model, "format": "tflite", "quantize": "none", "runtime": runtime, "threads": threads,
-           "median_ms": 1e3 * inference.median, "ci95_low_ms": 1e3 * inference.ci95.low,
-           "ci95_high_ms": 1e3 * inference.ci95.high, "p90_ms": 1e3 * inference.p90, "accuracy": accuracy,
-           "size_bytes": size}
+    row = latency_row(model=model, runtime=runtime, threads=threads, median_ms=1e3 * inference.median,
+                      ci95_low_ms=1e3 * inference.ci95.low, ci95_high_ms=1e3 * inference.ci95.high,
+                      p90_ms=1e3 * inference.p90, accuracy=accuracy, size_bytes=size)
     return LatencyCandidate(row, inference)
 
 
@@ -115,43 +116,47 @@ def test_recommend_fastest_above_floor_smallest_and_pareto():
     rows = [_lat("fast_bad", 0.5, 0.80), _lat("fast_good", 1.0, 0.96, size=5000), _lat("slow_best", 2.0, 0.99, 900),
             _lat("slow_worse", 3.0, 0.95)]
     rec = recommend(rows, accuracy_floor=0.95)
-    assert rec["fastest"]["model"] == "fast_good" and rec["runner_up"]["model"] == "slow_best"
-    assert rec["clear"] is True and rec["shipped"]["model"] == "fast_good" and rec["picked_by"] == "latency"
-    assert rec["smallest"]["model"] == "slow_best"
-    assert [r["model"] for r in rec["pareto"]] == ["fast_bad", "fast_good", "slow_best"]
-    assert rec["sentence"].startswith("Ship fast_good (LiteRT float32, 1 thread): ")
-    assert "clearly ahead of the runner-up slow_best (LiteRT float32, 1 thread) (+100" in rec["sentence"]
-    assert "over 10 interleaved rounds" in rec["sentence"]
+    assert rec.fastest.model == "fast_good" and rec.runner_up.model == "slow_best"
+    assert rec.clear is True and rec.shipped.model == "fast_good" and rec.picked_by == "latency"
+    assert rec.smallest.model == "slow_best"
+    assert [r.model for r in rec.pareto] == ["fast_bad", "fast_good", "slow_best"]
+    assert rec.sentence.startswith("Ship fast_good (LiteRT float32, 1 thread): ")
+    assert "clearly ahead of the runner-up slow_best (LiteRT float32, 1 thread) (+100" in rec.sentence
+    assert "over 10 interleaved rounds" in rec.sentence
+    answer = rec.to_dict()  # as results.json holds it: rows as dicts, in the order they always had
+    assert list(answer) == ["accuracy_floor", "candidates", "shipped", "picked_by", "clear", "tied", "busy",
+                            "verdicts", "fastest", "runner_up", "smallest", "pareto", "sentence"]
+    assert answer["shipped"]["model"] == "fast_good" and answer["verdicts"][0]["faster"].startswith("fast_good")
 
 
 def test_recommend_without_a_clear_winner_picks_by_size_then_accuracy():
     a, b = _lat("a", 1.0, 0.9, size=3000), _lat("b", 1.0, 0.92, size=2000, flips=True)
     rec = recommend([a, b, _lat("c", 3.0, 0.95, size=100)], accuracy_floor=0.5)
-    assert rec["clear"] is False and rec["shipped"]["model"] == "b" and rec["picked_by"] == "size"
-    assert [r["model"] for r in rec["tied"]] == ["a", "b"] or [r["model"] for r in rec["tied"]] == ["b", "a"]
-    assert rec["sentence"].startswith("No clear winner at this machine's noise among the 2 fastest of 3 configurations")
-    assert "Ship b (LiteRT float32, 1 thread), the smallest file (2.0 kB)" in rec["sentence"]
+    assert rec.clear is False and rec.shipped.model == "b" and rec.picked_by == "size"
+    assert [r.model for r in rec.tied] == ["a", "b"] or [r.model for r in rec.tied] == ["b", "a"]
+    assert rec.sentence.startswith("No clear winner at this machine's noise among the 2 fastest of 3 configurations")
+    assert "Ship b (LiteRT float32, 1 thread), the smallest file (2.0 kB)" in rec.sentence
     same_size = recommend([_lat("a", 1.0, 0.9), _lat("b", 1.0, 0.92, flips=True)])
-    assert same_size["shipped"]["model"] == "b" and same_size["picked_by"] == "accuracy"
-    assert "the most accurate of the same size (92.0 %)" in same_size["sentence"]
+    assert same_size.shipped.model == "b" and same_size.picked_by == "accuracy"
+    assert "the most accurate of the same size (92.0 %)" in same_size.sentence
 
 
 def test_recommend_edge_cases():
     rows = [_lat("a", 1.0, 0.9), _lat("b", 1.1, 0.92)]
-    assert recommend(rows, accuracy_floor=0.99)["sentence"].startswith("No configuration reaches the 99.0 %")
+    assert recommend(rows, accuracy_floor=0.99).sentence.startswith("No configuration reaches the 99.0 %")
     only = recommend([*rows, _lat("c", 0.1, 0.99, runtime="onnxruntime")], runtime="litert")
-    assert only["fastest"]["model"] == "a"
-    assert recommend([])["fastest"] is None
+    assert only.fastest.model == "a"
+    assert recommend([]).fastest is None
     alone = recommend([rows[0]])
-    assert alone["shipped"]["model"] == "a" and "the only one of the 1 configuration" in alone["sentence"]
+    assert alone.shipped.model == "a" and "the only one of the 1 configuration" in alone.sentence
     apart = recommend([_lat("a", 1.0, 0.9, run="one"), _lat("b", 2.0, 0.9, run="two")])
-    assert apart["clear"] is False and "separate runs" in apart["sentence"]
+    assert apart.clear is False and "separate runs" in apart.sentence
 
 
 def test_a_busy_machine_is_said_first_and_no_verdict_is_clear():
     rec = recommend([_lat("fast", 1.0, 0.95, busy=True), _lat("slow", 2.0, 0.95, busy=True, size=10)])
-    assert rec["sentence"].startswith("The machine was busy while timing (other processes used 0.97 of 2 cores")
-    assert rec["clear"] is False and rec["shipped"]["model"] == "fast" and "clearly" not in rec["sentence"]
+    assert rec.sentence.startswith("The machine was busy while timing (other processes used 0.97 of 2 cores")
+    assert rec.clear is False and rec.shipped.model == "fast" and "clearly" not in rec.sentence
 
 
 def test_recommend_uses_the_verdict_rule_of_compare():
@@ -159,7 +164,7 @@ def test_recommend_uses_the_verdict_rule_of_compare():
     for noise in (0.001, 0.01, 0.03, 0.1):
         fast, slow = _lat("fast", 1.0, 0.95, noise=noise), _lat("slow", 1.05, 0.95, noise=noise)
         expected = verdict("fast", fast.inference, "slow", slow.inference)
-        assert recommend([fast, slow])["clear"] is expected.clear
+        assert recommend([fast, slow]).clear is expected.clear
 
 
 def test_early_exit_study_report(tmp_path, fake_steps):
@@ -199,8 +204,8 @@ def test_each_early_exit_table_names_the_threshold_of_its_exit_accuracy(tmp_path
                    "sweep": [[0.5, 0.05, 0.55, 0.99], [0.93, 0.01, 0.5, 0.97]]}
     calibrated = {**ee, "threshold": 0.93, "training": {**ee["training"], "threshold": 0.93,
                                                          "calibration": calibration}}
-    tables = [block for section in early_exit_sections([calibrated], tmp_path) for block in section.blocks
-              if isinstance(block, Table)]
+    tables = [block for section in early_exit_sections([EarlyExitEntry.from_dict(calibrated)], tmp_path)
+              for block in section.blocks if isinstance(block, Table)]
     assert tables[0].columns[4] == "exit accuracy (calibrated threshold 0.93)"  # the evaluation
     assert tables[1].columns[3] == "exit accuracy (calibrated threshold 0.93)"  # the training
 

@@ -62,12 +62,24 @@ def test_invalid_toml_and_missing_file(tmp_path):
 
 
 def test_overrides_and_absolute_paths(small_toml, tmp_path, monkeypatch):
-    data = tmp_path / "digits-dir"
+    small_toml.write_text(small_toml.read_text().replace('main = "digits"', 'main = "folder:elsewhere"'))
+    data = tmp_path / "images-dir"
     data.mkdir()
     monkeypatch.chdir(tmp_path)
-    exp = load_experiment(small_toml, data={"main": "digits-dir"}, settings={"train.epochs": 7, "models[0].width": 0.5})
+    exp = load_experiment(small_toml, data={"main": "images-dir"}, settings={"train.epochs": 7, "models[0].width": 0.5})
     assert exp.train.epochs == 7 and exp.models[0].width == 0.5
-    assert exp.data.main == f"digits:{data}"  # relative to the current directory, stored absolute
+    assert exp.data.main == f"folder:{data}"  # relative to the current directory, stored absolute
+
+
+@pytest.mark.parametrize("value", ["", " ", '""'])
+def test_an_empty_data_override_is_an_error_not_the_files_data(small_toml, value):
+    with pytest.raises(ConfigError, match="--data main=: the value is empty"):
+        load_experiment(small_toml, data=parse_assignments([f"main={value}"], "--data"))
+
+
+def test_a_path_for_a_dataset_that_takes_none_is_an_error(small_toml, tmp_path):
+    with pytest.raises(ConfigError, match=f"data.main: dataset 'digits' takes no path, got the path {tmp_path}"):
+        load_experiment(small_toml, data={"main": str(tmp_path)})
 
 
 def test_parse_assignments():

@@ -4,6 +4,7 @@ class (here: the download size of every exported file, gzipped, as an app store 
 from __future__ import annotations
 
 import gzip
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -43,8 +44,19 @@ class GzipKind(StepKind[GzipSettings, GzipOutputs]):
         return f"{outputs.gzip_bytes:,} bytes gzipped"
 
     def contribute(self, done: Done[GzipOutputs], results: Any) -> None:
-        results.rows.append({"kind": "gzip", "model": done.step.model, "step": done.step.name,
-                             "gzip_bytes": done.outputs.gzip_bytes})
+        results.rows.append(GzipRow(done.step.model, done.step.name, done.outputs.gzip_bytes))
+
+
+@dataclass(frozen=True)
+class GzipRow:
+    """The kind's row of results.csv and the history: a record that lays itself out flat."""
+
+    model: str
+    step: str
+    gzip_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "gzip", "model": self.model, "step": self.step, "gzip_bytes": self.gzip_bytes}
 
 
 @pytest.fixture

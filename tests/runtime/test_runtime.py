@@ -78,10 +78,11 @@ def test_quantize_and_dequantize():
 @pytest.mark.parametrize("kwargs, error, needle", [
     ({"runtime": "tensorrt"}, ConfigError,
      "unknown runtime 'tensorrt'; known: keras, litert, litert_compiled, onnxruntime, openvino"),
-    ({"threads": 0}, ConfigError, "threads must be an integer >= 1, got threads=0"),
+    ({"threads": 0}, ConfigError, "threads must be an integer >= 1 and <= 1024, got threads=0"),
     ({"threads": -2}, ConfigError, "threads=-2"),
     ({"threads": 1.5}, ConfigError, "threads=1.5"),
-    ({"runtime": "onnxruntime"}, ModelError, "not a onnxruntime model file"),
+    ({"threads": 5000}, ConfigError, "threads must be an integer >= 1 and <= 1024, got threads=5000"),
+    ({"runtime": "onnxruntime"}, ModelError, r"onnxruntime cannot open it \(not a \.onnx model file\)"),
 ])
 def test_bad_options(tiny, kwargs, error, needle):
     with pytest.raises(error, match=needle):
@@ -95,7 +96,7 @@ def test_not_a_model(tmp_path, tiny):
     raw.write_bytes(model_file(tiny, "litert").read_bytes())  # a real model, but no card beside it
     with pytest.raises(ModelError, match=r"missing.tflite: no such model file"):
         open_runner(missing)
-    with pytest.raises(ModelError, match=r"notes.tflite: not a litert model file"):
+    with pytest.raises(ModelError, match=r"notes.tflite: litert cannot open it \(not a \.tflite model file\)"):
         open_runner(text)
     with pytest.raises(ModelError, match=r"raw.tflite.*no model card"):
         open_runner(raw)

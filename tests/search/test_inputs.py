@@ -56,6 +56,15 @@ def test_a_space_file_narrows_the_architectures_and_keeps_their_registered_optio
     ("quantize = ['int4']\n", "int4"),
     ("input_sizes = [8]\n[architectures.mobilenet_v2]\n", "empty search space"),
     ("[architectures.mobilenet_v2]\nwidth = [0.5, 0.1]\n", "width"),
+    # every value is checked up front, as the command line's options are (issue 27: they ran, every trial infeasible)
+    ("[architectures.stagenet]\noptions = { conv = ['dilated'] }\n", '"dilated"'),
+    ("[architectures.vgg19]\noptions = { dropout = ['high'] }\n", '"high"'),
+    ("[architectures.stagenet]\noptions = { stage_channels = [[8, 16, 32, 64]] }\n", "stage_channels"),
+    ("[architectures.mobilenet_v2]\nwidth = [50, 100]\n", "width=50"),
+    ("[architectures.mobilenet_v2]\nwidth = [0.5, inf]\n", "width=inf"),
+    ("input_sizes = [100000]\n", "input_sizes=100000"),
+    ("threads = [0]\n", "threads=0"),
+    ("threads = [5000]\n", "threads=5000"),
 ])
 def test_bad_space_files_are_one_line_errors_naming_the_culprit(tmp_path: Path, cli, text: str, needle: str):
     path = write_space(tmp_path, text)
@@ -65,6 +74,63 @@ def test_bad_space_files_are_one_line_errors_naming_the_culprit(tmp_path: Path, 
     rc, _, err = cli("search", "--floor", "0.9", "--space", path, "--out", out, "--quiet")
     assert_one_line_error(rc, err, needle)
     assert not out.exists()  # checked before anything was written
+
+
+def test_an_option_value_no_trial_can_build_is_named_with_file_key_and_value(tmp_path: Path, cli):
+    path = write_space(tmp_path, '[architectures.stagenet]\noptions = { conv = ["dilated"] }\n')
+    out = tmp_path / "out"
+    rc, _, err = cli("search", "--floor", "0.9", "--space", path, "--out", out, "--quiet")
+    assert_one_line_error(rc, err, str(path), "architectures.stagenet.options.conv", '"dilated"',
+                          "conv must be one of separable, regular")
+    assert not out.exists()  # no trial ran
+
+
+def test_values_that_build_only_together_are_accepted(tmp_path: Path):
+    """Per-stage lists fit the stage_channels of as many stages: each value builds with some choice of the others."""
+    space = load_space(write_space(tmp_path, "input_sizes = [16]\n[architectures.stagenet]\noptions = { "
+                                             "stage_channels = [[8, 16], [8, 16, 32]], depths = [[1, 2], [1, 1, 2]], "
+                                             "conv = [['regular', 'separable'], 'separable'] }\n"))
+    assert len(space.architectures["stagenet"].options["depths"]) == 2
+
+
+def test_a_space_width_goes_through_the_same_check_as_the_width_option(tmp_path: Path, cli):
+    _, _, refused = cli("train", "--arch", "mobilenet_v2", "--width", "50", "--out", tmp_path / "model")
+    rc, _, err = cli("search", "--floor", "0.9", "--out", tmp_path / "out", "--quiet",
+                     "--space", write_space(tmp_path, "[architectures.mobilenet_v2]\nwidth = [50, 100]\n"))
+    assert_one_line_error(rc, err, "architectures.mobilenet_v2.width")
+    assert refused.split("width must")[1].split(", got")[0] in err  # "… a finite number in (0, 4]"
+    assert "width must be a finite number in (0, 4], got width=50" in err
+
+
+def test_an_experiment_search_space_goes_through_the_same_checks(tmp_path: Path, cli):
+    space = write_space(tmp_path, '[architectures.stagenet]\noptions = { conv = ["dilated"] }\n')
+    study = tmp_path / "study.toml"
+    study.write_text(f'name = "s"\n[search]\nfloor = 0.9\nspace = "{space.as_posix()}"\n', encoding="utf-8")
+    rc, _, err = cli("run", study, "--out", tmp_path / "out", "--dry-run")
+    assert_one_line_error(rc, err, str(space), "architectures.stagenet.options.conv", '"dilated"')
+
+
+@pytest.mark.parametrize("target", ["litert:5000", "litert:0", "litert:x"])
+def test_a_target_thread_count_out_of_range_is_refused(target: str):
+    with pytest.raises(ConfigError, match="target threads"):
+        parse_deployment(target)
+
+
+def test_resume_where_no_search_is_is_refused(tmp_path: Path, cli):
+    out = tmp_path / "out"
+    rc, _, err = cli("search", "--floor", "0.9", "--out", out, "--resume", "--quiet")
+    assert_one_line_error(rc, err, "--resume", str(out), "holds no search")
+    assert not out.exists()  # nothing started afresh
+    out.mkdir()
+    with pytest.raises(ConfigError, match="holds no search to resume"):
+        search(floor=0.9, out=out, resume=True, progress=False)
+    assert list(out.iterdir()) == []
+
+
+def test_resume_on_a_storage_without_the_search_is_refused(tmp_path: Path, cli):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    rc, _, err = cli("search", "--floor", "0.9", "--out", tmp_path / "out", "--storage", url, "--resume", "--quiet")
+    assert_one_line_error(rc, err, "--resume", "holds no search")
 
 
 @pytest.mark.parametrize("floor", ["0", "-0.1", "1.5"])
@@ -255,3 +321,27 @@ def test_the_search_times_its_finalists_side_by_side_and_recommends_on_that(monk
     assert final.finalists == [0, 1] and final.rounds == 10 and final.tied == tied
     assert final.clear is (tied == [0] and not busy) and (final.busy is not None) is busy
     assert recommend(records, 0.99, final_timing=final) == recommended
+
+
+def test_parameter_importance_says_nothing_on_the_terminal():
+    """Every finished search printed Optuna's "PedAnovaImportanceEvaluator computes the importances of params to
+    achieve low `target` values" as a convbench warning: the evaluator is named, the targets oriented (validation
+    accuracy negated), and the note heeded."""
+    import warnings
+
+    import optuna
+
+    from convbench.search.engine import _importance
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(directions=["maximize", "minimize", "minimize"],
+                                sampler=optuna.samplers.RandomSampler(0))
+    for i in range(12):
+        trial = study.ask()
+        a, b = trial.suggest_float("a", 0, 1), trial.suggest_categorical("b", ["x", "y"])
+        study.tell(trial, [a, 1 + (b == "x") + 0.01 * i, 100.0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = _importance(study)
+    assert [str(w.message) for w in caught] == []
+    assert set(found) == {"val_accuracy", "latency"} and all(set(v) == {"a", "b"} for v in found.values())

@@ -31,10 +31,12 @@ from convbench.bench.result import BenchResult
 from convbench.bench.rounds import interleave
 from convbench.bench.sample_image import sample_image
 from convbench.bench.timer import CLOCK_NAME, Timer, check_cpus, default_clock, pinned, validate_protocol
+from convbench.checks import check_load_repeats, check_rounds, check_threads
 from convbench.env import environment
 from convbench.errors import ConfigError, ConvbenchError, ModelError
 from convbench.io import sha256_file
 from convbench.runtime import open_runner
+from convbench.verbosity import native_output
 from convbench.vocabulary import BENCH_DEFAULTS, DEFAULT_ROUNDS
 
 BATCH_SIZE = 1  # the deployment case the harness measures
@@ -52,12 +54,13 @@ def bench(model_path: str | os.PathLike[str], *, runtime: str | None = None, thr
     Args:
         model_path: a ``.tflite``, ``.onnx`` or ``.keras`` file written by convbench (with its card).
         runtime: a registered runtime (``litert``, ``onnxruntime``, ``keras`` …); None infers it from the suffix.
-        threads: intra-op threads of the runtime (≥ 1).
+        threads: intra-op threads of the runtime (1 … :data:`~convbench.checks.MAX_THREADS`).
         runs, min_seconds: steady-state loop runs at least ``runs`` calls and at least ``min_seconds``.
         warmup, warmup_seconds: warm-up by count and by time before each timed loop.
         image: a real image file to time preprocessing on; or
         data: a data spec whose first test image is used (default: the card's data, else embedded digits).
-        load_repeats: fresh loads (each followed by one cold inference) to time.
+        load_repeats: fresh loads (each followed by one cold inference) to time, at most
+            :data:`~convbench.checks.MAX_LOAD_REPEATS`.
         memory: also measure the peak resident memory of a fresh process running the model, after the timing
             (:func:`convbench.bench.memory.peak_memory`).
         pin: run on these CPUs only (``os.sched_setaffinity``), recorded in the protocol.
@@ -108,7 +111,8 @@ def bench_interleaved(targets: Sequence[BenchCase], *, rounds: int = DEFAULT_ROU
 
     Args:
         targets: the configurations.
-        rounds: rounds of the steady-state loop (1: each configuration timed once, one after another).
+        rounds: rounds of the steady-state loop (1: each configuration timed once, one after another), at most
+            :data:`~convbench.checks.MAX_ROUNDS`.
         seed: seeds the shuffled orders (recorded in the protocol).
         before_round: called with the round's index before each round, once every configuration is loaded and
             its cold phases timed. A caller that runs this in several processes blocks here until it is a
@@ -123,18 +127,15 @@ def bench_interleaved(targets: Sequence[BenchCase], *, rounds: int = DEFAULT_ROU
         that load, so :func:`~convbench.bench.verdict.verdict` can pair two configurations round by round.
 
     Raises:
-        as :func:`bench`; ConfigError also for no targets or ``rounds`` below 1.
+        as :func:`bench`; ConfigError also for no targets or ``rounds`` outside [1, ``MAX_ROUNDS``].
     """
     validate_protocol(runs=runs, min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds)
     if not targets:
         raise ConfigError("bench needs at least one model file")
-    if not isinstance(rounds, int) or rounds < 1:
-        raise ConfigError(f"rounds must be an integer >= 1, got rounds={rounds!r}")
+    check_rounds(rounds)
     for target in targets:
-        if not isinstance(target.threads, int) or target.threads < 1:
-            raise ConfigError(f"threads must be an integer >= 1, got threads={target.threads!r}")
-    if not isinstance(load_repeats, int) or load_repeats < 1:
-        raise ConfigError(f"load_repeats must be an integer >= 1, got load_repeats={load_repeats!r}")
+        check_threads(target.threads)
+    check_load_repeats(load_repeats)
     cpus = check_cpus(pin)
     for target in targets:
         if not Path(target.model).is_file():
@@ -206,21 +207,25 @@ def _prepare(target: BenchCase, workdir: Path, image: str | os.PathLike[str] | N
 
 def _cold_phases(runner: Any, fresh_runner: Any, x: np.ndarray, repeats: int,
                  spec: TaskSpec) -> tuple[Any, Measurement, Measurement]:
-    """Time ``load()`` and the first ``invoke()`` of ``repeats`` fresh runners; return the last, loaded."""
+    """Time ``load()`` and the first ``invoke()`` of ``repeats`` fresh runners; return the last, loaded.
+
+    One window keeps the runtimes' native log lines off the terminal (:class:`~convbench.verbosity.native_output`)
+    around all of them, outside the clocks: each load's own window is then a no-op, timed as nothing."""
     clock = default_clock
     load_ns, first_ns = [], []
-    for i in range(repeats):
-        if i:
-            runner = fresh_runner()  # the previous one is released: only one model in memory at a time
-        t0 = clock()
-        runner.load()
-        t1 = clock()
-        _set_input(runner, x)
-        t2 = clock()
-        runner.invoke()
-        t3 = clock()
-        load_ns.append(t1 - t0)
-        first_ns.append(t3 - t2)
+    with native_output():
+        for i in range(repeats):
+            if i:
+                runner = fresh_runner()  # the previous one is released: only one model in memory at a time
+            t0 = clock()
+            runner.load()
+            t1 = clock()
+            _set_input(runner, x)
+            t2 = clock()
+            runner.invoke()
+            t3 = clock()
+            load_ns.append(t1 - t0)
+            first_ns.append(t3 - t2)
     cold = {"clock": CLOCK_NAME, "fresh_runners": repeats}
     return (runner,
             Measurement.from_ns(TaskSpec(spec.label, spec.sub_label, "load", spec.num_threads), load_ns,

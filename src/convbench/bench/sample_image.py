@@ -22,6 +22,7 @@ from PIL import Image
 from convbench.artifacts import ModelCard
 from convbench.data import load
 from convbench.errors import ConfigError, DataError
+from convbench.io import naming_writes
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ def sample_image(card: ModelCard, workdir: str | os.PathLike[str], *, image: str
 def _first_test_image(spec: str, workdir: str | os.PathLike[str], source: str) -> SampleImage:
     pixels, which = _first_image(spec)
     path = Path(workdir) / "sample.png"
-    Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(path)
+    with naming_writes(path):
+        Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(path)
     return SampleImage(path, f"{source}, first {which} image", written=True)
 
 

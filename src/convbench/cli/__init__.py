@@ -2,20 +2,28 @@
 
 Every :class:`~convbench.errors.ConvbenchError` (bad files, names, options) becomes one line on
 stderr and exit status 2, never a traceback; Ctrl-C one line saying what is kept, and exit status 130;
-a Python warning one line ``convbench: warning: …``.
+a warning of convbench's one line ``convbench: warning: …``.
+
+Quiet by default (:mod:`convbench.verbosity`): the libraries' own log lines and warnings (TensorFlow, LiteRT, ONNX
+Runtime, OpenVINO, Optuna, Ray, Keras) stay off the terminal unless ``--verbose`` is given (anywhere on the command
+line), so the first line on stderr is always convbench's own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sys
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import typer
 
 from convbench import __version__
 from convbench.errors import ConvbenchError
+from convbench.verbosity import VERBOSE_ENV, set_verbose, verbose
 
 app = typer.Typer(name="convbench", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   rich_markup_mode=None,  # plain help text: keeps "[default: …]" (rich markup would eat it)
@@ -29,9 +37,16 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
+VERBOSE_OPTION = "--verbose"
+
+
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
-                                       help="Show the version and exit.")) -> None:
+                                       help="Show the version and exit."),
+          loud: bool = typer.Option(False, VERBOSE_OPTION, help=(
+              "Also show the libraries' own log lines and warnings (TensorFlow, LiteRT, ONNX Runtime, OpenVINO, "
+              "Optuna, Ray, Keras), which are kept off the terminal otherwise; accepted anywhere on the command "
+              "line."))) -> None:
     """Train, export, time and compare CNN image classifiers for small devices."""
 
 
@@ -43,26 +58,29 @@ from convbench.cli import (  # noqa: E402
     export_cmd,  # noqa: F401
     models_cmd,  # noqa: F401
     run_cmd,  # noqa: F401
-    search_cmd,  # noqa: F401
+    search_cmd,
     train_cmd,  # noqa: F401
 )
 
-# What Ctrl-C leaves for the next run, by command (the others write each file atomically at the end).
+# What Ctrl-C leaves for the next run, by command (the others write each file atomically at the end); {out} is the
+# command's --out as given (or its default), so the line names the real folder.
 _RESUMABLE = {
     "run": "finished steps are kept: run the same command again to resume",
-    "train": "finished epochs are kept in OUT/checkpoint: run the same command again to resume",
-    "early-exit train": "finished epochs are kept in OUT's checkpoints: run the same command again to resume",
-    "search": "finished trials are kept in OUT: run the same command with --resume to continue",
+    "train": "finished epochs are kept in {checkpoint}: run the same command again to resume",
+    "early-exit train": "finished epochs are kept in {out}'s checkpoints: run the same command again to resume",
+    "search": "finished trials are kept in {out}: run the same command with --resume to continue",
 }
+_DEFAULT_OUT = {"search": search_cmd.DEFAULT_OUT}
+_OUT_OPTIONS = ("--out", "-o")
 _NOTHING_HALF_WRITTEN = "nothing was half-written: run the command again"
 INTERRUPTED_STATUS = 130  # 128 + SIGINT, as a shell reports a process ended by Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (errors as one line on stderr)."""
-    args = sys.argv[1:] if argv is None else list(argv)
+    args, loud = _take_verbose(sys.argv[1:] if argv is None else list(argv))
     try:
-        with _one_line_warnings():
+        with _verbosity(loud), _one_line_warnings():
             status = app(args=args, prog_name="convbench", standalone_mode=False)
     except typer.Exit as e:
         return e.exit_code
@@ -88,18 +106,73 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _interrupted(args: list[str]) -> int:
-    """Ctrl-C: one line, what the next run keeps, status 130."""
+    """Ctrl-C: one line, what the next run keeps (naming the folder it is in), status 130."""
     words = [a for a in args if not a.startswith("-")][:2]
     command = " ".join(words) if words[:1] == ["early-exit"] else " ".join(words[:1])
-    print(f"convbench: interrupted; {_RESUMABLE.get(command, _NOTHING_HALF_WRITTEN)}", file=sys.stderr)
+    out = _option_value(args, _OUT_OPTIONS) or _DEFAULT_OUT.get(command, "the output folder")
+    kept = _RESUMABLE.get(command, _NOTHING_HALF_WRITTEN).format(out=out, checkpoint=Path(out) / "checkpoint")
+    print(f"convbench: interrupted; {kept}", file=sys.stderr)
     return INTERRUPTED_STATUS
+
+
+def _option_value(args: list[str], names: tuple[str, ...]) -> str | None:
+    """The value the last of ``names`` was given in ``args`` (``--out X`` or ``--out=X``), else ``None``."""
+    found = None
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name in names:
+            found = value if eq else (args[i + 1] if i + 1 < len(args) else found)
+    return found
+
+
+def _take_verbose(args: list[str]) -> tuple[list[str], bool]:
+    """``args`` without ``--verbose`` (before a ``--``), and whether it was there: the option is the root command's,
+    but accepted after a subcommand too (``convbench bench m.tflite --verbose``)."""
+    end = args.index("--") if "--" in args else len(args)
+    kept = [a for a in args[:end] if a != VERBOSE_OPTION] + args[end:]
+    return kept, len(kept) < len(args)
+
+
+@contextlib.contextmanager
+def _verbosity(loud: bool) -> Iterator[None]:
+    """While the CLI runs: ``--verbose`` (or ``CONVBENCH_VERBOSE=1``) lets the libraries' log lines through; without
+    it Python's logging is off (every library convbench drives logs through it: absl, TensorFlow, Optuna, tf2onnx;
+    convbench itself prints, never logs), and native lines are kept off by :mod:`convbench.verbosity`."""
+    saved = {name: os.environ.get(name) for name in (VERBOSE_ENV, "TF_CPP_MIN_LOG_LEVEL")}
+    disabled = logging.root.manager.disable
+    if loud:
+        set_verbose(True)
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # TensorFlow reads it when first imported (the commands import late)
+    if not verbose():
+        logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(disabled)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _raised_by_convbench() -> bool:
+    """Whether the warning being shown was raised by convbench's code (not a library's): the first frame outside
+    the warnings machinery is the one that called ``warnings.warn``, wherever its ``stacklevel`` points."""
+    frame = sys._getframe(2)  # the caller of show()
+    while frame is not None and frame.f_globals.get("__name__") == "warnings":
+        frame = frame.f_back
+    return frame is not None and str(frame.f_globals.get("__name__", "")).startswith("convbench")
 
 
 @contextlib.contextmanager
 def _one_line_warnings() -> Iterator[None]:
-    """Show each Python warning as one line on stderr (not Python's two, with a source line) while the CLI runs."""
+    """Show each of convbench's warnings as one line on stderr (not Python's two, with a source line) while the CLI
+    runs; a library's only with ``--verbose``."""
     def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: object = None,
              line: str | None = None) -> None:
+        if not (verbose() or _raised_by_convbench()):
+            return
         print(f"convbench: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
     original = warnings.showwarning

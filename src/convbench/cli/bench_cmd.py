@@ -10,7 +10,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from convbench.checks import MAX_THREADS, integer_in, output_file, output_folder
+from convbench.checks import (
+    MAX_LOAD_REPEATS,
+    MAX_ROUNDS,
+    MAX_THREADS,
+    check_load_repeats,
+    check_rounds,
+    check_threads,
+    output_file,
+    output_folder,
+)
 from convbench.cli import app
 from convbench.cli.helptext import listed, with_default
 from convbench.errors import ConfigError, DataError, ModelError
@@ -32,8 +41,8 @@ def bench_command(
                                                       "in interleaved rounds.")],
     runtime: Annotated[str | None, typer.Option(help=with_default(listed(RUNTIMES), "from the file suffix"))] \
         = None,
-    threads: Annotated[int | None, typer.Option(help=with_default("Runtime threads", BENCH_DEFAULTS.threads))] \
-        = None,
+    threads: Annotated[int | None, typer.Option(help=with_default(f"Runtime threads (at most {MAX_THREADS})",
+                                                                  BENCH_DEFAULTS.threads))] = None,
     runs: Annotated[int | None, typer.Option(help=with_default("Timed calls, at least", BENCH_DEFAULTS.runs))] \
         = None,
     min_seconds: Annotated[float | None, typer.Option(help=with_default(
@@ -43,7 +52,8 @@ def bench_command(
     warmup_seconds: Annotated[float | None, typer.Option(help=with_default(
         "Warm-up time, at least", BENCH_DEFAULTS.warmup_seconds))] = None,
     load_repeats: Annotated[int | None, typer.Option(help=with_default(
-        "Fresh loads timed, each with a cold first call", BENCH_DEFAULTS.load_repeats))] = None,
+        f"Fresh loads timed, each with a cold first call (at most {MAX_LOAD_REPEATS})",
+        BENCH_DEFAULTS.load_repeats))] = None,
     image: Annotated[Path | None, typer.Option(help="Real image file to time preprocessing on.")] = None,
     data: Annotated[str | None, typer.Option(help="Data spec whose first test image is used instead of "
                                                    "--image.")] = None,
@@ -52,8 +62,8 @@ def bench_command(
     memory: Annotated[bool, typer.Option("--memory", help="Also the peak memory of a fresh process running the "
                                                           "model, measured after the timing.")] = False,
     rounds: Annotated[int | None, typer.Option(help=with_default(
-        "Interleaved rounds of the steady-state loop, each in a fresh shuffled order", "1 for one model, "
-        f"{DEFAULT_ROUNDS} for several"))] = None,
+        f"Interleaved rounds of the steady-state loop, each in a fresh shuffled order (at most {MAX_ROUNDS})",
+        f"1 for one model, {DEFAULT_ROUNDS} for several"))] = None,
     pin: Annotated[str | None, typer.Option(help="Run on these CPUs only, e.g. 0 or 0,1 or 0-3 (recorded).")] = None,
     profile_ops: Annotated[bool, typer.Option("--profile-ops", help="Also a per-operator table from the runtime's "
                                                                     "own profiler, in a separate run after the "
@@ -73,8 +83,8 @@ def bench_command(
     spec = parse_target(on)  # a bad target is a one-line error before any work
     ops_there = profile_ops and spec.kind != DEFAULT_TARGET  # adb: benchmark_model's own per-op tables
 
-    _check_before_timing(models, json_out, image, data, threads, dict(runs=runs, min_seconds=min_seconds,
-                                                                      warmup=warmup, warmup_seconds=warmup_seconds))
+    _check_before_timing(models, json_out, image, data, threads, rounds, load_repeats,
+                         dict(runs=runs, min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds))
     if path_breakdown:
         for model in models:
             _early_exit_card(model)
@@ -214,14 +224,19 @@ def _print_profile(profile: OpProfile, top: int = 10) -> None:
 
 
 def _check_before_timing(models: list[Path], json_out: Path | None, image: Path | None, data: str | None,
-                         threads: int | None, protocol: dict[str, float | None]) -> None:
+                         threads: int | None, rounds: int | None, load_repeats: int | None,
+                         protocol: dict[str, float | None]) -> None:
     """What can fail after the timing (the JSON path) or before it (options, files), checked before it starts."""
     from convbench.bench.timer import validate_protocol
     from convbench.data import check_spec
 
     validate_protocol(**{k: v for k, v in protocol.items() if v is not None})
     if threads is not None:
-        integer_in("threads", threads, 1, MAX_THREADS)
+        check_threads(threads)
+    if rounds is not None:
+        check_rounds(rounds)
+    if load_repeats is not None:
+        check_load_repeats(load_repeats)
     for model in models:
         if not model.is_file():
             raise ModelError(f"model file not found: {model}" if not model.exists() else

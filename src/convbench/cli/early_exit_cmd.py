@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from convbench.checks import (
     MAX_INPUT_SIZE,
     MAX_THREADS,
+    TrainingOptions,
     calibration_goal,
     check_width,
     cue_names,
@@ -32,6 +33,9 @@ from convbench.vocabulary import (
     EARLY_EXIT_FORMS,
     TRAIN_DEFAULTS,
 )
+
+if TYPE_CHECKING:
+    from convbench.early_exit.training import EarlyExitTrainResult
 
 sub = typer.Typer(no_args_is_help=True, help="Early-exit networks: a backbone with an exit for redundant images.")
 AUTO = "auto"  # --exit-after auto: sweep every exit point of the backbone (convbench.early_exit.placement)
@@ -103,38 +107,47 @@ def train_command(
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from the checkpoints in OUT."),
 ) -> None:
     """Train the early-exit model and its baseline (the same backbone without the exit) on MAIN + REDUNDANT."""
-    points = exit_after or None
-    options = {"redundancy": redundancy, "width": width,
-               "exit_after": points[0] if points and len(points) == 1 else points, "backbone": backbone,
-               "exit_head": None if exit_head is None else parse_exit_head(exit_head),
-               "input_size": input_size, "channels": channels, "max_train": max_train, "dropout": dropout,
-               "epochs": epochs, "batch_size": batch_size, "patience": patience, "seed": seed,
-               "redundant_shares": redundant_share or None, "outlier_exposure": outlier_exposure,
-               "outlier_share": outlier_share, "max_false_exit": max_false_exit, "exit_rate": exit_rate,
-               "calibration_confidence": calibration_confidence, "calibration_images": calibration_images,
-               "augment_cues": cue_names(augment_cues)}
-    check_before_loading(options, out, main, *(redundant or ()), outlier_exposure)  # before Keras is imported
+    head = None if exit_head is None else parse_exit_head(exit_head)
+    cues = cue_names(augment_cues)
+    training = _given({"width": width, "input_size": input_size, "channels": channels, "epochs": epochs,
+                       "batch_size": batch_size, "patience": patience, "seed": seed})
+    check_before_loading(training, out, main, *(redundant or ()), outlier_exposure)  # before Keras is imported
     _check_shares(redundancy=redundancy, dropout=dropout)
-    calibration_goal(max_false_exit, exit_rate, calibration_confidence, calibration_images or 0)
+    goal = calibration_goal(max_false_exit, exit_rate, calibration_confidence, calibration_images or 0)
+    _check_train_numbers(outlier_share, redundant_share or [], max_train, min_accuracy)
+    timing = _check_timing(runtime_form, repeats, limit, threads)
+    from convbench.early_exit.placement import PlacementOptions
+    from convbench.early_exit.placement_timing import time_placement  # lazy: keras takes seconds to import
+    from convbench.early_exit.training import MixOptions, NetworkOptions, OpenWorldOptions, train_early_exit
+
+    points = exit_after[0] if exit_after and len(exit_after) == 1 else exit_after or None
+    network = NetworkOptions(**_given({"backbone": backbone, "exit_after": points, "exit_head": head,
+                                       "dropout": dropout}),
+                             placement=PlacementOptions(min_accuracy, **timing, timer=time_placement))
+    open_world = OpenWorldOptions(cues, outlier_exposure, **_given({"outlier_share": outlier_share}))
+    redundant = redundant or []  # none: the library's one-line error names the missing source
+    result = train_early_exit(main, redundant if len(redundant) != 1 else redundant[0], out=out, network=network,
+                              training=TrainingOptions(**training), open_world=open_world, calibration=goal,
+                              mix=MixOptions(redundancy, redundant_share or None, invert_redundant, max_train),
+                              resume=resume)
+    _print_training(result)
+
+
+def _check_train_numbers(outlier_share: float | None, redundant_shares: list[float], max_train: int | None,
+                         min_accuracy: float | None) -> None:
+    """``early-exit train``'s shares, training cap and placement goal, each checked when given."""
     if outlier_share is not None:
         number_in("outlier_share", outlier_share, 0.0, 1.0, low_open=True, high_open=True)
-    for share in redundant_share or ():
+    for share in redundant_shares:
         number_in("redundant_share", share, 0.0, math.inf, low_open=True)
     if max_train is not None:
         integer_in("max_train", max_train, 2)
     if min_accuracy is not None:
         number_in("min_accuracy", min_accuracy, 0.0, 1.0)
-    timing = _check_timing(runtime_form, repeats, limit, threads)
-    from convbench.early_exit.placement import PlacementOptions
-    from convbench.early_exit.placement_timing import time_placement  # lazy: keras takes seconds to import
-    from convbench.early_exit.training import train_early_exit
 
-    placement = PlacementOptions(min_accuracy, **timing, timer=time_placement)
 
-    redundant = redundant or []  # none: the library's one-line error names the missing source
-    result = train_early_exit(main, redundant if len(redundant) != 1 else redundant[0], out=out,
-                              invert_redundant=invert_redundant, resume=resume,
-                              placement=placement, **_given(options))
+def _print_training(result: EarlyExitTrainResult) -> None:
+    """What ``early-exit train`` prints: the sweep if any, both models' test figures and the calibration."""
     if "placement" in result.report:
         _print_placement(result.report["placement"])
     ee, base = result.report["early_exit"], result.report["baseline"]

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from convbench.checks import integer_in, output_file, output_folder
+from convbench.checks import integer_in, one_of, output_file, output_folder
 from convbench.cli import app
 from convbench.cli.helptext import with_default
 from convbench.report import formats as fmt
@@ -100,6 +100,10 @@ def history_command(
 ) -> None:
     """Show past results from the SQLite history, newest first."""
     integer_in("limit", limit, 1)
+    if runtime is not None:
+        from convbench.runtime import list_runtimes  # the registry: cheap, the runtimes load lazily
+
+        one_of("runtime", runtime, list_runtimes())
     from convbench.experiment import history as read_history  # lazy: the study pipeline is not needed for --help
 
     rows = read_history(arch=arch, dataset=dataset, study=study, runtime=runtime, limit=limit, path=history)

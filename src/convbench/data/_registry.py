@@ -21,7 +21,7 @@ class DatasetInfo:
     name: str
     loader: Loader
     layout: str  # the on-disk form it reads, for `convbench datasets`
-    needs_path: bool = True
+    needs_path: bool = True  # False: it takes no path (built in, or made of other specs); one given is an error
     spec_options: tuple[str, ...] = ()  # options whose values are data specs themselves (a mix's main, redundant)
 
 
@@ -56,6 +56,9 @@ class DataSpec:
 
     ``str(spec)`` parses back to an equal spec (option values are URL-encoded, so a value may be a data
     spec itself, as a mix's ``main`` and ``redundant`` are).
+
+    ``None`` (no spec given) is the embedded default; an empty or blank spec (``--data ""``, an unset ``$DATA``) and
+    an empty path (``mnist:``) are errors, never the default: a value given must say what to load.
     """
 
     name: str
@@ -64,12 +67,18 @@ class DataSpec:
 
     @classmethod
     def parse(cls, spec: str | None) -> DataSpec:
-        if not spec:
+        if spec is None:
             return cls(DEFAULT_DATASET, None, {})
+        if not spec.strip():
+            raise DataError(f"data spec {spec!r} is empty; expected NAME, NAME:PATH or NAME:PATH?key=value "
+                            f"(give no spec at all for the embedded {DEFAULT_DATASET})")
         parts = _SPEC.fullmatch(spec)
         name, path_part, query = parts["name"], parts["path"], parts["query"]  # type: ignore[index]
         if not name:
             raise DataError(f"data spec {spec!r} has no dataset name; expected NAME:PATH")
+        if path_part is not None and not path_part.strip():
+            raise DataError(f"data spec {spec!r} has an empty path after ':'; expected {name}:PATH (or {name} "
+                            f"alone, for a dataset that takes no path)")
         options = dict(urllib.parse.parse_qsl(query, keep_blank_values=True)) if query else {}
         return cls(name, _expand_home(Path(path_part)) if path_part else None, options)
 
@@ -115,7 +124,8 @@ def check_spec(spec: str | DataSpec | None) -> DataSpec:
     """Parse ``spec`` and check it names a known dataset and, where one is needed, a path that exists.
 
     Raises:
-        DataError: an unknown dataset, a missing path, or a path that does not exist.
+        DataError: an empty spec, an unknown dataset, a missing path, a path given to a dataset that takes none,
+            or a path that does not exist.
     """
     parsed = spec if isinstance(spec, DataSpec) else DataSpec.parse(spec)
     info = _LOADERS.get(parsed.name)
@@ -123,6 +133,9 @@ def check_spec(spec: str | DataSpec | None) -> DataSpec:
         raise DataError(f"unknown dataset {parsed.name!r}; known: {', '.join(sorted(_LOADERS))}")
     if info.needs_path and parsed.path is None:
         raise DataError(f"dataset {parsed.name!r} needs a path: {parsed.name}:PATH ({info.layout})")
+    if not info.needs_path and parsed.path is not None:
+        raise DataError(f"dataset {parsed.name!r} takes no path, got the path {parsed.path}; give {parsed.name} "
+                        f"alone")
     if parsed.path is not None and not parsed.path.exists():
         hint = "" if parsed.path.is_absolute() else \
             f" (relative paths resolve against the current directory, {Path.cwd()})"

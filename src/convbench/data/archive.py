@@ -3,8 +3,14 @@
 A :class:`Source` lists the files it holds by their path inside it (``a/b/c.png``, POSIX separators)
 and reads any of them as bytes. A directory is read together with the archives lying directly in it
 (so ``gtsrb/`` holding the three official zips reads as one tree); files on disk win over archive
-members of the same name. Symbolic links to folders are followed (a class folder may be a link), each
-real folder read once, so a link cycle ends. Zip member names are decoded as the zip specification
+members of the same name. A dataset never reads outside its own folder: every symbolic link in it is resolved
+and checked against the dataset's (resolved) root. A link pointing outside the root, or to the folder holding it or
+one of its ancestors (a loop), is refused with one line naming the link. A link to a file or folder inside the root
+is followed once: a link to a folder is listed under the link's own name (a class folder may be a link to a folder
+elsewhere in the dataset, and is read as its own class); a folder link met a second time (reached again through
+another link) is refused rather than listed twice. Where two class folders would read the same files (a class folder
+linked to another class folder, or a split folder linked to the other split), the class-per-folder reader refuses
+the set, naming both (:mod:`convbench.data.folder`). Zip member names are decoded as the zip specification
 says: UTF-8 when flagged, else the Info-ZIP Unicode Path extra field when present, else cp437, except
 that a name written on Unix (where Info-ZIP's ``zip`` stores the locale's UTF-8 bytes without flag or
 extra field) is read as UTF-8 when it is valid UTF-8. Every zip member's local header is checked
@@ -54,6 +60,7 @@ class Source:
         self._readers: dict[str, Callable[[], bytes]] = {}  # member name -> reads its bytes
         self._where: dict[str, str] = {}  # member name -> how to name it in an error message
         self.dirs: set[str] = set()  # every folder (explicit or implied), e.g. "Training/Apple"
+        self.real_dirs: dict[str, str] = {}  # folder on disk -> its resolved path (through any link)
         self._closers: list[Callable[[], None]] = []
         if not self.path.exists():
             raise DataError(f"data path not found: {self.path}")
@@ -104,21 +111,40 @@ class Source:
             folder = folder.rpartition("/")[0]
 
     def _add_directory(self, root: Path) -> None:
-        archives = []
-        seen = {os.path.realpath(root)}  # real folders already listed: a link back up (a cycle) is not re-read
-        for folder, subdirs, files in os.walk(root, followlinks=True):
-            subdirs[:] = [d for d in sorted(subdirs) if not _is_junk(d) and _first_visit(Path(folder) / d, seen)]
-            rel = Path(folder).relative_to(root)
-            if rel != Path("."):
-                self.dirs.add(rel.as_posix())
-            for file in sorted(files):
-                full = Path(folder) / file
-                if _is_junk(file):
+        archives: list[Path] = []
+        top = os.path.realpath(root)
+        followed: set[str] = set()  # the folder links followed so far (their own resolved location)
+
+        def visit(folder: str, rel: str, real: str, ancestors: tuple[str, ...]) -> None:
+            """List ``folder`` (as reached, through links) as ``rel``; ``real`` is where it resolves to and
+            ``ancestors`` the resolved folders from the root down to it (a link to one of them is a loop)."""
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError as e:
+                raise DataError(f"cannot list the folder {folder}: {e.strerror or e}") from None
+            for entry in entries:
+                if _is_junk(entry.name):
                     continue
-                if rel == Path(".") and is_archive(full):
-                    archives.append(full)
-                    continue
-                self._add((rel / file).as_posix(), full.read_bytes, str(full))
+                name = f"{rel}/{entry.name}" if rel else entry.name
+                target = _link_target(os.path.join(real, entry.name), top, root, ancestors) \
+                    if entry.is_symlink() else None
+                if os.path.isdir(target) if target is not None else entry.is_dir(follow_symlinks=False):
+                    if target is not None:
+                        link = os.path.join(real, entry.name)
+                        if link in followed:
+                            raise DataError(f"symbolic link {link} is reached twice (through another link to a "
+                                            f"folder holding it): a dataset follows each link once")
+                        followed.add(link)
+                    sub_real = target if target is not None else os.path.join(real, entry.name)
+                    self.dirs.add(name)
+                    self.real_dirs[name] = sub_real
+                    visit(entry.path, name, sub_real, (*ancestors, sub_real))
+                elif not rel and is_archive(Path(entry.name)):
+                    archives.append(Path(entry.path))
+                else:
+                    self._add(name, Path(entry.path).read_bytes, entry.path)
+
+        visit(str(root), "", top, (top,))
         for archive in archives:
             self._add_archive(archive)
 
@@ -192,12 +218,21 @@ def _check_member_count(zf: zipfile.ZipFile, path: Path) -> None:
                         f"record counts {expected} (a damaged .zip)")
 
 
-def _first_visit(folder: Path, seen: set[str]) -> bool:
-    real = os.path.realpath(folder)
-    if real in seen:
-        return False
-    seen.add(real)
-    return True
+def _link_target(link: str, top: str, root: Path, ancestors: tuple[str, ...]) -> str:
+    """Where the symbolic link ``link`` (its resolved location) leads: a path inside the dataset's resolved root
+    ``top``, else :class:`DataError` naming the link (outside the root, or a loop to a folder holding it)."""
+    target = os.path.realpath(link)
+    if not _within(target, top):
+        raise DataError(f"symbolic link {link} points outside the dataset folder {root} (to {target}): a dataset "
+                        f"never reads outside its own folder")
+    if any(_within(folder, target) for folder in ancestors):
+        raise DataError(f"symbolic link {link} points to {target}, a folder that holds it (a loop)")
+    return target
+
+
+def _within(path: str, folder: str) -> bool:
+    """Whether resolved ``path`` is ``folder`` or lies inside it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 _UNIX = 3  # ZipInfo.create_system of a zip made on Unix

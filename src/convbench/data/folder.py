@@ -3,10 +3,17 @@
 The shared reader behind ``folder``, ``fruits360`` and the CIFAR image copies: it finds the class
 folders in a :class:`~convbench.data.archive.Source`, decodes every image on a thread pool and
 stacks each split at one size (default: the most common size of the training images).
+
+Symbolic links (see :mod:`convbench.data.archive`): a class folder may be a link to a folder elsewhere inside the
+dataset (``train/cat -> ../all/cat``); it is followed once and read as its own class, named by the link. A set in
+which two class folders would read the same files on disk (``kitty -> cat``, or ``test -> train``) is refused,
+naming both: the same image cannot carry two labels, nor be trained and tested on. Links leading outside the
+dataset's folder, or back up into a folder holding them, are refused while the folder is listed.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,9 +96,24 @@ def _check_class_folders(source: Source, split_dirs: dict[str, str], files: dict
             rest = folder[len(prefix):] if folder.startswith(prefix) else None
             if rest and "/" not in rest and rest not in files[split]:
                 raise DataError(f"class folder {source.where(folder)} holds no images: expected {expect}")
+    _check_distinct_folders(source, split_dirs, files)
     unknown = sorted(set(files.get("test", {})) - set(files["train"]))
     if unknown:
         raise DataError(f"test classes {', '.join(unknown[:5])} have no training folder in {source.path}")
+
+
+def _check_distinct_folders(source: Source, split_dirs: dict[str, str],
+                            files: dict[str, dict[str, list[str]]]) -> None:
+    """Refuse two class folders that are, or hold, the same folder on disk (one reached through a symbolic link)."""
+    folders = [(f"{split_dirs[split]}/{name}".lstrip("/"), split) for split, classes in files.items()
+               for name in classes]
+    real = [(source.real_dirs[name], name) for name, _ in folders if name in source.real_dirs]
+    for i, (a, name_a) in enumerate(real):
+        for b, name_b in real[i + 1:]:
+            if a == b or a.startswith(b.rstrip(os.sep) + os.sep) or b.startswith(a.rstrip(os.sep) + os.sep):
+                raise DataError(f"class folders {name_a} and {name_b} (in {source.path}) read the same images on "
+                                f"disk ({a if len(a) >= len(b) else b}, through a symbolic link): each image must "
+                                f"belong to one class of one split")
 
 
 def read_class_folders(source: Source, folders: ClassFolders, *, size: tuple[int, int] | None = None,

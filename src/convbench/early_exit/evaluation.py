@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,19 @@ from convbench.early_exit.measurement import (
     time_paths,
 )
 from convbench.early_exit.open_world import rejection
+from convbench.early_exit.records import (
+    Analytic,
+    Evaluation,
+    EvaluationRow,
+    PathTimes,
+    PathTiming,
+    RedundancyPoint,
+    SourceRow,
+    Sweep,
+    SweepPlotter,
+    ThresholdPoint,
+    TimingSummary,
+)
 from convbench.early_exit.training import BASELINE_DIR, EARLY_EXIT_DIR, read_mix_settings
 from convbench.env import environment
 from convbench.errors import ConfigError, ModelError
@@ -73,8 +86,6 @@ from convbench.vocabulary import EARLY_EXIT_FORMS
 RESULT_FILE = "eval.json"
 BASELINE_FILE = "baseline.tflite"  # the baseline's float32 LiteRT file, beside the early-exit files
 SWEEP_REDUNDANCIES = tuple(i / 10 for i in range(10))  # 0 … 0.9
-# draws a sweep's plots (by_redundancy rows, by_threshold rows, folder) and returns their paths: the report layer's
-SweepPlotter = Callable[[list[dict[str, Any]], list[dict[str, Any]], Path], Sequence[Path]]
 
 
 @dataclass(frozen=True)
@@ -178,42 +189,6 @@ def with_source(session: Session, name: str, pool: Dataset) -> Session:
                                mix=dataclasses.replace(session.mix, redundant=name, sources=()))
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """One evaluation (a form × threads at one redundancy and threshold), as ``eval.json`` records it.
-
-    Attributes:
-        rows: baseline and early exit in the reference table's layout (loss, accuracies, times).
-        timing: totals and the split of images between the two paths (:meth:`MixTiming.summary`).
-        paths: each path timed alone (:func:`~convbench.early_exit.measurement.path_summary`).
-        analytic: s, h, the ideal and measured saving, their ratio, the saving the path medians predict.
-        rejection: how well the exit rejects this mix's redundant images (exit accuracy, precision, recall,
-            false exits, AUROC of P(redundant), FPR at 95 % TPR: :class:`~convbench.early_exit.open_world.Rejection`).
-    """
-
-    form: str
-    threshold: float
-    threads: int
-    runtime: str
-    repeats: int
-    mix: dict[str, Any]
-    rows: list[dict[str, Any]]
-    timing: dict[str, Any]
-    paths: dict[str, dict[str, Any]]
-    analytic: dict[str, Any]
-    rejection: dict[str, Any]
-    environment: dict[str, Any]
-
-    def to_dict(self, *, directory: str | None = None, by_source: list[dict[str, Any]] | None = None,
-                sweep: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The JSON form (``directory`` first, ``by_source`` and ``sweep`` before ``environment`` when given)."""
-        fields = dataclasses.asdict(self)
-        environment_ = fields.pop("environment")
-        return {**({"directory": directory} if directory is not None else {}), **fields,
-                **({"by_source": by_source} if by_source is not None else {}),
-                **({"sweep": sweep} if sweep is not None else {}), "environment": environment_}
-
-
 def evaluate_session(session: Session, redundancy: float, *, repeats: int, limit: int | None) -> Evaluation:
     """Time both models image by image on the test mix at ``redundancy`` and each path alone; every figure
     from the deployed files (the losses from their probabilities, the main head's forced to run on every image)."""
@@ -223,24 +198,24 @@ def evaluate_session(session: Session, redundancy: float, *, repeats: int, limit
     timing = time_mix(runner, baseline, images, repeats)
     paths = time_paths(runner, baseline, images[:1])
     exit_probs, main_probs = full_outputs(runner, images)
-    times = timing.summary()
+    times = TimingSummary(**timing.summary())
     num_classes = len(session.card.class_names)
     l1, l2 = (np.asarray(term) for term in loss_terms(test.labels, exit_probs, main_probs))
     baseline_loss = np.asarray(keras.losses.sparse_categorical_crossentropy(test.labels, timing.baseline_probs))
     common = {"redundancy": redundancy, "images": len(test)}
-    rows = [{"model": "baseline", **common, "loss": float(baseline_loss.mean()),
-             **decision_metrics(test.labels, np.argmax(timing.baseline_probs, axis=1), num_classes),
-             "total_s": times["baseline_total_s"], "time_ms_per_image": times["baseline_time_ms_per_image"]},
-            {"model": "early exit", **common, "loss": float(l1.mean() + l2.mean()), "l1": float(l1.mean()),
-             "l2": float(l2.mean()), **decision_metrics(test.labels, timing.predicted, num_classes),
-             "total_s": times["total_s"], "time_ms_per_image": times["time_ms_per_image"]}]
+    rows = (EvaluationRow(model="baseline", **common, loss=float(baseline_loss.mean()),
+                          **decision_metrics(test.labels, np.argmax(timing.baseline_probs, axis=1), num_classes),
+                          total_s=times.baseline_total_s, time_ms_per_image=times.baseline_time_ms_per_image),
+            EvaluationRow(model="early exit", **common, loss=float(l1.mean() + l2.mean()), l1=float(l1.mean()),
+                          l2=float(l2.mean()), **decision_metrics(test.labels, timing.predicted, num_classes),
+                          total_s=times.total_s, time_ms_per_image=times.time_ms_per_image))
     macs = session.macs
     scored = rejection(test.labels == num_classes - 1, exit_probs[:, EXIT_REDUNDANT], session.threshold)
     return Evaluation(runner.form, session.threshold, runner.threads,
                       f"{runner.name} {runner.version} ({runner.delegate})", repeats,
-                      {**session.mix.to_dict(), "redundancy": redundancy}, rows, times,
-                      {name: path_summary(m) for name, m in paths.items()},
-                      analytic(redundancy, macs.stem_share, macs.exit_share, timing, paths), scored.to_dict(),
+                      dataclasses.replace(session.mix, redundancy=redundancy), rows, times,
+                      PathTimes(**{name: PathTiming(**path_summary(m)) for name, m in paths.items()}),
+                      Analytic(**analytic(redundancy, macs.stem_share, macs.exit_share, timing, paths)), scored,
                       environment())
 
 
@@ -252,23 +227,17 @@ def evaluate_sources(session: Session, sources: dict[str, Dataset], redundancy: 
             for name, pool in sources.items()}
 
 
-def source_row(name: str, evaluation: Evaluation) -> dict[str, Any]:
+def source_row(name: str, evaluation: Evaluation) -> SourceRow:
     """One row of the "tested on" table: the exit's decisions on one source's test mix and the time it saves."""
-    early_exit = next(r for r in evaluation.rows if r["model"] != "baseline")
-    return {"source": name, "redundancy": early_exit["redundancy"], "threshold": evaluation.threshold,
-            "accuracy": early_exit["accuracy"], **evaluation.rejection,
-            "saving": evaluation.analytic["saving"], "ideal_saving": evaluation.analytic["ideal_saving"]}
+    early_exit = next(r for r in evaluation.rows if r.model != "baseline")
+    return SourceRow(source=name, redundancy=early_exit.redundancy, threshold=evaluation.threshold,
+                     accuracy=early_exit.accuracy, **evaluation.rejection.to_dict(),
+                     saving=evaluation.analytic.saving, ideal_saving=evaluation.analytic.ideal_saving)
 
 
-@dataclass(frozen=True)
-class Sweep:
-    """Time against redundancy (fresh test mixes at 0 … 0.9) and decisions against the exit threshold."""
-
-    by_redundancy: list[dict[str, Any]]
-    by_threshold: list[dict[str, Any]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+def with_sources(evaluation: Evaluation, by_source: dict[str, Evaluation]) -> Evaluation:
+    """``evaluation`` with the "tested on" row of each source's evaluation (:func:`source_row`)."""
+    return dataclasses.replace(evaluation, by_source=tuple(source_row(name, e) for name, e in by_source.items()))
 
 
 def sweep_session(session: Session, redundancy: float, *, repeats: int, limit: int | None) -> Sweep:
@@ -280,8 +249,8 @@ def sweep_session(session: Session, redundancy: float, *, repeats: int, limit: i
     for r in SWEEP_REDUNDANCIES:
         images = session.card.preprocessing(session.test_mix(r, limit).images)
         summary = time_mix(session.runner, session.baseline, images, repeats).summary()
-        by_redundancy.append({"redundancy": r, **summary, "ideal_saving": session.ideal(r)})
-    return Sweep(by_redundancy, by_threshold)
+        by_redundancy.append(RedundancyPoint(r, TimingSummary(**summary), session.ideal(r)))
+    return Sweep(tuple(by_redundancy), tuple(ThresholdPoint(**point) for point in by_threshold))
 
 
 @locks_output("out", "directory", existing=("directory",))  # one process at a time writes there (convbench.locks)
@@ -359,8 +328,7 @@ def evaluate_early_exit(directory: str | os.PathLike[str], main: str | Dataset |
         found = sweep_session(session, redundancy, repeats=repeats, limit=limit)
         plots = [] if plot_sweep is None else plot_sweep(found.by_redundancy, found.by_threshold, out)
         swept = {**found.to_dict(), "plots": [str(p) for p in plots]}
-    result = evaluation.to_dict(directory=str(directory), sweep=swept,
-                                by_source=[source_row(name, e) for name, e in evaluations.items()])
+    result = with_sources(evaluation, evaluations).to_dict(directory=str(directory), sweep=swept)
     write_json(out / RESULT_FILE, result)
     return result
 

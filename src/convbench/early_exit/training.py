@@ -20,10 +20,14 @@ threshold may be calibrated on the validation split for a stated goal (:mod:`con
 card records each (``early_exit.open_world``, ``early_exit.calibration``) and the exported files default to the
 calibrated threshold.
 
-Given several exit points (``exit_after="auto"`` or a list), the exit is trained at each, scored on validation and
-timed as deployed, and the fastest one meeting the accuracy goal becomes ``DIR/early_exit``
+Given several exit points (``NetworkOptions(exit_after="auto")`` or a list), the exit is trained at each, scored on
+validation and timed as deployed, and the fastest one meeting the accuracy goal becomes ``DIR/early_exit``
 (:mod:`convbench.early_exit.placement`; each candidate stays in ``DIR/placement/<point>/``, the sweep in
 ``DIR/placement.json``).
+
+The options come as records, each checked when built: :class:`NetworkOptions`,
+:class:`~convbench.checks.TrainingOptions`, :class:`MixOptions`, :class:`OpenWorldOptions` and a
+:class:`~convbench.checks.CalibrationGoal` (from :func:`~convbench.checks.calibration_goal`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import dataclasses
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +45,7 @@ import keras
 import numpy as np
 
 from convbench.artifacts import EarlyExitSettings, ModelCard, read_card, write_card
-from convbench.checks import CalibrationGoal, TrainingOptions, calibration_goal, cue_names, integer_in
+from convbench.checks import CalibrationGoal, TrainingOptions, cue_names, integer_in
 from convbench.data import Dataset, MixSettings, Preprocessing, Split, build_mix, check_redundancy, load, load_pools
 from convbench.data.mix import RedundantSource, spare_main_images
 from convbench.early_exit.open_world import Calibration, calibrate
@@ -65,8 +69,8 @@ from convbench.models.early_exit import EXIT_OUTPUT, EXIT_REDUNDANT, EarlyExitMo
 from convbench.train.loop import MODEL_FILE, REPORT_FILE, FitSettings, Run, run_fit, write_outputs
 from convbench.train.pipeline import make_dataset
 from convbench.train.splits import split_settings, training_splits
-from convbench.train.trainer import train
-from convbench.vocabulary import CUES, DEFAULT_EXIT_HEAD, DEFAULT_OUTLIER_SHARE, DEFAULT_WIDTH, TRAIN_DEFAULTS
+from convbench.train.trainer import TrainResult, train
+from convbench.vocabulary import CUES, DEFAULT_EXIT_HEAD, DEFAULT_OUTLIER_SHARE
 
 EARLY_EXIT_DIR, BASELINE_DIR = "early_exit", "baseline"
 _SUMMARY = ("train_accuracy", "val_accuracy", "test_accuracy", "best_epoch", "epochs_run", "params")
@@ -89,165 +93,291 @@ class EarlyExitTrainResult:
     report: dict[str, Any] = field(repr=False)
 
 
-@locks_output("out")  # one run at a time per output folder (convbench.locks)
-def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[str | Dataset], *,
-                     out: str | os.PathLike[str], redundancy: float | None = None,
-                     redundant_shares: Sequence[float] | None = None, augment_cues: bool | Sequence[str] = False,
-                     outlier_exposure: str | Dataset | None = None, outlier_share: float = DEFAULT_OUTLIER_SHARE,
-                     max_false_exit: float | None = None, exit_rate: float | None = None,
-                     calibration_confidence: float | None = None, calibration_images: int = 0,
-                     width: float = DEFAULT_WIDTH, exit_after: str | Sequence[str] = "block1",
-                     exit_head: Sequence[int] = DEFAULT_EXIT_HEAD, placement: PlacementOptions | None = None,
-                     backbone: str = "vgg19", input_size: int | None = None, channels: int | None = None,
-                     invert_redundant: bool = False, max_train: int | None = None,
-                     epochs: int = TRAIN_DEFAULTS.epochs, batch_size: int = TRAIN_DEFAULTS.batch_size,
-                     patience: int = TRAIN_DEFAULTS.patience, seed: int = TRAIN_DEFAULTS.seed, augment: bool = False,
-                     val_fraction: float = TRAIN_DEFAULTS.val_fraction, learning_rate: float = 1e-3,
-                     l1_weight: float = 1.0, l2_weight: float = 1.0, dropout: float = DROPOUT, resume: bool = True,
-                     progress: bool = True,
-                     **model_options: Any) -> EarlyExitTrainResult:
-    """Train the early-exit model and its baseline on the mix of ``main`` and ``redundant``.
+@dataclass(frozen=True)
+class NetworkOptions:
+    """The early-exit network (the baseline is the same backbone without the exit), checked when built; its width,
+    input size and channels are :class:`~convbench.checks.TrainingOptions`' (both networks share them).
 
-    Args:
-        main: the classes of interest (data spec or :class:`Dataset`).
-        redundant: images of none of those classes (data spec or :class:`Dataset`), or a list of such sources
-            mixed at ``redundant_shares``: one class "redundant".
-        out: output folder (layout in the module docstring).
-        redundancy: redundant share of each split of the mix, in [0, 1); ``None`` keeps every image.
-        redundant_shares: each source's share of the redundant class (normalised; default: equal shares).
-        augment_cues: remove trivial cues from the training images, main and redundant alike, at random (one
-            seeded draw per image; validation and test images stay as they are): the cues named (some of
-            ``CUES``: flip the polarity, shift the brightness, scale the contrast), ``True`` for all of them.
-        outlier_exposure: a generic set (data spec or :class:`Dataset`) whose images join the redundant class
-            at ``outlier_share`` of it (outlier exposure, Hendrycks et al., ICLR 2019).
-        max_false_exit, exit_rate: calibrate the exit threshold on the validation split for one goal: at most
-            this share of main-class images exits, or of all images (at most one of the two).
-        calibration_confidence: certify the goal for new images at this confidence (Clopper-Pearson bound:
-            :func:`convbench.early_exit.open_world.calibrate`), not just meet it on the images counted.
-        calibration_images: count this many more main-class images in the calibration, from the training pool
-            the capped mix (``max_train``) leaves out (``max_false_exit`` only: a strict goal needs thousands of
-            main images, more than a validation split holds).
-        width: width multiplier α of both networks.
+    Attributes:
+        backbone: the registered backbone (``vgg19``).
         exit_after: the point the exit follows (``block1`` … ``block5`` for VGG-19, see
             :func:`~convbench.models.early_exit.exit_points`); ``"auto"`` or a list of points: sweep them and keep
             the fastest meeting the accuracy goal (module docstring).
         exit_head: hidden units of the exit's Dense layers before width scaling (default: VGG-19's fc1, fc2);
             ``()`` keeps MaxPool, Flatten and the 2-way softmax alone, the cheapest exit to run.
-        placement: the sweep's accuracy goal and timing (:class:`PlacementOptions`, whose ``timer`` a sweep
-            needs: :func:`convbench.early_exit.placement_timing.time_placement`); one point: unused.
-        backbone: the registered backbone (``vgg19``).
-        input_size: square input side (default: the backbone's); channels: 1 or 3 (default: the main set's).
-        invert_redundant: invert the redundant images before mixing (see :class:`MixSettings`).
-        max_train: cap the training mix at this many images (stratified), to keep CPU runs short.
-        epochs, batch_size, patience, seed, augment, val_fraction, learning_rate, resume, progress: as
-            :func:`convbench.train.train`, for both runs.
         l1_weight, l2_weight: weights of the exit and main losses (the reference: 1, 1).
         dropout: rate after every hidden Dense layer of both networks (``DROPOUT`` explains the default).
-        **model_options: further backbone options (``batch_norm``, ``pooling`` …), for both networks.
+        model_options: further backbone options (``batch_norm``, ``pooling`` …), for both networks.
+        placement: the sweep's accuracy goal and timing (:class:`PlacementOptions`, whose ``timer`` a sweep needs:
+            :func:`convbench.early_exit.placement_timing.time_placement`); one point: unused.
 
     Raises:
-        ConfigError: redundancy outside [0, 1), an impossible training option, shares that do not fit the sources,
-            or a calibration goal out of range, unreachable, or not certifiable on the images counted.
+        ModelError: an unknown backbone, one without exit points, or an exit point it does not have.
+        ConfigError: an empty list of points or one named twice, a sweep without its timer, or ``dropout`` among
+            the ``model_options``.
+    """
+
+    backbone: str = "vgg19"
+    exit_after: str | tuple[str, ...] = "block1"
+    exit_head: tuple[int, ...] = DEFAULT_EXIT_HEAD
+    l1_weight: float = 1.0
+    l2_weight: float = 1.0
+    dropout: float = DROPOUT
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    placement: PlacementOptions = field(default_factory=PlacementOptions)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.exit_after, str):
+            object.__setattr__(self, "exit_after", tuple(self.exit_after))
+        object.__setattr__(self, "exit_head", tuple(self.exit_head))
+        object.__setattr__(self, "model_options", dict(self.model_options))
+        if "dropout" in self.model_options:
+            raise ConfigError("model_options: give dropout as NetworkOptions(dropout=…), not among the model options")
+        if len(self.points()) > 1:  # before any data: a bad point, or a sweep that could not choose, fails at once
+            sweep_timer(self.placement)
+
+    def points(self) -> tuple[str, ...]:
+        """The exit points to train (:func:`~convbench.early_exit.placement.candidate_points`)."""
+        return candidate_points(self.backbone, self.exit_after)
+
+    def backbone_options(self) -> dict[str, Any]:
+        """The options both networks' backbone is built with."""
+        return {"dropout": self.dropout, **self.model_options}
+
+
+@dataclass(frozen=True)
+class MixOptions:
+    """How the main and redundant sets are mixed, checked when built (:class:`~convbench.data.MixSettings` records
+    the mix then built from these, the data and the model's input).
+
+    Attributes:
+        redundancy: redundant share of each split of the mix, in [0, 1); ``None`` keeps every image.
+        redundant_shares: each redundant source's share of the redundant class (normalised; ``None``: equal
+            shares); checked against the sources by :func:`train_early_exit`.
+        invert_redundant: invert the redundant images before mixing (see :class:`MixSettings`).
+        max_train: cap the training mix at this many images (stratified), to keep CPU runs short.
+
+    Raises:
+        ConfigError: redundancy outside [0, 1), or ``max_train`` not an integer ≥ 2.
+    """
+
+    redundancy: float | None = None
+    redundant_shares: Sequence[float] | None = None
+    invert_redundant: bool = False
+    max_train: int | None = None
+
+    def __post_init__(self) -> None:
+        check_redundancy(self.redundancy)
+        if self.max_train is not None:
+            integer_in("max_train", self.max_train, 2)
+        if self.redundant_shares is not None:
+            object.__setattr__(self, "redundant_shares", tuple(self.redundant_shares))
+
+
+@dataclass(frozen=True)
+class OpenWorldOptions:
+    """Remedies for the open world (:mod:`convbench.early_exit.open_world`), checked when built.
+
+    Attributes:
+        augment_cues: remove trivial cues from the training images, main and redundant alike, at random (one seeded
+            draw per image; validation and test images stay as they are): the cues named (some of ``CUES``: flip
+            the polarity, shift the brightness, scale the contrast), ``True`` for all of them; kept as the tuple of
+            names in ``CUES``' order (:func:`~convbench.checks.cue_names`).
+        outlier_exposure: a generic set (data spec or :class:`Dataset`) whose images join the redundant class at
+            ``outlier_share`` of it (outlier exposure, Hendrycks et al., ICLR 2019).
+
+    Raises:
+        ConfigError: an unknown cue, or an outlier share outside (0, 1) beside an outlier-exposure set.
+    """
+
+    augment_cues: bool | Sequence[str] = ()
+    outlier_exposure: str | Dataset | None = None
+    outlier_share: float = DEFAULT_OUTLIER_SHARE
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "augment_cues", cue_names(self.augment_cues))
+        if self.outlier_exposure is not None and not 0 < self.outlier_share < 1:
+            raise ConfigError(f"outlier_share must be in (0, 1), got outlier_share={self.outlier_share!r}")
+
+
+@locks_output("out")  # one run at a time per output folder (convbench.locks)
+def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[str | Dataset], *,
+                     out: str | os.PathLike[str], network: NetworkOptions | None = None,
+                     training: TrainingOptions | None = None, mix: MixOptions | None = None,
+                     open_world: OpenWorldOptions | None = None, calibration: CalibrationGoal | None = None,
+                     resume: bool = True, progress: bool = True) -> EarlyExitTrainResult:
+    """Train the early-exit model and its baseline on the mix of ``main`` and ``redundant``.
+
+    Args:
+        main: the classes of interest (data spec or :class:`Dataset`).
+        redundant: images of none of those classes (data spec or :class:`Dataset`), or a list of such sources
+            mixed at ``mix.redundant_shares``: one class "redundant".
+        out: output folder (layout in the module docstring).
+        network: the network, its exit point(s) and the placement sweep (default: :class:`NetworkOptions`'s).
+        training: width, input and training run of both networks, as :func:`convbench.train.train` takes them
+            (default: :class:`~convbench.checks.TrainingOptions`').
+        mix, open_world: how the sets are mixed, and the open-world remedies (:class:`MixOptions`,
+            :class:`OpenWorldOptions`; default: none of either).
+        calibration: calibrate the exit threshold on the validation split for this goal, as
+            :func:`~convbench.checks.calibration_goal` checks it; ``None``: no calibration.
+        resume, progress: as :func:`convbench.train.train`, for both runs.
+
+    Raises:
+        ConfigError: shares that do not fit the sources, or a calibration goal unreachable or not certifiable on the
+            images counted (the records raise for values out of range, when built).
         DataError: data that cannot be loaded, a redundant set sharing classes with the main set, an empty
             redundant source, or one whose images cannot be brought to the model's channels and size.
-        ModelError: an unknown backbone, one without exit points, an exit position it does not have, or an
-            impossible model option.
+        ModelError: an impossible model option.
         PlacementError: a sweep in which no point meets the accuracy goal (the sweep is written first).
     """
     started = time.perf_counter()
-    check_redundancy(redundancy)
-    TrainingOptions(width, epochs, batch_size, patience, seed, val_fraction, learning_rate, input_size, channels)
-    if max_train is not None:
-        integer_in("max_train", max_train, 2)
-    asked = calibration_goal(max_false_exit, exit_rate, calibration_confidence, calibration_images)
-    cues = cue_names(augment_cues)
-    points = candidate_points(backbone, exit_after)  # before any data: a bad point fails at once
-    placement = placement or PlacementOptions()
-    if len(points) > 1:
-        sweep_timer(placement)
-    sources = _sources(redundant, redundant_shares, outlier_exposure, outlier_share)
-    model_options = {"dropout": dropout, **model_options}
+    network, training = network or NetworkOptions(), training or TrainingOptions()
+    mix, open_world = mix or MixOptions(), open_world or OpenWorldOptions()
+    points = network.points()
+    sources = _sources(redundant, mix.redundant_shares, open_world)
     main_set = _load(main)
-    arch_defaults = defaults(backbone)
-    side = input_size or arch_defaults.input_size
-    preprocessing = Preprocessing((side, side), channels or main_set.image_shape[2], arch_defaults.scale,
-                                  arch_defaults.offset)
-    # built before the redundant set is loaded: a bad model option fails in a second
-    def network(point: str) -> EarlyExitModel:
-        keras.utils.set_random_seed(seed)  # every candidate point starts from the same draw
-        return early_exit(preprocessing.input_shape, main_set.num_classes + 1, width, backbone=backbone,
-                          exit_after=point, head=tuple(exit_head), l1_weight=l1_weight, l2_weight=l2_weight,
-                          **model_options)
+    networks = _Networks(network, training, _preprocessing(main_set, network.backbone, training),
+                         main_set.num_classes + 1)
+    first = networks.build(points[0])  # before the redundant set is loaded: a bad model option fails in a second
+    mixed = _prepare_mix(_source(main, main_set), main_set, sources, networks, mix, open_world, calibration)
+    fitter = _Fitter(networks, mixed, Path(out), FitSettings(
+        training.epochs, training.batch_size, training.patience, training.seed, training.augment,
+        training.val_fraction, training.learning_rate, resume, progress))
+    if len(points) == 1:
+        ee_report, sweep = fitter.fit(first, fitter.out / EARLY_EXIT_DIR)[0], None
+        baseline = fitter.fit_baseline()
+    else:  # the baseline first: its validation accuracy is the default goal
+        baseline = fitter.fit_baseline()
+        sweep = _sweep(fitter, points, first, baseline.report["val_accuracy"])
+        ee_report = _adopt(sweep, fitter.out)
+    report = _report(fitter, ee_report, baseline.report, sweep, started)
+    report_path = write_json(fitter.out / REPORT_FILE, report)
+    return EarlyExitTrainResult(fitter.out / EARLY_EXIT_DIR / MODEL_FILE, baseline.model_path, report_path, report)
 
-    model = network(points[0])
+
+@dataclass(frozen=True)
+class _Networks:
+    """What both networks are built from: the options, the input as the main set and backbone make it, and C."""
+
+    options: NetworkOptions
+    training: TrainingOptions
+    preprocessing: Preprocessing
+    classes: int  # C: the main classes and "redundant"
+
+    def build(self, point: str) -> EarlyExitModel:
+        """The early-exit network with its exit after ``point``."""
+        keras.utils.set_random_seed(self.training.seed)  # every candidate point starts from the same draw
+        return early_exit(self.preprocessing.input_shape, self.classes, self.training.width,
+                          backbone=self.options.backbone, exit_after=point, head=self.options.exit_head,
+                          l1_weight=self.options.l1_weight, l2_weight=self.options.l2_weight,
+                          **self.options.backbone_options())
+
+
+@dataclass(frozen=True)
+class _PreparedMix:
+    """The mix both networks train on: its settings, images, calibration plan and open-world record (card)."""
+
+    settings: MixSettings
+    data: Dataset
+    goal: CalibrationPlan | None
+    open_world: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class _Fitter:
+    """Fits the networks on the prepared mix into ``out``: the early-exit one at any point, and the baseline."""
+
+    networks: _Networks
+    mix: _PreparedMix
+    out: Path
+    fitting: FitSettings
+
+    def fit(self, network: EarlyExitModel, folder: Path) -> tuple[dict[str, Any], Run]:
+        return _fit(network, self.mix.data, self.networks.preprocessing, folder, width=self.networks.training.width,
+                    settings=self.card_settings(network), model_options=self.networks.options.backbone_options(),
+                    fitting=self.fitting, goal=self.mix.goal)
+
+    def fit_baseline(self) -> TrainResult:
+        return train(self.networks.options.backbone, self.mix.data, out=self.out / BASELINE_DIR,
+                     width=self.networks.training.width, input_size=self.mix.settings.size,
+                     channels=self.mix.settings.channels, **dataclasses.asdict(self.fitting),
+                     **self.networks.options.backbone_options())
+
+    def card_settings(self, network: EarlyExitModel) -> dict[str, Any]:
+        """The early-exit settings its card records (:class:`~convbench.artifacts.EarlyExitSettings`)."""
+        macs, options = network.mac_split(), self.networks.options
+        return {"backbone": options.backbone, "exit_after": network.exit_after, "exit_head": options.exit_head,
+                "l1_weight": options.l1_weight,
+                "l2_weight": options.l2_weight, "mix": self.mix.settings.to_dict(), "macs": dataclasses.asdict(macs),
+                "stem_share": macs.stem_share, "exit_share": macs.exit_share,
+                **({"open_world": self.mix.open_world} if self.mix.open_world is not None else {})}
+
+
+def _preprocessing(main_set: Dataset, backbone: str, training: TrainingOptions) -> Preprocessing:
+    """The input both networks take: the backbone's side and scaling unless given, the main set's channels."""
+    arch_defaults = defaults(backbone)
+    side = training.input_size or arch_defaults.input_size
+    return Preprocessing((side, side), training.channels or main_set.image_shape[2], arch_defaults.scale,
+                         arch_defaults.offset)
+
+
+def _prepare_mix(main: str, main_set: Dataset, sources: list[tuple[str | Dataset, float, str]], networks: _Networks,
+                 mix: MixOptions, open_world: OpenWorldOptions, calibration: CalibrationGoal | None) -> _PreparedMix:
+    """Load the redundant sources and build the mix of them and the main set (its training images stripped of the
+    cues named), with the plan for calibrating on it."""
+    training, preprocessing = networks.training, networks.preprocessing
     redundant_sets = [_load(spec) for spec, _, _ in sources]
     names = [_source(spec, dataset) for (spec, _, _), dataset in zip(sources, redundant_sets, strict=True)]
     several = tuple(RedundantSource(name, share) for name, (_, share, _) in zip(names, sources, strict=True))
-    settings = MixSettings(_source(main, main_set), "+".join(names), redundancy, invert_redundant,
-                           preprocessing.size, preprocessing.channels, max_train, seed,
-                           several if len(sources) > 1 else ())
+    settings = MixSettings(main, "+".join(names), mix.redundancy, mix.invert_redundant, preprocessing.size,
+                           preprocessing.channels, mix.max_train, training.seed, several if len(sources) > 1 else ())
     pools = load_pools(settings, main_set, redundant_sets if len(sources) > 1 else redundant_sets[0])
     mixed = build_mix(*pools, settings)
-    goal = None if asked is None else CalibrationPlan(
-        asked, spare_main_images(*pools, settings, asked.held_out_main) if asked.held_out_main else None)
+    goal = None if calibration is None else CalibrationPlan(calibration, spare_main_images(
+        *pools, settings, calibration.held_out_main) if calibration.held_out_main else None)
+    cues = open_world.augment_cues
     if cues:
-        mixed = with_cues_removed(mixed, val_fraction=val_fraction, seed=seed, cues=cues)
-    open_world = None
+        mixed = with_cues_removed(mixed, val_fraction=training.val_fraction, seed=training.seed, cues=cues)
+    record = None
     if len(sources) > 1 or cues:
-        open_world = {"sources": [{"spec": name, "share": share, "role": role}
-                                  for name, (_, share, role) in zip(names, sources, strict=True)],
-                      "augment_cues": list(cues)}
+        record = {"sources": [{"spec": name, "share": share, "role": role}
+                              for name, (_, share, role) in zip(names, sources, strict=True)],
+                  "augment_cues": list(cues)}
+    return _PreparedMix(settings, mixed, goal, record)
 
-    out = Path(out)
-    fitting = FitSettings(epochs, batch_size, patience, seed, augment, val_fraction, learning_rate, resume, progress)
 
-    def ee_settings(network: EarlyExitModel) -> dict[str, Any]:
-        macs = network.mac_split()
-        return {"backbone": backbone, "exit_after": network.exit_after, "exit_head": tuple(exit_head),
-                "l1_weight": l1_weight,
-                "l2_weight": l2_weight, "mix": settings.to_dict(), "macs": dataclasses.asdict(macs),
-                "stem_share": macs.stem_share, "exit_share": macs.exit_share,
-                **({"open_world": open_world} if open_world is not None else {})}
+def _sweep(fitter: _Fitter, points: tuple[str, ...], first: EarlyExitModel, baseline_accuracy: float) -> PlacementSweep:
+    """Train the exit at every point (``first`` at the first) and time each as deployed (:func:`place_exit`)."""
+    placement, networks = fitter.networks.options.placement, fitter.networks
+    given = placement.min_accuracy is not None
+    target = placement.min_accuracy if given else baseline_accuracy
 
-    def fit(network: EarlyExitModel, folder: Path) -> tuple[dict[str, Any], Run]:
-        return _fit(network, mixed, preprocessing, folder, width=width, settings=ee_settings(network),
-                    model_options=model_options, fitting=fitting, goal=goal)
+    def fit_at(point: str) -> Candidate:
+        folder = fitter.out / PLACEMENT_DIR / point
+        report, run = fitter.fit(first if point == points[0] else networks.build(point), folder)
+        return Candidate(run.model, folder / MODEL_FILE, report["val_accuracy"], run.splits["val"])
 
-    def fit_baseline() -> Any:
-        return train(backbone, mixed, out=out / BASELINE_DIR, width=width, input_size=settings.size,
-                     channels=settings.channels, **dataclasses.asdict(fitting), **model_options)
+    return place_exit(points, fit_at, networks.preprocessing, backbone=networks.options.backbone, min_accuracy=target,
+                      goal="given" if given else "baseline", redundancy=fitter.mix.settings.redundancy,
+                      options=placement, seed=networks.training.seed)
 
-    sweep = None
-    if len(points) == 1:
-        ee_report, _ = fit(model, out / EARLY_EXIT_DIR)
-        baseline = fit_baseline()
-    else:  # the baseline first: its validation accuracy is the default goal
-        baseline = fit_baseline()
-        given = placement.min_accuracy is not None
-        target = placement.min_accuracy if given else baseline.report["val_accuracy"]
 
-        def fit_at(point: str) -> Candidate:
-            folder = out / PLACEMENT_DIR / point
-            report, run = fit(model if point == points[0] else network(point), folder)
-            return Candidate(run.model, folder / MODEL_FILE, report["val_accuracy"], run.splits["val"])
-
-        sweep = place_exit(points, fit_at, preprocessing, backbone=backbone, min_accuracy=target,
-                           goal="given" if given else "baseline", redundancy=redundancy, options=placement, seed=seed)
-        ee_report = _adopt(sweep, out)
-    macs = read_card(out / EARLY_EXIT_DIR / MODEL_FILE).early_exit  # the kept exit's (the sweep's pick)
-
-    report = {"mix": settings.to_dict(), "class_names": list(mixed.class_names),
-              "sizes": {name: len(getattr(mixed, name)) for name in ("train", "test")},
-              "early_exit": {k: ee_report[k] for k in (*_SUMMARY, "test_metrics", "threshold")},
-              "baseline": {k: baseline.report[k] for k in _SUMMARY},
-              "macs": macs.macs, "stem_share": macs.stem_share, "exit_share": macs.exit_share,
-              "width": width, "backbone": backbone, "exit_after": macs.exit_after, "exit_head": list(exit_head),
-              **({"placement": sweep.to_dict()} if sweep is not None else {}),
-              **({"open_world": open_world} if open_world is not None else {}),
-              **({"calibration": ee_report["calibration"]} if "calibration" in ee_report else {}),
-              "wall_seconds": round(time.perf_counter() - started, 3), "environment": environment()}
-    report_path = write_json(out / REPORT_FILE, report)
-    return EarlyExitTrainResult(out / EARLY_EXIT_DIR / MODEL_FILE, baseline.model_path, report_path, report)
+def _report(fitter: _Fitter, ee_report: dict[str, Any], baseline: dict[str, Any], sweep: PlacementSweep | None,
+            started: float) -> dict[str, Any]:
+    """``out/training.json``: the mix, both runs' figures, the kept exit's MAC split and the sweep, if any."""
+    macs = read_card(fitter.out / EARLY_EXIT_DIR / MODEL_FILE).early_exit  # the kept exit's (the sweep's pick)
+    mixed, options, open_world = fitter.mix.data, fitter.networks.options, fitter.mix.open_world
+    return {"mix": fitter.mix.settings.to_dict(), "class_names": list(mixed.class_names),
+            "sizes": {name: len(getattr(mixed, name)) for name in ("train", "test")},
+            "early_exit": {k: ee_report[k] for k in (*_SUMMARY, "test_metrics", "threshold")},
+            "baseline": {k: baseline[k] for k in _SUMMARY},
+            "macs": macs.macs, "stem_share": macs.stem_share, "exit_share": macs.exit_share,
+            "width": fitter.networks.training.width, "backbone": options.backbone, "exit_after": macs.exit_after,
+            "exit_head": list(options.exit_head),
+            **({"placement": sweep.to_dict()} if sweep is not None else {}),
+            **({"open_world": open_world} if open_world is not None else {}),
+            **({"calibration": ee_report["calibration"]} if "calibration" in ee_report else {}),
+            "wall_seconds": round(time.perf_counter() - started, 3), "environment": environment()}
 
 
 def _adopt(sweep: PlacementSweep, out: Path) -> dict[str, Any]:
@@ -387,10 +517,9 @@ class CalibrationPlan:
 
 
 def _sources(redundant: str | Dataset | Sequence[str | Dataset], shares: Sequence[float] | None,
-             outlier_exposure: str | Dataset | None,
-             outlier_share: float) -> list[tuple[str | Dataset, float, str]]:
+             open_world: OpenWorldOptions) -> list[tuple[str | Dataset, float, str]]:
     """``(spec, share, role)`` of every redundant source: the redundant ones at their (normalised) shares, then the
-    outlier-exposure set at ``outlier_share`` of the redundant class."""
+    outlier-exposure set at its share of the redundant class."""
     specs = [redundant] if isinstance(redundant, (str, Dataset)) else list(redundant)
     if not specs:
         raise ConfigError("redundant: name at least one redundant source")
@@ -398,10 +527,7 @@ def _sources(redundant: str | Dataset | Sequence[str | Dataset], shares: Sequenc
     if len(weights) != len(specs) or not all(w > 0 for w in weights):  # also rejects NaN
         raise ConfigError(f"redundant_shares must be positive, one per redundant source ({len(specs)}), "
                           f"got redundant_shares={list(shares or [])!r}")
-    kept = 1.0
-    if outlier_exposure is not None:
-        if not 0 < outlier_share < 1:
-            raise ConfigError(f"outlier_share must be in (0, 1), got outlier_share={outlier_share!r}")
-        kept = 1 - outlier_share
+    outlier, outlier_share = open_world.outlier_exposure, open_world.outlier_share
+    kept = 1.0 if outlier is None else 1 - outlier_share
     found = [(spec, kept * w / sum(weights), "redundant") for spec, w in zip(specs, weights, strict=True)]
-    return found + ([(outlier_exposure, outlier_share, "outlier_exposure")] if outlier_exposure is not None else [])
+    return found + ([(outlier, outlier_share, "outlier_exposure")] if outlier is not None else [])

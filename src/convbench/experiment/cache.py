@@ -46,15 +46,36 @@ class StudyFolder:
         self.root = Path(root)
 
     def owner(self) -> dict[str, Any] | None:
-        """The ``study.json`` record of the study that owns the folder, if any."""
+        """The ``study.json`` record of the study that owns the folder, ``None`` when there is none.
+
+        Raises:
+            ConfigError: a ``study.json`` that cannot be read or is not a study's record (a hand-edited or truncated
+                file), naming it and what is wrong: the folder does hold a study, one that cannot be told apart.
+        """
         path = self.root / STUDY_FILE
-        if not path.is_file():
+        if not path.exists():
             return None
         try:
             record = read_json(path)
-        except (OSError, ValueError):
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: unreadable study record: not UTF-8 text ({e.reason} at byte {e.start}); "
+                              "repair it, or --force to move it aside") from None
+        except ValueError as e:  # json.JSONDecodeError: says where
+            raise ConfigError(f"{path}: unreadable study record: not valid JSON ({e}); repair it, or --force to move "
+                              "it aside") from None
+        except OSError as e:
+            raise ConfigError(f"{path}: unreadable study record ({e.strerror or e})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("name"), str):
+            raise ConfigError(f"{path}: not a convbench study record (a JSON object with the study's name, settings "
+                              "and command); repair it, or --force to move it aside")
+        return record
+
+    def _owner_if_readable(self) -> dict[str, Any] | None:
+        """:meth:`owner`, ``None`` for a damaged record too (``--force`` moves it aside as an unknown study's)."""
+        try:
+            return self.owner()
+        except ConfigError:
             return None
-        return record if isinstance(record, dict) else None
 
     def check_owner(self, name: str, force: bool = False) -> None:
         """Refuse a folder holding another study's results (or unrelated files) unless ``force``.
@@ -81,7 +102,7 @@ class StudyFolder:
         to write, which would otherwise overwrite them. Files of other names and the step folders stay. Returns
         the folder they moved to, or ``None`` when there was nothing of another study's to move.
         """
-        owner = self.owner()
+        owner = self._owner_if_readable()
         if owner is not None and owner.get("name") == name:
             return None
         present = [self.root / f for f in STUDY_FILES if (self.root / f).exists()]

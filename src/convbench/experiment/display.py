@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from convbench.experiment.step import Step
+from convbench.io import naming_writes
 
 
 class Display:
@@ -41,7 +42,7 @@ class Display:
         if self.enabled:
             self.console.print(text)
         stamp = _dt.datetime.now().isoformat(timespec="seconds")
-        with open(self.log_path, "a", encoding="utf-8") as f:
+        with naming_writes(self.log_path), open(self.log_path, "a", encoding="utf-8") as f:
             f.write(f"{stamp} {text}\n")
 
     def start(self, step: Step[Any], number: int, total: int, own_progress: bool) -> None:

@@ -126,9 +126,12 @@ def _set_key(raw: dict[str, Any], key: str, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: --set {key}: {format_location(tuple(parts))} does not exist") from None
 
 
-def _override_data(raw: dict[str, Any], key: str, value: str, where: str) -> None:
+def _override_data(raw: dict[str, Any], key: str, value: object, where: str) -> None:
     if key not in ("main", "redundant"):
         raise ConfigError(f"{where}: --data {key}=…: unknown data entry {key!r}; expected main or redundant")
+    value = str(value)  # a value TOML read as a number (``main=2024``) is a path all the same
+    if not value.strip():  # an unset variable (--data main=$DATA) is an error, never the file's own data
+        raise ConfigError(f"{where}: --data {key}=: the value is empty; expected PATH or NAME:PATH")
     section = raw.setdefault("data", {})
     if not isinstance(section, dict):
         return  # validation reports the malformed [data] section

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from convbench.checks import integer_in
+from convbench.checks import integer_in, one_of
 from convbench.errors import ConfigError
 from convbench.vocabulary import DEFAULT_HISTORY, HISTORY_ENV
 
@@ -103,10 +103,14 @@ def history(*, arch: str | None = None, dataset: str | None = None, study: str |
     """Past results, newest first, optionally filtered; each row as it was appended plus ``run_id`` and ``study``.
 
     Raises:
-        ConfigError: no history at ``path`` yet, or the file is not a convbench history.
+        ConfigError: no history at ``path`` yet, the file is not a convbench history, or an unknown runtime.
     """
     if limit is not None:
         integer_in("limit", limit, 1)
+    if runtime is not None:  # a misspelt runtime would match no row: an empty table that looks like an answer
+        from convbench.runtime import list_runtimes
+
+        one_of("runtime", runtime, list_runtimes())
     filters = {"arch": arch, "dataset": dataset, "study": study, "runtime": runtime}
     where = [f"{name} = ?" for name, value in filters.items() if value is not None]
     sql = ("SELECT run_id, study, timestamp, environment, row FROM results"

@@ -21,7 +21,7 @@ from typing import Any
 from convbench.checks import output_file, output_folder
 from convbench.env import environment
 from convbench.errors import ConfigError, ConvbenchError, OutputError
-from convbench.experiment.cache import StudyFolder
+from convbench.experiment.cache import STUDY_FILE, StudyFolder
 from convbench.experiment.display import Display
 from convbench.experiment.files import find_experiment, load_experiment, shipped_dir, validate_experiment
 from convbench.experiment.history import append_history
@@ -31,6 +31,7 @@ from convbench.experiment.schema import Experiment
 from convbench.experiment.step import DataCache, Done, Step, StepContext, step_kind
 from convbench.io import write_text
 from convbench.locks import output_lock
+from convbench.report.records import StudyReport
 from convbench.report.study import write_reports
 from convbench.vocabulary import RESULTS_ROOT
 
@@ -46,7 +47,8 @@ class StudyRun:
         cached: keys of the steps that were already finished.
         ran: keys of the steps run now.
         failed: key → error message of the steps that failed (and ``skipped`` those that needed them).
-        results: the content of ``results.json`` (``None`` for a dry run).
+        report: what the report shows, as typed records (``None`` for a dry run).
+        results: the content of ``results.json`` (the report's ``to_dict()``; ``None`` for a dry run).
         files: the report files written.
         wall_seconds: time of the whole run.
     """
@@ -58,6 +60,7 @@ class StudyRun:
     ran: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    report: StudyReport | None = None
     results: dict[str, Any] | None = None
     files: list[Path] = field(default_factory=list)
     wall_seconds: float = 0.0
@@ -90,7 +93,8 @@ def run(experiment: str | os.PathLike[str] | None = None, *, out: str | os.PathL
         A :class:`StudyRun`.
 
     Raises:
-        ConfigError: an invalid experiment, or an output folder holding another study (without ``force``).
+        ConfigError: an invalid experiment, an output folder holding another study (without ``force``) or, with
+            ``resume``, none; a damaged ``study.json`` (naming it and what is wrong).
         OSError: disk full or permission denied while running (finished steps stay valid).
 
     Example:
@@ -105,6 +109,8 @@ def run(experiment: str | os.PathLike[str] | None = None, *, out: str | os.PathL
     exp, source = _experiment(experiment, out, data, settings, resume)
     root = output_folder(Path(out) if out is not None else Path(RESULTS_ROOT) / exp.name, "--out")
     folder = StudyFolder(root)
+    if resume and folder.owner() is None:  # else it would silently start the study afresh
+        raise ConfigError(f"--resume: {root} holds no convbench study to resume; run without --resume to start it")
     folder.check_owner(exp.name, force=force)
     plan = make_plan(exp)
     study = StudyRun(exp, root, plan, cached={s.key for s in plan if folder.done(s) is not None})
@@ -139,13 +145,14 @@ def _run_study(study: StudyRun, folder: StudyFolder, experiment: str | os.PathLi
         display.log(f"study {exp.name}: {len(plan)} steps, {len(study.cached)} already done; output in {root}")
         _execute(plan, folder, study, display, progress)
     study.wall_seconds = time.perf_counter() - started
-    study.results = collect(exp, plan, folder, study, command=command, started=started_at)
-    study.files = write_reports(study.results, root)
+    study.report = report = collect(exp, plan, folder, study, command=command, started=started_at)
+    study.results = report.to_dict()
+    study.files = write_reports(report, root)
     if record_history:
-        append_history(study.results["rows"], {"study": exp.name, "timestamp": started_at, "command": command,
-                                               "out_dir": str(root.resolve()), "wall_seconds": study.wall_seconds,
-                                               "experiment": study.results["study"]["experiment"],
-                                               "environment": study.results["environment"]}, history)
+        append_history(report.flat_rows(), {"study": exp.name, "timestamp": started_at, "command": command,
+                                            "out_dir": str(root.resolve()), "wall_seconds": study.wall_seconds,
+                                            "experiment": report.study.experiment,
+                                            "environment": report.environment}, history)
     display.log(f"study {exp.name} done in {study.wall_seconds:.0f} s: {len(study.ran)} steps run, "
                 f"{len(study.cached)} cached, {len(study.failed)} failed; report: {root / 'report.html'}")
 
@@ -158,8 +165,11 @@ def _experiment(ref: str | os.PathLike[str] | None, out: str | os.PathLike[str] 
     if out is None:
         raise ConfigError("--resume without an EXPERIMENT continues the study saved in --out DIR: give --out")
     owner = StudyFolder(out).owner()
-    if owner is None or "experiment" not in owner:
+    if owner is None:
         raise ConfigError(f"--resume: {out} holds no convbench study to resume")
+    if not isinstance(owner.get("experiment"), dict):
+        raise ConfigError(f"--resume: {Path(out) / STUDY_FILE} records no experiment settings to resume; give the "
+                          "EXPERIMENT file")
     if data or settings:
         raise ConfigError("--resume continues the saved study as it was; give the EXPERIMENT file to change settings")
     return validate_experiment(owner["experiment"], f"study saved in {out}"), owner.get("source", "")

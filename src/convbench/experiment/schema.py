@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from convbench.bench.timer import MAX_LOOP_SECONDS
-from convbench.checks import MAX_SEED, MAX_WIDTH, calibration_goal
+from convbench.checks import MAX_ROUNDS, MAX_SEED, MAX_THREADS, MAX_WIDTH, calibration_goal
 from convbench.errors import ConfigError
 from convbench.naming import width_text
 from convbench.vocabulary import (
@@ -39,7 +39,7 @@ from convbench.vocabulary import (
 )
 
 Count = Annotated[int, Field(ge=1)]
-Threads = Annotated[list[Count], Field(min_length=1)]
+Threads = Annotated[list[Annotated[int, Field(ge=1, le=MAX_THREADS)]], Field(min_length=1)]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
 Probability = Annotated[float, Field(gt=0, lt=1)]
 
@@ -129,7 +129,7 @@ class BenchConfig(_Section):
     min_seconds: Annotated[float, Field(ge=0, le=MAX_LOOP_SECONDS)] = BENCH_DEFAULTS.min_seconds  # inf, NaN: refused
     warmup: Annotated[int, Field(ge=0)] = BENCH_DEFAULTS.warmup
     warmup_seconds: Annotated[float, Field(ge=0, le=MAX_LOOP_SECONDS)] = BENCH_DEFAULTS.warmup_seconds
-    rounds: Annotated[int, Field(ge=1, le=1000)] = DEFAULT_ROUNDS  # every file of a target interleaved, in rounds
+    rounds: Annotated[int, Field(ge=1, le=MAX_ROUNDS)] = DEFAULT_ROUNDS  # every file of a target interleaved, in rounds
     memory: bool = False  # also the peak memory of every file × runtime, each in a fresh process
     op_profile: bool = False  # also a per-operator profile of every file × runtime, from the runtime's own profiler
     # where to time: local, ssh://[user@]host[:port], adb[://SERIAL]; one bench step per target

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from convbench.artifacts import ModelCard, Provenance, read_card, write_card
+from convbench.artifacts import ModelCard, Provenance, card_path, read_card, write_card
 from convbench.errors import ConfigError, ModelError
 from convbench.export import onnx as onnx_export
 from convbench.export import tflite as tflite_export
@@ -22,6 +22,7 @@ from convbench.export.modes import QuantizeMode, resolve_format, resolve_quantiz
 from convbench.export.parity import Parity, check_float32, measure_parity
 from convbench.export.samples import PARITY_IMAGES, DataSource, Images, calibration_images, parity_images
 from convbench.io import atomic_path, sha256_file
+from convbench.outputs import check_replaceable
 from convbench.runtime import open_runner, runtime_for
 from convbench.train import keras_probabilities, load_model
 from convbench.vocabulary import ALIAS_NOTE, DEFAULT_QUANTIZE, EXPORT_SUFFIXES
@@ -69,7 +70,8 @@ def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str
 
     Raises:
         ConfigError: unknown format or mode, a mode the format does not support, int8 without calibration
-            images, a parity check without labelled images, an ``out`` with the wrong suffix.
+            images, a parity check without labelled images, an ``out`` with the wrong suffix, an ``out`` (or its
+            card's path) holding a file that convbench did not write (it never replaces one).
         ModelError: not a ``.keras`` model with a card, a failed conversion, Flex ops, a float32 parity failure.
         DataError: calibration or parity data that cannot be loaded.
 
@@ -85,6 +87,7 @@ def export(model_path: str | os.PathLike[str], to: str = "tflite", quantize: str
     model_path = Path(model_path)
     source_card = _source_card(model_path)
     out = _out_path(model_path, file_format, mode, out)
+    check_replaceable([out, card_path(out)])  # a file there that convbench did not write is never replaced
     for special in _CARD_EXPORTERS:
         if (result := special(model_path, source_card, file_format, mode, out, notes)) is not None:
             return result
@@ -148,7 +151,7 @@ def _out_path(model_path: Path, file_format: str, mode: QuantizeMode, out: str |
         return model_path.with_name(f"{model_path.stem}{'' if file_format == 'onnx' else '.' + mode.tag}{suffix}")
     out = Path(out)
     if out.suffix != suffix:
-        raise ConfigError(f"out={str(out)!r}: a {file_format} file must end with {suffix}")
+        raise ConfigError(f"out={str(out)!r}: the {file_format} file must end with {suffix}")
     return out
 
 

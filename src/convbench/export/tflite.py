@@ -24,6 +24,7 @@ import numpy as np
 from convbench.errors import ModelError
 from convbench.export.modes import QuantizeMode
 from convbench.runtime.base import first_line
+from convbench.verbosity import native_output
 
 FLEX_PREFIX = "Flex"  # custom op codes of TF (select) ops: FlexConv3D, FlexRFFT …
 
@@ -58,9 +59,10 @@ def convert_tflite(model: Any, mode: QuantizeMode, *, representative: np.ndarray
         if int8_io:
             converter.inference_input_type = converter.inference_output_type = tf.int8
     try:
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), native_output():
             # Keras prints "Saved artifact at …" for its temporary SavedModel; TF warns that a float-input
-            # int8 model has no input statistics (expected: the QUANTIZE op at the input carries them).
+            # int8 model has no input statistics (expected: the QUANTIZE op at the input carries them); the
+            # calibrator's C++ prints "fully_quantize: 0, inference_type: 6, …" straight to descriptor 2.
             warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
             content = converter.convert()
     except Exception as e:  # ConverterError and the many errors of tracing/quantising a graph

@@ -27,9 +27,14 @@ def seconds(s: float | None) -> str:
     return "–" if s is None else f"{s:.0f} s"
 
 
+def median_ci(median_ms: float, low_ms: float | None, high_ms: float | None) -> str:
+    """A median with its 95 % CI, in ms: ``0.088 [0.087, 0.088]`` (``[CI not available]`` for a result that holds a
+    tool's aggregates instead of samples)."""
+    if low_ms is None or high_ms is None:
+        return f"{median_ms:.3f} [CI not available]"
+    return f"{median_ms:.3f} [{low_ms:.3f}, {high_ms:.3f}]"
+
+
 def ms_ci(row: dict[str, Any]) -> str:
-    """A row's median with its 95 % CI, in ms: ``0.088 [0.087, 0.088]`` (``[CI not available]`` for a result that
-    holds a tool's aggregates instead of samples)."""
-    if row.get("ci95_low_ms") is None or row.get("ci95_high_ms") is None:
-        return f"{row['median_ms']:.3f} [CI not available]"
-    return f"{row['median_ms']:.3f} [{row['ci95_low_ms']:.3f}, {row['ci95_high_ms']:.3f}]"
+    """A comparison row's median with its 95 % CI (:func:`median_ci`)."""
+    return median_ci(row["median_ms"], row.get("ci95_low_ms"), row.get("ci95_high_ms"))

@@ -8,15 +8,16 @@ with a ``[search]`` section puts the same sections in its report.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from convbench.io import write_text
 from convbench.report import formats as fmt
 from convbench.report.document import Block, Document, Figure, KeyValues, Paragraph, Section, Table
 from convbench.report.html import render_html
 from convbench.report.markdown import render_markdown
+from convbench.report.records import LatencyRow
 from convbench.report.search_plots import search_pareto_plot
 from convbench.search import SearchResult, TrialRecord
 from convbench.search.records import FinalTiming
@@ -50,20 +51,17 @@ def search_sections(result: SearchResult, plots: Path, hand_shrunk: list[HandShr
         sections.append(Section("Search: parameter importance", [Table(
             ["parameter", *result.importance],
             [[n, *(f"{v.get(n, 0.0):.3f}" for v in result.importance.values())] for n in names],
-            caption="optuna.importance (its default evaluator) over the complete trials; parameters every trial "
-                    "has")]))
+            caption="optuna.importance (PED-ANOVA) over the complete trials: how much each parameter matters for "
+                    "a high validation accuracy and a low latency; parameters every trial has")]))
     sections.append(Section("Search: trials", [_trials_table(result.trials, result, "Every trial, in order")]))
     return sections
 
 
-def study_search_sections(search: dict[str, Any], latency_rows: list[dict[str, Any]], plots: Path) -> list[Section]:
+def study_search_sections(result: SearchResult, latency_rows: Sequence[LatencyRow], plots: Path) -> list[Section]:
     """A study's search sections: its recommendation against the study's own candidates timed on the target."""
-    result = SearchResult.model_validate(search)
     target = result.settings.target
-    hand_shrunk = [HandShrunk(f"{row['model']} {row.get('quantize', 'none')}", row.get("params"), row.get("accuracy"),
-                              row.get("median_ms"))
-                   for row in latency_rows
-                   if row.get("runtime") == target.runtime and row.get("threads") == target.threads]
+    hand_shrunk = [HandShrunk(f"{row.model} {row.quantize}", row.params, row.accuracy, row.median_ms)
+                   for row in latency_rows if row.runtime == target.runtime and row.threads == target.threads]
     return search_sections(result, plots, hand_shrunk)
 
 

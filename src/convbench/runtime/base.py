@@ -25,7 +25,10 @@ from typing import ClassVar, TypeVar
 import numpy as np
 
 from convbench.artifacts import ModelCard, read_card
-from convbench.errors import ConfigError, ConvbenchError, ModelError
+from convbench.checks import check_threads, one_of
+from convbench.errors import ConvbenchError, ModelError
+from convbench.verbosity import native_output
+from convbench.vocabulary import RUNTIMES
 
 _RUNNERS: dict[str, type[Runner]] = {}  # runtime name → Runner subclass
 
@@ -76,7 +79,7 @@ class Runner(abc.ABC):
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int = 1, card: ModelCard | None = None) -> None:
         self.path = Path(path)
-        self.threads = _check_threads(threads)
+        self.threads = check_threads(threads)
         self.card = card if card is not None else read_card(self.path)
         self.input_shape: tuple[int, ...] = (1, *self.card.input_shape)
         self.input_dtype = np.dtype(self.card.extra.get("input_dtype", "float32"))
@@ -90,9 +93,13 @@ class Runner(abc.ABC):
         """Version of the runtime library (``ai-edge-litert 2.3.0`` → ``"2.3.0"``)."""
 
     def load(self) -> None:
-        """Read the file, create the interpreter/session and allocate tensors: everything before inference."""
+        """Read the file, create the interpreter/session and allocate tensors: everything before inference.
+
+        What the runtime's native code prints meanwhile stays off the terminal unless verbose
+        (:class:`~convbench.verbosity.native_output`)."""
         try:
-            self._load()
+            with native_output():
+                self._load()
         except ConvbenchError:
             raise
         except Exception as e:  # each runtime has its own exception zoo for a corrupt file
@@ -199,18 +206,18 @@ def open_runner(path: str | os.PathLike[str], runtime: str | None = None, thread
     ``card`` stands in for the sidecar beside ``path`` (for a file whose card is not written yet).
 
     Raises:
-        ConfigError: unknown runtime, or threads < 1.
+        ConfigError: unknown runtime, or threads outside [1, ``MAX_THREADS``].
         ModelError: missing file, a file that is not a model of that runtime, or no model card beside it.
     """
-    _check_threads(threads)
-    if runtime is not None and runtime not in _RUNNERS:
-        raise ConfigError(f"unknown runtime {runtime!r}; known: {', '.join(list_runtimes())}")
+    check_threads(threads)
+    if runtime is not None:
+        one_of("runtime", runtime, list_runtimes())
     path = Path(path)
     if not path.exists():
         raise ModelError(f"{path}: no such model file")
     cls = _RUNNERS[runtime or runtime_for(path)]
     if not path.is_file() or not cls.sniff(path):
-        raise ModelError(f"{path}: not a {cls.name} model file")
+        raise ModelError(f"{path}: {cls.name} cannot open it ({_format_of(cls)})")
     card = card if card is not None else read_card(path)
     for opener in _CARD_RUNNERS:
         if (special := opener(path, cls.name, threads, card)) is not None:
@@ -234,10 +241,13 @@ def register_card_runner(opener: CardRunner) -> CardRunner:
     return opener
 
 
-def _check_threads(threads: int) -> int:
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError(f"threads must be an integer >= 1, got threads={threads!r}")
-    return threads
+
+
+def _format_of(cls: type[Runner]) -> str:
+    """What files ``cls`` opens, for an error (``not a .tflite model file``): never "a onnxruntime model file"."""
+    info = RUNTIMES.get(cls.name)
+    formats = [f".{f}" for f in info.file_formats] if info is not None else list(cls.suffixes)
+    return f"not a {' or '.join(formats)} model file" if formats else "not a model file it runs"
 
 
 def first_line(e: BaseException) -> str:

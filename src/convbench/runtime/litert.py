@@ -13,18 +13,22 @@ from typing import Any
 import numpy as np
 
 from convbench.runtime.base import Runner, register_runner
+from convbench.verbosity import native_output
 
 
 def open_interpreter(path: str | os.PathLike[str], threads: int) -> Any:
     """A LiteRT Interpreter for ``path`` with ``threads`` intra-op threads, tensors allocated (XNNPACK applied).
 
-    The one place convbench creates an interpreter: the plain runner and both early-exit runners use it.
+    The one place convbench creates an interpreter: the plain runner and both early-exit runners use it. LiteRT's C++
+    logger announces the delegate on descriptor 2 (``INFO: Created TensorFlow Lite XNNPACK delegate for CPU.``) and
+    has no setting to keep it quiet: it goes nowhere unless verbose (:class:`~convbench.verbosity.native_output`).
     """
     # imported here as every runtime library is: opening the runner registry must not load them all
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
-    interpreter.allocate_tensors()
+    with native_output():
+        interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        interpreter.allocate_tensors()
     return interpreter
 
 

@@ -9,6 +9,7 @@ hardware accelerator bitmask and ``CpuOptions(num_threads=…)``. Timing it besi
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,9 @@ import numpy as np
 
 from convbench.artifacts import ModelCard
 from convbench.errors import ConfigError, ModelError
-from convbench.runtime.base import Runner, register_runner
+from convbench.runtime.base import Runner, first_line, register_runner
 from convbench.runtime.litert import LiteRTRunner, dequantize, litert_version, quantize
+from convbench.verbosity import native_output
 
 # Accelerator name → the HardwareAccelerator flags it sets. GPU and NPU keep CPU as fallback for the ops they lack,
 # as the wheel's own HardwareAccelerator docstring recommends; without the device LiteRT runs everything on CPU.
@@ -70,6 +72,16 @@ class LiteRTCompiledRunner(Runner):
         self.accelerator = _choose("accelerator", accelerator, ACCELERATORS)
         self.cpu_kernel = _choose("cpu_kernel", cpu_kernel, CPU_KERNELS)
         self.delegate = f"{accelerator} accelerator, {cpu_kernel} cpu kernels"
+        self._unverified = flatbuffer_error(self.path)  # verified here, not in load(): not part of the load timed
+
+    def __del__(self) -> None:
+        """Release the compiled model, its buffers and its LiteRT environment quietly (their destructors log)."""
+        try:
+            with native_output():
+                for name in ("_run", "_inputs", "_outputs", "_model"):
+                    self.__dict__.pop(name, None)
+        except Exception:  # at interpreter shutdown the modules it needs may be gone
+            pass
 
     @property
     def version(self) -> str:
@@ -80,6 +92,8 @@ class LiteRTCompiledRunner(Runner):
         return LiteRTRunner.sniff(path)
 
     def _load(self) -> None:
+        if self._unverified is not None:  # CompiledModel would crash on it (see flatbuffer_error)
+            raise ModelError(f"{self.path}: {self.name} cannot load it as a model ({self._unverified})")
         from ai_edge_litert.compiled_model import CompiledModel, CpuKernelMode, CpuOptions, HardwareAccelerator, Options
 
         flags = HardwareAccelerator(0)
@@ -108,6 +122,30 @@ class LiteRTCompiledRunner(Runner):
     def _get_output(self) -> np.ndarray:
         y = self._outputs[0].read(int(np.prod(self._out_shape)), self._out_dtype)
         return dequantize(np.asarray(y).reshape(self._out_shape), self._out_quant)
+
+
+def flatbuffer_error(path: Path) -> str | None:
+    """Why LiteRT's FlatBuffer verifier refuses the ``.tflite`` file at ``path``; ``None`` when it passes.
+
+    ``CompiledModel.from_file`` does not verify the file: a truncated ``.tflite`` crashed the process (SIGSEGV)
+    instead of failing. The Interpreter's constructor verifies it (without allocating anything), so the runner asks
+    it first, when it is opened: its load, which the harness times, then only reads the answer. A file is verified
+    once per content (path, size and modification time).
+    """
+    stat = path.stat()
+    return _verifier_says(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _verifier_says(path: str, size: int, mtime_ns: int) -> str | None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        with native_output():
+            Interpreter(model_path=path)
+    except (ValueError, RuntimeError) as e:
+        return first_line(e)
+    return None
 
 
 def _choose(option: str, value: str, choices: dict[str, Any]) -> str:

@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 
 from convbench.runtime.base import NodeTime, Runner, register_runner
+from convbench.verbosity import verbose
+
+ORT_QUIET_SEVERITY, ORT_VERBOSE_SEVERITY = 3, 2  # ONNX Runtime's levels: 2 warning (its default), 3 error
 
 
 @register_runner
@@ -41,7 +44,11 @@ class OnnxRuntimeRunner(Runner):
         """An InferenceSession with this runner's options; profiling on when ``profile_prefix`` is given."""
         import onnxruntime as ort
 
+        # Its own logger's setting keeps its warnings ("[W:onnxruntime:…]") off the terminal unless verbose.
+        severity = ORT_VERBOSE_SEVERITY if verbose() else ORT_QUIET_SEVERITY
+        ort.set_default_logger_severity(severity)
         options = ort.SessionOptions()
+        options.log_severity_level = severity
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

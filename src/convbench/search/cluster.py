@@ -25,6 +25,7 @@ import ray
 
 from convbench.errors import ConfigError
 from convbench.search.trial import Trained, TrialJob, screen, time_exported, time_side_by_side, train_and_export
+from convbench.verbosity import verbose
 
 if TYPE_CHECKING:
     from convbench.bench import Measurement
@@ -78,7 +79,10 @@ class Cluster:
             except (OSError, ValueError):
                 raise ConfigError(f"cannot reach a Ray cluster at {address!r} (nothing answers there)") from None
         try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+            # Ray's own settings keep its log lines and its workers' output off the terminal unless verbose
+            loud = verbose()
+            ray.init(address=address, include_dashboard=False, log_to_driver=loud,
+                     logging_level="INFO" if loud else "ERROR")
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise ConfigError(f"cannot connect to the Ray cluster at {address!r}: {str(e).splitlines()[0]}") from None
         alive = [n for n in ray.nodes() if n.get("Alive")]

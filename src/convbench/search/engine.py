@@ -55,15 +55,18 @@ import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
 from convbench.bench.verdict import rank
-from convbench.checks import integer_in
+from convbench.checks import check_threads, integer_in
 from convbench.data import Dataset, DataSpec, Split, load
 from convbench.env import environment
-from convbench.errors import ConfigError, ConvbenchError
+from convbench.errors import ConfigError, ConvbenchError, OutputError
 from convbench.export import PREDICT_CHUNK, Images
 from convbench.locks import locks_output
+from convbench.outputs import check_replaceable
 from convbench.runtime import open_runner
+from convbench.runtime.base import first_line
 from convbench.search.progress import SearchProgress
 from convbench.search.records import (
+    SCHEMA,
     Deployment,
     FinalTiming,
     Latency,
@@ -90,6 +93,7 @@ from convbench.vocabulary import DEFAULT_ROUNDS, RUNTIMES, TRAIN_DEFAULTS
 
 STUDY_DB = "study.db"
 RESULT_FILE = "search.json"
+REPORT_FILES = ("report.md", "report.html")  # what the search report adds beside it (report.search_section)
 TRIALS_DIR = "trials"
 STUDY_NAME = "convbench-search"
 SEEDS_ATTR = "seed"  # study: how many cheap seeds were enqueued (set once); trial: enqueued as a seed
@@ -149,9 +153,13 @@ def parse_deployment(target: str | Deployment) -> Deployment:
         raise ConfigError(f"unknown target runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
     if not any(f in ("tflite", "onnx") for f in RUNTIMES[runtime].file_formats):
         raise ConfigError(f"target runtime {runtime!r} runs no exported file (.tflite or .onnx)")
-    if threads and not (threads.isdigit() and int(threads) >= 1):
-        raise ConfigError(f"target threads must be an integer >= 1, got {threads!r} in target={target!r}")
-    return Deployment(runtime=runtime, threads=int(threads or 1))
+    if not threads:
+        return Deployment(runtime=runtime, threads=1)
+    try:
+        return Deployment(runtime=runtime, threads=check_threads(int(threads) if threads.isdigit() else threads,
+                                                                   "target threads"))
+    except ConfigError as e:
+        raise ConfigError(f"{e} in target={target!r}") from None
 
 
 def check_floor(floor: float) -> float:
@@ -215,7 +223,8 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
     Raises:
         ConfigError: floor outside (0, 1], zero budget, a max_latency that is not a positive number, unknown
             architecture/key in the space, an empty space, a dataset with one class, an unreachable Ray cluster, an
-            existing search without ``resume`` (or one with other settings); all before any training.
+            existing search without ``resume`` (or one with other settings), a ``search.json`` or report in ``out``
+            that convbench did not write (it never replaces one); all before any training.
         DataError: data that cannot be loaded.
 
     Example:
@@ -225,17 +234,17 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
     floor, budget_s, target = check_floor(floor), parse_budget(budget), parse_deployment(target)
     max_latency = check_max_latency(max_latency)
     space = space.check() if isinstance(space, SearchSpace) else load_space(space)
-    if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
-        raise ConfigError(f"max_trials must be an integer >= 1, got max_trials={max_trials!r}")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ConfigError(f"epochs must be an integer >= 1, got epochs={epochs!r}")
+    if max_trials is not None:
+        integer_in("max_trials", max_trials, 1)
+    integer_in("epochs", epochs, 1)
     check_val_split(val_split)
     integer_in("val_repeats", val_repeats, 1)
     out = Path(out)
     storage_url = storage or f"sqlite:///{(out / STUDY_DB).resolve()}"
-    if not resume and storage is None and (out / STUDY_DB).exists():
-        raise ConfigError(f"{out} already holds a search ({STUDY_DB}); pass --resume to continue it, or choose "
-                          f"another --out")
+    _check_resume(out, storage, storage_url, resume)
+    check_replaceable([out / RESULT_FILE, *(out / name for name in REPORT_FILES)],
+                      own=lambda path: _is_search_result(out / RESULT_FILE),
+                      kind=f"part of a convbench search: no search record {RESULT_FILE} there")
     cluster = None
     if ray is not None:
         from convbench.search.cluster import Cluster  # Ray is imported only here, only when asked for
@@ -270,6 +279,38 @@ def search(data: str | Dataset | None = None, *, floor: float, out: str | os.Pat
             if cluster is not None:
                 cluster.close()
         return runner.finish()
+
+
+def _is_search_result(path: Path) -> bool:
+    """Whether ``path`` is a search record convbench wrote (its schema), so the report beside it is convbench's too."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("schema") == SCHEMA
+
+
+def _check_resume(out: Path, storage: str | None, url: str, resume: bool) -> None:
+    """A search already there only with ``resume``, and ``resume`` only where a search is: checked before any data is
+    loaded or any trial runs (``--resume`` on a folder without one would otherwise start a new search silently).
+
+    Raises:
+        ConfigError: naming the folder or the storage.
+    """
+    if storage is None:
+        there, where = (out / STUDY_DB).exists(), f"{out} ({STUDY_DB})"
+    else:
+        try:
+            there = STUDY_NAME in {s.study_name for s in optuna.get_all_study_summaries(_storage(url))}
+        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as e:
+            raise ConfigError(f"--storage {_redacted(url)}: cannot open it ({first_line(e)})") from None
+        where = f"the storage {_redacted(url)}"
+    if there and not resume:
+        raise ConfigError(f"{where} already holds a search; pass --resume to continue it"
+                          + (", or choose another --out" if storage is None else ""))
+    if resume and not there:
+        raise ConfigError(f"--resume: {out if storage is None else where} holds no search to resume; run without "
+                          "--resume to start one")
 
 
 def _redacted(url: str) -> str:
@@ -544,6 +585,8 @@ class _Search:
                     screened: tuple[Latency, str] | str | None = screen(
                         job, self.dataset, self.settings.target.runtime, runs=self.timing.screen_runs,
                         min_seconds=self.timing.screen_min_seconds)
+                except OutputError:  # a full or read-only disk: every later trial would fail too
+                    raise
                 except (ConvbenchError, RuntimeError) as e:  # one bad export does not end the search
                     screened = f"{type(e).__name__}: {e}"
                 if self.after_screen(trial, job, screened):
@@ -648,16 +691,28 @@ def recommend(records: list[TrialRecord], floor: float, max_latency_ms: float | 
                                       r.latency.median_ms)).number  # type: ignore[union-attr]
 
 
+# PED-ANOVA (Optuna's default evaluator) measures how much each parameter matters for reaching the *low* values of a
+# target: validation accuracy is given negated, latency as it is. It says so in a warning whenever a target is given;
+# with the targets oriented so, that warning is known and heeded, and kept off the terminal.
+_PED_ANOVA_TARGET_NOTE = r".*computes the importances of params to achieve low `target` values"
+IMPORTANCE_TARGETS = (("val_accuracy", 0, -1.0), ("latency", 1, 1.0))  # (name, objective index, sign: low is good)
+
+
 def _importance(study: optuna.Study) -> dict[str, dict[str, float]]:
-    """Parameter importance (Optuna's default evaluator) for validation accuracy and for latency; {} with too few."""
+    """Parameter importance (Optuna's PED-ANOVA evaluator, named) for reaching a high validation accuracy and a low
+    latency; {} with too few complete trials."""
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(complete) < 3:
         return {}
     found = {}
-    for index, name in ((0, "val_accuracy"), (1, "latency")):
+    for name, index, sign in IMPORTANCE_TARGETS:
         try:
-            found[name] = {k: round(float(v), 4) for k, v in optuna.importance.get_param_importances(
-                study, target=lambda t, i=index: t.values[i]).items()}
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=_PED_ANOVA_TARGET_NOTE)
+                importances = optuna.importance.get_param_importances(
+                    study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(),
+                    target=lambda t, i=index, s=sign: s * t.values[i])
+            found[name] = {k: round(float(v), 4) for k, v in importances.items()}
         except (ValueError, RuntimeError, ZeroDivisionError):  # e.g. one value for every parameter
             continue
     return found

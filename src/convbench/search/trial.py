@@ -52,8 +52,9 @@ from PIL import Image
 from convbench.artifacts import ModelCard
 from convbench.bench import BenchCase, Measurement, bench, bench_interleaved
 from convbench.data import Dataset, Preprocessing, Split
-from convbench.errors import ConvbenchError, ModelError
+from convbench.errors import ConvbenchError, ModelError, OutputError
 from convbench.export import export
+from convbench.io import naming_writes
 from convbench.models import build, defaults, total_macs
 from convbench.search.records import Latency, TrialParams
 from convbench.train.loop import FitSettings, Run, run_fit, write_outputs
@@ -221,8 +222,9 @@ def screen(job: TrialJob, dataset: Dataset, runtime: str, *, runs: int,
 
 
 def _write_sample(val: Split, folder: Path) -> None:
-    Image.fromarray(np.squeeze(val.images[0], axis=-1) if val.images.shape[-1] == 1 else val.images[0]).save(
-        folder / SAMPLE_IMAGE)
+    with naming_writes(folder / SAMPLE_IMAGE):
+        Image.fromarray(np.squeeze(val.images[0], axis=-1) if val.images.shape[-1] == 1 else val.images[0]).save(
+            folder / SAMPLE_IMAGE)
 
 
 def train_and_export(job: TrialJob, dataset: Dataset) -> Trained:
@@ -250,6 +252,8 @@ def train_and_export(job: TrialJob, dataset: Dataset) -> Trained:
             return _outcome("pruned", run, scores, node)
         shipped = _export(job, run, preprocessing, dataset, scores, node)
         return _repeat(job, dataset, preprocessing, new_model, identity, shipped)
+    except OutputError:  # a full or read-only disk fails every later trial too: it stops the search, naming the file
+        raise
     except ConvbenchError as e:
         return Trained("failed", node=node, error=str(e))
 

@@ -277,6 +277,20 @@ def restore(directory: Path, config: dict[str, Any], new_model: Callable[[], ker
     return model, state, saved.best_weights
 
 
+_OLDER_LAYOUT = frozenset({STATE, "last.keras", BEST_WEIGHTS})  # the flat checkpoint an older convbench wrote
+
+
+def is_checkpoint_folder(path: Path) -> bool:
+    """Whether ``path`` is a checkpoint folder convbench wrote: a folder (not a link) holding nothing but complete
+    checkpoints (``epoch-NNNN/``), what killed saves left (``.*.tmp``) and an older convbench's flat checkpoint; the
+    one thing :func:`start_over` may remove (:mod:`convbench.outputs`)."""
+    if not path.is_dir() or path.is_symlink():
+        return False
+    return all((_COMPLETE.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink())
+               or (entry.name.startswith(".") and entry.name.endswith(_GARBAGE_SUFFIX))
+               or entry.name in _OLDER_LAYOUT for entry in path.iterdir())
+
+
 def start_over(directory: Path) -> None:
     """Remove every checkpoint in ``directory`` (a run asked not to resume); what cannot be renamed stays unread."""
     remove_leftovers(directory)

@@ -6,6 +6,11 @@ builds the model, scores it and writes its card. ``_fit`` resumes from the check
 same run, fits with per-epoch checkpoints and early stopping (:mod:`convbench.train.checkpoint`), and leaves
 the best epoch's weights in the model; ``write_outputs`` stages model, card and report together and moves
 each into place, so a failure leaves the previous files whole.
+
+A model folder holds ``model.keras``, its card, ``training.json`` and ``checkpoint/``: :func:`check_model_folder`
+refuses to train into one where any of them exists and convbench did not write it (the rule of
+:mod:`convbench.outputs`), before anything is fitted or removed; ``write_outputs`` removes the files exported from
+the model it replaces (they belong to it), then moves the new card, model and report into place.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import keras
 from convbench.artifacts import ModelCard, card_path, write_card
 from convbench.data import Dataset, Preprocessing, Split
 from convbench.env import environment
-from convbench.io import sha256_file, write_json
+from convbench.io import naming_writes, sha256_file, write_json
+from convbench.outputs import check_replaceable, remove_exports_of
 from convbench.train import checkpoint
 from convbench.train.pipeline import make_dataset, steps_per_epoch
 from convbench.train.progress import EpochProgress
@@ -146,6 +152,7 @@ def run_fit(new_model: Callable[[], keras.Model], dataset: Dataset, preprocessin
     Raises:
         ConfigError: ``out/checkpoint`` holds a checkpoint of a different run.
     """
+    check_model_folder(out)
     splits = training_splits(dataset, val_fraction=settings.val_fraction, seed=settings.seed,
                              val_split=settings.val_split, val_seed=settings.val_seed)
     identity = identity_of({**identity, "class_names": dataset.class_names,
@@ -162,6 +169,19 @@ def run_fit(new_model: Callable[[], keras.Model], dataset: Dataset, preprocessin
     return Run(fitted.model, splits, identity, fitted, settings)
 
 
+def check_model_folder(out: str | os.PathLike[str]) -> None:
+    """Refuse a model folder holding a model, card, training report or checkpoint folder that convbench did not write
+    (:func:`convbench.outputs.check_replaceable`): training would replace or remove it.
+
+    Raises:
+        ConfigError: naming the first such file.
+    """
+    out = Path(out)
+    check_replaceable([out / MODEL_FILE, card_path(out / MODEL_FILE), out / REPORT_FILE], belongs_to=out / MODEL_FILE)
+    check_replaceable([out / CHECKPOINT_DIR], own=checkpoint.is_checkpoint_folder,
+                      kind="a checkpoint folder: it holds more than convbench's epoch-NNNN checkpoints")
+
+
 def identity_of(settings: dict[str, Any]) -> dict[str, Any]:
     """``settings`` as JSON gives it back (tuples → lists): the form a checkpoint's identity is compared in."""
     return json.loads(json.dumps(settings, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
@@ -171,18 +191,28 @@ def write_outputs(out: str | os.PathLike[str], model: keras.Model, card: ModelCa
                   report: dict[str, Any] | None = None) -> tuple[Path, ModelCard]:
     """Write ``out/model.keras``, its card (with the file's SHA-256) and ``out/training.json``, each replaced whole.
 
+    The files exported from the model replaced (:func:`convbench.outputs.exports_of`) are removed first: they belong
+    to it, and left beside the new model they would be timed as if they were its. The card goes into place before
+    the model, so no moment leaves a model without a card (which the next run would refuse as not convbench's).
+
     Returns:
         The model's path and the card as written.
+
+    Raises:
+        ConfigError: ``out`` holds a model, card or report that convbench did not write (:func:`check_model_folder`).
     """
     out = Path(out)
+    check_model_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".staging-") as staging:
         staged_model = Path(staging) / MODEL_FILE
-        model.save(staged_model)
+        with naming_writes(out / MODEL_FILE):  # Keras's own OSError names no file ("No space left on device")
+            model.save(staged_model)
         card = card.evolve(sha256=sha256_file(staged_model))
-        moves = [(staged_model, out / MODEL_FILE), (write_card(staged_model, card), card_path(out / MODEL_FILE))]
+        moves = [(write_card(staged_model, card), card_path(out / MODEL_FILE)), (staged_model, out / MODEL_FILE)]
         if report is not None:
             moves.append((write_json(Path(staging) / REPORT_FILE, report), out / REPORT_FILE))
+        remove_exports_of(out / MODEL_FILE)
         for staged, final in moves:
             os.replace(staged, final)
     return out / MODEL_FILE, card

@@ -38,7 +38,7 @@ from convbench.data import Dataset, DataSpec, Preprocessing, load
 from convbench.locks import locks_output
 from convbench.models import ModelDefaults, build, defaults, total_macs
 from convbench.train.evaluation import accuracy
-from convbench.train.loop import REPORT_FILE, FitSettings, identity_of, run_fit, write_outputs
+from convbench.train.loop import REPORT_FILE, FitSettings, check_model_folder, identity_of, run_fit, write_outputs
 from convbench.train.splits import SPLITS, check_val_split, split_settings
 from convbench.vocabulary import TRAIN_DEFAULTS
 
@@ -102,7 +102,8 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
         learning_rate: Adam's learning rate.
         resume: continue from ``out/checkpoint`` when it holds the same run (raises :class:`ConfigError`
             when it holds a different one, or one past ``epochs`` or ``patience``); ``False`` starts over
-            (and removes the checkpoint).
+            (and removes the checkpoint). Either way the files exported from the model replaced (beside it, with
+            cards naming it as their source) are removed with it.
         progress: show a progress bar per epoch on stderr.
         skip_bad_images: skip unreadable images while loading ``data`` (the loader reports how many).
         **model_options: architecture options passed to :func:`convbench.models.build` (``dropout=0.2`` …).
@@ -112,7 +113,8 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
 
     Raises:
         ModelError: unknown architecture, width ≤ 0, input too small, unknown option.
-        ConfigError: an impossible training option, or a checkpoint of a different run in ``out``.
+        ConfigError: an impossible training option, a checkpoint of a different run in ``out``, or a model,
+            report or checkpoint folder in ``out`` that convbench did not write (it never replaces one).
         DataError: data that cannot be loaded.
 
     Example:
@@ -123,6 +125,7 @@ def train(arch: str, data: str | Dataset | None = None, *, out: str | os.PathLik
     TrainingOptions(width, epochs, batch_size, patience, seed, val_fraction, learning_rate, channels=channels)
     check_val_split(val_split)
     arch_defaults = defaults(arch)  # ModelError for an unknown architecture, before loading (may take seconds)
+    check_model_folder(out)  # a model or report there that convbench did not write: refused before any work
     dataset = data if isinstance(data, Dataset) else load(data, skip_bad_images=skip_bad_images)
     preprocessing = _preprocessing(arch_defaults, dataset, input_size, channels)
     source = (dataset.source or dataset.name) if isinstance(data, Dataset) else str(DataSpec.parse(data))

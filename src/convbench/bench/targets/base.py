@@ -23,6 +23,8 @@ from typing import Any, ClassVar, TypeVar
 
 from convbench.bench.harness import BenchCase
 from convbench.bench.result import BenchResult
+from convbench.bench.timer import validate_protocol
+from convbench.checks import check_load_repeats, check_rounds
 from convbench.errors import ConfigError
 from convbench.vocabulary import BENCH_DEFAULTS, DEFAULT_TARGET, TARGET_FORMS
 
@@ -94,6 +96,13 @@ class Protocol:
     pin: Sequence[int] | None = None
     profile_ops: bool = False  # per-op times, where the target's tool gives them (adb: benchmark_model's tables)
     delegate: str | None = None  # adb: "gpu" or "nnapi" (None: CPU with XNNPACK)
+
+    def __post_init__(self) -> None:
+        """Every target checks its protocol here, before it connects or copies anything (as the local harness)."""
+        validate_protocol(runs=self.runs, min_seconds=self.min_seconds, warmup=self.warmup,
+                          warmup_seconds=self.warmup_seconds)
+        check_load_repeats(self.load_repeats)
+        check_rounds(self.rounds)
 
 
 class Target(abc.ABC):

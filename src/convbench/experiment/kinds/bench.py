@@ -24,6 +24,7 @@ from convbench.experiment.kinds.export import ExportKind, ExportSettings
 from convbench.experiment.kinds.parity import ParityKind, ParityOutputs
 from convbench.experiment.kinds.train import TrainKind, TrainOutputs
 from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
+from convbench.report.records import LatencyRow
 from convbench.vocabulary import DEFAULT_RUNTIMES, DEFAULT_TARGET, RUNTIMES
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ def _step_name(settings: BenchSettings) -> str:
 
 
 def _row(source: Done[Any], runtime: str, result: BenchResult, bench_file: Any,
-         results: StudyResults) -> dict[str, Any]:
+         results: StudyResults) -> LatencyRow:
     exported = source.step.kind == ExportKind.name
     trained: Done[TrainOutputs] = results.finished[source.step.needs[0]] if exported else source
     export: ExportSettings | None = source.step.settings if exported else None
@@ -156,25 +157,22 @@ def _row(source: Done[Any], runtime: str, result: BenchResult, bench_file: Any,
     parity: ParityOutputs | None = checked[0].outputs if checked else None
     model = results.models[trained.step.key]
     if export is None:  # the Keras model itself: its accuracy is the test accuracy, trivially in parity
-        accuracy, agreement, max_abs_diff = model["test_accuracy"], 1.0, 0.0
+        accuracy, agreement, max_abs_diff = model.test_accuracy, 1.0, 0.0
     else:
         accuracy, agreement, max_abs_diff = ((parity.accuracy, parity.agreement, parity.max_abs_diff) if parity
                                              else (None, None, None))
-    return {
-        "kind": "latency", "model": model["model"], "arch": model["arch"], "width": model["width"],
-        "input_size": model["input_size"], "dataset": model["dataset"],
-        "format": export.to if export else "keras", "quantize": export.quantize if export else "none",
-        "runtime": result.runtime["name"], "runtime_version": result.runtime.get("version"),
-        "threads": result.runtime["threads"], "delegate": result.runtime.get("delegate"),
-        "params": model["params"], "macs": model["macs"], "size_bytes": result.model["size_bytes"],
-        "sha256": result.model["sha256"], "accuracy": accuracy, "keras_accuracy": model["test_accuracy"],
-        "agreement": agreement, "max_abs_diff": max_abs_diff, **result.figures_ms(), "target": target_of(result),
-        **({"parity_note": parity.note} if parity and parity.note else {}),
-        "device": result.environment.get("device"),
-        **({"ci95_low_ms": None, "ci95_high_ms": None, "samples": "aggregates only"}
-           if aggregates_only(result) else {}),
-        "file": results.relative(result.model["path"]), "bench_file": results.relative(bench_file),
-        "environment": result.environment}
+    figures = result.figures_ms() | ({"ci95_low_ms": None, "ci95_high_ms": None, "samples": "aggregates only"}
+                                     if aggregates_only(result) else {})
+    return LatencyRow(
+        model=model.model, arch=model.arch, width=model.width, input_size=model.input_size, dataset=model.dataset,
+        format=export.to if export else "keras", quantize=export.quantize if export else "none",
+        runtime=result.runtime["name"], runtime_version=result.runtime.get("version"),
+        threads=result.runtime["threads"], delegate=result.runtime.get("delegate"), params=model.params,
+        macs=model.macs, size_bytes=result.model["size_bytes"], sha256=result.model["sha256"], accuracy=accuracy,
+        keras_accuracy=model.test_accuracy, agreement=agreement, max_abs_diff=max_abs_diff, **figures,
+        target=target_of(result), parity_note=parity.note if parity and parity.note else None,
+        device=result.environment.get("device"), file=results.relative(result.model["path"]),
+        bench_file=results.relative(bench_file), environment=result.environment)
 
 
 def _timed_files(experiment: Experiment, planned: Planned) -> list[TimedFile]:

@@ -7,6 +7,7 @@ results.csv rows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from convbench.data import Preprocessing
@@ -19,14 +20,16 @@ from convbench.early_exit.evaluation import (
     evaluate_session,
     evaluate_sources,
     open_session,
-    source_row,
+    with_sources,
 )
+from convbench.early_exit.records import Evaluation, EvaluationRow
 from convbench.experiment.inputs import MachineInputs, fingerprint, machine_inputs
 from convbench.experiment.kinds.early_exit_export import EarlyExitExportKind, EarlyExitExportOutputs
 from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind, EarlyExitTrainSettings, mix_data
 from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
 from convbench.io import read_json, write_json
 from convbench.report.early_exit_section import early_exit_summary
+from convbench.report.records import EarlyExitEntry, EarlyExitTraining
 from convbench.vocabulary import EarlyExitForm
 
 if TYPE_CHECKING:
@@ -109,10 +112,9 @@ class EarlyExitEvalKind(StepKind[EarlyExitTimingSettings, EarlyExitEvalOutputs])
             shape = Preprocessing(session.mix.size, session.mix.channels)
             pools = {name: redundant_pool(ctx.datasets(spec), shape, session.mix) for name, spec in s.test_sources}
             by_source = evaluate_sources(session, pools, redundancy, repeats=s.repeats, limit=s.limit)
-        write_json(ctx.dir / RESULT_FILE,
-                   evaluation.to_dict(by_source=[source_row(name, e) for name, e in by_source.items()]))
-        return EarlyExitEvalOutputs(evaluation=RESULT_FILE, saving=evaluation.analytic["saving"],
-                                    ideal_saving=evaluation.analytic["ideal_saving"])
+        write_json(ctx.dir / RESULT_FILE, with_sources(evaluation, by_source).to_dict())
+        return EarlyExitEvalOutputs(evaluation=RESULT_FILE, saving=evaluation.analytic.saving,
+                                    ideal_saving=evaluation.analytic.ideal_saving)
 
     def summary(self, outputs: EarlyExitEvalOutputs) -> str:
         return f"saving {outputs.saving:.1%} of the baseline's time (analytic ideal {outputs.ideal_saving:.1%})"
@@ -120,24 +122,33 @@ class EarlyExitEvalKind(StepKind[EarlyExitTimingSettings, EarlyExitEvalOutputs])
     def contribute(self, done: Done[EarlyExitEvalOutputs], results: StudyResults) -> None:
         """The evaluation with the training figures of both models, and its two results.csv rows."""
         trained = results.finished[done.step.needs[0]]
-        evaluation = {k: v for k, v in read_json(done.path(done.outputs.evaluation)).items() if k != "directory"}
-        ee = {"model": done.step.model, "training": trained.outputs.model_dump(mode="json"), **evaluation}
-        ee |= {"summary": early_exit_summary(ee)}
-        results.early_exit.append(ee)
-        results.rows += [_row(ee, row, results.dataset) for row in ee["rows"]]
+        training = EarlyExitTraining.from_dict(trained.outputs.model_dump(mode="json"))
+        evaluation = Evaluation.from_dict(read_json(done.path(done.outputs.evaluation)))
+        entry = EarlyExitEntry(done.step.model, training, evaluation, early_exit_summary(done.step.model, evaluation))
+        results.early_exit.append(entry)
+        results.rows += [EarlyExitRow(entry, row, results.dataset) for row in evaluation.rows]
 
 
-def _row(ee: dict[str, Any], row: dict[str, Any], dataset: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class EarlyExitRow:
     """A results.csv / history row: one model (baseline or early exit) of one evaluation."""
-    mix = ee.get("mix", {})
-    is_exit = row["model"] != "baseline"
-    return {"kind": "early_exit", "model": ee["model"], "variant": row["model"], "arch": ee["training"]["backbone"],
-            "width": ee["training"]["width"], "dataset": dataset,
-            "format": "tflite", "quantize": "none", "runtime": "litert", "threads": ee["threads"],
-            "form": ee["form"], "threshold": ee["threshold"], "invert_redundant": mix.get("invert_redundant"),
-            **{k: row.get(k) for k in ("redundancy", "images", "loss", "accuracy", "exit_accuracy", "exit_precision",
-                                       "exit_recall", "exit_share", "total_s", "time_ms_per_image")},
-            "params": ee["training"]["params" if is_exit else "baseline_params"],
-            "saving": ee["analytic"]["saving"] if is_exit else None,
-            "ideal_saving": ee["analytic"]["ideal_saving"] if is_exit else None,
-            "environment": ee.get("environment")}
+
+    entry: EarlyExitEntry
+    row: EvaluationRow
+    dataset: str
+
+    def to_dict(self) -> dict[str, Any]:
+        evaluation, training, row = self.entry.evaluation, self.entry.training, self.row
+        is_exit = row.model != "baseline"
+        return {"kind": "early_exit", "model": self.entry.model, "variant": row.model, "arch": training.backbone,
+                "width": training.width, "dataset": self.dataset,
+                "format": "tflite", "quantize": "none", "runtime": "litert", "threads": evaluation.threads,
+                "form": evaluation.form, "threshold": evaluation.threshold,
+                "invert_redundant": evaluation.mix.invert_redundant, "redundancy": row.redundancy,
+                "images": row.images, "loss": row.loss, "accuracy": row.accuracy, "exit_accuracy": row.exit_accuracy,
+                "exit_precision": row.exit_precision, "exit_recall": row.exit_recall, "exit_share": row.exit_share,
+                "total_s": row.total_s, "time_ms_per_image": row.time_ms_per_image,
+                "params": training.params if is_exit else training.baseline_params,
+                "saving": evaluation.analytic.saving if is_exit else None,
+                "ideal_saving": evaluation.analytic.ideal_saving if is_exit else None,
+                "environment": evaluation.environment}

@@ -7,9 +7,11 @@ where the report's early-exit section draws their plots.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from convbench.early_exit.evaluation import sweep_session
+from convbench.early_exit.records import Sweep
 from convbench.experiment.kinds.early_exit_eval import EarlyExitTimingSettings, open_timing, timing_settings
 from convbench.experiment.kinds.early_exit_export import EarlyExitExportKind
 from convbench.experiment.kinds.early_exit_train import EarlyExitTrainKind
@@ -63,8 +65,6 @@ class EarlyExitSweepKind(StepKind[EarlyExitTimingSettings, EarlyExitSweepOutputs
         """The sweep joins the evaluation of the same model, form and threads (where the report looks for it)."""
         s = done.step.settings
         for i, ee in enumerate(results.early_exit):
-            if (ee["model"], ee["form"], ee["threads"]) == (done.step.model, s.form, s.threads):
-                environment, summary = ee["environment"], ee["summary"]
-                rest = {k: v for k, v in ee.items() if k not in ("environment", "summary")}
-                results.early_exit[i] = {**rest, "sweep": read_json(done.path(done.outputs.sweep)),
-                                         "environment": environment, "summary": summary}
+            if (ee.model, ee.evaluation.form, ee.evaluation.threads) == (done.step.model, s.form, s.threads):
+                results.early_exit[i] = dataclasses.replace(ee, sweep=Sweep.from_dict(
+                    read_json(done.path(done.outputs.sweep))))

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from convbench.checks import cue_names
+from convbench.checks import TrainingOptions, calibration_goal, cue_names
 from convbench.data import Dataset, check_spec
 from convbench.early_exit.placement import PlacementOptions, candidate_points
 from convbench.early_exit.placement_timing import time_placement
-from convbench.early_exit.training import train_early_exit
+from convbench.early_exit.training import MixOptions, NetworkOptions, OpenWorldOptions, train_early_exit
 from convbench.errors import ConfigError, DataError, ModelError
 from convbench.experiment.inputs import DataInputs, TrainingInputs, data_inputs, fingerprint
 from convbench.experiment.step import Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
@@ -141,15 +141,11 @@ class EarlyExitTrainKind(StepKind[EarlyExitTrainSettings, EarlyExitTrainOutputs]
 
     def run(self, step: Step[EarlyExitTrainSettings], ctx: StepContext) -> EarlyExitTrainOutputs:
         s = step.settings
-        options = {k: getattr(s, k) for k in (*_MODEL_FIELDS, *_TRAIN_FIELDS)}
-        placement = PlacementOptions(s.min_accuracy, s.place_form, s.place_threads, s.place_repeats, s.place_limit,
-                                     time_placement)
-        open_world = {"redundant_shares": [share for _, share in s.sources] or None, "augment_cues": s.augment_cues,
-                      "outlier_exposure": ctx.datasets(s.outlier_exposure) if s.outlier_exposure else None,
-                      "outlier_share": s.outlier_share, "max_false_exit": s.max_false_exit, "exit_rate": s.exit_rate,
-                      "calibration_confidence": s.calibration_confidence, "calibration_images": s.calibration_images}
-        result = train_early_exit(ctx.datasets(s.data), redundant_data(s, ctx), out=ctx.dir, resume=True,
-                                  progress=ctx.progress, placement=placement, **options, **open_world)
+        result = train_early_exit(ctx.datasets(s.data), redundant_data(s, ctx), out=ctx.dir, network=_network(s),
+                                  training=_training(s), mix=_mix(s), open_world=_open_world(s, ctx),
+                                  calibration=calibration_goal(s.max_false_exit, s.exit_rate,
+                                                               s.calibration_confidence, s.calibration_images),
+                                  resume=True, progress=ctx.progress)
         report = result.report
         return EarlyExitTrainOutputs(
             model=str(result.model_path.relative_to(ctx.dir)), baseline=str(result.baseline_path.relative_to(ctx.dir)),
@@ -166,6 +162,25 @@ class EarlyExitTrainKind(StepKind[EarlyExitTrainSettings, EarlyExitTrainOutputs]
         exit_accuracy = outputs.exit_accuracy if outputs.exit_accuracy is not None else float("nan")
         return (f"test accuracy {outputs.test_accuracy:.1%} (baseline {outputs.baseline_test_accuracy:.1%}), "
                 f"exit accuracy {exit_accuracy:.1%}")
+
+
+def _network(s: EarlyExitTrainSettings) -> NetworkOptions:
+    return NetworkOptions(s.backbone, s.exit_after, s.exit_head, dropout=s.dropout, placement=PlacementOptions(
+        s.min_accuracy, s.place_form, s.place_threads, s.place_repeats, s.place_limit, time_placement))
+
+
+def _training(s: EarlyExitTrainSettings) -> TrainingOptions:
+    return TrainingOptions(s.width, s.epochs, s.batch_size, s.patience, s.seed, s.val_fraction,
+                           input_size=s.input_size, channels=s.channels, augment=s.augment)
+
+
+def _mix(s: EarlyExitTrainSettings) -> MixOptions:
+    return MixOptions(s.redundancy, [share for _, share in s.sources] or None, s.invert_redundant, s.max_train)
+
+
+def _open_world(s: EarlyExitTrainSettings, ctx: StepContext) -> OpenWorldOptions:
+    outlier = ctx.datasets(s.outlier_exposure) if s.outlier_exposure else None
+    return OpenWorldOptions(s.augment_cues, outlier, s.outlier_share)
 
 
 def _placement(ee: EarlyExitConfig) -> dict[str, Any]:

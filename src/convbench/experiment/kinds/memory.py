@@ -58,7 +58,6 @@ class MemoryKind(StepKind[MemorySettings, MemoryOutputs]):
     def contribute(self, done: Done[MemoryOutputs], results: StudyResults) -> None:
         """The figures join every latency row of the same file in the same runtime (each thread count)."""
         source = results.finished[done.step.needs[0]]
-        for row in results.latency_rows(source, done.step.settings.runtime):
-            row["peak_memory_bytes"] = done.outputs.peak_bytes
-            row["model_memory_bytes"] = done.outputs.peak_bytes - done.outputs.baseline_bytes
+        results.join_latency(source, done.step.settings.runtime, peak_memory_bytes=done.outputs.peak_bytes,
+                             model_memory_bytes=done.outputs.peak_bytes - done.outputs.baseline_bytes)
 

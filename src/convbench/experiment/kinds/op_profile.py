@@ -6,13 +6,14 @@ A runtime without a profiler in Python is not a failure: its step finishes and r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from convbench.bench.profile import PROFILE_RUNS, OpProfile, OpProfileUnavailable, profile_ops
 from convbench.experiment.inputs import MachineInputs, machine_inputs
 from convbench.experiment.kinds.bench import fewest_threads
 from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
 from convbench.report.op_profile import write_model_explorer
+from convbench.report.records import ModelFile, NodeTime, OpProfileEntry, OpTypeShare, ProfiledOps
 
 if TYPE_CHECKING:
     from convbench.experiment.results import StudyResults
@@ -74,17 +75,17 @@ class OpProfileKind(StepKind[OpProfileSettings, OpProfileOutputs]):
         source = results.finished[done.step.needs[0]]
         file, runtime = results.relative(source.path(source.outputs.model)), done.step.settings.runtime
         rows = results.latency_rows(source, runtime)
-        entry: dict[str, Any] = {"file": file, "runtime": runtime, "threads": done.step.settings.threads,
-                                 **{k: rows[0][k] for k in ("model", "format", "quantize") if rows}}
+        timed = ModelFile(rows[0].model, rows[0].format, rows[0].quantize) if rows else None
         if done.outputs.unavailable is not None:
-            results.op_profiles.append(entry | {"unavailable": done.outputs.unavailable})
+            results.op_profiles.append(OpProfileEntry(file, runtime, done.step.settings.threads, timed,
+                                                      unavailable=done.outputs.unavailable))
             return
         assert done.outputs.profile is not None and done.outputs.node_data is not None  # run() writes both or neither
         profile = OpProfile.load(done.path(done.outputs.profile))
-        results.op_profiles.append(entry | {
-            "runtime_version": profile.version, "runs": profile.runs, "nodes": len(profile.nodes),
-            "profile": results.relative(done.path(done.outputs.profile)),
-            "node_data": results.relative(done.path(done.outputs.node_data)),
-            "top": [{"op_type": op.op_type, "node": op.node, "ms_per_run": profile.per_run_ms(op), "share": op.share}
-                    for op in profile.top(TOP)],
-            "by_op_type": [{"op_type": op.op_type, "share": op.share} for op in profile.by_op_type()]})
+        ops = ProfiledOps(
+            runtime_version=profile.version, runs=profile.runs, nodes=len(profile.nodes),
+            profile=results.relative(done.path(done.outputs.profile)),
+            node_data=results.relative(done.path(done.outputs.node_data)),
+            top=tuple(NodeTime(op.op_type, op.node, profile.per_run_ms(op), op.share) for op in profile.top(TOP)),
+            by_op_type=tuple(OpTypeShare(op.op_type, op.share) for op in profile.by_op_type()))
+        results.op_profiles.append(OpProfileEntry(file, runtime, done.step.settings.threads, timed, ops=ops))

@@ -1,19 +1,28 @@
 """``search``: an architecture search on ``[data] main`` (``[search]``), the study's report gaining its sections.
 
 One step runs the whole search in its folder (:func:`convbench.search.search`, resumed when the step runs again
-after an interruption: its finished trials are kept). Its key hashes the data, the floor, the target, the budget,
-the latency cap, the space file's content and the training settings, and the machine (the latencies are this
-machine's).
+after an interruption, its folder then holding the study: its finished trials are kept). Its key hashes the data,
+the floor, the target, the budget, the latency cap, the space file's content and the training settings, and the
+machine (the latencies are this machine's).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from convbench.experiment.inputs import DataInputs, MachineInputs, data_inputs, machine_inputs
 from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
-from convbench.search import RESULT_FILE, SearchResult, load_space, parse_budget, parse_deployment, search
+from convbench.search import (
+    RESULT_FILE,
+    STUDY_DB,
+    SearchResult,
+    load_space,
+    parse_budget,
+    parse_deployment,
+    search,
+)
 
 if TYPE_CHECKING:
     from convbench.experiment.results import StudyResults
@@ -76,7 +85,8 @@ class SearchKind(StepKind[SearchStepSettings, SearchOutputs]):
 
         s = step.settings
         result = search(ctx.datasets(s.data), floor=s.floor, out=ctx.dir, target=s.target, budget=s.budget_s,
-                        space=SearchSpace.model_validate_json(s.space), resume=True, ray=s.ray,
+                        space=SearchSpace.model_validate_json(s.space),
+                        resume=(ctx.dir / STUDY_DB).exists(), ray=s.ray,
                         max_trials=s.max_trials, max_latency=s.max_latency, seed=s.seed, val_fraction=s.val_fraction,
                         val_split=s.val_split, val_repeats=s.val_repeats, progress=ctx.progress,
                         **({"epochs": s.epochs} if s.epochs is not None else {}))
@@ -98,10 +108,23 @@ class SearchKind(StepKind[SearchStepSettings, SearchOutputs]):
         results.searches.append(result)
         best = result.recommended
         if best is not None and best.latency is not None:
-            results.rows.append({"kind": "search", "model": best.params.label, "arch": best.params.arch,
-                                 "width": best.params.width, "dataset": results.dataset, "format": "tflite",
-                                 "quantize": best.params.quantize, "runtime": result.settings.target.runtime,
-                                 "threads": best.params.threads, "median_ms": best.latency.median_ms,
-                                 "ci95_low_ms": best.latency.ci95_low_ms, "ci95_high_ms": best.latency.ci95_high_ms,
-                                 "size_bytes": best.file_size_bytes, "params": best.params_count,
-                                 "val_accuracy": best.val_accuracy, "accuracy": result.test_accuracy(best.number)})
+            results.rows.append(SearchRow(result, results.dataset))
+
+
+@dataclass(frozen=True)
+class SearchRow:
+    """A results.csv / history row: the recommendation of a search that recommended a timed model."""
+
+    result: SearchResult
+    dataset: str
+
+    def to_dict(self) -> dict[str, Any]:
+        result, best = self.result, self.result.recommended
+        assert best is not None and best.latency is not None  # contribute() adds the row only then
+        return {"kind": "search", "model": best.params.label, "arch": best.params.arch, "width": best.params.width,
+                "dataset": self.dataset, "format": "tflite", "quantize": best.params.quantize,
+                "runtime": result.settings.target.runtime, "threads": best.params.threads,
+                "median_ms": best.latency.median_ms, "ci95_low_ms": best.latency.ci95_low_ms,
+                "ci95_high_ms": best.latency.ci95_high_ms, "size_bytes": best.file_size_bytes,
+                "params": best.params_count, "val_accuracy": best.val_accuracy,
+                "accuracy": result.test_accuracy(best.number)}

@@ -10,6 +10,8 @@ import numpy as np
 from convbench import models
 from convbench.experiment.inputs import DataInputs, TrainingInputs, data_inputs
 from convbench.experiment.step import Done, Planned, Step, StepContext, StepKind, StepOutputs, make_step, register_kind
+from convbench.io import naming_writes
+from convbench.report.records import ModelRow
 from convbench.train import keras_probabilities, model_splits, train
 
 if TYPE_CHECKING:
@@ -74,7 +76,9 @@ class TrainKind(StepKind[TrainSettings, TrainOutputs]):
                        epochs=s.epochs, batch_size=s.batch_size, patience=s.patience, seed=s.seed, augment=s.augment,
                        val_fraction=s.val_fraction, resume=True, progress=ctx.progress, **s.options)
         test = model_splits(result.card, dataset)["test"]
-        np.save(ctx.dir / PROBABILITIES_FILE, keras_probabilities(result.model, test, result.card.preprocessing))
+        probabilities = keras_probabilities(result.model, test, result.card.preprocessing)
+        with naming_writes(ctx.dir / PROBABILITIES_FILE):
+            np.save(ctx.dir / PROBABILITIES_FILE, probabilities)
         report = result.report
         return TrainOutputs(model=result.model_path.name, training=result.report_path.name,
                             test_probabilities=PROBABILITIES_FILE,
@@ -91,10 +95,10 @@ class TrainKind(StepKind[TrainSettings, TrainOutputs]):
     def contribute(self, done: Done[TrainOutputs], results: StudyResults) -> None:
         out, s = done.outputs, done.step.settings
         shape = out.input_shape or (s.input_size, s.input_size, s.channels)
-        results.models[done.step.key] = {
-            "model": done.step.model, "arch": s.arch, "width": s.width, "input_size": shape[0], "channels": shape[2],
-            "dataset": results.dataset,
-            **{k: getattr(out, k) for k in ("params", "macs", "train_accuracy", "val_accuracy", "test_accuracy",
-                                            "epochs_run", "best_epoch", "train_seconds", "test_images")},
-            "epochs": s.epochs, "file": results.relative(done.path(out.model))}
+        results.models[done.step.key] = ModelRow(
+            model=done.step.model, arch=s.arch, width=s.width, input_size=shape[0], channels=shape[2],
+            dataset=results.dataset, params=out.params, macs=out.macs, train_accuracy=out.train_accuracy,
+            val_accuracy=out.val_accuracy, test_accuracy=out.test_accuracy, epochs_run=out.epochs_run,
+            best_epoch=out.best_epoch, train_seconds=out.train_seconds, test_images=out.test_images,
+            epochs=s.epochs, file=results.relative(done.path(out.model)))
 
