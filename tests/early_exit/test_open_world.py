@@ -415,3 +415,16 @@ def _run_study(experiment, root: Path, trained: Path | None = None):
     for step in planned.steps:
         step_kind(step.kind).contribute(results.finished[step.key], results)
     return results
+
+
+@pytest.mark.parametrize("name", ["training.json", "placement.json"])
+def test_early_exit_training_never_replaces_a_users_own_file_at_the_top_of_its_folder(tmp_path, name):
+    """The networks' folders are checked by the trainer; the run's own top-level files are checked too, before
+    any data is loaded, and the user's file is left as it was."""
+    from convbench.early_exit.training import train_early_exit
+
+    mine = tmp_path / name
+    mine.write_text('{"mine": true}')
+    with pytest.raises(ConfigError, match=rf"{name}: not written by convbench"):
+        train_early_exit("digits", "no-such-dataset", out=tmp_path)
+    assert mine.read_text() == '{"mine": true}'

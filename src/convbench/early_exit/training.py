@@ -61,11 +61,12 @@ from convbench.early_exit.placement import (
     sweep_timer,
 )
 from convbench.env import environment
-from convbench.errors import ConfigError, DataError
+from convbench.errors import ConfigError, ConvbenchError, DataError
 from convbench.io import read_json, write_json
 from convbench.locks import locks_output
 from convbench.models import defaults
 from convbench.models.early_exit import EXIT_OUTPUT, EXIT_REDUNDANT, EarlyExitModel, early_exit
+from convbench.outputs import check_replaceable
 from convbench.train.loop import MODEL_FILE, REPORT_FILE, FitSettings, Run, run_fit, write_outputs
 from convbench.train.pipeline import make_dataset
 from convbench.train.splits import split_settings, training_splits
@@ -201,6 +202,21 @@ class OpenWorldOptions:
 
 
 @locks_output("out")  # one run at a time per output folder (convbench.locks)
+def _check_replaceable(out: Path) -> None:
+    """Refuse, before any work, a user's own ``training.json`` or ``placement.json`` where the run writes its own
+    (the networks' folders are checked by :func:`convbench.train.loop.write_outputs`)."""
+    check_replaceable([out / REPORT_FILE], belongs_to=out / EARLY_EXIT_DIR / MODEL_FILE)
+    check_replaceable([out / PLACEMENT_FILE], own=_is_placement_sweep, kind="a placement sweep")
+
+
+def _is_placement_sweep(path: Path) -> bool:
+    try:
+        PlacementSweep.read(path)
+    except (ConvbenchError, OSError, KeyError, TypeError, ValueError):
+        return False
+    return True
+
+
 def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[str | Dataset], *,
                      out: str | os.PathLike[str], network: NetworkOptions | None = None,
                      training: TrainingOptions | None = None, mix: MixOptions | None = None,
@@ -231,6 +247,7 @@ def train_early_exit(main: str | Dataset, redundant: str | Dataset | Sequence[st
         PlacementError: a sweep in which no point meets the accuracy goal (the sweep is written first).
     """
     started = time.perf_counter()
+    _check_replaceable(Path(out))
     network, training = network or NetworkOptions(), training or TrainingOptions()
     mix, open_world = mix or MixOptions(), open_world or OpenWorldOptions()
     points = network.points()
