@@ -100,7 +100,7 @@ def test_cli_unknown_command_is_one_line_error(cli):
 def test_cli_convbench_error_is_one_line(cli, monkeypatch):
     import typer
 
-    from convbench.cli import app
+    from convbench.cli.app import app
 
     @app.command("raise-for-test", hidden=True)
     def _raise() -> None:

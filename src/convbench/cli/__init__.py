@@ -21,37 +21,8 @@ from pathlib import Path
 
 import typer
 
-from convbench import __version__
-from convbench.errors import ConvbenchError
-from convbench.verbosity import VERBOSE_ENV, set_verbose, verbose
-
-app = typer.Typer(name="convbench", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  rich_markup_mode=None,  # plain help text: keeps "[default: …]" (rich markup would eat it)
-                  help="Train, export, time and compare CNN image classifiers for small devices.")
-
-
-
-def _show_version(value: bool) -> None:
-    if value:
-        print(f"convbench {__version__}")
-        raise typer.Exit()
-
-
-VERBOSE_OPTION = "--verbose"
-
-
-@app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
-                                       help="Show the version and exit."),
-          loud: bool = typer.Option(False, VERBOSE_OPTION, help=(
-              "Also show the libraries' own log lines and warnings (TensorFlow, LiteRT, ONNX Runtime, OpenVINO, "
-              "Optuna, Ray, Keras), which are kept off the terminal otherwise; accepted anywhere on the command "
-              "line."))) -> None:
-    """Train, export, time and compare CNN image classifiers for small devices."""
-
-
-# Command modules register their commands on `app` when imported (kept last: they import `app`).
-from convbench.cli import (  # noqa: E402
+# Command modules register their commands on `app` when imported.
+from convbench.cli import (
     bench_cmd,  # noqa: F401
     data_cmd,  # noqa: F401
     early_exit_cmd,  # noqa: F401
@@ -61,6 +32,9 @@ from convbench.cli import (  # noqa: E402
     search_cmd,
     train_cmd,  # noqa: F401
 )
+from convbench.cli.app import VERBOSE_OPTION, app
+from convbench.errors import ConvbenchError
+from convbench.verbosity import VERBOSE_ENV, set_verbose, verbose
 
 # What Ctrl-C leaves for the next run, by command (the others write each file atomically at the end); {out} is the
 # command's --out as given (or its default), so the line names the real folder.

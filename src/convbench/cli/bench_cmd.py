@@ -20,7 +20,7 @@ from convbench.checks import (
     output_file,
     output_folder,
 )
-from convbench.cli import app
+from convbench.cli.app import app
 from convbench.cli.helptext import listed, with_default
 from convbench.errors import ConfigError, DataError, ModelError
 from convbench.vocabulary import BENCH_DEFAULTS, DEFAULT_ROUNDS, DEFAULT_TARGET, RUNTIMES, TARGET_FORMS

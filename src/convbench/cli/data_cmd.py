@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from convbench.cli import app
+from convbench.cli.app import app
 from convbench.cli.helptext import with_default
 
 _PER_CLASS_LISTED = 12  # more classes than this: show the smallest and largest class instead

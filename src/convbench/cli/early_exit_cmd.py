@@ -20,7 +20,7 @@ from convbench.checks import (
     number_in,
     output_folder,
 )
-from convbench.cli import app
+from convbench.cli.app import app
 from convbench.cli.helptext import listed, with_default
 from convbench.cli.train_cmd import check_before_loading
 from convbench.errors import ConfigError

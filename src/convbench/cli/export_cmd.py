@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from convbench.checks import output_file
-from convbench.cli import app
+from convbench.cli.app import app
 from convbench.cli.helptext import listed, with_default
 from convbench.errors import ConfigError, ModelError
 from convbench.vocabulary import DEFAULT_QUANTIZE, EXPORT_SUFFIXES, QUANTIZE_MODES, QUANTIZE_NAMES, TF_OPTIMIZATIONS

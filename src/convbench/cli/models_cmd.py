@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from convbench.checks import MAX_INPUT_SIZE, check_width, integer_in
-from convbench.cli import app
+from convbench.cli.app import app
 from convbench.cli.helptext import with_default
 from convbench.errors import ConfigError
 from convbench.vocabulary import DESCRIBE_DEFAULTS

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from convbench.checks import integer_in, one_of, output_file, output_folder
-from convbench.cli import app
+from convbench.cli.app import app
 from convbench.cli.helptext import with_default
 from convbench.report import formats as fmt
 from convbench.vocabulary import (

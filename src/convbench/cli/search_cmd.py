@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from convbench.checks import integer_in, number_in, output_folder
-from convbench.cli import app
+from convbench.cli.app import app
 from convbench.cli.helptext import with_default
 from convbench.errors import ConfigError
 from convbench.vocabulary import TRAIN_DEFAULTS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from convbench.checks import TrainingOptions, output_folder
-from convbench.cli import app
+from convbench.cli.app import app
 from convbench.cli.helptext import with_default
 from convbench.vocabulary import TRAIN_DEFAULTS, VAL_SPLITS
 
