@@ -190,8 +190,8 @@ class ModelCard:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         typed = {key: d.pop(key) for key in _IN_EXTRA}
-        typed["early_exit"] = self.early_exit.to_dict() if self.early_exit is not None else None
-        typed["split"] = self.split.to_dict() if self.split is not None else None
+        typed.update({key: getattr(self, key).to_dict() for key in ("early_exit", "split")
+                      if getattr(self, key) is not None})
         d["extra"] = {**{key: value for key, value in typed.items() if value is not None}, **d["extra"]}
         d["input_shape"] = list(self.input_shape)
         d["class_names"] = list(self.class_names)

@@ -216,8 +216,7 @@ def build_document(report: StudyReport, plots: Path) -> Document:
         doc.sections += _latency(report.latency, plots)
     if report.op_profiles:  # only studies run with [bench] op_profile = true have them
         doc.sections.append(_op_profiles(report.op_profiles))
-    if report.early_exit:
-        doc.sections += early_exit_sections(report.early_exit, plots)
+    doc.sections += early_exit_sections(report.early_exit, plots)  # none for a study without early exit
     for search in report.searches:  # only studies with a [search] section have them
         doc.sections += study_search_sections(search, report.latency, plots)
     if report.errors:
