@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temporary_files_are_removed_with_the_session() -> Iterator[None]:
+    """Point the system's temporary folder (``TMPDIR``, inherited by every process a test starts) at a fresh folder
+    removed when the session ends: libraries leave files there (TensorFlow's autograph modules, converters'
+    SavedModels), and a test run must leave nothing behind. A short path under the old one: Ray and sshd put
+    Unix sockets in it, whose paths may not exceed 107 bytes."""
+    folder = tempfile.mkdtemp(prefix="cb-")
+    before = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = folder, folder
+    yield
+    if before[0] is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = before[0]
+    tempfile.tempdir = before[1]
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ training code. Rebuilding the splits a card's model was trained on is
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -204,9 +205,9 @@ class ModelCard:
         data, split, source, early_exit = (extra.pop(key, None) for key in _IN_EXTRA)
         return cls(**{**d, "input_shape": tuple(d["input_shape"]), "class_names": tuple(d["class_names"]),
                       "preprocessing": Preprocessing.from_dict(d["preprocessing"]), "extra": extra, "data": data,
-                      "split": None if split is None else SplitSettings(**split),
-                      "source": None if source is None else Provenance(**source),
-                      "early_exit": None if early_exit is None else EarlyExitSettings.from_dict(early_exit)})
+                      "split": _optional(lambda d: SplitSettings(**d), split),
+                      "source": _optional(lambda d: Provenance(**d), source),
+                      "early_exit": _optional(EarlyExitSettings.from_dict, early_exit)})
 
     def evolve(self, **changes: Any) -> ModelCard:
         """A copy with ``changes`` applied (``metrics``/``extra`` are merged, not replaced)."""
@@ -242,3 +243,8 @@ def read_card(model_path: str | os.PathLike[str]) -> ModelCard:
         return ModelCard.from_dict(read_json(path))
     except (ValueError, KeyError, TypeError) as e:
         raise ModelError(f"{path}: not a valid model card ({e})") from None
+
+
+def _optional(read: Callable[[dict[str, Any]], Any], value: dict[str, Any] | None) -> Any:
+    """An optional record of a card read back: ``None`` stays ``None``."""
+    return None if value is None else read(value)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,15 @@ class Interleaved:
                 MACHINE_KEY: self.machine.to_dict()}
 
 
+def round_orders(count: int, rounds: int, seed: int) -> Iterator[list[int]]:
+    """Each round's order of configurations ``0 … count-1``: a fresh seeded shuffle per round (the order given
+    when there is one round). :func:`interleave` and the early-exit stream timing, whose rounds are chunks of a
+    stream, both take their orders from here."""
+    rng = np.random.default_rng(seed)
+    for _ in range(rounds):
+        yield [int(i) for i in rng.permutation(count)] if rounds > 1 else list(range(count))
+
+
 def round_protocols(protocol: dict[str, Any], rounds: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """The timing protocol of the first round and of every later one, from the whole run's.
 
@@ -77,14 +86,12 @@ def interleave(count: int, time_one: Callable[[int, dict[str, Any]], Measurement
             several processes too).
     """
     first, later = round_protocols(protocol, rounds)
-    rng = np.random.default_rng(seed)
     timed: list[list[Measurement]] = [[] for _ in range(count)]
     orders = []
     with watch_machine() as watch:
-        for round_index in range(rounds):
+        for round_index, order in enumerate(round_orders(count, rounds, seed)):
             if before_round is not None:
                 before_round(round_index)
-            order = [int(i) for i in rng.permutation(count)] if rounds > 1 else list(range(count))
             orders.append(order)
             for i in order:
                 timed[i].append(time_one(i, first if round_index == 0 else later))

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from convbench.bench.measurement import Measurement
+from convbench.bench.rounds import round_orders
 from convbench.bench.timer import Timer
 from convbench.checks import integer_in
 from convbench.errors import ConfigError
@@ -115,10 +116,11 @@ def time_stream(runners: Sequence[Runner], images: np.ndarray, repeats: int = 3,
     outputs = tuple(runner.predict(images) for runner in runners)  # the warm-up passes: one call per image
     stream = images[:, None]  # (1, H, W, C) each
     seconds = np.zeros((len(runners), repeats, len(images)))
-    rng = np.random.default_rng(seed)
+    starts = range(0, len(stream), chunk)
+    orders = round_orders(len(runners), repeats * len(starts), seed)  # a round per chunk of each repeat
     for r in range(repeats):
-        for start in range(0, len(stream), chunk):
-            for k in rng.permutation(len(runners)):
+        for start in starts:
+            for k in next(orders):
                 runners[k].set_input(stream[start])
                 runners[k].invoke()  # back on its own weights before its first timed call
                 seconds[k, r, start:start + chunk] = [median_call(runners[k], image, 1, warmup=0)

@@ -35,7 +35,6 @@ drift of the machine hits every item alike; each item's Measurement pools its ro
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -47,6 +46,7 @@ import numpy as np
 
 from convbench.artifacts import ModelCard
 from convbench.bench.measurement import Measurement
+from convbench.bench.rounds import interleave
 from convbench.bench.timer import Timer, validate_protocol
 from convbench.checks import integer_in
 from convbench.early_exit.measurement import ideal_saving
@@ -158,7 +158,8 @@ class PathBreakdown:
         forms: form → {``exit_path``, ``continue_path`` (and ``copy`` for the chained form)} → Measurement.
         stem_share, exit_share: s and h by MACs (from the cards).
         images: whether each path's image took it by itself (``exit_natural``, ``continue_natural``).
-        protocol: rounds, calls and seconds per item, the shuffled orders, load average before and after.
+        protocol: the run's calls and seconds (divided among the rounds), the rounds' shuffled orders, the
+            machine's load.
     """
 
     parts: dict[str, Measurement]
@@ -254,8 +255,9 @@ def time_breakdown(forms: Sequence[EarlyExitRunner], parts: PartRunners, images:
         parts: loaded runners of the part files.
         images: the image each path is timed on (:func:`path_images`); the exit head and the rest are fed the
             stem's features of the continue image.
-        rounds: interleaved rounds; each item runs ``runs / rounds`` calls and ``min_seconds / rounds`` seconds at
-            least per round, after ``warmup`` calls and ``warmup_seconds``.
+        rounds: interleaved rounds, in the one loop of :func:`convbench.bench.rounds.interleave`: each item runs
+            ``runs / rounds`` calls and ``min_seconds / rounds`` seconds at least per round, after ``warmup`` calls
+            and ``warmup_seconds`` in the first round and its share of ``warmup_seconds`` in a later one.
         seed: seeds the shuffled orders.
 
     Raises:
@@ -267,30 +269,25 @@ def time_breakdown(forms: Sequence[EarlyExitRunner], parts: PartRunners, images:
     if not names or len(set(names)) != len(names):
         raise ConfigError(f"time_breakdown needs one runner per deployed form, got forms {names!r}")
     items = _items(forms, parts, images)
-    per_round = dict(runs=math.ceil(runs / rounds), min_seconds=min_seconds / rounds, warmup=warmup,
-                     warmup_seconds=warmup_seconds)
-    rng = np.random.default_rng(seed)
-    timed: dict[tuple[str, str], list[Measurement]] = {item.key: [] for item in items}
-    orders = []
-    load_before = os.getloadavg()[0]
-    for _ in range(rounds):
-        order = [int(i) for i in rng.permutation(len(items))]
-        orders.append(order)
-        for i in order:
-            item = items[i]
-            with item.context():
-                timed[item.key].append(Timer(item.fn, setup=item.setup, label=item.label, sub_label=item.key[0],
-                                             description=item.key[1]).run(**per_round))
+    protocol = dict(runs=runs, min_seconds=min_seconds, warmup=warmup, warmup_seconds=warmup_seconds)
+
+    def time_one(i: int, round_protocol: dict[str, Any]) -> Measurement:
+        item = items[i]
+        with item.context():
+            return Timer(item.fn, setup=item.setup, label=item.label, sub_label=item.key[0],
+                         description=item.key[1]).run(**round_protocol)
+
+    run = interleave(len(items), time_one, protocol, rounds=rounds, seed=seed)
+    timed = {item.key: run.timed[i] for i, item in enumerate(items)}
     merged = {key: Measurement.merge(ms)[0] if len(ms) > 1 else ms[0] for key, ms in timed.items()}
     stem_card = forms[0].card.early_exit
-    protocol = {"rounds": rounds, **per_round, "seed": seed, "items": [list(item.key) for item in items],
-                "round_orders": orders, "load_average_1min": [load_before, os.getloadavg()[0]],
-                "threads": forms[0].threads, "batch_size": 1}
+    recorded = {**protocol, **run.protocol_record(seed), "rounds": rounds, "round_orders": run.orders, "seed": seed,
+                "items": [list(item.key) for item in items], "threads": forms[0].threads, "batch_size": 1}
     return PathBreakdown({name: merged["parts", name] for name in PARTS},
                          {form: {name: m for (f, name), m in merged.items() if f == form} for form in names},
                          stem_card.stem_share, stem_card.exit_share,
                          {"exit_natural": images.exit_natural, "continue_natural": images.continue_natural},
-                         protocol)
+                         recorded)
 
 
 def _items(forms: Sequence[EarlyExitRunner], parts: PartRunners, images: PathImages) -> list[_Item]:

@@ -36,6 +36,7 @@ import dataclasses
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,7 @@ from convbench.io import read_json, write_json
 from convbench.locks import locks_output
 from convbench.models import defaults
 from convbench.models.early_exit import EXIT_OUTPUT, EXIT_REDUNDANT, EarlyExitModel, early_exit
-from convbench.outputs import check_replaceable
+from convbench.outputs import RemovedExports, check_replaceable
 from convbench.train.loop import MODEL_FILE, REPORT_FILE, FitSettings, Run, run_fit, write_outputs
 from convbench.train.pipeline import make_dataset
 from convbench.train.splits import split_settings, training_splits
@@ -371,7 +372,9 @@ def _sweep(fitter: _Fitter, points: tuple[str, ...], first: EarlyExitModel, base
 
     def fit_at(point: str) -> Candidate:
         folder = fitter.out / PLACEMENT_DIR / point
-        report, run = fitter.fit(first if point == points[0] else networks.build(point), folder)
+        with warnings.catch_warnings():  # the sweep's own exports of an earlier run: it exports each candidate anew
+            warnings.simplefilter("ignore", RemovedExports)
+            report, run = fitter.fit(first if point == points[0] else networks.build(point), folder)
         return Candidate(run.model, folder / MODEL_FILE, report["val_accuracy"], run.splits["val"])
 
     return place_exit(points, fit_at, networks.preprocessing, backbone=networks.options.backbone, min_accuracy=target,
