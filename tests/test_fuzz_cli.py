@@ -69,3 +69,48 @@ def test_the_sentinel_stands_where_the_work_begins(cli, monkeypatch, tmp_path):
     monkeypatch.setattr(trainer, "load", lambda *a, **k: (_ for _ in ()).throw(_PastTheChecks()))
     with pytest.raises(_PastTheChecks):
         cli("train", "--arch", "mobilenet_v2", "--out", tmp_path / "out", "--epochs", "1")
+
+
+RUN_KEYS = ("train.epochs", "train.batch_size", "train.seed", "train.val_fraction", "export.quantize",
+            "bench.runs", "bench.rounds", "bench.threads", "bench.min_seconds", "bench.load_repeats",
+            "report.accuracy_floor", "data.main")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.sampled_from(RUN_KEYS), value=_values)
+def test_any_run_setting_passes_the_checks_or_is_one_line_naming_it(cli, monkeypatch, key, value):
+    """The same property for ``convbench run --set KEY=VALUE``: the study's steps are where its work begins."""
+    import convbench.experiment.runner as runner
+
+    def past_the_checks(*args: object, **kwargs: object) -> None:
+        raise _PastTheChecks
+
+    monkeypatch.setattr(runner, "_execute", past_the_checks)
+    with tempfile.TemporaryDirectory() as name:
+        workspace = Path(name)
+        (workspace / "mine.txt").write_text("the user's")
+        before = _tree(workspace)
+        cwd = os.getcwd()
+        os.chdir(workspace)
+        try:
+            rc, out, err = cli("run", "--out", "out", "--quiet", "--set", f"{key}={value}")
+        except _PastTheChecks:
+            return
+        finally:
+            os.chdir(cwd)
+        after = _tree(workspace)
+    assert rc != 0
+    assert "Traceback" not in out + err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    field = key.split(".")[1]
+    assert field in lines[0] or key in lines[0] or (value.strip() and value.strip() in lines[0]), lines[0]
+    assert {k: v for k, v in after.items() if not k.startswith("out")} == before
+
+
+def test_valid_run_settings_reach_the_sentinel(cli, monkeypatch, tmp_path):
+    import convbench.experiment.runner as runner
+
+    monkeypatch.setattr(runner, "_execute", lambda *a, **k: (_ for _ in ()).throw(_PastTheChecks()))
+    with pytest.raises(_PastTheChecks):
+        cli("run", "--out", tmp_path / "out", "--quiet", "--set", "train.epochs=1")
